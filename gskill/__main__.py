@@ -1,0 +1,3 @@
+from gskill.cli import main
+
+main()

@@ -1,0 +1,280 @@
+"""The shared schemas of every stage: one module, pydantic models only.
+
+Mining writes `Task`s, harnesses turn (Task, skill) into `Rollout`s and `Grade`s, the engine reads
+scores, and `RunConfig` / `Settings` configure all of them. Task key names follow SWE-bench
+(`instance_id`, `FAIL_TO_PASS`, ...) so that `swebench`'s grading and log parsers work unchanged;
+our own fields are additions, never renames.
+
+This module must stay import-light (pydantic only): every package imports it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from enum import Enum
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+# --------------------------------------------------------------------------------------------
+# Tasks
+
+
+class Strategy(str, Enum):
+    """How a task's bug state was produced (see ARCHITECTURE.md, Mining)."""
+
+    COMMIT_MIRROR = "commit-mirror"
+    COMMIT_HISTORICAL = "commit-historical"
+    PROCEDURAL = "procedural"
+    LLM_REWRITE = "llm-rewrite"
+
+
+class Split(str, Enum):
+    TRAIN = "train"
+    VAL = "val"
+    TEST = "test"
+
+
+class Difficulty(BaseModel):
+    """Size of the gold fix and of its test signal; used to stratify splits."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    files: int = 0
+    hunks: int = 0
+    lines: int = 0
+    f2p_count: int = 0
+    test_time_s: float = 0.0
+
+
+class Task(BaseModel):
+    """One fail-to-pass task. SWE-bench compatible: its JSON is a SWE-bench instance plus extras.
+
+    `patch` is the gold fix: applied to the bug state it makes every FAIL_TO_PASS test pass and keeps
+    every PASS_TO_PASS test passing. `bug_patch` takes the env image's snapshot (HEAD) to the bug
+    state, for tasks mirrored onto a snapshot; it is empty when the image already holds the bug state.
+    """
+
+    # extra="allow": a SWE-bench instance may carry keys we do not model (hints_text, ...); keep them.
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    instance_id: str
+    repo: str
+    base_commit: str
+    patch: str
+    test_patch: str = ""
+    problem_statement: str
+    FAIL_TO_PASS: list[str]
+    PASS_TO_PASS: list[str] = Field(default_factory=list)
+    version: str = ""
+    environment_setup_commit: str = ""
+    created_at: str = ""
+    # ours
+    image_name: str
+    bug_patch: str = ""
+    strategy: Strategy
+    source_commit: str = ""
+    difficulty: Difficulty = Field(default_factory=Difficulty)
+    split: Split | None = None
+
+    @field_validator("FAIL_TO_PASS", "PASS_TO_PASS", mode="before")
+    @classmethod
+    def _accept_json_encoded_lists(cls, value: Any) -> Any:
+        # SWE-bench datasets on the hub store these as JSON strings; accept both shapes.
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else []
+        return value
+
+    def to_swebench(self) -> dict[str, Any]:
+        """The instance as `swebench` tooling expects it (lists, plain strings)."""
+        return self.model_dump(mode="json")
+
+
+def write_jsonl(path: Path, records: Iterable[BaseModel]) -> int:
+    """Write models as JSON lines atomically (a crash never leaves a half-written file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    count = 0
+    with tmp.open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(record.model_dump_json() + "\n")
+            count += 1
+    os.replace(tmp, path)
+    return count
+
+
+def read_jsonl(path: Path, model: type[BaseModel]) -> Iterator[BaseModel]:
+    with path.open(encoding="utf-8") as handle:
+        for line_number, line in enumerate(handle, 1):
+            if line.strip():
+                try:
+                    yield model.model_validate_json(line)
+                except ValueError as exc:
+                    raise ValueError(f"{path}:{line_number}: not a valid {model.__name__}: {exc}") from exc
+
+
+def read_tasks(path: Path) -> list[Task]:
+    return list(read_jsonl(path, Task))  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------------
+# Rollouts and grades
+
+
+class ExitStatus(str, Enum):
+    """How an agent run ended."""
+
+    SUBMITTED = "submitted"
+    LIMITS_EXCEEDED = "limits_exceeded"  # steps, tokens or dollars
+    TIMEOUT = "timeout"  # wall-time limit
+    ERROR = "error"
+
+
+class Usage(BaseModel):
+    """Model usage counted by the gateway (never by the agent's own claims)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_input_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def __add__(self, other: "Usage") -> "Usage":
+        return Usage(
+            calls=self.calls + other.calls,
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cached_input_tokens=self.cached_input_tokens + other.cached_input_tokens,
+            cost_usd=self.cost_usd + other.cost_usd,
+        )
+
+
+class Rollout(BaseModel):
+    """One agent run on one task with one candidate skill."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    instance_id: str
+    agent: str
+    model: str
+    skill_hash: str = ""
+    seed: int = 0
+    attempt: int = 1
+    patch: str = ""
+    exit_status: ExitStatus
+    # True when the failure was ours (container died, gateway down): retried, never scored 0.
+    infra_error: bool = False
+    error: str = ""
+    usage: Usage = Field(default_factory=Usage)
+    wall_time_s: float = 0.0
+    trace_path: str = ""  # JSONL of messages / tool calls / observations, relative to the run dir
+    started_at: str = ""
+    node: str = ""
+
+
+class GradeStatus(str, Enum):
+    NO_PATCH = "no_patch"
+    PATCH_FAILED_TO_APPLY = "patch_failed_to_apply"
+    F2P_FAILED = "f2p_failed"
+    P2P_REGRESSION = "p2p_regression"
+    RESOLVED = "resolved"
+    INFRA_ERROR = "infra_error"
+
+
+class Grade(BaseModel):
+    """The verdict of a fresh container running the task's tests on a patch."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    instance_id: str
+    status: GradeStatus
+    f2p_passed: list[str] = Field(default_factory=list)
+    f2p_failed: list[str] = Field(default_factory=list)
+    p2p_passed: list[str] = Field(default_factory=list)
+    p2p_failed: list[str] = Field(default_factory=list)
+    test_time_s: float = 0.0
+    log_tail: str = ""
+
+    @property
+    def resolved(self) -> bool:
+        return self.status is GradeStatus.RESOLVED
+
+
+# --------------------------------------------------------------------------------------------
+# Configuration
+
+
+class SandboxLimits(BaseModel):
+    """Resource limits for one task container."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cpus: float = Field(2.0, gt=0)
+    memory: str = "4g"
+    # Agents may need the network (pip install); graders and miners do not.
+    network: bool = True
+
+
+class RunConfig(BaseModel):
+    """How one agent run is performed. Defaults are the reference gskill run's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agent: Literal["mini", "codex", "claude"] = "mini"
+    model: str = ""
+    step_limit: int = Field(50, ge=1)
+    command_timeout_s: float = Field(120, gt=0)
+    test_timeout_s: float = Field(300, gt=0)
+    wall_time_limit_s: float = Field(1800, gt=0)
+    cost_limit_usd: float = Field(3.0, ge=0)
+    runs: int = Field(1, ge=1)
+    workers: int = Field(2, ge=1)
+    seed: int = 0
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gskill"
+
+
+class Settings(BaseSettings):
+    """gskill's configuration: defaults < YAML file (`--config`) < environment (`GSKILL_*`).
+
+    Nested keys use `__` in the environment, e.g. `GSKILL_LIMITS__MEMORY=8g`.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GSKILL_", env_nested_delimiter="__", extra="forbid")
+
+    # Any image with python3 (+venv) and git. Users with a registry pull it; air-gapped machines
+    # build one with `gskill env base` and set GSKILL_BASE_IMAGE=gskill-base:bookworm.
+    base_image: str = "python:3.11-slim-bookworm"
+    # Used when `base_image` is neither present nor pullable (no registry): the image
+    # `gskill env base` builds. Empty string disables the fallback.
+    base_image_fallback: str = "gskill-base:bookworm"
+    # auto = Docker when an engine answers, else the local sandbox (weaker isolation).
+    sandbox: Literal["auto", "docker", "local"] = "auto"
+    cache_dir: Path = Field(default_factory=default_cache_dir)
+    # Host CA bundle passed into builds and containers (TLS-intercepting proxies). None = detect.
+    ca_bundle: Path | None = None
+    debian_mirror: str = "http://deb.debian.org/debian"
+    debian_suite: str = "bookworm"
+    limits: SandboxLimits = Field(default_factory=SandboxLimits)
+    run: RunConfig = Field(default_factory=RunConfig)
+    env_build_timeout_s: float = Field(1800, gt=0)
+    min_free_disk_gb: float = Field(5.0, ge=0)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The YAML file arrives as init kwargs; the environment must win over it.
+        return (env_settings, init_settings)

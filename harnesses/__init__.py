@@ -1,0 +1,1 @@
+"""Sandboxes, environment images, agents, the model gateway and grading."""

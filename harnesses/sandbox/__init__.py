@@ -1,0 +1,14 @@
+"""Sandboxes: where agents, miners and graders run commands against a working tree.
+
+`Sandbox` is the protocol; `DockerSandbox` (one labelled container) and `LocalSandbox` (a temporary
+fresh repository + subprocesses, weaker isolation) implement it.
+"""
+
+from harnesses.sandbox.base import INJECTED_AGENT_PATHS, ExecResult, Sandbox, SandboxError
+from harnesses.sandbox.docker_backend import DockerSandbox, docker_client, reap
+from harnesses.sandbox.local_backend import LocalSandbox
+
+__all__ = [
+    "INJECTED_AGENT_PATHS", "ExecResult", "Sandbox", "SandboxError",
+    "DockerSandbox", "LocalSandbox", "docker_client", "reap",
+]  # fmt: skip

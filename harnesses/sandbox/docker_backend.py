@@ -1,0 +1,324 @@
+"""Docker sandbox: one labelled container per sandbox, `docker exec` per command.
+
+Every container we create carries `gskill.managed=1` plus its owner's host, pid and process start
+time, so `reap()` can tell containers of a crashed gskill process (owner gone) from those of a live
+one. Containers are removed by `stop()`, by the context manager on any exception, by an atexit hook
+for the ones still open at interpreter exit, and by the reaper after a SIGKILL.
+"""
+
+from __future__ import annotations
+
+import atexit
+import io
+import os
+import posixpath
+import socket
+import tarfile
+import threading
+import time
+import uuid
+from typing import Mapping, Sequence
+
+import docker
+import docker.errors
+
+from gskill.schema import SandboxLimits
+from harnesses.sandbox.base import (
+    EXEC_MARKER_VAR,
+    INJECTED_AGENT_PATHS,
+    ExecResult,
+    SandboxError,
+    diff_script,
+    kill_tree_script,
+    new_exec_id,
+)
+from harnesses.sandbox.output import OutputBuffer
+
+LABEL_MANAGED = "gskill.managed"
+LABEL_OWNER_HOST = "gskill.owner-host"
+LABEL_OWNER_PID = "gskill.owner-pid"
+LABEL_OWNER_START = "gskill.owner-start"
+LABEL_RUN = "gskill.run"
+LABEL_CREATED = "gskill.created"
+
+# Grace given to a killed command's output stream to close before we stop waiting on it.
+_KILL_GRACE_S = 5.0
+
+
+def docker_client(timeout: int = 120) -> docker.DockerClient:
+    """A client for the engine named by DOCKER_HOST (default socket); SandboxError if none answers."""
+    try:
+        client = docker.from_env(timeout=timeout)
+        client.ping()
+        return client
+    except Exception as exc:  # docker raises several unrelated types here
+        raise SandboxError(f"no Docker engine answers ({_short(exc)})") from None
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]
+
+
+def process_start_ticks(pid: int) -> str:
+    """Start time of a process in clock ticks since boot (guards the reaper against pid reuse)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read().decode(errors="replace")
+        return stat.rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def owner_labels(run_id: str = "") -> dict[str, str]:
+    pid = os.getpid()
+    return {
+        LABEL_MANAGED: "1",
+        LABEL_OWNER_HOST: socket.gethostname(),
+        LABEL_OWNER_PID: str(pid),
+        LABEL_OWNER_START: process_start_ticks(pid),
+        LABEL_RUN: run_id,
+        LABEL_CREATED: str(int(time.time())),
+    }
+
+
+def owner_is_gone(labels: Mapping[str, str]) -> bool:
+    """True if the process that created the container no longer runs on this host."""
+    if labels.get(LABEL_OWNER_HOST) != socket.gethostname():
+        return False  # another host's container: not ours to judge
+    try:
+        pid = int(labels.get(LABEL_OWNER_PID, ""))
+    except ValueError:
+        return True
+    if not os.path.exists(f"/proc/{pid}"):
+        return True
+    return process_start_ticks(pid) != labels.get(LABEL_OWNER_START, "")
+
+
+def reap(client: docker.DockerClient | None = None, *, everything: bool = False, run_id: str | None = None) -> list[str]:
+    """Remove our labelled containers whose owner process is gone (or all of them). Returns names."""
+    client = client or docker_client()
+    removed = []
+    for container in client.containers.list(all=True, filters={"label": f"{LABEL_MANAGED}=1"}):
+        labels = container.labels or {}
+        if run_id is not None and labels.get(LABEL_RUN) != run_id:
+            continue
+        if everything or run_id is not None or owner_is_gone(labels):
+            try:
+                container.remove(force=True)
+                removed.append(container.name)
+            except docker.errors.NotFound:
+                pass
+    return removed
+
+
+class _OpenSandboxes:
+    """Sandboxes of this process still open; removed at interpreter exit whatever happened."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[str, "DockerSandbox"] = {}
+        atexit.register(self.stop_all)
+
+    def add(self, sandbox: "DockerSandbox") -> None:
+        with self._lock:
+            self._open[sandbox.container_id] = sandbox
+
+    def discard(self, sandbox: "DockerSandbox") -> None:
+        with self._lock:
+            self._open.pop(sandbox.container_id, None)
+
+    def stop_all(self) -> None:
+        with self._lock:
+            sandboxes = list(self._open.values())
+        for sandbox in sandboxes:
+            sandbox.stop()
+
+
+_OPEN = _OpenSandboxes()
+
+
+class DockerSandbox:
+    """A running container holding a working tree at `workdir` (the env image puts the repo there)."""
+
+    backend = "docker"
+
+    def __init__(self, client: docker.DockerClient, container, workdir: str) -> None:
+        self.client = client
+        self.container = container
+        self.container_id: str = container.id
+        self.name: str = container.name
+        self.workdir = workdir
+        self._stopped = False
+
+    @classmethod
+    def start(
+        cls,
+        image: str,
+        *,
+        workdir: str = "/repo",
+        limits: SandboxLimits | None = None,
+        env: Mapping[str, str] | None = None,
+        mounts: Mapping[str, Mapping[str, str]] | None = None,
+        run_id: str = "",
+        extra_labels: Mapping[str, str] | None = None,
+        client: docker.DockerClient | None = None,
+    ) -> "DockerSandbox":
+        limits = limits or SandboxLimits()
+        client = client or docker_client()
+        labels = {**owner_labels(run_id), **(extra_labels or {})}
+        try:
+            container = client.containers.run(
+                image,
+                # sh -c so an image ENTRYPOINT/CMD never runs; extra CMD words become ignored $1..
+                entrypoint=["/bin/sh", "-c", "exec sleep infinity", "gskill-sandbox"],
+                detach=True,
+                init=True,  # reaps zombies left by agents' background processes
+                name=f"gskill-{uuid.uuid4().hex[:12]}",
+                labels=labels,
+                working_dir=workdir,
+                environment=dict(env or {}),
+                volumes={host: dict(spec) for host, spec in (mounts or {}).items()},
+                mem_limit=limits.memory,
+                nano_cpus=int(limits.cpus * 1e9),
+                pids_limit=4096,
+                network_mode=None if limits.network else "none",
+            )
+        except docker.errors.ImageNotFound:
+            raise SandboxError(f"image {image} not found (build it with `gskill env build`)") from None
+        except docker.errors.APIError as exc:
+            raise SandboxError(f"cannot start a container from {image}: {_short(exc)}") from None
+        sandbox = cls(client, container, workdir)
+        _OPEN.add(sandbox)
+        return sandbox
+
+    # -- commands ------------------------------------------------------------------------------
+
+    def exec(
+        self,
+        cmd: str,
+        timeout: float | None = None,
+        env: Mapping[str, str] | None = None,
+        workdir: str | None = None,
+    ) -> ExecResult:
+        api = self.client.api
+        exec_id = new_exec_id()
+        environment = {**(env or {}), EXEC_MARKER_VAR: exec_id}
+        began = time.monotonic()
+        try:
+            created = api.exec_create(
+                self.container_id, ["bash", "-c", cmd], environment=environment, workdir=self._abs(workdir or self.workdir)
+            )
+        except docker.errors.APIError as exc:
+            raise SandboxError(f"exec failed in {self.name}: {_short(exc)}") from None
+
+        buffer = OutputBuffer()
+        failure: list[BaseException] = []
+
+        def pump() -> None:
+            try:
+                for chunk in api.exec_start(created["Id"], stream=True):
+                    buffer.add(chunk)
+            except BaseException as exc:  # surfaced below as an infrastructure error
+                failure.append(exc)
+
+        reader = threading.Thread(target=pump, name=f"exec-{exec_id[:8]}", daemon=True)
+        reader.start()
+        reader.join(timeout)
+        timed_out = reader.is_alive()
+        if timed_out:
+            self._kill(exec_id)
+            reader.join(_KILL_GRACE_S)
+        duration = time.monotonic() - began
+        if failure and not timed_out:
+            raise SandboxError(f"lost the output of a command in {self.name}: {_short(failure[0])}")
+        try:
+            exit_code = api.exec_inspect(created["Id"]).get("ExitCode")
+        except docker.errors.APIError as exc:
+            raise SandboxError(f"container {self.name} is gone: {_short(exc)}") from None
+        if not timed_out and not self._running():
+            raise SandboxError(f"container {self.name} stopped while running a command")
+        if exit_code is None:
+            exit_code = -9 if timed_out else -1
+        if timed_out:
+            buffer.add(f"\n[gskill: command timed out after {timeout:g}s and was killed]\n".encode())
+        return ExecResult(exit_code=exit_code, output=buffer.text(), timed_out=timed_out, duration_s=duration)
+
+    def _kill(self, exec_id: str) -> None:
+        try:
+            killer = self.client.api.exec_create(self.container_id, ["bash", "-c", kill_tree_script(exec_id)])
+            self.client.api.exec_start(killer["Id"])
+        except docker.errors.APIError:
+            pass  # the container is gone; so is the command
+
+    def _running(self) -> bool:
+        try:
+            self.container.reload()
+            return self.container.status == "running"
+        except docker.errors.NotFound:
+            return False
+
+    # -- files ---------------------------------------------------------------------------------
+
+    def _abs(self, path: str) -> str:
+        return path if path.startswith("/") else posixpath.join(self.workdir, path)
+
+    def write_file(self, path: str, content: str | bytes, mode: int = 0o644) -> None:
+        target = self._abs(path)
+        data = content.encode() if isinstance(content, str) else content
+        parent = posixpath.dirname(target)
+        made = self.exec(f"mkdir -p '{parent}'")
+        if not made.ok:
+            raise SandboxError(f"cannot create {parent} in {self.name}: {made.output.strip()}")
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            info = tarfile.TarInfo(posixpath.basename(target))
+            info.size = len(data)
+            info.mode = mode
+            info.mtime = int(time.time())
+            tar.addfile(info, io.BytesIO(data))
+        try:
+            self.client.api.put_archive(self.container_id, parent, archive.getvalue())
+        except docker.errors.APIError as exc:
+            raise SandboxError(f"cannot write {target} in {self.name}: {_short(exc)}") from None
+
+    def read_file(self, path: str) -> bytes:
+        target = self._abs(path)
+        try:
+            stream, _ = self.client.api.get_archive(self.container_id, target)
+        except docker.errors.NotFound:
+            raise FileNotFoundError(target) from None
+        archive = io.BytesIO(b"".join(stream))
+        with tarfile.open(fileobj=archive) as tar:
+            member = tar.next()
+            if member is None or not member.isfile():
+                raise IsADirectoryError(target)
+            extracted = tar.extractfile(member)
+            return extracted.read() if extracted else b""
+
+    def diff(self, exclude: Sequence[str] = INJECTED_AGENT_PATHS) -> str:
+        result = self.exec(diff_script(self.workdir, exclude), timeout=120)
+        if not result.ok:
+            raise SandboxError(f"git diff failed in {self.name}: {result.output.strip()[-300:]}")
+        return result.output
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        _OPEN.discard(self)
+        try:
+            self.container.remove(force=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            if "already in progress" not in str(exc):
+                raise
+
+    def __enter__(self) -> "DockerSandbox":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
