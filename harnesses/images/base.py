@@ -16,7 +16,8 @@ import docker
 
 from gskill.errors import GskillError
 
-BASE_PACKAGES = ("python3", "python3-venv", "python3-pip", "git", "ca-certificates", "procps")
+# gcc + headers: many Python repos build a C extension on install (markupsafe, pyyaml, ...).
+BASE_PACKAGES = ("python3", "python3-venv", "python3-pip", "python3-dev", "gcc", "libc6-dev", "git", "ca-certificates", "procps")
 DEFAULT_BASE_TAG = "gskill-base:bookworm"
 
 # Documentation, man pages and caches: ~90 MB nobody in a task container reads.

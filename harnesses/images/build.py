@@ -1,0 +1,289 @@
+"""Per-repo environment images: the repo at one commit with its install + test dependencies.
+
+An env image is shared by every task mined from that snapshot (one image per repo snapshot, thin
+per-task state on top), so disk grows with snapshots, not with tasks. Its name is a pure function of
+(repo, commit, dependency spec, base image id, builder version): an identical request reuses it.
+
+Inside the image:
+- `/repo` is a FRESH git repository whose only commit is the snapshot (no upstream history);
+- `/opt/gskill-venv` holds the repo installed editable plus its test dependencies;
+- `/opt/gskill/env.json` is the repair loop's report (tests collected, modules it had to install).
+Hygiene that matters for not leaking answers later: no `__pycache__` of the snapshot's code stays in
+the image (bytecode of the fixed code would survive a bug patch), and pip keeps no cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import tarfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import docker
+import git
+
+from gskill.errors import GskillError
+from harnesses.images.deps import DependencySpec, detect_dependencies
+
+BUILDER_VERSION = "1"
+REPAIR_SCRIPT = Path(__file__).with_name("repair.py")
+_CA_CANDIDATES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem")
+
+
+@dataclass(frozen=True)
+class RepoSnapshot:
+    """A local git repository and one resolved commit of it."""
+
+    path: Path
+    name: str  # docker-safe slug, e.g. "markupsafe"
+    commit: str  # full sha
+
+
+@dataclass
+class EnvImage:
+    image: str
+    repo: str
+    commit: str
+    reused: bool
+    build_seconds: float
+    collected: int
+    report: dict = field(default_factory=dict)
+
+    @property
+    def collects(self) -> bool:
+        return self.collected > 0
+
+
+def slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-._")
+    return slug[:60] or "repo"
+
+
+def resolve_snapshot(repo: str | Path, ref: str | None, cache_dir: Path) -> RepoSnapshot:
+    """A local path or a git URL plus a ref → RepoSnapshot. Bad input raises a one-line GskillError."""
+    text = str(repo)
+    if re.match(r"^(https?|ssh|git)://|^[\w.-]+@[\w.-]+:", text):
+        path = _clone_or_fetch(text, cache_dir)
+        name = slugify(Path(text.rstrip("/")).name.removesuffix(".git"))
+    else:
+        path = Path(text).expanduser().resolve()
+        if not path.exists():
+            raise GskillError(f"repository path does not exist: {text}")
+        if not path.is_dir():
+            raise GskillError(f"repository path is not a directory: {text}")
+        name = slugify(path.name)
+    try:
+        repository = git.Repo(path)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise GskillError(f"not a git repository: {text}") from None
+    wanted = ref or "HEAD"
+    try:
+        # rev-parse --verify: GitPython's repo.commit() accepts any 40-hex string without checking.
+        commit = repository.git.rev_parse("--verify", "--quiet", f"{wanted}^{{commit}}")
+    except git.GitCommandError:
+        raise GskillError(f"unknown commit {wanted!r} in {text}") from None
+    return RepoSnapshot(path=Path(repository.git_dir).parent if not repository.bare else path, name=name, commit=commit)
+
+
+def _clone_or_fetch(url: str, cache_dir: Path) -> Path:
+    target = cache_dir / "repos" / f"{slugify(Path(url.rstrip('/')).name)}-{hashlib.sha256(url.encode()).hexdigest()[:8]}.git"
+    try:
+        if target.exists():
+            git.Repo(target).git.fetch("--quiet", "origin", "+refs/heads/*:refs/heads/*", "--tags")
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            git.Repo.clone_from(url, target, bare=True)
+    except git.GitCommandError as exc:
+        raise GskillError(f"cannot clone {url}: {exc.stderr.strip().splitlines()[-1] if exc.stderr else exc}") from None
+    return target
+
+
+def dependency_spec(snapshot: RepoSnapshot) -> DependencySpec:
+    """Detect dependencies from the files AT the commit (not the working tree, which may differ)."""
+    repository = git.Repo(snapshot.path)
+    tree = repository.commit(snapshot.commit).tree
+    blobs = {item.path: item for item in tree.traverse() if item.type == "blob"}
+
+    def read(path: str) -> str | None:
+        blob = blobs.get(path)
+        if blob is None:
+            return None
+        return blob.data_stream.read().decode("utf-8", errors="replace")
+
+    return detect_dependencies(sorted(blobs), read)
+
+
+def host_ca_bundle(configured: Path | None = None) -> Path | None:
+    """The host's CA bundle, so builds work behind a TLS-intercepting proxy."""
+    import os
+
+    candidates = [str(configured)] if configured else [os.environ.get("SSL_CERT_FILE", ""), *_CA_CANDIDATES]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    if configured:
+        raise GskillError(f"CA bundle not found: {configured}")
+    return None
+
+
+def ensure_base_image(client: docker.DockerClient, base_image: str, fallback: str = "") -> tuple[str, str]:
+    """(name, id) of the base image to build on: `base_image` (pulled if absent), else `fallback`."""
+    try:
+        return base_image, client.images.get(base_image).id
+    except docker.errors.ImageNotFound:
+        pass
+    try:
+        return base_image, client.images.pull(base_image).id
+    except docker.errors.APIError as exc:
+        reason = str(exc).splitlines()[0][:160]
+    if fallback and fallback != base_image:
+        try:
+            return fallback, client.images.get(fallback).id
+        except docker.errors.ImageNotFound:
+            pass
+    raise GskillError(
+        f"base image {base_image} is not present and cannot be pulled ({reason}); "
+        "build one offline with `gskill env base` (or set GSKILL_BASE_IMAGE)"
+    )
+
+
+def image_name(snapshot: RepoSnapshot, spec: DependencySpec, base_image_id: str) -> str:
+    key = json.dumps(
+        {"commit": snapshot.commit, "deps": spec.to_json(), "base": base_image_id, "builder": BUILDER_VERSION},
+        sort_keys=True,
+    )
+    digest = hashlib.sha256(key.encode()).hexdigest()[:10]
+    return f"gskill-env/{snapshot.name}:{snapshot.commit[:12]}-{digest}"
+
+
+def dockerfile(base_image: str, snapshot: RepoSnapshot, with_ca: bool) -> str:
+    ca_env = ""
+    if with_ca:
+        bundle = "/opt/gskill/host-ca.crt"
+        ca_env = "ENV " + " ".join(
+            f"{var}={bundle}"
+            for var in ("SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "NODE_EXTRA_CA_CERTS")
+        )
+    return f"""\
+FROM {base_image}
+LABEL gskill.env="1" gskill.repo="{snapshot.name}" gskill.commit="{snapshot.commit}" gskill.builder="{BUILDER_VERSION}"
+ENV LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_ROOT_USER_ACTION=ignore PIP_NO_INPUT=1
+COPY gskill/ /opt/gskill/
+{ca_env}
+# A normal public Python image may lack git; the offline base has everything.
+RUN (command -v git && python3 -c "import venv, ensurepip") >/dev/null 2>&1 \\
+    || (apt-get update && apt-get install -y --no-install-recommends git python3-venv && rm -rf /var/lib/apt/lists/*)
+RUN python3 -m venv /opt/gskill-venv
+ENV PATH=/opt/gskill-venv/bin:$PATH VIRTUAL_ENV=/opt/gskill-venv
+ADD repo.tar /repo/
+WORKDIR /repo
+# A fresh history: the snapshot is the only commit; nothing upstream is reachable from the image.
+RUN git init -q && git add -A && git -c user.name=gskill -c user.email=gskill@localhost commit -q --no-verify -m "snapshot" \\
+    && git config --global user.name gskill && git config --global user.email gskill@localhost
+RUN PYTHONDONTWRITEBYTECODE=1 bash /opt/gskill/install.sh
+RUN PYTHONDONTWRITEBYTECODE=1 python /opt/gskill/repair.py --repo /repo --report /opt/gskill/env.json; \\
+    find /repo -name __pycache__ -prune -exec rm -rf {{}} + ; rm -rf /repo/.pytest_cache; \\
+    git status --porcelain --untracked-files=all | sed -n 's/^?? //p' >> .git/info/exclude; true
+"""
+
+
+def _build_context(snapshot: RepoSnapshot, spec: DependencySpec, base_image: str, ca_bundle: Path | None) -> bytes:
+    repository = git.Repo(snapshot.path)
+    repo_tar = io.BytesIO()
+    repository.archive(repo_tar, treeish=snapshot.commit, format="tar")
+    files: dict[str, bytes] = {
+        "Dockerfile": dockerfile(base_image, snapshot, ca_bundle is not None).encode(),
+        "repo.tar": repo_tar.getvalue(),
+        "gskill/install.sh": spec.install_script().encode(),
+        "gskill/repair.py": REPAIR_SCRIPT.read_bytes(),
+        "gskill/deps.json": json.dumps(spec.to_json(), indent=2, sort_keys=True).encode(),
+    }
+    if ca_bundle is not None:
+        files["gskill/host-ca.crt"] = ca_bundle.read_bytes()
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return context.getvalue()
+
+
+def read_env_report(client: docker.DockerClient, image: str) -> dict:
+    container = client.containers.create(image, entrypoint=["true"])
+    try:
+        stream, _ = container.get_archive("/opt/gskill/env.json")
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            member = tar.next()
+            handle = tar.extractfile(member) if member else None
+            return json.loads(handle.read()) if handle else {}
+    except docker.errors.NotFound:
+        return {}
+    finally:
+        container.remove(force=True)
+
+
+def build_env_image(
+    client: docker.DockerClient,
+    snapshot: RepoSnapshot,
+    *,
+    base_image: str,
+    base_image_fallback: str = "",
+    cache_dir: Path,
+    ca_bundle: Path | None = None,
+    timeout_s: float = 1800,
+    rebuild: bool = False,
+    log: Callable[[str], None] = lambda line: None,
+) -> EnvImage:
+    """Build (or reuse) the env image of `snapshot`. `log` receives build output line by line."""
+    began = time.monotonic()
+    spec = dependency_spec(snapshot)
+    base_image, base_id = ensure_base_image(client, base_image, base_image_fallback)
+    name = image_name(snapshot, spec, base_id)
+    record_path = cache_dir / "envs" / (name.replace("/", "_").replace(":", "_") + ".json")
+
+    if not rebuild:
+        try:
+            client.images.get(name)
+        except docker.errors.ImageNotFound:
+            pass
+        else:
+            report = json.loads(record_path.read_text()) if record_path.is_file() else read_env_report(client, name)
+            return EnvImage(name, snapshot.name, snapshot.commit, True, time.monotonic() - began, report.get("collected", 0), report)
+
+    for line in spec.sources or ("no dependency files found: installing the repo and pytest only",):
+        log(f"[gskill] dependencies: {line}")
+    context = _build_context(snapshot, spec, base_image, ca_bundle)
+    tail: list[str] = []
+    try:
+        events = client.api.build(
+            fileobj=io.BytesIO(context), custom_context=True, tag=name, rm=True, forcerm=True,
+            pull=False, decode=True, timeout=int(timeout_s),
+        )  # fmt: skip
+        for event in events:
+            if "stream" in event:
+                for line in event["stream"].splitlines():
+                    if line.strip():
+                        tail = (tail + [line])[-20:]
+                        log(line)
+            if "error" in event:
+                detail = event["error"].strip().splitlines()[-1] if event["error"].strip() else "unknown error"
+                raise GskillError(f"env image build for {snapshot.name}@{snapshot.commit[:12]} failed: {detail}")
+    except docker.errors.APIError as exc:
+        raise GskillError(f"env image build failed: {str(exc).splitlines()[0][:200]}") from None
+    report = read_env_report(client, name)
+    report["dependencies"] = spec.to_json()
+    report["built_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    record_path.parent.mkdir(parents=True, exist_ok=True)
+    record_path.write_text(json.dumps(report, indent=2, sort_keys=True))
+    return EnvImage(name, snapshot.name, snapshot.commit, False, time.monotonic() - began, report.get("collected", 0), report)
+
+
+def env_image_summary(env: EnvImage) -> dict:
+    return asdict(env)
