@@ -236,7 +236,10 @@ class DockerSandbox:
             exit_code = api.exec_inspect(created["Id"]).get("ExitCode")
         except docker.errors.APIError as exc:
             raise SandboxError(f"container {self.name} is gone: {_short(exc)}") from None
-        if not timed_out and not self._running():
+        # A vanished container shows up as no exit code or a signal death; only then ask the engine
+        # (one API call per exec saved in the common case).
+        suspicious = exit_code is None or exit_code >= 126
+        if not timed_out and suspicious and not self._running():
             raise SandboxError(f"container {self.name} stopped while running a command")
         if exit_code is None:
             exit_code = -9 if timed_out else -1
