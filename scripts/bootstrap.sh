@@ -6,6 +6,11 @@
 
 GSKILL_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
+# apt is chatty on stderr (debconf, needrestart); keep its output in a log, show it on failure.
+apt_install() {
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"; } >/tmp/gskill-apt.log 2>&1 \
+    || { tail -n 20 /tmp/gskill-apt.log >&2; die "apt-get install $* failed (log: /tmp/gskill-apt.log)"; }
+}
 die() { printf '[bootstrap] error: %s\n' "$*" >&2; exit 1; }
 
 engine_answers() { command -v docker >/dev/null 2>&1 && timeout 10 docker info >/dev/null 2>&1; }
@@ -18,8 +23,7 @@ ensure_docker() {
   fi
   if ! command -v dockerd >/dev/null 2>&1; then
     log "installing docker.io"
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null \
-      || die "apt-get install docker.io failed"
+    apt_install docker.io
   fi
   log "starting dockerd (log: /var/log/gskill-dockerd.log)"
   nohup dockerd >/var/log/gskill-dockerd.log 2>&1 &
@@ -55,8 +59,7 @@ ensure_base_image() {
   [ "$(id -u)" = 0 ] || die "base image $wanted cannot be pulled and building $offline needs root"
   if ! command -v debootstrap >/dev/null 2>&1; then
     log "installing debootstrap"
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null \
-      || die "apt-get install debootstrap failed"
+    apt_install debootstrap
   fi
   log "no registry: building $offline with debootstrap (about 90 s)"
   "$GSKILL_ROOT/.venv/bin/gskill" env base --tag "$offline" || die "building the base image failed"

@@ -89,3 +89,13 @@ def test_unknown_commits_are_rejected(tmp_path, bad):
 
     with pytest.raises(GskillError, match="unknown commit"):
         resolve_snapshot(make_calc_repo(tmp_path), bad, tmp_path)
+
+
+def test_git_urls_are_cloned_into_the_cache_and_refreshed(tmp_path):
+    repo = make_calc_repo(tmp_path)
+    url = f"file://{repo}"
+    first = resolve_snapshot(url, None, tmp_path / "cache")
+    assert first.name == "calc" and first.path.is_relative_to(tmp_path / "cache" / "repos")
+    write(repo, {"NEWS.md": "more\n"})
+    newer = commit_all(repo, "news")
+    assert resolve_snapshot(url, newer, tmp_path / "cache").commit == newer  # fetched, not re-cloned

@@ -181,3 +181,27 @@ def test_exec_in_a_removed_container_is_an_infrastructure_error(docker_client, b
             box.exec("echo hi")
     finally:
         box.stop()  # idempotent on a container that is already gone
+
+
+def test_sigterm_to_the_cli_process_removes_its_containers(docker_client, base_image, tmp_path):
+    run_id = f"test-term-{uuid.uuid4().hex[:8]}"
+    script = tmp_path / "owner.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import signal, time
+            from gskill.cli import _terminate
+            from harnesses.sandbox import DockerSandbox
+            signal.signal(signal.SIGTERM, _terminate)  # what `gskill` installs in main()
+            box = DockerSandbox.start({base_image!r}, workdir="/", run_id={run_id!r})
+            print("ready", flush=True)
+            time.sleep(600)
+            """
+        )
+    )
+    owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1])
+    assert owner.stdout.readline().strip() == "ready"
+    assert len(_our_containers(docker_client, run_id)) == 1
+    owner.terminate()
+    assert owner.wait(timeout=60) == 128 + 15
+    assert _our_containers(docker_client, run_id) == []

@@ -67,7 +67,7 @@ def slugify(name: str) -> str:
 def resolve_snapshot(repo: str | Path, ref: str | None, cache_dir: Path) -> RepoSnapshot:
     """A local path or a git URL plus a ref → RepoSnapshot. Bad input raises a one-line GskillError."""
     text = str(repo)
-    if re.match(r"^(https?|ssh|git)://|^[\w.-]+@[\w.-]+:", text):
+    if re.match(r"^(https?|ssh|git|file)://|^[\w.-]+@[\w.-]+:", text):
         path = _clone_or_fetch(text, cache_dir)
         name = slugify(Path(text.rstrip("/")).name.removesuffix(".git"))
     else:
