@@ -153,8 +153,17 @@ def ensure_base_image(client: docker.DockerClient, base_image: str, fallback: st
 
 
 def image_name(snapshot: RepoSnapshot, spec: DependencySpec, base_image_id: str) -> str:
+    # The recipe (Dockerfile, install script, repair script) is part of the key, so changing how
+    # images are built never silently reuses an image built the old way.
+    recipe = dockerfile("BASE", snapshot, True) + spec.install_script() + REPAIR_SCRIPT.read_text()
     key = json.dumps(
-        {"commit": snapshot.commit, "deps": spec.to_json(), "base": base_image_id, "builder": BUILDER_VERSION},
+        {
+            "commit": snapshot.commit,
+            "deps": spec.to_json(),
+            "base": base_image_id,
+            "builder": BUILDER_VERSION,
+            "recipe": hashlib.sha256(recipe.encode()).hexdigest(),
+        },
         sort_keys=True,
     )
     digest = hashlib.sha256(key.encode()).hexdigest()[:10]
@@ -175,9 +184,10 @@ LABEL gskill.env="1" gskill.repo="{snapshot.name}" gskill.commit="{snapshot.comm
 ENV LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_ROOT_USER_ACTION=ignore PIP_NO_INPUT=1
 COPY gskill/ /opt/gskill/
 {ca_env}
-# A normal public Python image may lack git; the offline base has everything.
-RUN (command -v git && python3 -c "import venv, ensurepip") >/dev/null 2>&1 \\
-    || (apt-get update && apt-get install -y --no-install-recommends git python3-venv && rm -rf /var/lib/apt/lists/*)
+# A normal public Python image may lack git or a C compiler (C extensions); the offline base has both.
+RUN (command -v git && command -v gcc && python3 -c "import venv, ensurepip") >/dev/null 2>&1 \\
+    || (apt-get update && apt-get install -y --no-install-recommends git gcc libc6-dev \\
+        $(python3 -c "import venv, ensurepip" 2>/dev/null || echo python3-venv) && rm -rf /var/lib/apt/lists/*)
 RUN python3 -m venv /opt/gskill-venv
 ENV PATH=/opt/gskill-venv/bin:$PATH VIRTUAL_ENV=/opt/gskill-venv
 ADD repo.tar /repo/
