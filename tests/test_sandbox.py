@@ -142,26 +142,31 @@ def test_containers_carry_labels_and_limits(docker_client, base_image):
         assert box.exec("ls /sys/class/net").output.split() == ["lo"]  # network=none
 
 
-def test_reaper_removes_containers_of_a_killed_process_only(docker_client, base_image, tmp_path):
-    orphan_run = f"test-orphan-{uuid.uuid4().hex[:8]}"
-    script = tmp_path / "owner.py"
+def _spawn_sandbox_owner(base_image: str, run_id: str, tmp_path: Path, prelude: str = "") -> subprocess.Popen:
+    """A separate Python process that opens a sandbox, says "ready", and sleeps."""
+    script = tmp_path / f"owner-{run_id}.py"
     script.write_text(
-        textwrap.dedent(
+        prelude
+        + textwrap.dedent(
             f"""
-            import sys, time
+            import time
             from harnesses.sandbox import DockerSandbox
-            box = DockerSandbox.start({base_image!r}, workdir="/", run_id={orphan_run!r})
+            box = DockerSandbox.start({base_image!r}, workdir="/", run_id={run_id!r})
             print("ready", flush=True)
             time.sleep(600)
             """
         )
     )
     owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1])
-    try:
-        assert owner.stdout.readline().strip() == "ready"
-    finally:
-        owner.kill()  # SIGKILL: no atexit, the container is orphaned
-        owner.wait()
+    assert owner.stdout.readline().strip() == "ready"
+    return owner
+
+
+def test_reaper_removes_containers_of_a_killed_process_only(docker_client, base_image, tmp_path):
+    orphan_run = f"test-orphan-{uuid.uuid4().hex[:8]}"
+    owner = _spawn_sandbox_owner(base_image, orphan_run, tmp_path)
+    owner.kill()  # SIGKILL: no atexit, the container is orphaned
+    owner.wait()
     assert len(_our_containers(docker_client, orphan_run)) == 1
     live_run = f"test-live-{uuid.uuid4().hex[:8]}"
     with DockerSandbox.start(base_image, workdir="/", run_id=live_run):
@@ -185,22 +190,9 @@ def test_exec_in_a_removed_container_is_an_infrastructure_error(docker_client, b
 
 def test_sigterm_to_the_cli_process_removes_its_containers(docker_client, base_image, tmp_path):
     run_id = f"test-term-{uuid.uuid4().hex[:8]}"
-    script = tmp_path / "owner.py"
-    script.write_text(
-        textwrap.dedent(
-            f"""
-            import signal, time
-            from gskill.cli import _terminate
-            from harnesses.sandbox import DockerSandbox
-            signal.signal(signal.SIGTERM, _terminate)  # what `gskill` installs in main()
-            box = DockerSandbox.start({base_image!r}, workdir="/", run_id={run_id!r})
-            print("ready", flush=True)
-            time.sleep(600)
-            """
-        )
-    )
-    owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1])
-    assert owner.stdout.readline().strip() == "ready"
+    # The SIGTERM handler `gskill` installs in main() turns the signal into a normal exit (atexit runs).
+    prelude = "import signal\nfrom gskill.cli import _terminate\nsignal.signal(signal.SIGTERM, _terminate)"
+    owner = _spawn_sandbox_owner(base_image, run_id, tmp_path, prelude)
     assert len(_our_containers(docker_client, run_id)) == 1
     owner.terminate()
     assert owner.wait(timeout=60) == 128 + 15
