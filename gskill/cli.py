@@ -171,6 +171,85 @@ def env_reap(
     out.print(f"removed {len(removed)} container(s)" + (": " + ", ".join(removed) if removed else ""))
 
 
+@app.command()
+def mine(
+    repo: str = typer.Argument(..., help="Local path or git URL of the repository (or `verify` to re-check DIR)."),
+    target: Optional[Path] = typer.Argument(None, help="With `verify`: the mining output folder."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder (tasks.jsonl, splits, report, cache)."),
+    snapshot: Optional[str] = typer.Option(None, "--snapshot", help="Commit the tasks are mirrored onto (default HEAD)."),
+    workers: int = typer.Option(2, "--workers", min=1, help="Parallel validation sandboxes."),
+    max_tasks: Optional[int] = typer.Option(None, "--max-tasks", min=1, help="Stop after this many validated tasks."),
+    strategies: str = typer.Option("commit-mirror,procedural", "--strategies", help="Comma-separated strategies."),
+    split: str = typer.Option("200,50,60", "--split", help="train,val,test sizes."),
+    seed: int = typer.Option(0, "--seed"),
+    sandbox: str = typer.Option("docker", "--sandbox", help="docker | local (local: your Python env must hold the test deps)."),
+    max_commits: Optional[int] = typer.Option(None, "--max-commits", min=1, help="Only the newest N commits."),
+    sample: int = typer.Option(30, "--sample", min=1, help="With `verify`: how many tasks to re-check."),
+) -> None:
+    """Mine validated fail-to-pass tasks from REPO's history; `gskill mine verify DIR` re-checks them."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from swesmith.split import parse_sizes
+
+    cfg = settings()
+    columns = (TextColumn("{task.description:>12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    if repo == "verify":
+        from swesmith.verify import verify_tasks
+
+        if target is None:
+            raise GskillError("usage: gskill mine verify DIR")
+        with Progress(*columns, console=console, transient=False) as bar:
+            handle = bar.add_task("verify", total=None)
+            result = verify_tasks(target, cfg, sample=sample, workers=workers, seed=seed,
+                                  progress=lambda done, total: bar.update(handle, completed=done, total=total))  # fmt: skip
+        out.print_json(data=result)
+        if result["mismatches"]:
+            raise GskillError(f"{len(result['mismatches'])} of {result['checked']} tasks did not re-validate")
+        return
+    from swesmith.pipeline import MineOptions, mine as run_mine
+
+    if out is None:
+        raise GskillError("--out DIR is required")
+    if sandbox not in ("docker", "local"):
+        raise GskillError(f"--sandbox must be docker or local, not {sandbox!r}")
+    try:
+        sizes = parse_sizes(split)
+    except ValueError as exc:
+        raise GskillError(str(exc)) from None
+    options = MineOptions(
+        out=out, snapshot=snapshot, workers=workers, max_tasks=max_tasks, seed=seed, sandbox=sandbox, sizes=sizes,
+        strategies=tuple(part.strip() for part in strategies.split(",") if part.strip()), max_commits=max_commits,
+        test_timeout_s=cfg.run.test_timeout_s,
+    )  # fmt: skip
+    with Progress(*columns, console=console) as bar:
+        handles: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int | None) -> None:
+            if stage not in handles:
+                handles[stage] = bar.add_task(stage, total=total)
+            bar.update(handles[stage], completed=done, total=total)
+
+        report = run_mine(repo, options, cfg, progress=progress)
+    table = Table(title=f"mining {report.repo}@{report.snapshot[:12]}")
+    for column in ("strategy", "candidates", "validated", "rejected (top reasons)"):
+        table.add_column(column)
+    for strategy in sorted(set(report.candidates) | set(report.validated)):
+        reasons = report.rejected.get(strategy, {})
+        top = ", ".join(f"{reason} {count}" for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1])[:4])
+        table.add_row(strategy, str(report.candidates.get(strategy, 0)), str(report.validated.get(strategy, 0)), top)
+    for stage in ("history", "mirror"):
+        if stage in report.rejected:
+            top = ", ".join(f"{r} {c}" for r, c in sorted(report.rejected[stage].items(), key=lambda kv: -kv[1])[:5])
+            table.add_row(f"({stage} filter)", "", "", top)
+    out.print(table)
+    out.print(
+        f"{report.tasks} tasks (train {report.splits.get('train', 0)} / val {report.splits.get('val', 0)} / "
+        f"test {report.splits.get('test', 0)}), {report.duplicates} duplicates dropped, {report.cached} verdicts from cache; "
+        f"baseline {report.baseline_tests} tests in {report.baseline_seconds}s; "
+        f"{report.mean_validation_seconds}s per validation; wall {report.wall_seconds}s → {out}"
+    )
+
+
 def _terminate(signum, frame) -> None:  # SIGTERM → normal exit, so atexit removes our containers
     raise SystemExit(128 + signum)
 

@@ -77,6 +77,8 @@ class Task(BaseModel):
     bug_patch: str = ""
     strategy: Strategy
     source_commit: str = ""
+    # Tasks of one group (one source commit, one mutated function) always share a split.
+    group: str = ""
     difficulty: Difficulty = Field(default_factory=Difficulty)
     split: Split | None = None
 

@@ -1,0 +1,77 @@
+"""Which test files exercise which source function: one coverage run with per-test contexts.
+
+Procedural bugs are validated with only the test files that cover the mutated function, which on a
+repo whose full suite takes 10 s cuts a validation to a second or two.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+
+from harnesses.sandbox import Sandbox
+from swesmith.entities import parse_entities
+
+_RC = """\
+[run]
+dynamic_context = test_function
+relative_files = True
+data_file = /tmp/gskill-cov.data
+"""
+
+
+def _context_file(context: str, test_files: set[str]) -> str | None:
+    """'tests.test_calc.TestX.test_y|run' -> 'tests/test_calc.py' (longest module prefix that is a test file)."""
+    dotted = context.split("|", 1)[0].split(".")
+    for cut in range(len(dotted), 0, -1):
+        candidate = "/".join(dotted[:cut]) + ".py"
+        if candidate in test_files:
+            return candidate
+    return None
+
+
+def measure(sandbox: Sandbox, test_files: set[str], timeout: float) -> dict[str, dict[int, set[str]]] | None:
+    """{source path: {line: {test files}}}, or None when coverage cannot be installed or run."""
+    installed = sandbox.exec("python -m coverage --version >/dev/null 2>&1 || python -m pip install -q coverage", timeout=300)
+    if not installed.ok:
+        return None
+    sandbox.write_file("/tmp/gskill-cov.rc", _RC)
+    sandbox.exec(
+        "python -m coverage run --rcfile=/tmp/gskill-cov.rc -m pytest -q -p no:cacheprovider -x --no-header >/dev/null 2>&1; "
+        "python -m coverage json --rcfile=/tmp/gskill-cov.rc --show-contexts -o /tmp/gskill-cov.json >/dev/null 2>&1",
+        timeout=timeout,
+    )
+    try:
+        data = json.loads(sandbox.read_file("/tmp/gskill-cov.json"))
+    except (FileNotFoundError, ValueError):
+        return None
+    finally:
+        sandbox.exec("rm -f /tmp/gskill-cov.data /tmp/gskill-cov.json; git clean -fdq")
+    lines_to_tests: dict[str, dict[int, set[str]]] = {}
+    for path, info in data.get("files", {}).items():
+        contexts = info.get("contexts") or {}
+        mapped: dict[int, set[str]] = defaultdict(set)
+        for line, names in contexts.items():
+            for name in names:
+                test_file = _context_file(name, test_files) if name else None
+                if test_file:
+                    mapped[int(line)].add(test_file)
+        if mapped:
+            lines_to_tests[path] = dict(mapped)
+    return lines_to_tests
+
+
+def tests_per_function(sources: dict[str, str], lines_to_tests: dict[str, dict[int, set[str]]]) -> dict[tuple[str, str], set[str]]:
+    """{(path, qualname): test files whose tests execute a line of the function's body}."""
+    result: dict[tuple[str, str], set[str]] = {}
+    for path, text in sources.items():
+        covered = lines_to_tests.get(path)
+        if not covered:
+            continue
+        for qualname, entity in parse_entities(text).items():
+            files: set[str] = set()
+            for line in range(entity.start + 1, entity.end + 1):  # the def line runs at import time
+                files |= covered.get(line, set())
+            if files:
+                result[(path, qualname)] = files
+    return result

@@ -1,0 +1,407 @@
+"""`gskill mine`: a repository's history → validated fail-to-pass tasks, split train / val / test.
+
+Stages: snapshot + env image → baseline (the snapshot's suite, twice) → candidates per strategy →
+validation in parallel workers (one long-lived sandbox each) → tasks → dedupe → split → files.
+Every verdict is written to `OUT/mining_cache.sqlite` as it arrives, so a re-run resumes: validated or
+rejected candidates are never run again.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import sqlite3
+import sys
+import threading
+import time
+from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from itertools import zip_longest
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import git
+
+from gskill.errors import GskillError
+from gskill.schema import Difficulty, Settings, Strategy, Task, write_jsonl
+from swesmith.candidate import Candidate, is_test_file
+from swesmith.hide import hidden_test_patch
+from swesmith.patches import patch_size
+from swesmith.split import assign_splits, dedupe
+from swesmith.statements import write_problem_statement
+from swesmith.validate import Baseline, Verdict, validate
+
+STRATEGY_CHOICES = ("commit-mirror", "procedural")  # commit-historical / llm-rewrite: not yet (see notes)
+_SHORT = {Strategy.COMMIT_MIRROR: "mirror", Strategy.PROCEDURAL: "proc", Strategy.COMMIT_HISTORICAL: "hist", Strategy.LLM_REWRITE: "llm"}
+
+
+@dataclass
+class MineOptions:
+    out: Path
+    snapshot: str | None = None
+    workers: int = 2
+    max_tasks: int | None = None
+    strategies: tuple[str, ...] = STRATEGY_CHOICES
+    sizes: tuple[int, int, int] = (200, 50, 60)
+    seed: int = 0
+    sandbox: str = "docker"
+    test_timeout_s: float = 300.0
+    runs: int = 2
+    per_function: int = 2
+    max_commits: int | None = None
+    max_test_files: int = 6  # per procedural candidate: the covering files with the fewest tests
+
+
+@dataclass
+class MiningReport:
+    repo: str
+    snapshot: str
+    image: str
+    candidates: dict[str, int] = field(default_factory=dict)
+    rejected: dict[str, dict[str, int]] = field(default_factory=dict)
+    validated: dict[str, int] = field(default_factory=dict)
+    cached: int = 0
+    tasks: int = 0
+    duplicates: int = 0
+    splits: dict[str, int] = field(default_factory=dict)
+    baseline_tests: int = 0
+    baseline_flaky: int = 0
+    baseline_seconds: float = 0.0
+    mean_validation_seconds: float = 0.0
+    mean_test_seconds: float = 0.0
+    wall_seconds: float = 0.0
+
+
+# ------------------------------------------------------------------------------------------------
+# The store: one SQLite file next to the outputs
+
+
+class MiningStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS verdicts (key TEXT PRIMARY KEY, strategy TEXT, candidate TEXT, verdict TEXT, at REAL)"
+        )
+        self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+        self._lock = threading.Lock()
+
+    def verdict(self, key: str) -> Verdict | None:
+        with self._lock:
+            row = self._db.execute("SELECT verdict FROM verdicts WHERE key = ?", (key,)).fetchone()
+        return Verdict(**json.loads(row[0])) if row else None
+
+    def put(self, candidate: Candidate, verdict: Verdict) -> None:
+        record = {**asdict(candidate), "strategy": candidate.strategy.value}
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?, ?)",
+                (candidate.key, candidate.strategy.value, json.dumps(record), json.dumps(asdict(verdict)), time.time()),
+            )
+
+    def get_meta(self, key: str):
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_meta(self, key: str, value) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+
+
+# ------------------------------------------------------------------------------------------------
+# Snapshot files
+
+
+def snapshot_python_files(repo_path: Path, commit: str) -> dict[str, str]:
+    tree = git.Repo(repo_path).commit(commit).tree
+    files = {}
+    for item in tree.traverse():
+        if item.type == "blob" and item.path.endswith(".py"):
+            files[item.path] = item.data_stream.read().decode("utf-8", errors="replace")
+    return files
+
+
+# ------------------------------------------------------------------------------------------------
+# Candidate sources
+
+
+def mirror_candidates(repo_path: Path, snapshot: str, options: MineOptions, rejected: Counter, history_counts: Counter) -> list[Candidate]:
+    from swesmith.history import filter_reason, walk_commits
+    from swesmith.mirror import SnapshotIndex, mirror_candidate
+
+    index = SnapshotIndex(repo_path, snapshot)
+    found = []
+    for change in walk_commits(repo_path, snapshot, max_commits=options.max_commits):
+        for path, names in change.modified.items():
+            for name in names:
+                history_counts[(path, name)] += 1
+        reason = filter_reason(change)
+        if reason:
+            rejected[f"history:{reason}"] += 1
+            continue
+        candidate, why = mirror_candidate(change, index)
+        if candidate is None:
+            rejected[f"mirror:{why}"] += 1
+        else:
+            found.append(candidate)
+    return found
+
+
+def procedural_source(
+    files: dict[str, str],
+    coverage: dict[tuple[str, str], set[str]],
+    baseline: Baseline,
+    history_counts: Counter,
+    options: MineOptions,
+) -> list[Candidate]:
+    from swesmith.procedural import procedural_candidates
+
+    sources = {path: text for path, text in files.items() if not is_test_file(path)}
+    targets = [key for key in coverage if key[0] in sources]
+    # Functions the history changes often first (where real bugs live), then the cheaper to test.
+    targets.sort(key=lambda key: (-history_counts.get(key, 0), len(coverage[key]), key))
+
+    def test_files_for(path: str, qualname: str) -> tuple[str, ...]:
+        covering = sorted(coverage.get((path, qualname), ()), key=lambda f: (len(baseline.by_file.get(f, ())), f))
+        return tuple(sorted(covering[: options.max_test_files]))
+
+    return list(
+        procedural_candidates(sources, targets, seed=options.seed, per_function=options.per_function, test_files_for=test_files_for)
+    )
+
+
+def interleave(*sources: Iterable[Candidate]) -> Iterator[Candidate]:
+    for batch in zip_longest(*sources):
+        for candidate in batch:
+            if candidate is not None:
+                yield candidate
+
+
+# ------------------------------------------------------------------------------------------------
+# Sandboxes
+
+
+def open_sandboxes(kind: str, image: str, repo_path: Path, commit: str, count: int, settings: Settings) -> list:
+    from harnesses.sandbox import DockerSandbox, LocalSandbox
+
+    boxes = []
+    try:
+        for _ in range(count):
+            if kind == "docker":
+                boxes.append(DockerSandbox.start(image, limits=settings.limits, run_id=f"mine-{commit[:12]}"))
+            else:
+                # The local backend runs in the caller's Python environment (it must hold the test deps).
+                box = LocalSandbox.start(repo_path, commit, venv=sys.prefix)
+                boxes.append(box)
+        return boxes
+    except BaseException:
+        for box in boxes:
+            box.stop()
+        raise
+
+
+# ------------------------------------------------------------------------------------------------
+# Tasks
+
+
+def build_task(candidate: Candidate, verdict: Verdict, *, repo: str, snapshot: str, image: str, files: dict[str, str]) -> Task:
+    size = patch_size(verdict.gold_patch)
+    statement = write_problem_statement(
+        repo=repo, hint=candidate.hint, fail_to_pass=verdict.fail_to_pass, failure_output=verdict.failure_output
+    )
+    return Task(
+        instance_id=f"{repo}.{_SHORT[candidate.strategy]}.{candidate.key[:12]}",
+        repo=repo,
+        base_commit=snapshot,
+        patch=verdict.gold_patch,
+        test_patch=hidden_test_patch(verdict.fail_to_pass, files.get),
+        problem_statement=statement,
+        FAIL_TO_PASS=verdict.fail_to_pass,
+        PASS_TO_PASS=verdict.pass_to_pass,
+        version=snapshot[:12],
+        environment_setup_commit=snapshot,
+        created_at=candidate.created_at,
+        image_name=image,
+        bug_patch=candidate.bug_patch,
+        strategy=candidate.strategy,
+        source_commit=candidate.source_commit,
+        group=candidate.group,
+        difficulty=Difficulty(
+            files=size.files, hunks=size.hunks, lines=size.lines, f2p_count=len(verdict.fail_to_pass),
+            test_time_s=round(verdict.test_time_s, 3),
+        ),  # fmt: skip
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# The whole job
+
+
+Progress = Callable[[str, int, int | None], None]  # (stage, done, total)
+
+
+def mine(repo: str, options: MineOptions, settings: Settings, progress: Progress = lambda *a: None, log=print) -> MiningReport:
+    from harnesses.images.build import build_env_image, host_ca_bundle, resolve_snapshot
+
+    began = time.monotonic()
+    unknown = set(options.strategies) - set(STRATEGY_CHOICES)
+    if unknown:
+        raise GskillError(f"unknown strategy {sorted(unknown)[0]!r}; choose from {', '.join(STRATEGY_CHOICES)}")
+    snapshot = resolve_snapshot(repo, options.snapshot, settings.cache_dir)
+    files = snapshot_python_files(snapshot.path, snapshot.commit)
+    store = MiningStore(options.out / "mining_cache.sqlite")
+
+    image = f"local:{snapshot.commit[:12]}"
+    if options.sandbox == "docker":
+        from harnesses.sandbox import SandboxError, docker_client
+
+        try:
+            client = docker_client()
+        except SandboxError as exc:
+            raise GskillError(f"{exc}; use --sandbox local or start Docker") from None
+        progress("env image", 0, 1)
+        env = build_env_image(
+            client, snapshot, base_image=settings.base_image, base_image_fallback=settings.base_image_fallback,
+            cache_dir=settings.cache_dir, ca_bundle=host_ca_bundle(settings.ca_bundle), timeout_s=settings.env_build_timeout_s,
+        )  # fmt: skip
+        if not env.collects:
+            raise GskillError(f"the test suite does not collect in {env.image}; see `gskill env build {repo}`")
+        image = env.image
+        progress("env image", 1, 1)
+
+    report = MiningReport(repo=snapshot.name, snapshot=snapshot.commit, image=image)
+    boxes = open_sandboxes(options.sandbox, image, snapshot.path, snapshot.commit, options.workers, settings)
+    try:
+        # Baseline: cached per image (the snapshot's results do not change).
+        progress("baseline", 0, 1)
+        cached = store.get_meta(f"baseline:{image}:{options.runs}")
+        if cached:
+            baseline = Baseline(set(cached["passing"]), set(cached["flaky"]), cached["duration_s"],
+                                {k: set(v) for k, v in cached["by_file"].items()})  # fmt: skip
+        else:
+            baseline = Baseline.measure(boxes[0], options.test_timeout_s * 4)
+            store.set_meta(f"baseline:{image}:{options.runs}", {
+                "passing": sorted(baseline.passing), "flaky": sorted(baseline.flaky), "duration_s": baseline.duration_s,
+                "by_file": {k: sorted(v) for k, v in baseline.by_file.items()},
+            })  # fmt: skip
+        report.baseline_tests, report.baseline_flaky = len(baseline.passing), len(baseline.flaky)
+        report.baseline_seconds = round(baseline.duration_s, 2)
+        progress("baseline", 1, 1)
+        if not baseline.passing:
+            raise GskillError("no test passes on the snapshot: nothing to mine")
+
+        # Candidates.
+        rejected: Counter = Counter()
+        history_counts: Counter = Counter()
+        sources = []
+        if "commit-mirror" in options.strategies:
+            progress("history", 0, None)
+            mirrored = mirror_candidates(snapshot.path, snapshot.commit, options, rejected, history_counts)
+            sources.append(mirrored)
+            progress("history", len(mirrored), len(mirrored))
+        if "procedural" in options.strategies:
+            progress("coverage", 0, 1)
+            coverage = store.get_meta(f"coverage:{image}")
+            if coverage is None:
+                from swesmith.coverage_map import measure, tests_per_function
+
+                lines = measure(boxes[0], set(baseline.by_file), options.test_timeout_s * 8)
+                per_function = tests_per_function({p: t for p, t in files.items() if not is_test_file(p)}, lines or {})
+                coverage = [[path, name, sorted(tests)] for (path, name), tests in per_function.items()]
+                store.set_meta(f"coverage:{image}", coverage)
+            coverage_map = {(path, name): set(tests) for path, name, tests in coverage}
+            progress("coverage", 1, 1)
+            sources.append(procedural_source(files, coverage_map, baseline, history_counts, options))
+        candidates = list(interleave(*sources))
+        for candidate in candidates:
+            report.candidates[candidate.strategy.value] = report.candidates.get(candidate.strategy.value, 0) + 1
+
+        # Validation, in parallel, resumable.
+        results: list[tuple[Candidate, Verdict]] = []
+        pending: list[Candidate] = []
+        seen_keys: set[str] = set()
+        for candidate in candidates:
+            if candidate.key in seen_keys:
+                continue
+            seen_keys.add(candidate.key)
+            verdict = store.verdict(candidate.key)
+            if verdict is None:
+                pending.append(candidate)
+            else:
+                report.cached += 1
+                results.append((candidate, verdict))
+
+        def enough() -> bool:
+            return options.max_tasks is not None and sum(1 for _, v in results if v.ok) >= options.max_tasks
+
+        free: queue.Queue = queue.Queue()
+        for box in boxes:
+            free.put(box)
+
+        def run_one(candidate: Candidate) -> tuple[Candidate, Verdict]:
+            box = free.get()
+            try:
+                return candidate, validate(box, candidate, baseline, timeout=options.test_timeout_s, runs=options.runs)
+            finally:
+                free.put(box)
+
+        total = len(pending)
+        progress("validate", 0, total)
+        done = 0
+        with ThreadPoolExecutor(max_workers=len(boxes)) as pool:
+            iterator = iter(pending)
+            running = set()
+            while True:
+                while len(running) < len(boxes) * 2 and not enough():
+                    candidate = next(iterator, None)
+                    if candidate is None:
+                        break
+                    running.add(pool.submit(run_one, candidate))
+                if not running:
+                    break
+                finished, running = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    candidate, verdict = future.result()
+                    store.put(candidate, verdict)
+                    results.append((candidate, verdict))
+                    done += 1
+                    progress("validate", done, total)
+    finally:
+        for box in boxes:
+            box.stop()
+
+    # Tasks.
+    tasks = []
+    validation_times, test_times = [], []
+    for candidate, verdict in results:
+        strategy = candidate.strategy.value
+        if verdict.validation_time_s:
+            validation_times.append(verdict.validation_time_s)
+        if verdict.ok:
+            report.validated[strategy] = report.validated.get(strategy, 0) + 1
+            test_times.append(verdict.test_time_s)
+            tasks.append(build_task(candidate, verdict, repo=snapshot.name, snapshot=snapshot.commit, image=image, files=files))
+        else:
+            rejected[f"{strategy}:{verdict.reason}"] += 1
+    unique = dedupe(tasks)
+    report.duplicates = len(tasks) - len(unique)
+    if options.max_tasks is not None:
+        unique = unique[: options.max_tasks]
+    split_tasks = assign_splits(unique, options.sizes, options.seed)
+    report.tasks = len(split_tasks)
+    report.rejected = {}
+    for key, count in sorted(rejected.items()):
+        stage, _, reason = key.partition(":")
+        report.rejected.setdefault(stage, {})[reason] = count
+    write_jsonl(options.out / "tasks.jsonl", split_tasks)
+    for split in ("train", "val", "test"):
+        chosen = [task for task in split_tasks if task.split and task.split.value == split]
+        report.splits[split] = write_jsonl(options.out / f"{split}.jsonl", chosen)
+    report.mean_validation_seconds = round(sum(validation_times) / len(validation_times), 3) if validation_times else 0.0
+    report.mean_test_seconds = round(sum(test_times) / len(test_times), 3) if test_times else 0.0
+    report.wall_seconds = round(time.monotonic() - began, 1)
+    (options.out / "mining_report.json").write_text(json.dumps(asdict(report), indent=2, sort_keys=True))
+    return report

@@ -1,0 +1,63 @@
+"""Offline problem statements: what a user would report, never how to fix it.
+
+Built from the source commit's subject (commit strategies) and from the failing tests' observable
+behaviour: test names turned into words and the assertion / exception lines of the failure. Never
+included: the bug or gold diff, test file paths, the test command (SWE-smith's issue prompt forbids
+the same), and traceback frames (they point at the buggy line).
+"""
+
+from __future__ import annotations
+
+import re
+
+_ISSUE_REF = re.compile(r"\s*\((?:fixes|closes|fix|close|see)?\s*#\d+\)|\s*(?:fixes|closes)\s+#\d+|\s*#\d+", re.I)
+_CONVENTIONAL = re.compile(r"^(?:fix|fixed|fixes|bugfix|bug)(?:\([^)]*\))?\s*[:!-]?\s*", re.I)
+_ERROR_LINE = re.compile(r"^E\s{3}(.*)$")
+_MAX_EXAMPLES = 3
+
+
+def _words(test_id: str) -> str:
+    name = test_id.split("::")[-1]
+    name = re.sub(r"\[.*\]$", "", name).removeprefix("test_").removeprefix("test")
+    return name.replace("_", " ").strip() or name
+
+
+def _failure_messages(output: str, limit: int = 6) -> list[str]:
+    messages: list[str] = []
+    for line in output.splitlines():
+        match = _ERROR_LINE.match(line)
+        if not match:
+            continue
+        text = match.group(1).rstrip()
+        # Paths would name the test files; the assertion text itself is the user-visible symptom.
+        if "/test" in text or text.startswith(("where ", "+  where", "and ")) or not text.strip():
+            continue
+        if text not in messages:
+            messages.append(text[:300])
+        if len(messages) >= limit:
+            break
+    return messages
+
+
+def commit_subject(message: str) -> str:
+    subject = message.strip().splitlines()[0] if message.strip() else ""
+    subject = _ISSUE_REF.sub("", subject)
+    return _CONVENTIONAL.sub("", subject).strip().rstrip(".")
+
+
+def write_problem_statement(*, repo: str, hint: str, fail_to_pass: list[str], failure_output: str) -> str:
+    behaviours = sorted({_words(test) for test in fail_to_pass})
+    subject = commit_subject(hint) if hint else ""
+    title = subject or (f"Unexpected behaviour: {behaviours[0]}" if behaviours else "Unexpected behaviour")
+    lines = [f"# {title}", ""]
+    lines.append(f"Something in `{repo}` no longer behaves as expected. The following behaviours are affected:")
+    lines += [f"- {behaviour}" for behaviour in behaviours[:8]]
+    if len(behaviours) > 8:
+        lines.append(f"- ... and {len(behaviours) - 8} more")
+    messages = _failure_messages(failure_output)
+    if messages:
+        lines += ["", "What I observe:", "", "```"]
+        lines += messages[: _MAX_EXAMPLES * 2]
+        lines += ["```"]
+    lines += ["", "The expected behaviour is the documented one; please fix the library code."]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,161 @@
+"""Validation: does a candidate bug make tests fail that pass on the snapshot, reliably?
+
+One long-lived sandbox per worker holds the snapshot; each candidate is applied, its tests run twice,
+and the tree is reset (`git checkout` + `git clean`, ignored build files kept) for the next one. The
+fixed state is the snapshot itself, measured ONCE for the whole suite (twice, for flakiness) and shared
+by every candidate — that is what keeps validation overhead close to the bare test time.
+
+Per-test results come from swebench's pytest log parser (`-rA` summary lines), never from grepping.
+Semantics follow swebench 5.x grading: a test absent from a run whose suite did run counts as failed
+(a module that no longer imports); SKIPPED on the bug state is not a failure.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import time
+from dataclasses import dataclass, field
+
+from swebench.harness.log_parsers.python import parse_log_pytest
+
+from harnesses.sandbox import Sandbox
+from swesmith.candidate import Candidate
+
+PYTEST = "python -m pytest -rA -q -p no:cacheprovider --tb=short"
+PASSING = {"PASSED", "XFAIL"}
+FAILING = {"FAILED", "ERROR"}
+# pytest's closing line, e.g. "=== 3 failed, 10 passed in 0.52s ===" or "no tests ran in 0.01s".
+# With -q the line has no "===" frame.
+_SUMMARY = re.compile(
+    r"^=*\s*(?:no tests ran|\d+ (?:passed|failed|errors?|skipped|deselected|xfailed|xpassed|warnings?))[^\n]* in [\d.]+s", re.M
+)
+# Exit codes 0-2 and 5 are pytest's "tests ran" outcomes; 3 (internal error) and 4 (usage) are not.
+_RAN_EXIT_CODES = {0, 1, 2, 5}
+
+
+@dataclass
+class TestRun:
+    status: dict[str, str]
+    exit_code: int
+    duration_s: float
+    timed_out: bool
+    ran: bool  # the suite actually ran: pytest printed its summary line
+    output: str = ""
+    collection_errors: tuple[str, ...] = ()  # test files that failed to import
+
+    @property
+    def tail(self) -> str:
+        return "\n".join(self.output.strip().splitlines()[-40:])
+
+
+def run_tests(sandbox: Sandbox, test_files: tuple[str, ...], timeout: float) -> TestRun:
+    command = PYTEST + ("" if not test_files else " " + " ".join(shlex.quote(path) for path in test_files))
+    result = sandbox.exec(command, timeout=timeout, env={"PYTHONDONTWRITEBYTECODE": "1"})
+    status = parse_log_pytest(result.output, None)
+    errors = tuple(sorted(name for name, outcome in status.items() if outcome == "ERROR" and "::" not in name))
+    ran = not result.timed_out and result.exit_code in _RAN_EXIT_CODES and bool(_SUMMARY.search(result.output))
+    return TestRun(status, result.exit_code, result.duration_s, result.timed_out, ran, result.output, errors)
+
+
+@dataclass
+class Baseline:
+    """The snapshot's test results, measured twice. Only tests that passed both times can be F2P/P2P."""
+
+    passing: set[str]
+    flaky: set[str]
+    duration_s: float  # one full-suite run
+    by_file: dict[str, set[str]] = field(default_factory=dict)  # test file -> its stably passing ids
+
+    @classmethod
+    def measure(cls, sandbox: Sandbox, timeout: float, test_files: tuple[str, ...] = ()) -> "Baseline":
+        first = run_tests(sandbox, test_files, timeout)
+        second = run_tests(sandbox, test_files, timeout)
+        for run in (first, second):
+            if not run.ran:
+                reason = "timed out" if run.timed_out else f"exit {run.exit_code}"
+                raise RuntimeError(f"the snapshot's test suite does not run ({reason}):\n{run.tail}")
+        flaky = {test for test in set(first.status) | set(second.status) if first.status.get(test) != second.status.get(test)}
+        passing = {test for test, outcome in first.status.items() if outcome in PASSING and test not in flaky}
+        by_file: dict[str, set[str]] = {}
+        for test in passing:
+            by_file.setdefault(test.split("::", 1)[0], set()).add(test)
+        return cls(passing, flaky, min(first.duration_s, second.duration_s), by_file)
+
+    def relevant(self, test_files: tuple[str, ...]) -> set[str]:
+        if not test_files:
+            return set(self.passing)
+        return set().union(*(self.by_file.get(path, set()) for path in test_files))
+
+
+@dataclass
+class Verdict:
+    ok: bool
+    reason: str  # "ok" or why it was rejected
+    fail_to_pass: list[str] = field(default_factory=list)
+    pass_to_pass: list[str] = field(default_factory=list)
+    gold_patch: str = ""
+    test_time_s: float = 0.0
+    validation_time_s: float = 0.0
+    failure_output: str = ""  # the bug run's output, for problem statements
+
+
+def _failed(test: str, run: TestRun) -> bool:
+    outcome = run.status.get(test)
+    if outcome is None:  # absent from a run that ran: its module failed to import or it was removed
+        return run.ran
+    return outcome in FAILING
+
+
+def reset(sandbox: Sandbox) -> None:
+    # -d for new directories; no -x: ignored build artefacts (egg-info, compiled extensions) stay.
+    done = sandbox.exec("git checkout -q -- . && git clean -fdq", timeout=120)
+    if not done.ok:
+        raise RuntimeError(f"cannot reset the sandbox: {done.output.strip()[-300:]}")
+
+
+def apply_patch(sandbox: Sandbox, patch: str) -> bool:
+    sandbox.write_file("/tmp/gskill-candidate.diff", patch)
+    return sandbox.exec("git apply --whitespace=nowarn /tmp/gskill-candidate.diff", timeout=60).ok
+
+
+def validate(sandbox: Sandbox, candidate: Candidate, baseline: Baseline, *, timeout: float, runs: int = 2) -> Verdict:
+    """Apply, run the candidate's tests `runs` times, decide F2P/P2P, reset. Never leaves the tree dirty."""
+    began = time.monotonic()
+    relevant = baseline.relevant(candidate.test_files)
+    if not relevant:
+        return Verdict(False, "no_passing_tests_at_snapshot", validation_time_s=time.monotonic() - began)
+    try:
+        if not apply_patch(sandbox, candidate.bug_patch):
+            return Verdict(False, "patch_does_not_apply", validation_time_s=time.monotonic() - began)
+        bug_runs: list[TestRun] = []
+        for attempt in range(runs):
+            run = run_tests(sandbox, candidate.test_files, timeout)
+            if run.timed_out:
+                return Verdict(False, "timeout", validation_time_s=time.monotonic() - began)
+            if not run.ran:
+                return Verdict(False, "env_error", failure_output=run.tail, validation_time_s=time.monotonic() - began)
+            bug_runs.append(run)
+            if attempt == 0 and not any(_failed(test, run) for test in relevant):
+                # Nothing broke: a second run cannot create an F2P. Saves half the time of most rejects.
+                return Verdict(False, "no_f2p", test_time_s=run.duration_s, validation_time_s=time.monotonic() - began)
+        flips = {test for test in relevant if len({_failed(test, run) for run in bug_runs}) > 1}
+        if flips:
+            return Verdict(False, "flaky", validation_time_s=time.monotonic() - began)
+        fail_to_pass = sorted(test for test in relevant if _failed(test, bug_runs[0]))
+        pass_to_pass = sorted(
+            test for test in relevant if all(run.status.get(test) in PASSING for run in bug_runs)
+        )
+        gold = sandbox.exec("git diff -R --binary", timeout=60)
+        return Verdict(
+            ok=bool(fail_to_pass),
+            reason="ok" if fail_to_pass else "no_f2p",
+            fail_to_pass=fail_to_pass,
+            pass_to_pass=pass_to_pass,
+            gold_patch=gold.output,
+            test_time_s=min(run.duration_s for run in bug_runs),
+            validation_time_s=time.monotonic() - began,
+            failure_output=bug_runs[0].output,
+        )
+    finally:
+        reset(sandbox)

@@ -1,0 +1,111 @@
+"""Validation in a real sandbox: exact F2P/P2P sets, and every rejection reason."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from gskill.schema import Strategy
+from harnesses.sandbox import DockerSandbox
+from swesmith.candidate import Candidate
+from swesmith.patches import make_patch
+from swesmith.validate import Baseline, validate
+from tests.repo_factory import CALC_FILES
+
+import textwrap
+
+CALC = textwrap.dedent(CALC_FILES["src/calc/__init__.py"]).lstrip("\n")
+TESTS = ("tests/test_calc.py",)
+ALL_TESTS = {
+    "tests/test_calc.py::test_add[1-2-3]", "tests/test_calc.py::test_add[0-0-0]", "tests/test_calc.py::test_add[-1-1-0]",
+    "tests/test_calc.py::test_add[10-5-15]", "tests/test_calc.py::test_clamp_low", "tests/test_calc.py::test_clamp_high",
+    "tests/test_calc.py::test_clamp_inside",
+}  # fmt: skip
+
+
+def candidate(new_source: str, test_files=TESTS, path="src/calc/__init__.py", old=CALC) -> Candidate:
+    return Candidate(strategy=Strategy.PROCEDURAL, group="g", bug_patch=make_patch({path: (old, new_source)}), test_files=test_files)
+
+
+@pytest.fixture(scope="module")
+def box(calc_env_image):
+    with DockerSandbox.start(calc_env_image, run_id=f"test-validate-{uuid.uuid4().hex[:6]}") as sandbox:
+        yield sandbox
+
+
+@pytest.fixture(scope="module")
+def baseline(box) -> Baseline:
+    return Baseline.measure(box, timeout=120)
+
+
+def test_baseline_sees_every_test_pass_twice(baseline):
+    assert baseline.passing == ALL_TESTS and baseline.flaky == set()
+    assert baseline.by_file == {"tests/test_calc.py": ALL_TESTS}
+
+
+def test_a_real_bug_gives_exact_fail_to_pass_and_pass_to_pass(box, baseline):
+    verdict = validate(box, candidate(CALC.replace("return high", "return low")), baseline, timeout=60)
+    assert verdict.ok and verdict.reason == "ok"
+    assert verdict.fail_to_pass == ["tests/test_calc.py::test_clamp_high"]
+    assert set(verdict.pass_to_pass) == ALL_TESTS - {"tests/test_calc.py::test_clamp_high"}
+    assert "-        return low\n+        return high" in verdict.gold_patch  # gold = bug state -> snapshot
+    assert "assert 0 == 10" in verdict.failure_output
+    assert box.diff() == ""  # the sandbox is reset for the next candidate
+
+
+def test_a_module_that_stops_importing_fails_every_test(box, baseline):
+    verdict = validate(box, candidate("import calc_missing_dependency\n" + CALC), baseline, timeout=60)
+    assert verdict.ok and set(verdict.fail_to_pass) == ALL_TESTS and verdict.pass_to_pass == []
+
+
+@pytest.mark.parametrize(
+    "new_source,reason",
+    [
+        (CALC.replace("return a + b", "return b + a  # same behaviour"), "no_f2p"),
+        (CALC.replace("if value > high:", "if value > high:\n        while True:\n            pass"), "timeout"),
+    ],
+)
+def test_rejections(box, baseline, new_source, reason):
+    verdict = validate(box, candidate(new_source), baseline, timeout=5)
+    assert not verdict.ok and verdict.reason == reason
+    assert box.diff() == ""
+
+
+def test_patch_that_does_not_apply(box, baseline):
+    stale = candidate("x = 2\n", path="src/calc/__init__.py", old="x = 1\n")
+    assert validate(box, stale, baseline, timeout=60).reason == "patch_does_not_apply"
+
+
+def test_a_broken_test_environment_is_an_env_error(box, baseline):
+    broken = candidate("raise SystemExit('conftest explodes')\n", path="tests/conftest.py", old=None)
+    assert validate(box, broken, baseline, timeout=60).reason == "env_error"
+    assert box.exec("test -e tests/conftest.py; echo $?").output.strip() == "1"  # new files are cleaned too
+
+
+def test_a_bug_that_fails_only_sometimes_is_flaky(box, baseline):
+    flip = f"/tmp/gskill-flip-{uuid.uuid4().hex}"
+    # Alternates per process: the first pytest run sees the bug, the second does not.
+    flaky = (
+        "import os\n"
+        f"_BROKEN = not os.path.exists({flip!r})\n"
+        f"if _BROKEN:\n    open({flip!r}, 'w').close()\n"
+        f"else:\n    os.remove({flip!r})\n" + CALC.replace("return a + b", "return a + b + (1 if _BROKEN else 0)")
+    )
+    assert validate(box, candidate(flaky), baseline, timeout=60).reason == "flaky"
+
+
+def test_tests_that_flicker_on_the_snapshot_are_excluded_from_the_baseline(box):
+    flip = f"/tmp/gskill-flip-{uuid.uuid4().hex}"
+    test = (
+        "import os\n\n\ndef test_flicker():\n"
+        f"    if os.path.exists({flip!r}):\n        os.remove({flip!r})\n        assert False\n"
+        f"    open({flip!r}, 'w').close()\n"
+    )
+    box.write_file("tests/test_flicker.py", test)
+    try:
+        baseline = Baseline.measure(box, timeout=60)
+    finally:
+        box.exec("rm -f tests/test_flicker.py")
+    assert baseline.flaky == {"tests/test_flicker.py::test_flicker"}
+    assert "tests/test_flicker.py::test_flicker" not in baseline.passing
