@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 
 _ISSUE_REF = re.compile(r"\s*\((?:fixes|closes|fix|close|see)?\s*#\d+\)|\s*(?:fixes|closes)\s+#\d+|\s*#\d+", re.I)
-_CONVENTIONAL = re.compile(r"^(?:fix|fixed|fixes|bugfix|bug)(?:\([^)]*\))?\s*[:!-]?\s*", re.I)
+# Longest alternatives first: "fix" would otherwise match the start of "fixed".
+_CONVENTIONAL = re.compile(r"^(?:bugfix|fixes|fixed|fix|bug)\b(?:\([^)]*\))?\s*[:!-]?\s*", re.I)
 _ERROR_LINE = re.compile(r"^E\s{3}(.*)$")
 _MAX_EXAMPLES = 3
 

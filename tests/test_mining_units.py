@@ -1,0 +1,130 @@
+"""Pure parts of mining: test-file rule, entities, problem statements, dedupe and the split."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from gskill.schema import Difficulty, Split, Strategy, Task
+from swesmith.candidate import is_test_file
+from swesmith.entities import changed_entities, parse_entities, replace_entity
+from swesmith.split import assign_splits, dedupe, parse_sizes
+from swesmith.statements import commit_subject, write_problem_statement
+
+
+@pytest.mark.parametrize(
+    "path,expected",
+    [
+        ("tests/test_core.py", True), ("test/helpers.py", True), ("src/pkg/testing/util.py", True),
+        ("test_x.py", True), ("pkg/x_test.py", True), ("tests/conftest.py", True),
+        ("src/contest.py", False), ("src/attestation/core.py", False), ("src/pkg/latest.py", False),
+    ],
+)  # fmt: skip
+def test_is_test_file_is_not_a_substring_match(path, expected):
+    assert is_test_file(path) is expected
+
+
+SOURCE = '''\
+import os
+
+class Parser:
+    @staticmethod
+    def parse(text):
+        """Docstring."""
+        return text.split()
+
+    async def fetch(self):
+        return 1
+
+if os.name:
+    def helper(x):
+        return x + 1
+'''
+
+
+def test_entities_have_exact_spans_and_qualified_names():
+    entities = parse_entities(SOURCE)
+    assert list(entities) == ["Parser.parse", "Parser.fetch", "helper"]
+    parse = entities["Parser.parse"]
+    assert (parse.start, parse.end, parse.indent) == (4, 7, 4)  # the decorator is part of it
+    assert parse.source.startswith("    @staticmethod\n")
+
+
+def test_changed_entities_ignores_formatting_and_reports_innermost():
+    edited = SOURCE.replace("return text.split()", "return text.split( )  # same")
+    assert changed_entities(SOURCE, edited) == ([], [], [])
+    edited = SOURCE.replace("return x + 1", "return x + 2").replace("    async def fetch", "    def added(self):\n        pass\n\n    async def fetch")
+    assert changed_entities(SOURCE, edited) == (["helper"], ["Parser.added"], [])
+
+
+def test_replace_entity_reindents_and_refuses_broken_results():
+    moved = "def parse(text):\n    return list(text)\n"
+    result = replace_entity(SOURCE, "Parser.parse", moved, new_indent=0)
+    assert "    def parse(text):\n        return list(text)\n" in result
+    assert replace_entity(SOURCE, "Parser.parse", "def parse(:\n", new_indent=0) is None
+    assert replace_entity(SOURCE, "Parser.missing", moved) is None
+
+
+def test_problem_statements_never_leak_paths_diffs_or_commands():
+    output = "\n".join(
+        [
+            "tests/test_calc.py:12: in test_clamp_high",
+            "E   assert 0 == 10",
+            "E    +  where 0 = clamp(50, 0, 10)",
+            "E   AssertionError: /repo/tests/test_calc.py mismatch",
+        ]
+    )
+    text = write_problem_statement(
+        repo="calc", hint="fix: clamp returns the lower bound (#12)\n\nUse high.", fail_to_pass=["tests/test_calc.py::test_clamp_high[a]"],
+        failure_output=output,
+    )  # fmt: skip
+    assert text.startswith("# clamp returns the lower bound\n")
+    assert "- clamp high" in text and "assert 0 == 10" in text
+    for leak in ("tests/", "test_calc", "pytest", "#12", "Use high", "diff --git"):
+        assert leak not in text
+    assert commit_subject("Fixed(parser)! handle empty input. Closes #3") == "handle empty input"
+    assert commit_subject("fix: a bug (#12)\n\nbody") == "a bug"
+    assert commit_subject("Fixture loading is slow") == "Fixture loading is slow"  # not a "fix" prefix
+
+
+def make_task(index: int, group: str, strategy=Strategy.PROCEDURAL, lines=2) -> Task:
+    return Task(
+        instance_id=f"r.{index}", repo="r", base_commit="c", patch=f"gold {index}", problem_statement="p",
+        FAIL_TO_PASS=["t::a"], image_name="i", bug_patch=f"bug {index}", strategy=strategy, group=group,
+        difficulty=Difficulty(files=1, hunks=1, lines=lines),
+    )  # fmt: skip
+
+
+def test_split_is_deterministic_sized_and_keeps_groups_together():
+    tasks = [make_task(i, group=f"g{i // 3}", strategy=Strategy.COMMIT_MIRROR if i % 4 else Strategy.PROCEDURAL, lines=i % 30)
+             for i in range(420)]  # fmt: skip
+    first = assign_splits(tasks, (200, 50, 60), seed=7)
+    assert first == assign_splits(tasks, (200, 50, 60), seed=7)
+    assert first != assign_splits(tasks, (200, 50, 60), seed=8)
+    sizes = Counter(task.split for task in first)
+    assert abs(sizes[Split.TRAIN] - 200) <= 3 and abs(sizes[Split.VAL] - 50) <= 3 and abs(sizes[Split.TEST] - 60) <= 3
+    by_group: dict[str, set] = {}
+    for task in first:
+        by_group.setdefault(task.group, set()).add(task.split)
+    assert all(len(splits) == 1 for splits in by_group.values())
+    # Both strategies reach the test split.
+    assert {task.strategy for task in first if task.split is Split.TEST} == {Strategy.COMMIT_MIRROR, Strategy.PROCEDURAL}
+
+
+def test_split_scales_down_when_there_are_fewer_tasks():
+    tasks = [make_task(i, group=f"g{i}") for i in range(31)]
+    sizes = Counter(task.split for task in assign_splits(tasks, (200, 50, 60)))
+    assert (sizes[Split.TRAIN], sizes[Split.VAL], sizes[Split.TEST]) == (20, 5, 6)
+
+
+def test_dedupe_keeps_the_first_of_identical_bugs():
+    a, b = make_task(1, "g1"), make_task(2, "g2")
+    clone = b.model_copy(update={"instance_id": "r.clone"})
+    assert [t.instance_id for t in dedupe([a, b, clone])] == ["r.1", "r.2"]
+
+
+def test_parse_sizes():
+    assert parse_sizes("200,50,60") == (200, 50, 60)
+    with pytest.raises(ValueError, match="three whole numbers"):
+        parse_sizes("200,50")
