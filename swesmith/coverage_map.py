@@ -20,13 +20,28 @@ data_file = /tmp/gskill-cov.data
 """
 
 
-def _context_file(context: str, test_files: set[str]) -> str | None:
-    """'tests.test_calc.TestX.test_y|run' -> 'tests/test_calc.py' (longest module prefix that is a test file)."""
+def _module_index(test_files: set[str]) -> dict[str, str | None]:
+    """Dotted module names a test file may be imported as -> the file (None when ambiguous).
+
+    pytest's rootdir-relative imports make `tests/test_calc.py` the module `test_calc` when `tests/`
+    is not a package, and `tests.test_calc` when it is; index every dotted suffix.
+    """
+    index: dict[str, str | None] = {}
+    for path in test_files:
+        parts = path.removesuffix(".py").split("/")
+        for cut in range(len(parts)):
+            name = ".".join(parts[cut:])
+            index[name] = path if index.get(name, path) == path else None
+    return index
+
+
+def _context_file(context: str, index: dict[str, str | None]) -> str | None:
+    """'test_calc.TestX.test_y|run' -> 'tests/test_calc.py' (the longest module prefix that is known)."""
     dotted = context.split("|", 1)[0].split(".")
-    for cut in range(len(dotted), 0, -1):
-        candidate = "/".join(dotted[:cut]) + ".py"
-        if candidate in test_files:
-            return candidate
+    for cut in range(len(dotted) - 1, 0, -1):
+        found = index.get(".".join(dotted[:cut]))
+        if found:
+            return found
     return None
 
 
@@ -48,12 +63,13 @@ def measure(sandbox: Sandbox, test_files: set[str], timeout: float) -> dict[str,
     finally:
         sandbox.exec("rm -f /tmp/gskill-cov.data /tmp/gskill-cov.json; git clean -fdq")
     lines_to_tests: dict[str, dict[int, set[str]]] = {}
+    index = _module_index(test_files)
     for path, info in data.get("files", {}).items():
         contexts = info.get("contexts") or {}
         mapped: dict[int, set[str]] = defaultdict(set)
         for line, names in contexts.items():
             for name in names:
-                test_file = _context_file(name, test_files) if name else None
+                test_file = _context_file(name, index) if name else None
                 if test_file:
                     mapped[int(line)].add(test_file)
         if mapped:

@@ -109,3 +109,16 @@ def test_tests_that_flicker_on_the_snapshot_are_excluded_from_the_baseline(box):
         box.exec("rm -f tests/test_flicker.py")
     assert baseline.flaky == {"tests/test_flicker.py::test_flicker"}
     assert "tests/test_flicker.py::test_flicker" not in baseline.passing
+
+
+def test_coverage_maps_functions_to_the_test_files_that_run_them(box):
+    from swesmith.coverage_map import measure, tests_per_function
+
+    lines = measure(box, {"tests/test_calc.py"}, timeout=300)
+    assert lines is not None and "src/calc/__init__.py" in lines
+    mapping = tests_per_function({"src/calc/__init__.py": CALC}, lines)
+    assert mapping == {
+        ("src/calc/__init__.py", "add"): {"tests/test_calc.py"},
+        ("src/calc/__init__.py", "clamp"): {"tests/test_calc.py"},
+    }
+    assert box.diff() == ""  # coverage's files are gone
