@@ -24,9 +24,9 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from gskill.config import load_settings  # noqa: E402
-from harnesses.images.build import build_env_image, dependency_spec, host_ca_bundle, resolve_snapshot  # noqa: E402
+from harnesses.images.build import build_env_image, host_ca_bundle, resolve_snapshot  # noqa: E402
 from harnesses.sandbox import DockerSandbox, LocalSandbox, docker_client  # noqa: E402
-from harnesses.sandbox.local_backend import snapshot_tree  # noqa: E402
+from benchmarks.host import host_env as host_env_vars, host_environment  # noqa: E402
 
 TEST_COMMAND = "python -m pytest -q -p no:cacheprovider -x"
 console = Console()
@@ -71,21 +71,6 @@ def generated_repo(root: Path) -> Path:
     return repo
 
 
-def host_environment(snapshot, root: Path) -> tuple[Path, Path]:
-    """The repo installed bare on the host the same way the image installs it: same install script."""
-    tree = root / "host-tree"
-    snapshot_tree(snapshot.path, snapshot.commit, tree)
-    venv = root / "host-venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    script = root / "install.sh"
-    script.write_text(dependency_spec(snapshot).install_script())
-    env = {"PATH": f"{venv / 'bin'}:/usr/local/bin:/usr/bin:/bin", "VIRTUAL_ENV": str(venv), "HOME": str(root)}
-    done = subprocess.run(["bash", str(script)], cwd=tree, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.exit(f"host install failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
-    return tree, venv
-
-
 def timed(fn, runs: int) -> list[float]:
     samples = []
     for _ in range(runs):
@@ -128,7 +113,7 @@ def main() -> None:
             docker_start = timed(docker_ready, 10)
             local_start = timed(local_ready, 10)
 
-        host_env = {"PATH": f"{venv / 'bin'}:/usr/local/bin:/usr/bin:/bin", "HOME": str(root), "VIRTUAL_ENV": str(venv)}
+        host_env = host_env_vars(venv, root)
 
         def host_tests() -> None:
             subprocess.run(["bash", "-c", TEST_COMMAND], cwd=tree, env=host_env, capture_output=True, check=True)

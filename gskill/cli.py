@@ -175,7 +175,7 @@ def env_reap(
 def mine(
     repo: str = typer.Argument(..., help="Local path or git URL of the repository (or `verify` to re-check DIR)."),
     target: Optional[Path] = typer.Argument(None, help="With `verify`: the mining output folder."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Output folder (tasks.jsonl, splits, report, cache)."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Output folder (tasks.jsonl, splits, report, cache)."),
     snapshot: Optional[str] = typer.Option(None, "--snapshot", help="Commit the tasks are mirrored onto (default HEAD)."),
     workers: int = typer.Option(2, "--workers", min=1, help="Parallel validation sandboxes."),
     max_tasks: Optional[int] = typer.Option(None, "--max-tasks", min=1, help="Stop after this many validated tasks."),
@@ -208,7 +208,7 @@ def mine(
         return
     from swesmith.pipeline import MineOptions, mine as run_mine
 
-    if out is None:
+    if out_dir is None:
         raise GskillError("--out DIR is required")
     if sandbox not in ("docker", "local"):
         raise GskillError(f"--sandbox must be docker or local, not {sandbox!r}")
@@ -217,7 +217,7 @@ def mine(
     except ValueError as exc:
         raise GskillError(str(exc)) from None
     options = MineOptions(
-        out=out, snapshot=snapshot, workers=workers, max_tasks=max_tasks, seed=seed, sandbox=sandbox, sizes=sizes,
+        out=out_dir, snapshot=snapshot, workers=workers, max_tasks=max_tasks, seed=seed, sandbox=sandbox, sizes=sizes,
         strategies=tuple(part.strip() for part in strategies.split(",") if part.strip()), max_commits=max_commits,
         test_timeout_s=cfg.run.test_timeout_s,
     )  # fmt: skip
@@ -246,7 +246,7 @@ def mine(
         f"{report.tasks} tasks (train {report.splits.get('train', 0)} / val {report.splits.get('val', 0)} / "
         f"test {report.splits.get('test', 0)}), {report.duplicates} duplicates dropped, {report.cached} verdicts from cache; "
         f"baseline {report.baseline_tests} tests in {report.baseline_seconds}s; "
-        f"{report.mean_validation_seconds}s per validation; wall {report.wall_seconds}s → {out}"
+        f"{report.mean_validation_seconds}s per validation; wall {report.wall_seconds}s → {out_dir}"
     )
 
 

@@ -1,7 +1,7 @@
-"""Which test files exercise which source function: one coverage run with per-test contexts.
+"""Which tests exercise which source function: one coverage run with per-test contexts.
 
-Procedural bugs are validated with only the test files that cover the mutated function, which on a
-repo whose full suite takes 10 s cuts a validation to a second or two.
+Procedural bugs are validated with only the tests that execute the mutated function (pytest node
+ids), which on a repo whose full suite takes 10 s cuts a validation to about a second.
 """
 
 from __future__ import annotations
@@ -35,18 +35,19 @@ def _module_index(test_files: set[str]) -> dict[str, str | None]:
     return index
 
 
-def _context_file(context: str, index: dict[str, str | None]) -> str | None:
-    """'test_calc.TestX.test_y|run' -> 'tests/test_calc.py' (the longest module prefix that is known)."""
+def context_node_id(context: str, index: dict[str, str | None]) -> str | None:
+    """'test_calc.TestX.test_y|run' -> 'tests/test_calc.py::TestX::test_y' (a pytest node id that
+    selects every parametrization of that test function)."""
     dotted = context.split("|", 1)[0].split(".")
     for cut in range(len(dotted) - 1, 0, -1):
         found = index.get(".".join(dotted[:cut]))
         if found:
-            return found
+            return "::".join([found, *dotted[cut:]])
     return None
 
 
 def measure(sandbox: Sandbox, test_files: set[str], timeout: float) -> dict[str, dict[int, set[str]]] | None:
-    """{source path: {line: {test files}}}, or None when coverage cannot be installed or run."""
+    """{source path: {line: {test node ids}}}, or None when coverage cannot be installed or run."""
     installed = sandbox.exec("python -m coverage --version >/dev/null 2>&1 || python -m pip install -q coverage", timeout=300)
     if not installed.ok:
         return None
@@ -69,16 +70,16 @@ def measure(sandbox: Sandbox, test_files: set[str], timeout: float) -> dict[str,
         mapped: dict[int, set[str]] = defaultdict(set)
         for line, names in contexts.items():
             for name in names:
-                test_file = _context_file(name, index) if name else None
-                if test_file:
-                    mapped[int(line)].add(test_file)
+                node = context_node_id(name, index) if name else None
+                if node:
+                    mapped[int(line)].add(node)
         if mapped:
             lines_to_tests[path] = dict(mapped)
     return lines_to_tests
 
 
 def tests_per_function(sources: dict[str, str], lines_to_tests: dict[str, dict[int, set[str]]]) -> dict[tuple[str, str], set[str]]:
-    """{(path, qualname): test files whose tests execute a line of the function's body}."""
+    """{(path, qualname): node ids of the tests that execute a line of the function's body}."""
     result: dict[tuple[str, str], set[str]] = {}
     for path, text in sources.items():
         covered = lines_to_tests.get(path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import queue
+import random
 import sqlite3
 import sys
 import threading
@@ -50,7 +51,7 @@ class MineOptions:
     runs: int = 2
     per_function: int = 2
     max_commits: int | None = None
-    max_test_files: int = 6  # per procedural candidate: the covering files with the fewest tests
+    max_covering_tests: int = 60  # per procedural candidate: tests (node ids) that execute the function
 
 
 @dataclass
@@ -94,7 +95,7 @@ class MiningStore:
         return Verdict(**json.loads(row[0])) if row else None
 
     def put(self, candidate: Candidate, verdict: Verdict) -> None:
-        record = {**asdict(candidate), "strategy": candidate.strategy.value}
+        record = candidate_to_json(candidate)
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?, ?)",
@@ -115,6 +116,18 @@ class MiningStore:
 # Snapshot files
 
 
+def candidate_to_json(candidate: Candidate) -> dict:
+    return {**asdict(candidate), "strategy": candidate.strategy.value}
+
+
+def candidate_from_json(record: dict) -> Candidate:
+    fields = dict(record)
+    fields["strategy"] = Strategy(fields["strategy"])
+    fields["test_files"] = tuple(fields.get("test_files", ()))
+    fields["entities"] = tuple(fields.get("entities", ()))
+    return Candidate(**fields)
+
+
 def snapshot_python_files(repo_path: Path, commit: str) -> dict[str, str]:
     tree = git.Repo(repo_path).commit(commit).tree
     files = {}
@@ -132,21 +145,21 @@ def mirror_candidates(repo_path: Path, snapshot: str, options: MineOptions, reje
     from swesmith.history import filter_reason, walk_commits
     from swesmith.mirror import SnapshotIndex, mirror_candidate
 
-    index = SnapshotIndex(repo_path, snapshot)
     found = []
-    for change in walk_commits(repo_path, snapshot, max_commits=options.max_commits):
-        for path, names in change.modified.items():
-            for name in names:
-                history_counts[(path, name)] += 1
-        reason = filter_reason(change)
-        if reason:
-            rejected[f"history:{reason}"] += 1
-            continue
-        candidate, why = mirror_candidate(change, index)
-        if candidate is None:
-            rejected[f"mirror:{why}"] += 1
-        else:
-            found.append(candidate)
+    with SnapshotIndex(repo_path, snapshot) as index:
+        for change in walk_commits(repo_path, snapshot, max_commits=options.max_commits):
+            for path, names in change.modified.items():
+                for name in names:
+                    history_counts[(path, name)] += 1
+            reason = filter_reason(change)
+            if reason:
+                rejected[f"history:{reason}"] += 1
+                continue
+            candidate, why = mirror_candidate(change, index)
+            if candidate is None:
+                rejected[f"mirror:{why}"] += 1
+            else:
+                found.append(candidate)
     return found
 
 
@@ -156,24 +169,27 @@ def procedural_source(
     baseline: Baseline,
     history_counts: Counter,
     options: MineOptions,
-) -> list[Candidate]:
+) -> Iterator[Candidate]:
+    """Lazily: mutations are made only as fast as validation consumes them."""
     from swesmith.procedural import procedural_candidates
 
     sources = {path: text for path, text in files.items() if not is_test_file(path)}
     targets = [key for key in coverage if key[0] in sources]
     # Functions the history changes often first (where real bugs live), then the cheaper to test.
-    targets.sort(key=lambda key: (-history_counts.get(key, 0), len(coverage[key]), key))
+    targets.sort(key=lambda key: (-history_counts.get(key, 0), key))
 
     def test_files_for(path: str, qualname: str) -> tuple[str, ...]:
-        covering = sorted(coverage.get((path, qualname), ()), key=lambda f: (len(baseline.by_file.get(f, ())), f))
-        return tuple(sorted(covering[: options.max_test_files]))
+        # The covering tests themselves (node ids), capped: enough to catch the bug, fast to run.
+        covering = sorted(coverage.get((path, qualname), ()))
+        if len(covering) > options.max_covering_tests:
+            covering = random.Random(f"{options.seed}:{path}:{qualname}").sample(covering, options.max_covering_tests)
+        return tuple(sorted(covering))
 
-    return list(
-        procedural_candidates(sources, targets, seed=options.seed, per_function=options.per_function, test_files_for=test_files_for)
-    )
+    return procedural_candidates(sources, targets, seed=options.seed, per_function=options.per_function, test_files_for=test_files_for)
 
 
 def interleave(*sources: Iterable[Candidate]) -> Iterator[Candidate]:
+    """Round-robin over the strategies, so a --max-tasks run gets a mix."""
     for batch in zip_longest(*sources):
         for candidate in batch:
             if candidate is not None:
@@ -299,43 +315,60 @@ def mine(repo: str, options: MineOptions, settings: Settings, progress: Progress
         sources = []
         if "commit-mirror" in options.strategies:
             progress("history", 0, None)
-            mirrored = mirror_candidates(snapshot.path, snapshot.commit, options, rejected, history_counts)
+            history_key = f"history:{snapshot.commit}:{options.max_commits}"
+            walked = store.get_meta(history_key)
+            if walked is None:
+                walk_rejected: Counter = Counter()
+                mirrored = mirror_candidates(snapshot.path, snapshot.commit, options, walk_rejected, history_counts)
+                store.set_meta(history_key, {
+                    "candidates": [candidate_to_json(c) for c in mirrored], "rejected": dict(walk_rejected),
+                    "counts": [[path, name, count] for (path, name), count in history_counts.items()],
+                })  # fmt: skip
+                rejected.update(walk_rejected)
+            else:  # resume: the walk over the history is minutes of parsing on a big repo
+                mirrored = [candidate_from_json(record) for record in walked["candidates"]]
+                rejected.update(walked["rejected"])
+                history_counts.update({(path, name): count for path, name, count in walked["counts"]})
             sources.append(mirrored)
             progress("history", len(mirrored), len(mirrored))
         if "procedural" in options.strategies:
             progress("coverage", 0, 1)
-            coverage = store.get_meta(f"coverage:{image}")
+            coverage = store.get_meta(f"coverage-nodes:{image}")
             if coverage is None:
                 from swesmith.coverage_map import measure, tests_per_function
 
                 lines = measure(boxes[0], set(baseline.by_file), options.test_timeout_s * 8)
                 per_function = tests_per_function({p: t for p, t in files.items() if not is_test_file(p)}, lines or {})
                 coverage = [[path, name, sorted(tests)] for (path, name), tests in per_function.items()]
-                store.set_meta(f"coverage:{image}", coverage)
+                store.set_meta(f"coverage-nodes:{image}", coverage)
             coverage_map = {(path, name): set(tests) for path, name, tests in coverage}
             progress("coverage", 1, 1)
             sources.append(procedural_source(files, coverage_map, baseline, history_counts, options))
-        candidates = list(interleave(*sources))
-        for candidate in candidates:
-            report.candidates[candidate.strategy.value] = report.candidates.get(candidate.strategy.value, 0) + 1
-
-        # Validation, in parallel, resumable.
+        # Validation, in parallel, resumable; candidates are drawn lazily so --max-tasks stops early.
         results: list[tuple[Candidate, Verdict]] = []
-        pending: list[Candidate] = []
         seen_keys: set[str] = set()
-        for candidate in candidates:
-            if candidate.key in seen_keys:
-                continue
-            seen_keys.add(candidate.key)
-            verdict = store.verdict(candidate.key)
-            if verdict is None:
-                pending.append(candidate)
-            else:
-                report.cached += 1
-                results.append((candidate, verdict))
+        validated = 0
 
         def enough() -> bool:
-            return options.max_tasks is not None and sum(1 for _, v in results if v.ok) >= options.max_tasks
+            return options.max_tasks is not None and validated >= options.max_tasks
+
+        def fresh_candidates() -> Iterator[Candidate]:
+            nonlocal validated
+            for candidate in interleave(*sources):
+                if candidate.key in seen_keys:
+                    continue
+                seen_keys.add(candidate.key)
+                strategy = candidate.strategy.value
+                report.candidates[strategy] = report.candidates.get(strategy, 0) + 1
+                verdict = store.verdict(candidate.key)
+                if verdict is None:
+                    yield candidate
+                else:
+                    report.cached += 1
+                    results.append((candidate, verdict))
+                    validated += verdict.ok
+                    if enough():
+                        return
 
         free: queue.Queue = queue.Queue()
         for box in boxes:
@@ -348,18 +381,18 @@ def mine(repo: str, options: MineOptions, settings: Settings, progress: Progress
             finally:
                 free.put(box)
 
-        total = len(pending)
-        progress("validate", 0, total)
-        done = 0
+        progress("validate", 0, options.max_tasks)
         with ThreadPoolExecutor(max_workers=len(boxes)) as pool:
-            iterator = iter(pending)
-            running = set()
+            iterator = fresh_candidates()
+            running: set = set()
+            exhausted = False
             while True:
-                while len(running) < len(boxes) * 2 and not enough():
+                while not exhausted and len(running) < len(boxes) * 2 and not enough():
                     candidate = next(iterator, None)
                     if candidate is None:
-                        break
-                    running.add(pool.submit(run_one, candidate))
+                        exhausted = True
+                    else:
+                        running.add(pool.submit(run_one, candidate))
                 if not running:
                     break
                 finished, running = wait(running, return_when=FIRST_COMPLETED)
@@ -367,8 +400,8 @@ def mine(repo: str, options: MineOptions, settings: Settings, progress: Progress
                     candidate, verdict = future.result()
                     store.put(candidate, verdict)
                     results.append((candidate, verdict))
-                    done += 1
-                    progress("validate", done, total)
+                    validated += verdict.ok
+                    progress("validate", validated, options.max_tasks)
     finally:
         for box in boxes:
             box.stop()

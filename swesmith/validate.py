@@ -82,10 +82,20 @@ class Baseline:
             by_file.setdefault(test.split("::", 1)[0], set()).add(test)
         return cls(passing, flaky, min(first.duration_s, second.duration_s), by_file)
 
-    def relevant(self, test_files: tuple[str, ...]) -> set[str]:
-        if not test_files:
+    def relevant(self, selection: tuple[str, ...]) -> set[str]:
+        """Stably passing tests selected by test files and/or node ids (a node id without its
+        parametrization selects every parametrized case, as pytest does)."""
+        if not selection:
             return set(self.passing)
-        return set().union(*(self.by_file.get(path, set()) for path in test_files))
+        chosen: set[str] = set()
+        for entry in selection:
+            path, _, node = entry.partition("::")
+            in_file = self.by_file.get(path, set())
+            if not node:
+                chosen |= in_file
+            else:
+                chosen |= {test for test in in_file if test == entry or test.startswith(entry + "[") or test.startswith(entry + "::")}
+        return chosen
 
 
 @dataclass

@@ -97,3 +97,93 @@ def make_calc_repo(root: Path, extra_files: dict[str, str] | None = None) -> Pat
     write(repo, {**CALC_FILES, **(extra_files or {})})
     commit_all(repo, "add calc")
     return repo
+
+
+GEOMETRY_V1 = '''
+def area(width, height):
+    return width * height
+
+
+def perimeter(width, height):
+    return width + height
+
+
+def describe(width, height):
+    return "%sx%s" % (width, height)
+'''
+
+TESTS_V1 = '''
+from shapes.geometry import area, describe, perimeter
+
+
+def test_area():
+    assert area(2, 3) == 6
+
+
+def test_describe():
+    assert describe(2, 3) == "2x3"
+'''
+
+FLAKY_TEST = '''
+import os
+
+FLIP = os.path.join(os.path.dirname(__file__), ".flip")
+
+
+def test_sometimes():
+    # Fails on every other run: a flaky test the miner must never use.
+    if os.path.exists(FLIP):
+        os.remove(FLIP)
+        assert False, "flaky"
+    open(FLIP, "w").close()
+'''
+
+
+def make_history_repo(root: Path) -> tuple[Path, dict[str, str]]:
+    """A repo whose history holds the cases mining must handle. Returns (repo, {label: commit})."""
+    repo = root / "shapes"
+    repo.mkdir(parents=True)
+    git(repo, "init", "-q", "-b", "main")
+    commits: dict[str, str] = {}
+    pyproject = CALC_FILES["pyproject.toml"].replace('name = "calc"', 'name = "shapes"')
+    write(repo, {"pyproject.toml": pyproject, ".gitignore": "__pycache__/\n.flip\n", "src/shapes/__init__.py": "",
+                 "src/shapes/geometry.py": GEOMETRY_V1, "tests/test_geometry.py": TESTS_V1})  # fmt: skip
+    commits["initial"] = commit_all(repo, "initial")
+
+    # A bug fix with its test: perimeter forgot the factor 2.
+    text = textwrap.dedent(GEOMETRY_V1).lstrip("\n").replace("return width + height", "return 2 * (width + height)")
+    write(repo, {"src/shapes/geometry.py": text})
+    tests = textwrap.dedent(TESTS_V1).lstrip("\n") + "\n\ndef test_perimeter():\n    assert perimeter(2, 3) == 10\n"
+    (repo / "tests/test_geometry.py").write_text(tests)
+    commits["fix_perimeter"] = commit_all(repo, "Fix perimeter of rectangles (#7)")
+
+    # A second fix: negative sizes must raise.
+    text = text.replace(
+        "def area(width, height):\n    return width * height",
+        'def area(width, height):\n    if width < 0 or height < 0:\n        raise ValueError("negative size")\n    return width * height',
+    )
+    (repo / "src/shapes/geometry.py").write_text(text)
+    tests += "\n\ndef test_area_negative():\n    import pytest\n\n    with pytest.raises(ValueError):\n        area(-1, 2)\n"
+    (repo / "tests/test_geometry.py").write_text(tests)
+    commits["fix_area"] = commit_all(repo, "area: reject negative sizes")
+
+    # A refactor whose test passes before and after: no fail-to-pass.
+    text = text.replace('return "%sx%s" % (width, height)', 'return f"{width}x{height}"')
+    (repo / "src/shapes/geometry.py").write_text(text)
+    tests += '\n\ndef test_describe_large():\n    assert describe(100, 200) == "100x200"\n'
+    (repo / "tests/test_geometry.py").write_text(tests)
+    commits["refactor"] = commit_all(repo, "Use an f-string in describe")
+
+    # Docstring-only change.
+    (repo / "src/shapes/geometry.py").write_text(text.replace("def describe(width, height):\n", 'def describe(width, height):\n    """Like 2x3."""\n'))
+    commits["docs"] = commit_all(repo, "Document describe")
+
+    # The module and its tests are renamed after the fixes.
+    git(repo, "mv", "src/shapes/geometry.py", "src/shapes/core.py")
+    git(repo, "mv", "tests/test_geometry.py", "tests/test_core.py")
+    (repo / "tests/test_core.py").write_text((repo / "tests/test_core.py").read_text().replace("shapes.geometry", "shapes.core"))
+    commits["rename"] = commit_all(repo, "Rename geometry to core")
+
+    write(repo, {"tests/test_flaky.py": FLAKY_TEST})
+    commits["flaky"] = commit_all(repo, "Add a flaky test")
+    return repo, commits

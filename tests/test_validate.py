@@ -42,6 +42,16 @@ def baseline(box) -> Baseline:
 def test_baseline_sees_every_test_pass_twice(baseline):
     assert baseline.passing == ALL_TESTS and baseline.flaky == set()
     assert baseline.by_file == {"tests/test_calc.py": ALL_TESTS}
+    # Node ids select like pytest does: a function id takes all its parametrized cases.
+    assert len(baseline.relevant(("tests/test_calc.py::test_add",))) == 4
+    assert baseline.relevant(("tests/test_calc.py::test_clamp_low", "nope.py")) == {"tests/test_calc.py::test_clamp_low"}
+
+
+def test_node_id_selection_narrows_what_runs(box, baseline):
+    selection = ("tests/test_calc.py::test_clamp_high", "tests/test_calc.py::test_clamp_low")
+    verdict = validate(box, candidate(CALC.replace("return high", "return low"), test_files=selection), baseline, timeout=60)
+    assert verdict.fail_to_pass == ["tests/test_calc.py::test_clamp_high"]
+    assert verdict.pass_to_pass == ["tests/test_calc.py::test_clamp_low"]
 
 
 def test_a_real_bug_gives_exact_fail_to_pass_and_pass_to_pass(box, baseline):
@@ -118,7 +128,7 @@ def test_coverage_maps_functions_to_the_test_files_that_run_them(box):
     assert lines is not None and "src/calc/__init__.py" in lines
     mapping = tests_per_function({"src/calc/__init__.py": CALC}, lines)
     assert mapping == {
-        ("src/calc/__init__.py", "add"): {"tests/test_calc.py"},
-        ("src/calc/__init__.py", "clamp"): {"tests/test_calc.py"},
+        ("src/calc/__init__.py", "add"): {"tests/test_calc.py::test_add"},
+        ("src/calc/__init__.py", "clamp"): {f"tests/test_calc.py::test_clamp_{case}" for case in ("low", "high", "inside")},
     }
     assert box.diff() == ""  # coverage's files are gone
