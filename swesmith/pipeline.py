@@ -166,12 +166,15 @@ def mirror_candidates(repo_path: Path, snapshot: str, options: MineOptions, reje
 def procedural_source(
     files: dict[str, str],
     coverage: dict[tuple[str, str], set[str]],
-    baseline: Baseline,
+    collect_seconds: dict[str, float],
     history_counts: Counter,
     options: MineOptions,
 ) -> Iterator[Candidate]:
     """Lazily: mutations are made only as fast as validation consumes them."""
     from swesmith.procedural import procedural_candidates
+
+    costs = sorted(collect_seconds.values())
+    slow_collection = max(2.0, 3 * costs[len(costs) // 2]) if costs else float("inf")
 
     sources = {path: text for path, text in files.items() if not is_test_file(path)}
     targets = [key for key in coverage if key[0] in sources]
@@ -181,11 +184,23 @@ def procedural_source(
     def test_files_for(path: str, qualname: str) -> tuple[str, ...]:
         # The covering tests themselves (node ids), capped: enough to catch the bug, fast to run.
         covering = sorted(coverage.get((path, qualname), ()))
+        # A file that takes seconds just to collect costs that on every run: use it only if nothing else covers.
+        cheap = [node for node in covering if collect_seconds.get(node.split("::", 1)[0], 0.0) <= slow_collection]
+        covering = cheap or covering
         if len(covering) > options.max_covering_tests:
             covering = random.Random(f"{options.seed}:{path}:{qualname}").sample(covering, options.max_covering_tests)
         return tuple(sorted(covering))
 
     return procedural_candidates(sources, targets, seed=options.seed, per_function=options.per_function, test_files_for=test_files_for)
+
+
+def measure_collection(sandbox, test_files: list[str], timeout: float) -> dict[str, float]:
+    """Seconds pytest needs to collect each test file alone (startup included)."""
+    seconds = {}
+    for path in test_files:
+        result = sandbox.exec(f"python -m pytest --co -q -p no:cacheprovider '{path}'", timeout=timeout)
+        seconds[path] = round(result.duration_s, 2)
+    return seconds
 
 
 def interleave(*sources: Iterable[Candidate]) -> Iterator[Candidate]:
@@ -343,7 +358,11 @@ def mine(repo: str, options: MineOptions, settings: Settings, progress: Progress
                 store.set_meta(f"coverage-nodes:{image}", coverage)
             coverage_map = {(path, name): set(tests) for path, name, tests in coverage}
             progress("coverage", 1, 1)
-            sources.append(procedural_source(files, coverage_map, baseline, history_counts, options))
+            collect_seconds = store.get_meta(f"collect-seconds:{image}")
+            if collect_seconds is None:
+                collect_seconds = measure_collection(boxes[0], sorted(baseline.by_file), options.test_timeout_s)
+                store.set_meta(f"collect-seconds:{image}", collect_seconds)
+            sources.append(procedural_source(files, coverage_map, collect_seconds, history_counts, options))
         # Validation, in parallel, resumable; candidates are drawn lazily so --max-tasks stops early.
         results: list[tuple[Candidate, Verdict]] = []
         seen_keys: set[str] = set()
