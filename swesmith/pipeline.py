@@ -393,10 +393,14 @@ def mine(repo: str, options: MineOptions, settings: Settings, progress: Progress
         for box in boxes:
             free.put(box)
 
+        # A subset of the suite should never take much longer than the whole suite did on the snapshot;
+        # a bug that makes tests stall (a prompt waiting for input) is rejected as a timeout early.
+        run_timeout = min(options.test_timeout_s, max(20.0, 3 * baseline.duration_s))
+
         def run_one(candidate: Candidate) -> tuple[Candidate, Verdict]:
             box = free.get()
             try:
-                return candidate, validate(box, candidate, baseline, timeout=options.test_timeout_s, runs=options.runs)
+                return candidate, validate(box, candidate, baseline, timeout=run_timeout, runs=options.runs)
             finally:
                 free.put(box)
 
