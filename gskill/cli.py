@@ -198,6 +198,8 @@ def mine(
 
         if target is None:
             raise GskillError("usage: gskill mine verify DIR")
+        if not (target / "tasks.jsonl").is_file():
+            raise GskillError(f"no tasks.jsonl in {target}")
         with Progress(*columns, console=console, transient=False) as bar:
             handle = bar.add_task("verify", total=None)
             result = verify_tasks(target, cfg, sample=sample, workers=workers, seed=seed,

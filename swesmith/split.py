@@ -43,12 +43,23 @@ def group_of(task: Task) -> str:
     return task.group or task.source_commit or task.instance_id
 
 
+def apportion(sizes: Sequence[int], available: int) -> list[int]:
+    """Whole-number shares of `available` in the ratio of `sizes` (largest remainder), never above them."""
+    total = sum(sizes)
+    if total == 0 or available >= total:
+        return list(sizes)
+    exact = [size * available / total for size in sizes]
+    shares = [int(value) for value in exact]
+    by_remainder = sorted(range(len(sizes)), key=lambda i: (-(exact[i] - shares[i]), i))
+    for index in by_remainder[: available - sum(shares)]:
+        shares[index] += 1
+    return shares
+
+
 def assign_splits(tasks: Sequence[Task], sizes: Sequence[int] = DEFAULT_SIZES, seed: int = 0) -> list[Task]:
     """Return copies of `tasks` with `split` set. Fewer tasks than sum(sizes): shares are scaled down;
     more: the surplus keeps split=None (still in tasks.jsonl, in no split)."""
-    total_wanted = sum(sizes)
-    scale = min(1.0, len(tasks) / total_wanted) if total_wanted else 0.0
-    quota = {split: size * scale for split, size in zip(_SPLITS, sizes)}
+    quota = dict(zip(_SPLITS, apportion(sizes, len(tasks))))
     filled = {split: 0 for split in _SPLITS}
 
     groups: dict[str, list[Task]] = defaultdict(list)
@@ -73,7 +84,7 @@ def assign_splits(tasks: Sequence[Task], sizes: Sequence[int] = DEFAULT_SIZES, s
                 continue
             name = queue.pop()
             size = len(groups[name])
-            open_splits = [split for split in _SPLITS if filled[split] + size <= quota[split] + 0.5 and quota[split] > 0]
+            open_splits = [split for split in _SPLITS if quota[split] > 0 and filled[split] + size <= quota[split] + size // 2]
             if not open_splits:
                 assignment[name] = None
                 continue

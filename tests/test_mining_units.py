@@ -118,6 +118,11 @@ def test_split_scales_down_when_there_are_fewer_tasks():
     assert (sizes[Split.TRAIN], sizes[Split.VAL], sizes[Split.TEST]) == (20, 5, 6)
 
 
+def test_tiny_task_sets_still_fill_every_split_they_can():
+    tasks = [make_task(i, group=f"g{i}") for i in range(2)]
+    assert sorted(task.split.value for task in assign_splits(tasks, (200, 50, 60))) == ["test", "train"]
+
+
 def test_dedupe_keeps_the_first_of_identical_bugs():
     a, b = make_task(1, "g1"), make_task(2, "g2")
     clone = b.model_copy(update={"instance_id": "r.clone"})

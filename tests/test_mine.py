@@ -1,0 +1,129 @@
+"""`gskill mine` end to end on a fixture history, through real containers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from gskill.schema import read_tasks
+from tests.repo_factory import make_history_repo
+from tests.test_cli import gskill
+
+CORE = "tests/test_core.py::"
+
+
+@pytest.fixture(scope="module")
+def history_repo(tmp_path_factory):
+    return make_history_repo(tmp_path_factory.mktemp("history"))
+
+
+@pytest.fixture(scope="module")
+def mined(history_repo, base_image, tmp_path_factory):
+    repo, _ = history_repo
+    out = tmp_path_factory.mktemp("mined")
+    done = gskill("mine", str(repo), "--out", str(out), "--strategies", "commit-mirror", "--workers", "2",
+                  env={"GSKILL_BASE_IMAGE": base_image})  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out, done
+
+
+def test_mirror_tasks_have_exact_fail_to_pass_and_pass_to_pass(mined, history_repo):
+    out, _ = mined
+    _, commits = history_repo
+    tasks = {task.source_commit: task for task in read_tasks(out / "tasks.jsonl")}
+    assert set(tasks) == {commits["fix_perimeter"], commits["fix_area"]}
+    perimeter, area = tasks[commits["fix_perimeter"]], tasks[commits["fix_area"]]
+    assert perimeter.FAIL_TO_PASS == [CORE + "test_perimeter"]
+    assert sorted(perimeter.PASS_TO_PASS) == [CORE + name for name in ("test_area", "test_area_negative", "test_describe", "test_describe_large")]
+    assert area.FAIL_TO_PASS == [CORE + "test_area_negative"]
+    assert sorted(area.PASS_TO_PASS) == [CORE + name for name in ("test_area", "test_describe", "test_describe_large", "test_perimeter")]
+    for task in tasks.values():
+        assert task.strategy.value == "commit-mirror" and task.group == task.source_commit
+        assert "src/shapes/core.py" in task.bug_patch  # mirrored through the rename
+        assert task.patch and task.difficulty.f2p_count == 1 and task.difficulty.files == 1
+        assert task.image_name.startswith("gskill-env/shapes:")
+
+
+def test_fail_to_pass_tests_are_hidden_and_statements_do_not_leak(mined, history_repo):
+    out, _ = mined
+    _, commits = history_repo
+    task = next(t for t in read_tasks(out / "tasks.jsonl") if t.source_commit == commits["fix_perimeter"])
+    # test_patch restores the hidden F2P test for grading; the agent's tree lacks it.
+    assert "+def test_perimeter():" in task.test_patch and "tests/test_core.py" in task.test_patch
+    assert "+def test_area_negative" not in task.test_patch  # only the F2P test is hidden
+    statement = task.problem_statement
+    assert statement.startswith("# perimeter of rectangles\n")  # the conventional "Fix" prefix is stripped
+    for leak in ("tests/", "test_core", "2 * (width + height)", "diff --git", "pytest", "#7"):
+        assert leak not in statement, leak
+
+
+def test_rejections_and_report(mined):
+    out, done = mined
+    report = json.loads((out / "mining_report.json").read_text())
+    assert report["validated"] == {"commit-mirror": 2}
+    assert report["rejected"]["commit-mirror"] == {"no_f2p": 1}  # the f-string refactor's test passes before
+    assert report["rejected"]["history"]["docs_only"] == 1
+    assert report["baseline_flaky"] == 1  # tests/test_flaky.py alternates and is never used
+    assert report["tasks"] == 2 and sum(report["splits"].values()) == 2
+    assert "mining shapes@" in done.stdout
+
+
+def test_rerun_resumes_from_the_cache(mined, history_repo, base_image):
+    out, _ = mined
+    repo, _ = history_repo
+    done = gskill("mine", str(repo), "--out", str(out), "--strategies", "commit-mirror", env={"GSKILL_BASE_IMAGE": base_image})
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads((out / "mining_report.json").read_text())
+    assert report["cached"] == 3 and report["tasks"] == 2  # nothing re-validated
+
+
+def test_verify_rechecks_tasks_in_fresh_containers(mined, base_image):
+    out, _ = mined
+    done = gskill("mine", "verify", str(out), "--sample", "5", env={"GSKILL_BASE_IMAGE": base_image})
+    assert done.returncode == 0, done.stdout + done.stderr[-2000:]
+    assert '"ok": 2' in done.stdout and '"mismatches": {}' in done.stdout
+
+
+def test_verify_catches_a_tampered_task(mined, tmp_path, base_image):
+    out, _ = mined
+    tampered = tmp_path / "tampered"
+    tampered.mkdir()
+    lines = (out / "tasks.jsonl").read_text().splitlines()
+    record = json.loads(lines[0])
+    record["PASS_TO_PASS"].append("tests/test_core.py::test_does_not_exist")
+    (tampered / "tasks.jsonl").write_text("\n".join([json.dumps(record), *lines[1:]]) + "\n")
+    done = gskill("mine", "verify", str(tampered), env={"GSKILL_BASE_IMAGE": base_image})
+    assert done.returncode != 0 and "did not re-validate" in done.stderr
+
+
+def test_procedural_bugs_from_covered_functions(history_repo, base_image, tmp_path):
+    repo, _ = history_repo
+    done = gskill("mine", str(repo), "--out", str(tmp_path), "--strategies", "procedural", "--max-tasks", "4",
+                  env={"GSKILL_BASE_IMAGE": base_image})  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    tasks = read_tasks(tmp_path / "tasks.jsonl")
+    assert 1 <= len(tasks) <= 4
+    for task in tasks:
+        assert task.strategy.value == "procedural" and task.FAIL_TO_PASS
+        assert task.group.startswith("src/shapes/core.py::")
+        assert all(test.startswith(CORE) for test in task.FAIL_TO_PASS + task.PASS_TO_PASS)
+    verify = gskill("mine", "verify", str(tmp_path), env={"GSKILL_BASE_IMAGE": base_image})
+    assert verify.returncode == 0, verify.stdout + verify.stderr[-2000:]
+
+
+def test_bad_mine_inputs_are_one_line_errors(tmp_path, history_repo):
+    repo, _ = history_repo
+    for args, fragment in (
+        (["mine", str(tmp_path), "--out", str(tmp_path / "o")], "not a git repository"),
+        (["mine", str(repo), "--out", str(tmp_path / "o"), "--strategies", "guessing"], "unknown strategy"),
+        (["mine", str(repo), "--out", str(tmp_path / "o"), "--split", "1,2"], "three whole numbers"),
+        (["mine", str(repo)], "--out DIR is required"),
+        (["mine", "verify", str(tmp_path)], "no tasks.jsonl"),
+    ):
+        done = gskill(*args)
+        assert done.returncode != 0
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and fragment in lines[0], done.stderr
+    assert subprocess.run(["git", "-C", str(repo), "status", "--porcelain"], capture_output=True, text=True).stdout == ""
