@@ -364,15 +364,20 @@ def test_mirror_is_deterministic(history, walked, mirrored):
     assert [change for change in walk_commits(repo, "HEAD")] == list(walked.values())
 
 
-def test_drift_counts_functions_changed_since_the_fix(tmp_path):
-    repo = tmp_path / "drift"
+def tiny_fix_repo(tmp_path, name: str, fixed: str = "return -x", test: str = "test_neg"):
+    """pkg/mod.py's `f` returns x; one commit changes it to `fixed` and adds a test. -> (repo, fix sha)."""
+    repo = tmp_path / name
     repo.mkdir()
     git(repo, "init", "-q", "-b", "main")
     write(repo, {"pkg/mod.py": "def f(x):\n    return x\n", "tests/test_mod.py": "def test_f():\n    pass\n"})
     commit_all(repo, "initial")
-    edit(repo, "pkg/mod.py", "return x", "return abs(x)")
-    append(repo, "tests/test_mod.py", "\n\ndef test_f_negative():\n    pass\n")
-    fix = commit_all(repo, "f takes abs")
+    edit(repo, "pkg/mod.py", "return x", fixed)
+    append(repo, "tests/test_mod.py", f"\n\ndef {test}():\n    pass\n")
+    return repo, commit_all(repo, "fix")
+
+
+def test_drift_counts_functions_changed_since_the_fix(tmp_path):
+    repo, fix = tiny_fix_repo(tmp_path, "drift", fixed="return abs(x)", test="test_f_negative")
     edit(repo, "pkg/mod.py", "def f(x):\n    return abs(x)", "def f(x):\n    # refactored\n    y = abs(x)\n    return y")
     commit_all(repo, "refactor f")
     change = next(change for change in walk_commits(repo, "HEAD") if change.sha == fix)
@@ -385,14 +390,7 @@ def test_drift_counts_functions_changed_since_the_fix(tmp_path):
 
 def test_rename_then_rewrite_is_followed_through_history(tmp_path):
     """Renamed, then mostly rewritten: the end-to-end diff sees a deletion, the history a rename."""
-    repo = tmp_path / "rewrite"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    write(repo, {"pkg/mod.py": "def f(x):\n    return x\n", "tests/test_mod.py": "def test_f():\n    pass\n"})
-    commit_all(repo, "initial")
-    edit(repo, "pkg/mod.py", "return x", "return -x")
-    append(repo, "tests/test_mod.py", "\n\ndef test_neg():\n    pass\n")
-    fix = commit_all(repo, "negate")
+    repo, fix = tiny_fix_repo(tmp_path, "rewrite")
     git(repo, "mv", "pkg/mod.py", "pkg/newmod.py")
     commit_all(repo, "rename")
     append(repo, "pkg/newmod.py", "".join(f"\n\ndef g{i}(y):\n    return y * {i}\n" for i in range(30)))
@@ -409,14 +407,7 @@ def test_rename_then_rewrite_is_followed_through_history(tmp_path):
 
 
 def test_untested_at_snapshot(tmp_path):
-    repo = tmp_path / "notests"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    write(repo, {"pkg/mod.py": "def f(x):\n    return x\n", "tests/test_mod.py": "def test_f():\n    pass\n"})
-    commit_all(repo, "initial")
-    edit(repo, "pkg/mod.py", "return x", "return -x")
-    append(repo, "tests/test_mod.py", "\n\ndef test_neg():\n    pass\n")
-    fix = commit_all(repo, "negate")
+    repo, fix = tiny_fix_repo(tmp_path, "notests")
     git(repo, "rm", "-q", "tests/test_mod.py")
     commit_all(repo, "drop tests")
     change = next(change for change in walk_commits(repo, "HEAD") if change.sha == fix)
