@@ -191,7 +191,13 @@ def procedural_source(
             covering = random.Random(f"{options.seed}:{path}:{qualname}").sample(covering, options.max_covering_tests)
         return tuple(sorted(covering))
 
-    return procedural_candidates(sources, targets, seed=options.seed, per_function=options.per_function, test_files_for=test_files_for)
+    # A small library has few covered functions: take more mutations of each so the candidates can
+    # still reach the tasks wanted (about half of the candidates validate), up to 10 per function.
+    wanted = options.max_tasks or sum(options.sizes)
+    per_function = options.per_function
+    if targets and len(targets) * per_function < 3 * wanted:
+        per_function = min(10, max(per_function, -(-3 * wanted // len(targets))))
+    return procedural_candidates(sources, targets, seed=options.seed, per_function=per_function, test_files_for=test_files_for)
 
 
 def measure_collection(sandbox, test_files: list[str], timeout: float) -> dict[str, float]:
