@@ -9,7 +9,6 @@ and adds or edits tests that pin the new behaviour. `walk_commits` reads the his
 
 from __future__ import annotations
 
-import ast
 import codecs
 import subprocess
 import tempfile
@@ -23,7 +22,7 @@ from contextlib import contextmanager
 from typing import Iterable, Iterator
 
 from swesmith.candidate import is_test_file
-from swesmith.entities import Entity, parse_entities, reindent, strip_docstrings
+from swesmith.entities import Entity, entity_changes, parse_entities, strip_docstrings
 
 NULL_OID = "0" * 40
 # Record delimiters of our `git log` format: ASCII record / unit / group separators, which no
@@ -46,7 +45,7 @@ class CommitChange:
     source_files: dict[str, tuple[str | None, str | None]]
     # .py test files added or modified by the commit (paths at the commit).
     test_files: tuple[str, ...]
-    # Per source path: qualified names modified / added / removed (AST-level, see changed_entities).
+    # Per source path: qualified names modified / added / removed (AST-level, see entities.entity_changes).
     modified: dict[str, tuple[str, ...]]
     added: dict[str, tuple[str, ...]]
     removed: dict[str, tuple[str, ...]]
@@ -267,35 +266,6 @@ class _EntityCache:
         if len(self._entries) > self._size:
             self._entries.popitem(last=False)
         return entities
-
-
-def _shape(entity: Entity) -> str:
-    try:
-        return ast.dump(ast.parse(reindent(entity.source, entity.indent, 0)))
-    except SyntaxError:
-        return entity.source
-
-
-def entity_changes(old: dict[str, Entity], new: dict[str, Entity]) -> tuple[list[str], list[str], list[str]]:
-    """Exactly `changed_entities` (same lists, same order), on pre-parsed (cached) entities.
-
-    `changed_entities` dumps the AST of every function on both sides; a function whose dedented
-    text is unchanged cannot have a different AST, so only the few edited ones are dumped. On
-    pallets/click (a 3,800-line core.py) this took the whole walk from 92 s to 28 s.
-    """
-
-    def differs(name: str) -> bool:
-        before, after = old[name], new[name]
-        if reindent(before.source, before.indent, 0) == reindent(after.source, after.indent, 0):
-            return False
-        return _shape(before) != _shape(after)
-
-    modified = [name for name in new if name in old and differs(name)]
-    # As changed_entities: a nested entity changes whenever its parent does; keep the innermost.
-    modified = [name for name in modified if not any(other.startswith(name + ".") for other in modified)]
-    added = [name for name in new if name not in old]
-    removed = [name for name in old if name not in new]
-    return modified, added, removed
 
 
 def _build_change(raw: _RawCommit, blobs: BlobReader, cache: _EntityCache) -> CommitChange:

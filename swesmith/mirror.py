@@ -15,7 +15,7 @@ from pathlib import Path
 
 from gskill.schema import Strategy
 from swesmith.candidate import Candidate, is_test_file
-from swesmith.entities import Entity, parse_entities, reindent, replace_entity
+from swesmith.entities import Entity, entity_shape, parse_entities, replace_entity
 from swesmith.history import BlobReader, CommitChange, git_text, quiet_parsing
 from swesmith.patches import make_patch
 
@@ -179,14 +179,6 @@ class SnapshotIndex:
         return self._entities[path]
 
 
-def _shape(entity: Entity) -> str:
-    """An entity's AST independent of its indentation (so a method and a function can compare)."""
-    try:
-        return ast.dump(ast.parse(reindent(entity.source, entity.indent, 0)))
-    except SyntaxError:
-        return entity.source
-
-
 def _parses(text: str) -> bool:
     try:
         ast.parse(text)
@@ -261,10 +253,10 @@ def _mirror(change: CommitChange, index: SnapshotIndex) -> tuple[Candidate | Non
         current = (parse_entities(edited[target]) if target in edited else index.entities(target) or {}).get(qualname)
         if current is None:
             return None, "entity_gone"  # only if an earlier replacement dropped it (defensive)
-        if qualname in after and _shape(current) != _shape(after[qualname]):
+        if qualname in after and entity_shape(current) != entity_shape(after[qualname]):
             drift += 1  # the snapshot's function moved on since the fix
         old = before[qualname]
-        if _shape(current) == _shape(old):
+        if entity_shape(current) == entity_shape(old):
             continue  # already the pre-commit version: nothing to re-introduce
         if "\ufffd" in old.source:
             return None, "unparsable"  # the parent's bytes were not UTF-8: never write a guess
