@@ -11,6 +11,7 @@ from collections import defaultdict
 
 from harnesses.sandbox import Sandbox
 from swesmith.entities import parse_entities
+from swesmith.validate import reset
 
 _RC = """\
 [run]
@@ -62,7 +63,8 @@ def measure(sandbox: Sandbox, test_files: set[str], timeout: float) -> dict[str,
     except (FileNotFoundError, ValueError):
         return None
     finally:
-        sandbox.exec("rm -f /tmp/gskill-cov.data /tmp/gskill-cov.json; git clean -fdq")
+        sandbox.exec("rm -f /tmp/gskill-cov.data /tmp/gskill-cov.json")
+        reset(sandbox)
     lines_to_tests: dict[str, dict[int, set[str]]] = {}
     index = _module_index(test_files)
     for path, info in data.get("files", {}).items():

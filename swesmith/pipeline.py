@@ -316,14 +316,10 @@ def mine(repo: str, options: MineOptions, settings: Settings, progress: Progress
         progress("baseline", 0, 1)
         cached = store.get_meta(f"baseline:{image}:{options.runs}")
         if cached:
-            baseline = Baseline(set(cached["passing"]), set(cached["flaky"]), cached["duration_s"],
-                                {k: set(v) for k, v in cached["by_file"].items()})  # fmt: skip
+            baseline = Baseline.from_json(cached)
         else:
             baseline = Baseline.measure(boxes[0], options.test_timeout_s * 4)
-            store.set_meta(f"baseline:{image}:{options.runs}", {
-                "passing": sorted(baseline.passing), "flaky": sorted(baseline.flaky), "duration_s": baseline.duration_s,
-                "by_file": {k: sorted(v) for k, v in baseline.by_file.items()},
-            })  # fmt: skip
+            store.set_meta(f"baseline:{image}:{options.runs}", baseline.to_json())
         report.baseline_tests, report.baseline_flaky = len(baseline.passing), len(baseline.flaky)
         report.baseline_seconds = round(baseline.duration_s, 2)
         progress("baseline", 1, 1)

@@ -65,7 +65,19 @@ class Baseline:
     passing: set[str]
     flaky: set[str]
     duration_s: float  # one full-suite run
-    by_file: dict[str, set[str]] = field(default_factory=dict)  # test file -> its stably passing ids
+    by_file: dict[str, set[str]] = field(init=False)  # test file -> its stably passing ids
+
+    def __post_init__(self) -> None:
+        self.by_file = {}
+        for test in self.passing:
+            self.by_file.setdefault(test.split("::", 1)[0], set()).add(test)
+
+    def to_json(self) -> dict:
+        return {"passing": sorted(self.passing), "flaky": sorted(self.flaky), "duration_s": self.duration_s}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Baseline":
+        return cls(set(data["passing"]), set(data["flaky"]), data["duration_s"])
 
     @classmethod
     def measure(cls, sandbox: Sandbox, timeout: float, test_files: tuple[str, ...] = ()) -> "Baseline":
@@ -77,10 +89,7 @@ class Baseline:
                 raise RuntimeError(f"the snapshot's test suite does not run ({reason}):\n{run.tail}")
         flaky = {test for test in set(first.status) | set(second.status) if first.status.get(test) != second.status.get(test)}
         passing = {test for test, outcome in first.status.items() if outcome in PASSING and test not in flaky}
-        by_file: dict[str, set[str]] = {}
-        for test in passing:
-            by_file.setdefault(test.split("::", 1)[0], set()).add(test)
-        return cls(passing, flaky, min(first.duration_s, second.duration_s), by_file)
+        return cls(passing, flaky, min(first.duration_s, second.duration_s))
 
     def relevant(self, selection: tuple[str, ...]) -> set[str]:
         """Stably passing tests selected by test files and/or node ids (a node id without its
