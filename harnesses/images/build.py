@@ -17,10 +17,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
 import tarfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -87,7 +88,8 @@ def resolve_snapshot(repo: str | Path, ref: str | None, cache_dir: Path) -> Repo
         commit = repository.git.rev_parse("--verify", "--quiet", f"{wanted}^{{commit}}")
     except git.GitCommandError:
         raise GskillError(f"unknown commit {wanted!r} in {text}") from None
-    return RepoSnapshot(path=Path(repository.git_dir).parent if not repository.bare else path, name=name, commit=commit)
+    # git.Repo(path) accepts only a repository's root (or a bare repository), so `path` is it.
+    return RepoSnapshot(path=path, name=name, commit=commit)
 
 
 def _clone_or_fetch(url: str, cache_dir: Path) -> Path:
@@ -120,8 +122,6 @@ def dependency_spec(snapshot: RepoSnapshot) -> DependencySpec:
 
 def host_ca_bundle(configured: Path | None = None) -> Path | None:
     """The host's CA bundle, so builds work behind a TLS-intercepting proxy."""
-    import os
-
     candidates = [str(configured)] if configured else [os.environ.get("SSL_CERT_FILE", ""), *_CA_CANDIDATES]
     for candidate in candidates:
         if candidate and Path(candidate).is_file():
@@ -293,7 +293,3 @@ def build_env_image(
     record_path.parent.mkdir(parents=True, exist_ok=True)
     record_path.write_text(json.dumps(report, indent=2, sort_keys=True))
     return EnvImage(name, snapshot.name, snapshot.commit, False, time.monotonic() - began, report.get("collected", 0), report)
-
-
-def env_image_summary(env: EnvImage) -> dict:
-    return asdict(env)

@@ -12,6 +12,7 @@ import atexit
 import io
 import os
 import posixpath
+import shlex
 import socket
 import tarfile
 import threading
@@ -270,7 +271,7 @@ class DockerSandbox:
         target = self._abs(path)
         data = content.encode() if isinstance(content, str) else content
         parent = posixpath.dirname(target)
-        made = self.exec(f"mkdir -p '{parent}'")
+        made = self.exec(f"mkdir -p {shlex.quote(parent)}")
         if not made.ok:
             raise SandboxError(f"cannot create {parent} in {self.name}: {made.output.strip()}")
         archive = io.BytesIO()
