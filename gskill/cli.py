@@ -49,6 +49,16 @@ def settings() -> Settings:
     return state.settings
 
 
+def require_docker(hint: str = ""):
+    """A Docker client, or the one-line error saying why there is none."""
+    from harnesses.sandbox import SandboxError, docker_client
+
+    try:
+        return docker_client()
+    except SandboxError as exc:
+        raise GskillError(f"{exc}{hint}") from None
+
+
 def _version(value: bool) -> None:
     if value:
         out.print(f"gskill {__version__}")
@@ -95,14 +105,10 @@ def env_build(
 ) -> None:
     """Build (or reuse) the environment image of REPO at a commit; its test suite must collect."""
     from harnesses.images.build import build_env_image, host_ca_bundle, resolve_snapshot
-    from harnesses.sandbox import SandboxError, docker_client
 
     cfg = settings()
     snapshot = resolve_snapshot(repo, commit, cfg.cache_dir)
-    try:
-        client = docker_client()
-    except SandboxError as exc:
-        raise GskillError(f"{exc}; env images need Docker (see `gskill doctor`)") from None
+    client = require_docker("; env images need Docker (see `gskill doctor`)")
     began = time.monotonic()
     with console.status(f"building env image for {snapshot.name}@{snapshot.commit[:12]}") as status:
 
@@ -144,13 +150,9 @@ def env_base(
 ) -> None:
     """Build a base image with no registry: debootstrap + docker import (needs root and debootstrap)."""
     from harnesses.images.base import build_base_image
-    from harnesses.sandbox import SandboxError, docker_client
 
     cfg = settings()
-    try:
-        client = docker_client()
-    except SandboxError as exc:
-        raise GskillError(str(exc)) from None
+    client = require_docker()
     name = tag or f"gskill-base:{cfg.debian_suite}"
     with console.status(f"building {name}"):
         build_base_image(client, name, suite=cfg.debian_suite, mirror=cfg.debian_mirror, force=force, log=console.print)
@@ -162,12 +164,9 @@ def env_reap(
     everything: bool = typer.Option(False, "--all", help="Remove every gskill container, not only orphans."),
 ) -> None:
     """Remove gskill containers left behind by crashed runs."""
-    from harnesses.sandbox import SandboxError, docker_client, reap
+    from harnesses.sandbox import reap
 
-    try:
-        removed = reap(docker_client(), everything=everything)
-    except SandboxError as exc:
-        raise GskillError(str(exc)) from None
+    removed = reap(require_docker(), everything=everything)
     out.print(f"removed {len(removed)} container(s)" + (": " + ", ".join(removed) if removed else ""))
 
 
