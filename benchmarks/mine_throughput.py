@@ -29,7 +29,7 @@ from benchmarks.host import host_env, host_environment  # noqa: E402
 from gskill.config import load_settings  # noqa: E402
 from harnesses.images.build import resolve_snapshot  # noqa: E402
 from swesmith.pipeline import MineOptions, mine  # noqa: E402
-from swesmith.validate import PYTEST  # noqa: E402
+from swesmith.validate import pytest_command  # noqa: E402
 
 console = Console()
 
@@ -37,7 +37,7 @@ console = Console()
 def bare_seconds(tree: Path, env: dict, record: dict, runs: int) -> float:
     subprocess.run(["git", "apply", "-"], input=record["bug_patch"], text=True, cwd=tree, check=True)
     try:
-        command = PYTEST + "".join(f" '{path}'" for path in record["test_files"])
+        command = pytest_command(tuple(record["test_files"]))
         began = time.perf_counter()
         for _ in range(runs):
             subprocess.run(["bash", "-c", command], cwd=tree, env={**env, "PYTHONDONTWRITEBYTECODE": "1"}, capture_output=True)

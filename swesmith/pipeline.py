@@ -31,7 +31,7 @@ from swesmith.hide import hidden_test_patch
 from swesmith.patches import patch_size
 from swesmith.split import assign_splits, dedupe
 from swesmith.statements import write_problem_statement
-from swesmith.validate import Baseline, Verdict, validate
+from swesmith.validate import Baseline, Verdict, pytest_command, validate
 
 STRATEGY_CHOICES = ("commit-mirror", "procedural")  # commit-historical / llm-rewrite: not yet (see notes)
 _SHORT = {Strategy.COMMIT_MIRROR: "mirror", Strategy.PROCEDURAL: "proc", Strategy.COMMIT_HISTORICAL: "hist", Strategy.LLM_REWRITE: "llm"}
@@ -204,7 +204,7 @@ def measure_collection(sandbox, test_files: list[str], timeout: float) -> dict[s
     """Seconds pytest needs to collect each test file alone (startup included)."""
     seconds = {}
     for path in test_files:
-        result = sandbox.exec(f"python -m pytest --co -q -p no:cacheprovider '{path}'", timeout=timeout)
+        result = sandbox.exec(pytest_command((path,), "python -m pytest --co -q -p no:cacheprovider"), timeout=timeout)
         seconds[path] = round(result.duration_s, 2)
     return seconds
 

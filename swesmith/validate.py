@@ -49,9 +49,13 @@ class TestRun:
         return "\n".join(self.output.strip().splitlines()[-40:])
 
 
+def pytest_command(selection: tuple[str, ...], base: str = PYTEST) -> str:
+    """The pytest command line for test files and/or node ids (empty = the whole suite)."""
+    return " ".join([base, *(shlex.quote(entry) for entry in selection)])
+
+
 def run_tests(sandbox: Sandbox, test_files: tuple[str, ...], timeout: float) -> TestRun:
-    command = PYTEST + ("" if not test_files else " " + " ".join(shlex.quote(path) for path in test_files))
-    result = sandbox.exec(command, timeout=timeout, env={"PYTHONDONTWRITEBYTECODE": "1"})
+    result = sandbox.exec(pytest_command(test_files), timeout=timeout, env={"PYTHONDONTWRITEBYTECODE": "1"})
     status = parse_log_pytest(result.output, None)
     errors = tuple(sorted(name for name, outcome in status.items() if outcome == "ERROR" and "::" not in name))
     ran = not result.timed_out and result.exit_code in _RAN_EXIT_CODES and bool(_SUMMARY.search(result.output))
