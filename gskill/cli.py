@@ -178,7 +178,10 @@ def mine(
     snapshot: Optional[str] = typer.Option(None, "--snapshot", help="Commit the tasks are mirrored onto (default HEAD)."),
     workers: int = typer.Option(2, "--workers", min=1, help="Parallel validation sandboxes."),
     max_tasks: Optional[int] = typer.Option(None, "--max-tasks", min=1, help="Stop after this many validated tasks."),
-    strategies: str = typer.Option("commit-mirror,procedural", "--strategies", help="Comma-separated strategies."),
+    strategies: str = typer.Option(
+        "commit-mirror,commit-historical,procedural", "--strategies",
+        help="Comma-separated: commit-mirror, commit-historical, procedural.",
+    ),  # fmt: skip
     split: str = typer.Option("200,50,60", "--split", help="train,val,test sizes."),
     seed: int = typer.Option(0, "--seed"),
     sandbox: str = typer.Option("docker", "--sandbox", help="docker | local (local: your Python env must hold the test deps)."),

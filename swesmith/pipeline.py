@@ -33,7 +33,8 @@ from swesmith.split import assign_splits, dedupe
 from swesmith.statements import write_problem_statement
 from swesmith.validate import Baseline, Verdict, pytest_command, validate
 
-STRATEGY_CHOICES = ("commit-mirror", "procedural")  # commit-historical / llm-rewrite: not yet (see notes)
+STRATEGY_CHOICES = ("commit-mirror", "commit-historical", "procedural")  # llm-rewrite: not yet (see notes)
+HISTORY_STRATEGIES = ("commit-mirror", "commit-historical")
 _SHORT = {Strategy.COMMIT_MIRROR: "mirror", Strategy.PROCEDURAL: "proc", Strategy.COMMIT_HISTORICAL: "hist", Strategy.LLM_REWRITE: "llm"}
 
 
@@ -51,7 +52,10 @@ class MineOptions:
     runs: int = 2
     per_function: int = 2
     max_commits: int | None = None
-    max_covering_tests: int = 60  # per procedural candidate: tests (node ids) that execute the function
+    max_historical_lines: int = 3000  # commit-historical: largest bug patch (snapshot -> the commit's parent)
+    max_test_files: int = 2  # per procedural candidate: test files holding the most tests that execute the function
+    whole_file_seconds: float = 2.0  # a test file quicker than this runs whole; a slower one, only its covering tests
+    max_covering_tests: int = 60  # node ids taken from a slow test file
 
 
 @dataclass
@@ -141,11 +145,18 @@ def snapshot_python_files(repo_path: Path, commit: str) -> dict[str, str]:
 # Candidate sources
 
 
-def mirror_candidates(repo_path: Path, snapshot: str, options: MineOptions, rejected: Counter, history_counts: Counter) -> list[Candidate]:
+def history_candidates(
+    repo_path: Path, snapshot: str, options: MineOptions, rejected: Counter, history_counts: Counter
+) -> tuple[list[Candidate], list[Candidate]]:
+    """One walk over the history: (commit-mirror candidates, commit-historical candidates)."""
+    from swesmith.historical import historical_candidate
     from swesmith.history import filter_reason, walk_commits
     from swesmith.mirror import SnapshotIndex, mirror_candidate
 
-    found = []
+    mirrored, historical = [], []
+    # The walk goes newest first and the bug patch grows with the distance to the snapshot: after a
+    # run of commits too far away, every older one is too, and computing their diffs is wasted time.
+    too_far_in_a_row = 0
     with SnapshotIndex(repo_path, snapshot) as index:
         for change in walk_commits(repo_path, snapshot, max_commits=options.max_commits):
             for path, names in change.modified.items():
@@ -155,18 +166,30 @@ def mirror_candidates(repo_path: Path, snapshot: str, options: MineOptions, reje
             if reason:
                 rejected[f"history:{reason}"] += 1
                 continue
-            candidate, why = mirror_candidate(change, index)
-            if candidate is None:
-                rejected[f"mirror:{why}"] += 1
-            else:
-                found.append(candidate)
-    return found
+            if "commit-mirror" in options.strategies:
+                candidate, why = mirror_candidate(change, index)
+                if candidate is None:
+                    rejected[f"mirror:{why}"] += 1
+                else:
+                    mirrored.append(candidate)
+            if "commit-historical" in options.strategies:
+                if too_far_in_a_row >= 5:
+                    why = "too_far_from_snapshot"
+                else:
+                    candidate, why = historical_candidate(repo_path, snapshot, change, max_lines=options.max_historical_lines)
+                    too_far_in_a_row = too_far_in_a_row + 1 if why == "too_far_from_snapshot" else 0
+                    if candidate is not None:
+                        historical.append(candidate)
+                if why != "ok":
+                    rejected[f"historical:{why}"] += 1
+    return mirrored, historical
 
 
 def procedural_source(
     files: dict[str, str],
     coverage: dict[tuple[str, str], set[str]],
     collect_seconds: dict[str, float],
+    baseline: Baseline,
     history_counts: Counter,
     options: MineOptions,
 ) -> Iterator[Candidate]:
@@ -182,14 +205,25 @@ def procedural_source(
     targets.sort(key=lambda key: (-history_counts.get(key, 0), key))
 
     def test_files_for(path: str, qualname: str) -> tuple[str, ...]:
-        # The covering tests themselves (node ids), capped: enough to catch the bug, fast to run.
-        covering = sorted(coverage.get((path, qualname), ()))
-        # A file that takes seconds just to collect costs that on every run: use it only if nothing else covers.
-        cheap = [node for node in covering if collect_seconds.get(node.split("::", 1)[0], 0.0) <= slow_collection]
-        covering = cheap or covering
-        if len(covering) > options.max_covering_tests:
-            covering = random.Random(f"{options.seed}:{path}:{qualname}").sample(covering, options.max_covering_tests)
-        return tuple(sorted(covering))
+        # A run costs mostly the collection of each test file it touches (a second or so each on a
+        # real repo), so take the few files that hold the most covering tests, not covering tests
+        # spread over a dozen files. A file that is quick to run goes whole (a broader P2P for
+        # free); a slow one contributes only its covering tests.
+        per_file: dict[str, list[str]] = {}
+        for node in sorted(coverage.get((path, qualname), ())):
+            per_file.setdefault(node.split("::", 1)[0], []).append(node)
+        cheap = [test_file for test_file in per_file if collect_seconds.get(test_file, 0.0) <= slow_collection]
+        ranked = sorted(cheap or per_file, key=lambda f: (-len(per_file[f]), collect_seconds.get(f, 0.0), f))
+        selection: list[str] = []
+        for test_file in ranked[: options.max_test_files]:
+            if baseline.run_seconds.get(test_file, 0.0) <= options.whole_file_seconds:
+                selection.append(test_file)
+            else:
+                nodes = per_file[test_file]
+                if len(nodes) > options.max_covering_tests:
+                    nodes = random.Random(f"{options.seed}:{path}:{qualname}").sample(nodes, options.max_covering_tests)
+                selection.extend(nodes)
+        return tuple(sorted(selection))
 
     # A small library has few covered functions: take more mutations of each so the candidates can
     # still reach the tasks wanted (about half of the candidates validate), up to 10 per function.
@@ -254,7 +288,8 @@ def build_task(candidate: Candidate, verdict: Verdict, *, repo: str, snapshot: s
         repo=repo,
         base_commit=snapshot,
         patch=verdict.gold_patch,
-        test_patch=hidden_test_patch(verdict.fail_to_pass, files.get),
+        # Historical: the commit's own test changes; otherwise the F2P tests' removal, reversed.
+        test_patch=candidate.meta.get("test_patch") or hidden_test_patch(verdict.fail_to_pass, files.get),
         problem_statement=statement,
         FAIL_TO_PASS=verdict.fail_to_pass,
         PASS_TO_PASS=verdict.pass_to_pass,
@@ -315,6 +350,8 @@ def mine(repo: str, options: MineOptions, settings: Settings, progress: Progress
         # Baseline: cached per image (the snapshot's results do not change).
         progress("baseline", 0, 1)
         cached = store.get_meta(f"baseline:{image}:{options.runs}")
+        if cached and "run_seconds" not in cached:  # cached before per-file times were recorded
+            cached = None
         if cached:
             baseline = Baseline.from_json(cached)
         else:
@@ -326,28 +363,38 @@ def mine(repo: str, options: MineOptions, settings: Settings, progress: Progress
         if not baseline.passing:
             raise GskillError("no test passes on the snapshot: nothing to mine")
 
+        # What a run of each test file costs: collection alone (measured here) + its tests (baseline).
+        collect_seconds = store.get_meta(f"collect-seconds:{image}")
+        if collect_seconds is None:
+            collect_seconds = measure_collection(boxes[0], sorted(baseline.by_file), options.test_timeout_s)
+            store.set_meta(f"collect-seconds:{image}", collect_seconds)
+
         # Candidates.
         rejected: Counter = Counter()
         history_counts: Counter = Counter()
         sources = []
-        if "commit-mirror" in options.strategies:
+        walk_strategies = [name for name in HISTORY_STRATEGIES if name in options.strategies]
+        if walk_strategies:
             progress("history", 0, None)
-            history_key = f"history:{snapshot.commit}:{options.max_commits}"
+            history_key = f"history:{snapshot.commit}:{options.max_commits}:{','.join(walk_strategies)}:{options.max_historical_lines}"
             walked = store.get_meta(history_key)
             if walked is None:
                 walk_rejected: Counter = Counter()
-                mirrored = mirror_candidates(snapshot.path, snapshot.commit, options, walk_rejected, history_counts)
+                mirrored, historical = history_candidates(snapshot.path, snapshot.commit, options, walk_rejected, history_counts)
                 store.set_meta(history_key, {
-                    "candidates": [candidate_to_json(c) for c in mirrored], "rejected": dict(walk_rejected),
+                    "mirrored": [candidate_to_json(c) for c in mirrored],
+                    "historical": [candidate_to_json(c) for c in historical],
+                    "rejected": dict(walk_rejected),
                     "counts": [[path, name, count] for (path, name), count in history_counts.items()],
                 })  # fmt: skip
                 rejected.update(walk_rejected)
             else:  # resume: the walk over the history is minutes of parsing on a big repo
-                mirrored = [candidate_from_json(record) for record in walked["candidates"]]
+                mirrored = [candidate_from_json(record) for record in walked["mirrored"]]
+                historical = [candidate_from_json(record) for record in walked["historical"]]
                 rejected.update(walked["rejected"])
                 history_counts.update({(path, name): count for path, name, count in walked["counts"]})
-            sources.append(mirrored)
-            progress("history", len(mirrored), len(mirrored))
+            sources.extend(found for found in (mirrored, historical) if found)
+            progress("history", len(mirrored) + len(historical), len(mirrored) + len(historical))
         if "procedural" in options.strategies:
             progress("coverage", 0, 1)
             coverage = store.get_meta(f"coverage-nodes:{image}")
@@ -360,11 +407,7 @@ def mine(repo: str, options: MineOptions, settings: Settings, progress: Progress
                 store.set_meta(f"coverage-nodes:{image}", coverage)
             coverage_map = {(path, name): set(tests) for path, name, tests in coverage}
             progress("coverage", 1, 1)
-            collect_seconds = store.get_meta(f"collect-seconds:{image}")
-            if collect_seconds is None:
-                collect_seconds = measure_collection(boxes[0], sorted(baseline.by_file), options.test_timeout_s)
-                store.set_meta(f"collect-seconds:{image}", collect_seconds)
-            sources.append(procedural_source(files, coverage_map, collect_seconds, history_counts, options))
+            sources.append(procedural_source(files, coverage_map, collect_seconds, baseline, history_counts, options))
         # Validation, in parallel, resumable; candidates are drawn lazily so --max-tasks stops early.
         results: list[tuple[Candidate, Verdict]] = []
         seen_keys: set[str] = set()
@@ -395,14 +438,19 @@ def mine(repo: str, options: MineOptions, settings: Settings, progress: Progress
         for box in boxes:
             free.put(box)
 
-        # A subset of the suite should never take much longer than the whole suite did on the snapshot;
-        # a bug that makes tests stall (a prompt waiting for input) is rejected as a timeout early.
+        # A bug that makes tests stall (an endless loop, a prompt waiting for input) is rejected as a
+        # timeout: after a few times what its tests cost on the snapshot, never more than the whole
+        # suite thrice or the configured test timeout.
         run_timeout = min(options.test_timeout_s, max(20.0, 3 * baseline.duration_s))
+
+        def timeout_for(candidate: Candidate) -> float:
+            expected = baseline.estimate_seconds(candidate.test_files, collect_seconds)
+            return min(run_timeout, max(15.0, 4 * expected + 5))
 
         def run_one(candidate: Candidate) -> tuple[Candidate, Verdict]:
             box = free.get()
             try:
-                return candidate, validate(box, candidate, baseline, timeout=run_timeout, runs=options.runs)
+                return candidate, validate(box, candidate, baseline, timeout=timeout_for(candidate), runs=options.runs)
             finally:
                 free.put(box)
 

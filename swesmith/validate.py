@@ -23,6 +23,11 @@ from harnesses.sandbox import Sandbox
 from swesmith.candidate import Candidate
 
 PYTEST = "python -m pytest -rA -q -p no:cacheprovider --tb=short"
+# Repeat runs only need each test's outcome: rendering hundreds of tracebacks again costs seconds.
+PYTEST_QUIET = "python -m pytest -rA -q -p no:cacheprovider --tb=no"
+# Every test's setup/call/teardown time, even the tiny ones, so per-file costs can be summed.
+DURATIONS = " --durations=0 --durations-min=0"
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)s (?:setup|call|teardown)\s+(\S+?)::", re.M)
 PASSING = {"PASSED", "XFAIL"}
 FAILING = {"FAILED", "ERROR"}
 # pytest's closing line, e.g. "=== 3 failed, 10 passed in 0.52s ===" or "no tests ran in 0.01s".
@@ -54,8 +59,16 @@ def pytest_command(selection: tuple[str, ...], base: str = PYTEST) -> str:
     return " ".join([base, *(shlex.quote(entry) for entry in selection)])
 
 
-def run_tests(sandbox: Sandbox, test_files: tuple[str, ...], timeout: float) -> TestRun:
-    result = sandbox.exec(pytest_command(test_files), timeout=timeout, env={"PYTHONDONTWRITEBYTECODE": "1"})
+def file_seconds(output: str) -> dict[str, float]:
+    """Test file -> seconds its tests took, from pytest's `--durations=0` table."""
+    seconds: dict[str, float] = {}
+    for match in _DURATION.finditer(output):
+        seconds[match[2]] = seconds.get(match[2], 0.0) + float(match[1])
+    return {path: round(total, 3) for path, total in seconds.items()}
+
+
+def run_tests(sandbox: Sandbox, test_files: tuple[str, ...], timeout: float, base: str = PYTEST) -> TestRun:
+    result = sandbox.exec(pytest_command(test_files, base), timeout=timeout, env={"PYTHONDONTWRITEBYTECODE": "1"})
     status = parse_log_pytest(result.output, None)
     errors = tuple(sorted(name for name, outcome in status.items() if outcome == "ERROR" and "::" not in name))
     ran = not result.timed_out and result.exit_code in _RAN_EXIT_CODES and bool(_SUMMARY.search(result.output))
@@ -69,6 +82,7 @@ class Baseline:
     passing: set[str]
     flaky: set[str]
     duration_s: float  # one full-suite run
+    run_seconds: dict[str, float] = field(default_factory=dict)  # test file -> its tests' total time
     by_file: dict[str, set[str]] = field(init=False)  # test file -> its stably passing ids
 
     def __post_init__(self) -> None:
@@ -77,23 +91,34 @@ class Baseline:
             self.by_file.setdefault(test.split("::", 1)[0], set()).add(test)
 
     def to_json(self) -> dict:
-        return {"passing": sorted(self.passing), "flaky": sorted(self.flaky), "duration_s": self.duration_s}
+        return {
+            "passing": sorted(self.passing), "flaky": sorted(self.flaky), "duration_s": self.duration_s,
+            "run_seconds": self.run_seconds,
+        }  # fmt: skip
 
     @classmethod
     def from_json(cls, data: dict) -> "Baseline":
-        return cls(set(data["passing"]), set(data["flaky"]), data["duration_s"])
+        return cls(set(data["passing"]), set(data["flaky"]), data["duration_s"], data.get("run_seconds", {}))
 
     @classmethod
     def measure(cls, sandbox: Sandbox, timeout: float, test_files: tuple[str, ...] = ()) -> "Baseline":
-        first = run_tests(sandbox, test_files, timeout)
-        second = run_tests(sandbox, test_files, timeout)
+        first = run_tests(sandbox, test_files, timeout, PYTEST + DURATIONS)
+        second = run_tests(sandbox, test_files, timeout, PYTEST_QUIET)
         for run in (first, second):
             if not run.ran:
                 reason = "timed out" if run.timed_out else f"exit {run.exit_code}"
                 raise RuntimeError(f"the snapshot's test suite does not run ({reason}):\n{run.tail}")
         flaky = {test for test in set(first.status) | set(second.status) if first.status.get(test) != second.status.get(test)}
         passing = {test for test, outcome in first.status.items() if outcome in PASSING and test not in flaky}
-        return cls(passing, flaky, min(first.duration_s, second.duration_s))
+        return cls(passing, flaky, min(first.duration_s, second.duration_s), file_seconds(first.output))
+
+    def estimate_seconds(self, selection: tuple[str, ...], collect_seconds: dict[str, float]) -> float:
+        """Expected bare time of one run of `selection`: each file's collection (pytest startup
+        included) plus its tests' run time (whole file, an upper bound for node ids)."""
+        if not selection:
+            return self.duration_s
+        files = {entry.split("::", 1)[0] for entry in selection}
+        return sum(collect_seconds.get(path, 1.0) + self.run_seconds.get(path, 0.0) for path in files)
 
     def relevant(self, selection: tuple[str, ...]) -> set[str]:
         """Stably passing tests selected by test files and/or node ids (a node id without its
@@ -142,43 +167,77 @@ def apply_patch(sandbox: Sandbox, patch: str) -> bool:
     return sandbox.exec("git apply --whitespace=nowarn /tmp/gskill-candidate.diff", timeout=60).ok
 
 
+def _repeat(sandbox: Sandbox, selection: tuple[str, ...], timeout: float, runs: int, stop=lambda run: False) -> tuple[list[TestRun], str]:
+    """Up to `runs` runs (full tracebacks only the first time); ("", runs) or (reason, runs so far)."""
+    done: list[TestRun] = []
+    for attempt in range(runs):
+        run = run_tests(sandbox, selection, timeout, PYTEST if attempt == 0 else PYTEST_QUIET)
+        if run.timed_out:
+            return done, "timeout"
+        if not run.ran:
+            return [*done, run], "env_error"
+        done.append(run)
+        if stop(run):
+            break
+    return done, ""
+
+
 def validate(sandbox: Sandbox, candidate: Candidate, baseline: Baseline, *, timeout: float, runs: int = 2) -> Verdict:
-    """Apply, run the candidate's tests `runs` times, decide F2P/P2P, reset. Never leaves the tree dirty."""
+    """Apply, run the candidate's tests `runs` times, decide F2P/P2P, reset. Never leaves the tree dirty.
+
+    The fixed state is the snapshot (its results: `baseline`), unless the candidate carries its own
+    gold patch (commit-historical): then the fixed state is bug state + gold, run `runs` times here.
+    """
     began = time.monotonic()
-    relevant = baseline.relevant(candidate.test_files)
-    if not relevant:
-        return Verdict(False, "no_passing_tests_at_snapshot", validation_time_s=time.monotonic() - began)
+    own_gold = candidate.meta.get("gold_patch")
+
+    def rejected(reason: str, **details) -> Verdict:
+        return Verdict(False, reason, validation_time_s=time.monotonic() - began, **details)
+
+    relevant = set() if own_gold else baseline.relevant(candidate.test_files)
+    if not own_gold and not relevant:
+        return rejected("no_passing_tests_at_snapshot")
     try:
         if not apply_patch(sandbox, candidate.bug_patch):
-            return Verdict(False, "patch_does_not_apply", validation_time_s=time.monotonic() - began)
-        bug_runs: list[TestRun] = []
-        for attempt in range(runs):
-            run = run_tests(sandbox, candidate.test_files, timeout)
-            if run.timed_out:
-                return Verdict(False, "timeout", validation_time_s=time.monotonic() - began)
-            if not run.ran:
-                return Verdict(False, "env_error", failure_output=run.tail, validation_time_s=time.monotonic() - began)
-            bug_runs.append(run)
-            if attempt == 0 and not any(_failed(test, run) for test in relevant):
-                # Nothing broke: a second run cannot create an F2P. Saves half the time of most rejects.
-                return Verdict(False, "no_f2p", test_time_s=run.duration_s, validation_time_s=time.monotonic() - began)
+            return rejected("patch_does_not_apply")
+        # Nothing broke on the first run: a second cannot create an F2P. Saves half of most rejects.
+        if own_gold:
+            def nothing_broke(run: TestRun) -> bool:
+                return not run.collection_errors and not any(outcome in FAILING for outcome in run.status.values())
+        else:
+            def nothing_broke(run: TestRun) -> bool:
+                return not any(_failed(test, run) for test in relevant)
+        bug_runs, why = _repeat(sandbox, candidate.test_files, timeout, runs, stop=nothing_broke)
+        if why:
+            return rejected(why, failure_output=bug_runs[-1].tail if bug_runs else "")
+        first = bug_runs[0]
+        if nothing_broke(first):
+            return rejected("no_f2p", test_time_s=first.duration_s)
+        if own_gold:
+            if not apply_patch(sandbox, own_gold):
+                return rejected("gold_does_not_apply")
+            fixed_runs, why = _repeat(sandbox, candidate.test_files, timeout, runs)
+            if why:
+                return rejected(why, failure_output=fixed_runs[-1].tail if fixed_runs else "")
+            # Like the baseline: only tests that pass on every fixed run count (flaky ones drop out).
+            relevant = {test for test in fixed_runs[0].status if all(run.status.get(test) in PASSING for run in fixed_runs)}
+            if not relevant:
+                return rejected("no_passing_tests_fixed")
         flips = {test for test in relevant if len({_failed(test, run) for run in bug_runs}) > 1}
         if flips:
-            return Verdict(False, "flaky", validation_time_s=time.monotonic() - began)
-        fail_to_pass = sorted(test for test in relevant if _failed(test, bug_runs[0]))
-        pass_to_pass = sorted(
-            test for test in relevant if all(run.status.get(test) in PASSING for run in bug_runs)
-        )
-        gold = sandbox.exec("git diff -R --binary", timeout=60)
+            return rejected("flaky")
+        fail_to_pass = sorted(test for test in relevant if _failed(test, first))
+        pass_to_pass = sorted(test for test in relevant if all(run.status.get(test) in PASSING for run in bug_runs))
+        gold_patch = own_gold or sandbox.exec("git diff -R --binary", timeout=60).output
         return Verdict(
             ok=bool(fail_to_pass),
             reason="ok" if fail_to_pass else "no_f2p",
             fail_to_pass=fail_to_pass,
             pass_to_pass=pass_to_pass,
-            gold_patch=gold.output,
+            gold_patch=gold_patch,
             test_time_s=min(run.duration_s for run in bug_runs),
             validation_time_s=time.monotonic() - began,
-            failure_output=bug_runs[0].output,
+            failure_output=first.output,
         )
     finally:
         reset(sandbox)

@@ -127,3 +127,43 @@ def test_bad_mine_inputs_are_one_line_errors(tmp_path, history_repo):
         lines = [line for line in done.stderr.splitlines() if line.strip()]
         assert len(lines) == 1 and fragment in lines[0], done.stderr
     assert subprocess.run(["git", "-C", str(repo), "status", "--porcelain"], capture_output=True, text=True).stdout == ""
+
+
+def test_historical_tasks_are_swe_bench_style_at_the_commits_parent(history_repo, base_image, tmp_path):
+    repo, commits = history_repo
+    done = gskill("mine", str(repo), "--out", str(tmp_path), "--strategies", "commit-historical", "--workers", "2",
+                  env={"GSKILL_BASE_IMAGE": base_image})  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    tasks = {task.source_commit: task for task in read_tasks(tmp_path / "tasks.jsonl")}
+    assert set(tasks) == {commits["fix_perimeter"], commits["fix_area"]}
+    geometry = "tests/test_geometry.py::"  # the test file's name at the commit, before the rename
+    perimeter, area = tasks[commits["fix_perimeter"]], tasks[commits["fix_area"]]
+    assert perimeter.FAIL_TO_PASS == [geometry + "test_perimeter"]
+    assert sorted(perimeter.PASS_TO_PASS) == [geometry + "test_area", geometry + "test_describe"]
+    assert area.FAIL_TO_PASS == [geometry + "test_area_negative"]
+    assert sorted(area.PASS_TO_PASS) == [geometry + name for name in ("test_area", "test_describe", "test_perimeter")]
+    report = json.loads((tmp_path / "mining_report.json").read_text())
+    assert report["rejected"]["commit-historical"] == {"no_f2p": 1}  # the refactor's new test passes before
+
+    # The agent's view (snapshot + bug_patch, test_patch reversed) is exactly the parent's tree, and
+    # the gold patch plus test_patch lead to the commit's tree: SWE-bench's setting, on the snapshot.
+    for label, task in (("fix_perimeter", perimeter), ("fix_area", area)):
+        commit = commits[label]
+        assert task.strategy.value == "commit-historical" and task.group == commit
+        work = tmp_path / f"tree-{label}"
+        subprocess.run(["git", "clone", "-q", str(repo), str(work)], check=True)
+        run = lambda *args, stdin=None: subprocess.run(args, cwd=work, input=stdin, text=True, check=True, capture_output=True)  # noqa: E731
+        run("git", "checkout", "-q", task.base_commit)
+        run("git", "apply", "-", stdin=task.bug_patch)
+        run("git", "apply", "-R", "-", stdin=task.test_patch)
+        run("git", "add", "-A")
+        agent_tree = run("git", "write-tree").stdout.strip()
+        assert agent_tree == run("git", "rev-parse", f"{commit}^^{{tree}}").stdout.strip()
+        run("git", "apply", "-", stdin=task.patch)
+        run("git", "apply", "-", stdin=task.test_patch)
+        run("git", "add", "-A")
+        assert run("git", "write-tree").stdout.strip() == run("git", "rev-parse", f"{commit}^{{tree}}").stdout.strip()
+        assert "test_" not in task.patch and "src/shapes/geometry.py" in task.patch  # gold = source only
+
+    done = gskill("mine", "verify", str(tmp_path), "--sample", "5", env={"GSKILL_BASE_IMAGE": base_image})
+    assert done.returncode == 0 and '"ok": 2' in done.stdout, done.stdout + done.stderr[-2000:]

@@ -133,3 +133,39 @@ def test_parse_sizes():
     assert parse_sizes("200,50,60") == (200, 50, 60)
     with pytest.raises(ValueError, match="three whole numbers"):
         parse_sizes("200,50")
+
+
+def test_procedural_tests_come_from_the_few_files_holding_most_covering_tests():
+    from swesmith.pipeline import MineOptions, procedural_source
+    from swesmith.validate import Baseline
+
+    files = {"pkg/core.py": "def f(x):\n    if x > 1:\n        return x + 1\n    return x - 1\n"}
+    covering = {
+        "tests/test_a.py::test_1", "tests/test_a.py::test_2", "tests/test_a.py::test_3",  # most: whole file
+        "tests/test_slow.py::test_1", "tests/test_slow.py::test_2",  # second: slow to run, so node ids
+        "tests/test_b.py::test_1",  # a third file: left out (max_test_files=2)
+        "tests/test_huge.py::test_1", "tests/test_huge.py::test_2", "tests/test_huge.py::test_3",
+        "tests/test_huge.py::test_4",  # the most covering tests, but seconds just to collect: skipped
+    }
+    collect = {"tests/test_a.py": 0.8, "tests/test_slow.py": 0.9, "tests/test_b.py": 0.7, "tests/test_huge.py": 6.0}
+    baseline = Baseline(passing=covering, flaky=set(), duration_s=12.0, run_seconds={"tests/test_slow.py": 5.0})
+    source = procedural_source(files, {("pkg/core.py", "f"): covering}, collect, baseline, Counter(), MineOptions(out=None))
+    candidate = next(iter(source))
+    assert candidate.test_files == ("tests/test_a.py", "tests/test_slow.py::test_1", "tests/test_slow.py::test_2")
+    # What one run of that selection costs: collection of the two files + their tests.
+    assert baseline.estimate_seconds(candidate.test_files, collect) == pytest.approx(0.8 + 0.9 + 5.0)
+    assert baseline.estimate_seconds((), collect) == 12.0
+
+
+def test_baseline_reads_per_file_times_from_the_durations_table():
+    from swesmith.validate import file_seconds
+
+    output = (
+        "============================= slowest durations ==============================\n"
+        "0.21s call     tests/test_options.py::test_bool[0.0]\n"
+        "0.05s setup    tests/test_options.py::test_x\n"
+        "0.00s teardown tests/test_utils/test_pager.py::test_pager[test0- less ]\n"
+        "1.50s call     tests/test_utils/test_pager.py::TestPager::test_big\n"
+        "PASSED tests/test_options.py::test_x\n"
+    )
+    assert file_seconds(output) == {"tests/test_options.py": 0.26, "tests/test_utils/test_pager.py": 1.5}
