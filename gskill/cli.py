@@ -178,10 +178,16 @@ def mine(
     snapshot: Optional[str] = typer.Option(None, "--snapshot", help="Commit the tasks are mirrored onto (default HEAD)."),
     workers: int = typer.Option(2, "--workers", min=1, help="Parallel validation sandboxes."),
     max_tasks: Optional[int] = typer.Option(None, "--max-tasks", min=1, help="Stop after this many validated tasks."),
-    strategies: str = typer.Option(
-        "commit-mirror,commit-historical,procedural", "--strategies",
-        help="Comma-separated: commit-mirror, commit-historical, procedural.",
-    ),  # fmt: skip
+    strategies: Optional[str] = typer.Option(
+        None, "--strategies",
+        help="Comma-separated: commit-mirror, commit-historical, procedural, llm-rewrite "
+        "(default: the first three, plus llm-rewrite when --model is given).",
+    ),
+    model: Optional[str] = typer.Option(
+        None, "--model", help="litellm model (or scripted/<name>) for llm-rewrite and --issue-writer llm."
+    ),
+    issue_writer: str = typer.Option("offline", "--issue-writer", help="offline | llm (needs --model)."),
+    llm_attempts: int = typer.Option(1, "--llm-attempts", min=1, help="llm-rewrite: rewrites asked per function."),
     split: str = typer.Option("200,50,60", "--split", help="train,val,test sizes."),
     seed: int = typer.Option(0, "--seed"),
     sandbox: str = typer.Option("docker", "--sandbox", help="docker | local (local: your Python env must hold the test deps)."),
@@ -210,7 +216,7 @@ def mine(
         if result["mismatches"]:
             raise GskillError(f"{len(result['mismatches'])} of {result['checked']} tasks did not re-validate")
         return
-    from swesmith.pipeline import MineOptions, mine as run_mine
+    from swesmith.pipeline import DEFAULT_STRATEGIES, MineOptions, mine as run_mine
 
     if out_dir is None:
         raise GskillError("--out DIR is required")
@@ -220,10 +226,14 @@ def mine(
         sizes = parse_sizes(split)
     except ValueError as exc:
         raise GskillError(str(exc)) from None
+    if strategies is None:
+        chosen = DEFAULT_STRATEGIES + (("llm-rewrite",) if model else ())
+    else:
+        chosen = tuple(part.strip() for part in strategies.split(",") if part.strip())
     options = MineOptions(
         out=out_dir, snapshot=snapshot, workers=workers, max_tasks=max_tasks, seed=seed, sandbox=sandbox, sizes=sizes,
-        strategies=tuple(part.strip() for part in strategies.split(",") if part.strip()), max_commits=max_commits,
-        test_timeout_s=cfg.run.test_timeout_s,
+        strategies=chosen, max_commits=max_commits, test_timeout_s=cfg.run.test_timeout_s,
+        model=model, issue_writer=issue_writer, llm_attempts=llm_attempts,
     )  # fmt: skip
     with Progress(*columns, console=console) as bar:
         handles: dict[str, int] = {}
@@ -241,7 +251,7 @@ def mine(
         reasons = report.rejected.get(strategy, {})
         top = ", ".join(f"{reason} {count}" for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1])[:4])
         table.add_row(strategy, str(report.candidates.get(strategy, 0)), str(report.validated.get(strategy, 0)), top)
-    for stage in ("history", "mirror"):
+    for stage in ("history", "mirror", "historical"):
         if stage in report.rejected:
             top = ", ".join(f"{r} {c}" for r, c in sorted(report.rejected[stage].items(), key=lambda kv: -kv[1])[:5])
             table.add_row(f"({stage} filter)", "", "", top)
@@ -252,6 +262,9 @@ def mine(
         f"baseline {report.baseline_tests} tests in {report.baseline_seconds}s; "
         f"{report.mean_validation_seconds}s per validation; wall {report.wall_seconds}s → {out_dir}"
     )
+    if report.llm_calls or report.issue_writer:
+        written = ", ".join(f"{source} {count}" for source, count in sorted(report.issue_writer.items()))
+        out.print(f"{report.llm_calls} model calls (recorded in {out_dir / 'llm_calls.jsonl'})" + (f"; issues: {written}" if written else ""))
 
 
 def _terminate(signum, frame) -> None:  # SIGTERM → normal exit, so atexit removes our containers

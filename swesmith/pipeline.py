@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import queue
 import random
+import re
 import sqlite3
 import sys
 import threading
@@ -33,7 +34,8 @@ from swesmith.split import assign_splits, dedupe
 from swesmith.statements import write_problem_statement
 from swesmith.validate import Baseline, Verdict, pytest_command, validate
 
-STRATEGY_CHOICES = ("commit-mirror", "commit-historical", "procedural")  # llm-rewrite: not yet (see notes)
+STRATEGY_CHOICES = ("commit-mirror", "commit-historical", "procedural", "llm-rewrite")
+DEFAULT_STRATEGIES = ("commit-mirror", "commit-historical", "procedural")  # llm-rewrite only with --model
 HISTORY_STRATEGIES = ("commit-mirror", "commit-historical")
 _SHORT = {Strategy.COMMIT_MIRROR: "mirror", Strategy.PROCEDURAL: "proc", Strategy.COMMIT_HISTORICAL: "hist", Strategy.LLM_REWRITE: "llm"}
 
@@ -44,7 +46,7 @@ class MineOptions:
     snapshot: str | None = None
     workers: int = 2
     max_tasks: int | None = None
-    strategies: tuple[str, ...] = STRATEGY_CHOICES
+    strategies: tuple[str, ...] = DEFAULT_STRATEGIES
     sizes: tuple[int, int, int] = (200, 50, 60)
     seed: int = 0
     sandbox: str = "docker"
@@ -53,6 +55,9 @@ class MineOptions:
     per_function: int = 2
     max_commits: int | None = None
     max_historical_lines: int = 3000  # commit-historical: largest bug patch (snapshot -> the commit's parent)
+    model: str | None = None  # litellm model name (or scripted/...): enables llm-rewrite and --issue-writer llm
+    llm_attempts: int = 1  # llm-rewrite: rewrites asked per function
+    issue_writer: str = "offline"  # offline | llm
     max_test_files: int = 2  # per procedural candidate: test files holding the most tests that execute the function
     whole_file_seconds: float = 2.0  # a test file quicker than this runs whole; a slower one, only its covering tests
     max_covering_tests: int = 60  # node ids taken from a slow test file
@@ -73,6 +78,8 @@ class MiningReport:
     baseline_tests: int = 0
     baseline_flaky: int = 0
     baseline_seconds: float = 0.0
+    issue_writer: dict[str, int] = field(default_factory=dict)  # statements by source (llm / fell_back_offline)
+    llm_calls: int = 0
     mean_validation_seconds: float = 0.0
     mean_test_seconds: float = 0.0
     wall_seconds: float = 0.0
@@ -185,30 +192,28 @@ def history_candidates(
     return mirrored, historical
 
 
-def procedural_source(
-    files: dict[str, str],
-    coverage: dict[tuple[str, str], set[str]],
-    collect_seconds: dict[str, float],
-    baseline: Baseline,
-    history_counts: Counter,
-    options: MineOptions,
-) -> Iterator[Candidate]:
-    """Lazily: mutations are made only as fast as validation consumes them."""
-    from swesmith.procedural import procedural_candidates
+def ranked_targets(files: dict[str, str], coverage: dict[tuple[str, str], set[str]], history_counts: Counter) -> list[tuple[str, str]]:
+    """Covered source functions, those the history changes often first (where real bugs live)."""
+    targets = [key for key in coverage if key[0] in files and not is_test_file(key[0])]
+    targets.sort(key=lambda key: (-history_counts.get(key, 0), key))
+    return targets
 
+
+def covering_selector(
+    coverage: dict[tuple[str, str], set[str]], collect_seconds: dict[str, float], baseline: Baseline, options: MineOptions
+) -> Callable[[str, str], tuple[str, ...]]:
+    """(path, qualname) -> the tests that validate a bug in that function.
+
+    A run costs mostly the collection of each test file it touches (a second or so each on a real
+    repo), so take the few files that hold the most covering tests, not covering tests spread over a
+    dozen files. A file that is quick to run goes whole (a broader P2P for free); a slow one
+    contributes only its covering tests. A file that takes seconds just to collect is used only when
+    nothing else covers the function.
+    """
     costs = sorted(collect_seconds.values())
     slow_collection = max(2.0, 3 * costs[len(costs) // 2]) if costs else float("inf")
 
-    sources = {path: text for path, text in files.items() if not is_test_file(path)}
-    targets = [key for key in coverage if key[0] in sources]
-    # Functions the history changes often first (where real bugs live), then the cheaper to test.
-    targets.sort(key=lambda key: (-history_counts.get(key, 0), key))
-
-    def test_files_for(path: str, qualname: str) -> tuple[str, ...]:
-        # A run costs mostly the collection of each test file it touches (a second or so each on a
-        # real repo), so take the few files that hold the most covering tests, not covering tests
-        # spread over a dozen files. A file that is quick to run goes whole (a broader P2P for
-        # free); a slow one contributes only its covering tests.
+    def tests_for(path: str, qualname: str) -> tuple[str, ...]:
         per_file: dict[str, list[str]] = {}
         for node in sorted(coverage.get((path, qualname), ())):
             per_file.setdefault(node.split("::", 1)[0], []).append(node)
@@ -225,13 +230,51 @@ def procedural_source(
                 selection.extend(nodes)
         return tuple(sorted(selection))
 
+    return tests_for
+
+
+def procedural_source(
+    files: dict[str, str], targets: list[tuple[str, str]], tests_for: Callable[[str, str], tuple[str, ...]], options: MineOptions
+) -> Iterator[Candidate]:
+    """Lazily: mutations are made only as fast as validation consumes them."""
+    from swesmith.procedural import procedural_candidates
+
+    sources = {path: text for path, text in files.items() if not is_test_file(path)}
     # A small library has few covered functions: take more mutations of each so the candidates can
     # still reach the tasks wanted (about half of the candidates validate), up to 10 per function.
     wanted = options.max_tasks or sum(options.sizes)
     per_function = options.per_function
     if targets and len(targets) * per_function < 3 * wanted:
         per_function = min(10, max(per_function, -(-3 * wanted // len(targets))))
-    return procedural_candidates(sources, targets, seed=options.seed, per_function=per_function, test_files_for=test_files_for)
+    return procedural_candidates(sources, targets, seed=options.seed, per_function=per_function, test_files_for=tests_for)
+
+
+class ModelAccess:
+    """The miner's model calls: cached in the store (a resumed run never pays twice for one prompt)
+    and recorded, request and response, in OUT/llm_calls.jsonl. Keys never pass through here."""
+
+    def __init__(self, model: str, store: "MiningStore", log_path: Path) -> None:
+        from harnesses.gateway.models import CallLog
+
+        self.model = model
+        self.store = store
+        self.log = CallLog(log_path)
+
+    def ask(self, messages: list[dict], attempt: int = 0, purpose: str = "") -> str:
+        import hashlib
+
+        from harnesses.gateway.models import complete, text_of
+
+        key = "llm:" + hashlib.sha256(json.dumps([self.model, messages, attempt], sort_keys=True).encode()).hexdigest()[:32]
+        cached = self.store.get_meta(key)
+        if cached is not None:
+            return cached
+        try:
+            reply = text_of(complete(self.model, messages, metadata={"attempt": attempt, "purpose": purpose}, log=self.log, purpose=purpose))
+        except Exception as exc:  # provider errors, bad keys, unknown models: one line, run resumable
+            raise GskillError(f"model {self.model!r} failed: {str(exc).splitlines()[0][:300]}") from None
+        self.store.set_meta(key, reply)
+        return reply
 
 
 def measure_collection(sandbox, test_files: list[str], timeout: float) -> dict[str, float]:
@@ -278,11 +321,36 @@ def open_sandboxes(kind: str, image: str, repo_path: Path, commit: str, count: i
 # Tasks
 
 
-def build_task(candidate: Candidate, verdict: Verdict, *, repo: str, snapshot: str, image: str, files: dict[str, str]) -> Task:
+def offline_statement(candidate: Candidate, verdict: Verdict, repo: str) -> str:
+    return write_problem_statement(repo=repo, hint=candidate.hint, fail_to_pass=verdict.fail_to_pass, failure_output=verdict.failure_output)
+
+
+def llm_statement(candidate: Candidate, verdict: Verdict, repo: str, files: dict[str, str], models: ModelAccess) -> tuple[str, str]:
+    """(statement, "llm") — or, when the model's issue quotes a line of the fix, (offline statement,
+    "fell_back_offline")."""
+    from swesmith.entities import parse_entities
+    from swesmith.statements import issue_messages, leaked_fix_line
+
+    sources = []
+    for test in verdict.fail_to_pass[:3]:
+        path, _, rest = test.partition("::")
+        entity = parse_entities(files.get(path, "")).get(re.sub(r"\[.*\]$", "", rest).replace("::", "."))
+        if entity is not None:
+            sources.append(entity.source)
+    messages = issue_messages(
+        repo=repo, hint=candidate.hint, fail_to_pass=verdict.fail_to_pass, failure_output=verdict.failure_output,
+        test_sources=sources,
+    )  # fmt: skip
+    statement = models.ask(messages, 0, "issue-writer").strip()
+    if not statement or leaked_fix_line(statement, verdict.gold_patch):
+        return offline_statement(candidate, verdict, repo), "fell_back_offline"
+    return statement + "\n", "llm"
+
+
+def build_task(
+    candidate: Candidate, verdict: Verdict, *, repo: str, snapshot: str, image: str, files: dict[str, str], statement: str
+) -> Task:
     size = patch_size(verdict.gold_patch)
-    statement = write_problem_statement(
-        repo=repo, hint=candidate.hint, fail_to_pass=verdict.fail_to_pass, failure_output=verdict.failure_output
-    )
     return Task(
         instance_id=f"{repo}.{_SHORT[candidate.strategy]}.{candidate.key[:12]}",
         repo=repo,
@@ -322,9 +390,14 @@ def mine(repo: str, options: MineOptions, settings: Settings, progress: Progress
     unknown = set(options.strategies) - set(STRATEGY_CHOICES)
     if unknown:
         raise GskillError(f"unknown strategy {sorted(unknown)[0]!r}; choose from {', '.join(STRATEGY_CHOICES)}")
+    if options.issue_writer not in ("offline", "llm"):
+        raise GskillError(f"unknown issue writer {options.issue_writer!r}; choose offline or llm")
+    if not options.model and ("llm-rewrite" in options.strategies or options.issue_writer == "llm"):
+        raise GskillError("llm-rewrite and --issue-writer llm need a model: pass --model (e.g. openai/gpt-4o-mini)")
     snapshot = resolve_snapshot(repo, options.snapshot, settings.cache_dir)
     files = snapshot_python_files(snapshot.path, snapshot.commit)
     store = MiningStore(options.out / "mining_cache.sqlite")
+    model_access = ModelAccess(options.model, store, options.out / "llm_calls.jsonl") if options.model else None
 
     image = f"local:{snapshot.commit[:12]}"
     if options.sandbox == "docker":
@@ -395,7 +468,7 @@ def mine(repo: str, options: MineOptions, settings: Settings, progress: Progress
                 history_counts.update({(path, name): count for path, name, count in walked["counts"]})
             sources.extend(found for found in (mirrored, historical) if found)
             progress("history", len(mirrored) + len(historical), len(mirrored) + len(historical))
-        if "procedural" in options.strategies:
+        if {"procedural", "llm-rewrite"} & set(options.strategies):
             progress("coverage", 0, 1)
             coverage = store.get_meta(f"coverage-nodes:{image}")
             if coverage is None:
@@ -407,7 +480,18 @@ def mine(repo: str, options: MineOptions, settings: Settings, progress: Progress
                 store.set_meta(f"coverage-nodes:{image}", coverage)
             coverage_map = {(path, name): set(tests) for path, name, tests in coverage}
             progress("coverage", 1, 1)
-            sources.append(procedural_source(files, coverage_map, collect_seconds, baseline, history_counts, options))
+            targets = ranked_targets(files, coverage_map, history_counts)
+            tests_for = covering_selector(coverage_map, collect_seconds, baseline, options)
+            if "procedural" in options.strategies:
+                sources.append(procedural_source(files, targets, tests_for, options))
+            if "llm-rewrite" in options.strategies:
+                from swesmith.llm_rewrite import rewrite_candidates
+
+                assert model_access is not None
+                sources.append(rewrite_candidates(
+                    files, targets, ask=lambda messages, attempt: model_access.ask(messages, attempt, "llm-rewrite"),
+                    attempts=options.llm_attempts, rejected=rejected, test_files_for=tests_for,
+                ))  # fmt: skip
         # Validation, in parallel, resumable; candidates are drawn lazily so --max-tasks stops early.
         results: list[tuple[Candidate, Verdict]] = []
         seen_keys: set[str] = set()
@@ -480,8 +564,8 @@ def mine(repo: str, options: MineOptions, settings: Settings, progress: Progress
             box.stop()
 
     # Tasks.
-    tasks = []
     validation_times, test_times = [], []
+    accepted = []
     for candidate, verdict in results:
         strategy = candidate.strategy.value
         if verdict.validation_time_s:
@@ -489,9 +573,23 @@ def mine(repo: str, options: MineOptions, settings: Settings, progress: Progress
         if verdict.ok:
             report.validated[strategy] = report.validated.get(strategy, 0) + 1
             test_times.append(verdict.test_time_s)
-            tasks.append(build_task(candidate, verdict, repo=snapshot.name, snapshot=snapshot.commit, image=image, files=files))
+            accepted.append((candidate, verdict))
         else:
             rejected[f"{strategy}:{verdict.reason}"] += 1
+    if options.issue_writer == "llm":
+        assert model_access is not None
+        progress("issues", 0, len(accepted))
+        with ThreadPoolExecutor(max_workers=max(1, options.workers * 2)) as pool:
+            written = list(pool.map(lambda pair: llm_statement(*pair, snapshot.name, files, model_access), accepted))
+        statements = [statement for statement, _ in written]
+        report.issue_writer = dict(Counter(source for _, source in written))
+        progress("issues", len(accepted), len(accepted))
+    else:
+        statements = [offline_statement(candidate, verdict, snapshot.name) for candidate, verdict in accepted]
+    tasks = [
+        build_task(candidate, verdict, repo=snapshot.name, snapshot=snapshot.commit, image=image, files=files, statement=statement)
+        for (candidate, verdict), statement in zip(accepted, statements)
+    ]
     unique = dedupe(tasks)
     report.duplicates = len(tasks) - len(unique)
     if options.max_tasks is not None:
@@ -508,6 +606,7 @@ def mine(repo: str, options: MineOptions, settings: Settings, progress: Progress
         report.splits[split] = write_jsonl(options.out / f"{split}.jsonl", chosen)
     report.mean_validation_seconds = round(sum(validation_times) / len(validation_times), 3) if validation_times else 0.0
     report.mean_test_seconds = round(sum(test_times) / len(test_times), 3) if test_times else 0.0
+    report.llm_calls = len(model_access.log.calls) if model_access else 0
     report.wall_seconds = round(time.monotonic() - began, 1)
     (options.out / "mining_report.json").write_text(json.dumps(asdict(report), indent=2, sort_keys=True))
     return report

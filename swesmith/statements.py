@@ -62,3 +62,42 @@ def write_problem_statement(*, repo: str, hint: str, fail_to_pass: list[str], fa
         lines += ["```"]
     lines += ["", "The expected behaviour is the documented one; please fix the library code."]
     return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------------------------
+# `--issue-writer llm`: a model writes the issue from the same evidence, never from a diff
+
+ISSUE_SYSTEM_PROMPT = """\
+You write GitHub issues for a Python library, as a user who hit a bug would. You are given the \
+behaviours that broke, the error messages observed and, when available, the test code that shows \
+the expected behaviour. Write a concise issue: a title line starting with '# ', what you did, what \
+you expected, what happened (quote the error). You may include a short reproduction snippet in your \
+own words. Never mention test file names, test function names or test commands, and never say where \
+in the code the fix belongs or how to fix it."""
+
+
+def issue_messages(*, repo: str, hint: str, fail_to_pass: list[str], failure_output: str, test_sources: list[str]) -> list[dict]:
+    behaviours = sorted({_words(test) for test in fail_to_pass})
+    lines = [f"Repository: {repo}"]
+    subject = commit_subject(hint) if hint else ""
+    if subject:
+        lines.append(f"Title hint: {subject}")
+    lines += ["", "## Evidence", "", "Affected behaviours:"]
+    lines += [f"- {behaviour}" for behaviour in behaviours[:8]]
+    messages = _failure_messages(failure_output)
+    if messages:
+        lines += ["", "Observed errors:", "```", *messages, "```"]
+    if test_sources:
+        lines += ["", "Code showing the expected behaviour:", "```python", *(source.rstrip() for source in test_sources[:3]), "```"]
+    return [{"role": "system", "content": ISSUE_SYSTEM_PROMPT}, {"role": "user", "content": "\n".join(lines) + "\n"}]
+
+
+def leaked_fix_line(statement: str, gold_patch: str, min_length: int = 12) -> str | None:
+    """A changed line of the gold patch quoted in the statement (the issue would give the fix away)."""
+    for line in gold_patch.splitlines():
+        if line.startswith(("+++", "---")) or not line.startswith(("+", "-")):
+            continue
+        code = line[1:].strip()
+        if len(code) >= min_length and code in statement:
+            return code
+    return None

@@ -23,7 +23,9 @@ from harnesses.sandbox import Sandbox
 from swesmith.candidate import Candidate
 
 PYTEST = "python -m pytest -rA -q -p no:cacheprovider --tb=short"
-# Repeat runs only need each test's outcome: rendering hundreds of tracebacks again costs seconds.
+# Validation runs only need each test's outcome: a bug that breaks a constructor fails a thousand tests,
+# and rendering their tracebacks takes longer than running them. Tracebacks for the problem statement
+# come from a small run of a few failing tests (`_failure_output`).
 PYTEST_QUIET = "python -m pytest -rA -q -p no:cacheprovider --tb=no"
 # Every test's setup/call/teardown time, even the tiny ones, so per-file costs can be summed.
 DURATIONS = " --durations=0 --durations-min=0"
@@ -168,10 +170,10 @@ def apply_patch(sandbox: Sandbox, patch: str) -> bool:
 
 
 def _repeat(sandbox: Sandbox, selection: tuple[str, ...], timeout: float, runs: int, stop=lambda run: False) -> tuple[list[TestRun], str]:
-    """Up to `runs` runs (full tracebacks only the first time); ("", runs) or (reason, runs so far)."""
+    """Up to `runs` runs; (runs, "") or (runs so far, why they stopped)."""
     done: list[TestRun] = []
-    for attempt in range(runs):
-        run = run_tests(sandbox, selection, timeout, PYTEST if attempt == 0 else PYTEST_QUIET)
+    for _ in range(runs):
+        run = run_tests(sandbox, selection, timeout, PYTEST_QUIET)
         if run.timed_out:
             return done, "timeout"
         if not run.ran:
@@ -213,6 +215,7 @@ def validate(sandbox: Sandbox, candidate: Candidate, baseline: Baseline, *, time
         first = bug_runs[0]
         if nothing_broke(first):
             return rejected("no_f2p", test_time_s=first.duration_s)
+        failure_output = _failure_output(sandbox, first, relevant, timeout)
         if own_gold:
             if not apply_patch(sandbox, own_gold):
                 return rejected("gold_does_not_apply")
@@ -237,7 +240,16 @@ def validate(sandbox: Sandbox, candidate: Candidate, baseline: Baseline, *, time
             gold_patch=gold_patch,
             test_time_s=min(run.duration_s for run in bug_runs),
             validation_time_s=time.monotonic() - began,
-            failure_output=first.output,
+            failure_output=failure_output,
         )
     finally:
         reset(sandbox)
+
+
+def _failure_output(sandbox: Sandbox, run: TestRun, relevant: set[str], timeout: float, examples: int = 3) -> str:
+    """Tracebacks of a few tests that failed in `run` (preferring `relevant` ones), on the bug state."""
+    failed = sorted(test for test, outcome in run.status.items() if outcome in FAILING and "::" in test)
+    chosen = [test for test in failed if test in relevant][:examples] or failed[:examples]
+    if not chosen:
+        return run.output
+    return run_tests(sandbox, tuple(chosen), timeout, PYTEST).output

@@ -167,3 +167,48 @@ def test_historical_tasks_are_swe_bench_style_at_the_commits_parent(history_repo
 
     done = gskill("mine", "verify", str(tmp_path), "--sample", "5", env={"GSKILL_BASE_IMAGE": base_image})
     assert done.returncode == 0 and '"ok": 2' in done.stdout, done.stdout + done.stderr[-2000:]
+
+
+def test_llm_rewrite_and_llm_issues_through_a_scripted_model(history_repo, base_image, tmp_path):
+    """Every LLM path of mining runs through litellm with `scripted/` models: rewrites become validated
+    tasks, issues are written from evidence that holds no diff, and a resumed run calls no model."""
+    repo, _ = history_repo
+    args = ["mine", str(repo), "--out", str(tmp_path), "--strategies", "llm-rewrite", "--model", "scripted/bug-rewriter",
+            "--llm-attempts", "2", "--max-tasks", "3"]  # fmt: skip
+    done = gskill(*args, env={"GSKILL_BASE_IMAGE": base_image})
+    assert done.returncode == 0, done.stderr[-3000:]
+    tasks = read_tasks(tmp_path / "tasks.jsonl")
+    assert len(tasks) == 3
+    for task in tasks:
+        assert task.strategy.value == "llm-rewrite" and task.FAIL_TO_PASS and task.group.startswith("src/shapes/core.py::")
+    calls = [json.loads(line) for line in (tmp_path / "llm_calls.jsonl").read_text().splitlines()]
+    assert calls and all(call["model"] == "scripted/bug-rewriter" and call["prompt_tokens"] > 0 for call in calls)
+    assert "```python\ndef " in calls[0]["messages"][1]["content"]  # the function, dedented, in a code block
+
+    # Issues written by a (scripted) model: it restates its evidence, so the statement IS what it was shown.
+    writer = tmp_path / "issues"
+    done = gskill("mine", str(repo), "--out", str(writer), "--strategies", "commit-mirror", "--issue-writer", "llm",
+                  "--model", "scripted/issue-writer", env={"GSKILL_BASE_IMAGE": base_image})  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    for task in read_tasks(writer / "tasks.jsonl"):
+        assert task.problem_statement.startswith("# ")
+        assert "Affected behaviours:" in task.problem_statement  # the model's words, not the offline template
+        for line in task.patch.splitlines():
+            if line.startswith(("+", "-")) and not line.startswith(("+++", "---")) and len(line.strip()) > 13:
+                assert line[1:].strip() not in task.problem_statement
+        assert "diff --git" not in task.problem_statement and "tests/" not in task.problem_statement
+    report = json.loads((writer / "mining_report.json").read_text())
+    assert report["issue_writer"] == {"llm": 2} and report["llm_calls"] == 2
+
+    # Resume: every answer comes from the cache, no model is called again.
+    (writer / "llm_calls.jsonl").unlink()
+    done = gskill("mine", str(repo), "--out", str(writer), "--strategies", "commit-mirror", "--issue-writer", "llm",
+                  "--model", "scripted/issue-writer", env={"GSKILL_BASE_IMAGE": base_image})  # fmt: skip
+    assert done.returncode == 0 and not (writer / "llm_calls.jsonl").exists()
+
+
+def test_llm_options_without_a_model_are_one_line_errors(history_repo, tmp_path):
+    repo, _ = history_repo
+    for extra in (["--strategies", "llm-rewrite"], ["--issue-writer", "llm"]):
+        done = gskill("mine", str(repo), "--out", str(tmp_path), *extra)
+        assert done.returncode == 2 and done.stderr.strip().count("\n") == 0 and "--model" in done.stderr, done.stderr

@@ -1,0 +1,134 @@
+"""Model calls through litellm, recorded; `scripted/<name>` models answer from deterministic policies.
+
+Scripted models are a litellm custom provider, so a scripted call takes the same path as a real one
+(message normalisation, tool-call objects, usage) and everything above this module cannot tell them
+apart. What they answer says nothing about what a real model would do: they exist so that every
+LLM path of gskill runs, deterministically, on machines with no model access (all of our tests).
+
+API keys are litellm's business (environment variables of the host process). Nothing here copies
+them anywhere: a `ModelCall` record holds the model name, messages, response and usage only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+# litellm fetches its model price map from GitHub on import unless told not to: three retries with
+# back-off (~15 s) on a machine without that network, for a map it also ships locally.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+SCRIPTED_PREFIX = "scripted/"
+
+
+@dataclass
+class ModelCall:
+    """One request and its response, as a trace records it."""
+
+    model: str
+    messages: list[dict]
+    response: dict
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None  # None when litellm has no price for the model
+    seconds: float
+    purpose: str = ""
+    metadata: dict = field(default_factory=dict)
+
+
+class CallLog:
+    """Appends every ModelCall as one JSON line (thread-safe); `None` path = keep in memory only."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self.calls: list[ModelCall] = []
+        self._lock = threading.Lock()
+
+    def add(self, call: ModelCall) -> None:
+        with self._lock:
+            self.calls.append(call)
+            if self.path is not None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                with self.path.open("a") as handle:
+                    handle.write(json.dumps(asdict(call)) + "\n")
+
+
+_registered = False
+_register_lock = threading.Lock()
+
+
+def _litellm():
+    """Import litellm (seconds) only when a model is actually called, with scripted/ registered."""
+    global _registered
+    import litellm
+
+    with _register_lock:
+        if not _registered:
+            from harnesses.gateway.scripted import ScriptedProvider
+
+            providers = [entry for entry in (litellm.custom_provider_map or []) if entry.get("provider") != "scripted"]
+            litellm.custom_provider_map = [*providers, {"provider": "scripted", "custom_handler": ScriptedProvider()}]
+            litellm.suppress_debug_info = True
+            _registered = True
+    return litellm
+
+
+def is_scripted(model: str) -> bool:
+    return model.startswith(SCRIPTED_PREFIX)
+
+
+def cost_of(response: Any, model: str) -> float | None:
+    if is_scripted(model):
+        return 0.0
+    try:
+        return float(_litellm().completion_cost(completion_response=response))
+    except Exception:  # a model litellm has no price for: unknown, not free
+        return None
+
+
+def complete(
+    model: str,
+    messages: list[dict],
+    *,
+    tools: list[dict] | None = None,
+    metadata: dict | None = None,
+    log: CallLog | None = None,
+    purpose: str = "",
+    **kwargs: Any,
+):
+    """One chat completion (litellm's ModelResponse). `metadata` reaches scripted policies (e.g. the
+    task a rollout serves) and is recorded; it is never sent to a real provider's API."""
+    litellm = _litellm()
+    began = time.monotonic()
+    extra = dict(kwargs)
+    if tools:
+        extra["tools"] = tools
+    if is_scripted(model):
+        extra["metadata"] = metadata or {}
+    response = litellm.completion(model=model, messages=messages, **extra)
+    seconds = time.monotonic() - began
+    usage = getattr(response, "usage", None)
+    call = ModelCall(
+        model=model,
+        messages=messages,
+        response=response.model_dump() if hasattr(response, "model_dump") else dict(response),
+        prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+        completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+        cost_usd=cost_of(response, model),
+        seconds=round(seconds, 3),
+        purpose=purpose,
+        metadata=metadata or {},
+    )
+    if log is not None:
+        log.add(call)
+    return response
+
+
+def text_of(response) -> str:
+    return response.choices[0].message.content or ""
+

@@ -1,0 +1,231 @@
+"""Scripted models: deterministic policies behind litellm's custom-provider interface.
+
+`scripted/<name>` routes to `POLICIES[name]`, a function of the request (messages, tools, metadata)
+returning text and/or tool calls. Usage is counted with litellm's tokenizer, so token budgets and
+reports work as with a real model. Scripted answers say NOTHING about real models: they make every
+LLM path of gskill run, deterministically, where no model is reachable.
+
+Mining policies:
+- `bug-rewriter`: given a function in a ```python block, returns it with one deterministic change
+  (the `attempt`-th comparison flipped, condition negated or constant shifted) — a stand-in for an
+  LLM asked to reintroduce a plausible bug.
+- `issue-writer`: restates the evidence in its prompt as an issue (title + observed behaviour), so
+  tests can check exactly what a real issue writer would be shown.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Callable
+
+from litellm import CustomLLM
+from litellm.types.utils import ModelResponse
+
+
+@dataclass
+class ScriptedRequest:
+    model: str  # the name after "scripted/"
+    messages: list[dict]
+    tools: list[dict] = field(default_factory=list)
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def last_user_text(self) -> str:
+        for message in reversed(self.messages):
+            if message.get("role") == "user":
+                return content_text(message.get("content"))
+        return ""
+
+
+@dataclass
+class ScriptedReply:
+    content: str = ""
+    tool_calls: list[dict] = field(default_factory=list)  # [{"name": ..., "arguments": {...}}]
+
+
+Policy = Callable[[ScriptedRequest], ScriptedReply]
+POLICIES: dict[str, Policy] = {}
+
+
+def policy(name: str) -> Callable[[Policy], Policy]:
+    def register(function: Policy) -> Policy:
+        POLICIES[name] = function
+        return function
+
+    return register
+
+
+def content_text(content) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # [{"type": "text", "text": ...}, ...]
+        return "\n".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return ""
+
+
+class UnknownScriptedModel(ValueError):
+    pass
+
+
+class ScriptedProvider(CustomLLM):
+    def completion(self, model, messages, api_base, custom_prompt_dict, model_response: ModelResponse, print_verbose,
+                   encoding, api_key, logging_obj, optional_params, acompletion=None, litellm_params=None,
+                   logger_fn=None, headers={}, timeout=None, client=None) -> ModelResponse:  # fmt: skip
+        import json
+
+        import litellm
+
+        name = model.removeprefix("scripted/")
+        if name not in POLICIES:
+            raise UnknownScriptedModel(f"no scripted model {name!r}; known: {', '.join(sorted(POLICIES))}")
+        metadata = (litellm_params or {}).get("metadata") or {}
+        request = ScriptedRequest(name, messages, list(optional_params.get("tools") or []), dict(metadata))
+        reply = POLICIES[name](request)
+        message = model_response.choices[0].message
+        message.content = reply.content or None
+        if reply.tool_calls:
+            message.tool_calls = [
+                litellm.types.utils.ChatCompletionMessageToolCall(
+                    id=f"call_{uuid.uuid4().hex[:12]}", type="function",
+                    function=litellm.types.utils.Function(name=call["name"], arguments=json.dumps(call["arguments"])),
+                )  # fmt: skip
+                for call in reply.tool_calls
+            ]
+            model_response.choices[0].finish_reason = "tool_calls"
+        prompt_tokens = litellm.token_counter(model="gpt-4o", messages=[{"role": m.get("role", "user"), "content": content_text(m.get("content"))} for m in messages])
+        completion_tokens = litellm.token_counter(model="gpt-4o", text=(reply.content or "") + json.dumps(reply.tool_calls))
+        model_response.usage = litellm.Usage(
+            prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, total_tokens=prompt_tokens + completion_tokens
+        )
+        model_response.model = f"scripted/{name}"
+        model_response.created = int(time.time())
+        return model_response
+
+
+# ------------------------------------------------------------------------------------------------
+# Mining policies
+
+_CODE_BLOCK = re.compile(r"```(?:python)?\n(.*?)```", re.S)
+_FLIP = {ast.Lt: ast.GtE, ast.GtE: ast.Lt, ast.Gt: ast.LtE, ast.LtE: ast.Gt, ast.Eq: ast.NotEq, ast.NotEq: ast.Eq,
+         ast.Is: ast.IsNot, ast.IsNot: ast.Is, ast.In: ast.NotIn, ast.NotIn: ast.In}  # fmt: skip
+
+
+def _change_sites(tree: ast.AST) -> list[tuple[str, ast.AST]]:
+    sites: list[tuple[str, ast.AST]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare) and type(node.ops[0]) in _FLIP:
+            sites.append(("flip", node))
+        elif isinstance(node, (ast.If, ast.While)):
+            sites.append(("negate", node))
+        elif isinstance(node, ast.Constant) and type(node.value) is int:
+            sites.append(("shift", node))
+    return sites
+
+
+@policy("bug-rewriter")
+def bug_rewriter(request: ScriptedRequest) -> ScriptedReply:
+    blocks = _CODE_BLOCK.findall(request.last_user_text)
+    if not blocks:
+        return ScriptedReply("I need the function in a ```python block.")
+    tree = ast.parse(blocks[-1])
+    sites = _change_sites(tree)
+    if not sites:
+        return ScriptedReply("```python\n" + blocks[-1] + "```")  # nothing to change: returned as is
+    kind, node = sites[int(request.metadata.get("attempt", 0)) % len(sites)]
+    if kind == "flip":
+        node.ops[0] = _FLIP[type(node.ops[0])]()
+    elif kind == "negate":
+        node.test = ast.UnaryOp(op=ast.Not(), operand=node.test)
+    else:
+        node.value += 1
+    return ScriptedReply("```python\n" + ast.unparse(tree) + "\n```")
+
+
+@policy("issue-writer")
+def issue_writer(request: ScriptedRequest) -> ScriptedReply:
+    text = request.last_user_text
+    title = next((line.removeprefix("Title hint:").strip() for line in text.splitlines() if line.startswith("Title hint:")), "")
+    evidence = text.split("## Evidence", 1)[1].strip() if "## Evidence" in text else ""
+    return ScriptedReply(f"# {title or 'Unexpected behaviour'}\n\n{evidence}\n")
+
+
+# ------------------------------------------------------------------------------------------------
+# Agent policies: they act through whatever shell tool the agent offers (mini-SWE-agent's `bash`,
+# Codex's `shell`, Claude Code's `Bash`); the step is the number of assistant turns so far.
+
+SUBMIT = "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"
+
+
+def _shell_call(request: ScriptedRequest, command: str) -> dict:
+    names = {tool.get("function", tool).get("name") for tool in request.tools}
+    if "shell" in names:  # Codex CLI: argv list
+        return {"name": "shell", "arguments": {"command": ["bash", "-lc", command]}}
+    if "Bash" in names:  # Claude Code
+        return {"name": "Bash", "arguments": {"command": command}}
+    return {"name": "bash", "arguments": {"command": command}}
+
+
+def _step(request: ScriptedRequest) -> int:
+    return sum(1 for message in request.messages if message.get("role") == "assistant")
+
+
+def _apply_patch_command(patch: str) -> str:
+    import base64
+
+    # base64 survives any quoting; the file lives outside the repo so it is not part of the diff.
+    encoded = base64.b64encode(patch.encode()).decode()
+    return f"echo {encoded} | base64 -d > /tmp/gskill-fix.diff && git apply /tmp/gskill-fix.diff && git status --short"
+
+
+def _act(request: ScriptedRequest, plan: list[str], narration: str) -> ScriptedReply:
+    step = _step(request)
+    command = plan[step] if step < len(plan) else SUBMIT
+    if command == SUBMIT and "Bash" in {tool.get("function", tool).get("name") for tool in request.tools}:
+        return ScriptedReply("Done.")  # Claude Code ends a task by answering without a tool call
+    return ScriptedReply(f"{narration} (step {step + 1})", [_shell_call(request, command)])
+
+
+@policy("oracle")
+def oracle(request: ScriptedRequest) -> ScriptedReply:
+    """Applies the task's gold patch (the gateway passes the task in the session metadata), submits."""
+    patch = request.metadata.get("gold_patch", "")
+    plan = ["git status --short", _apply_patch_command(patch) if patch else "true", SUBMIT]
+    return _act(request, plan, "Applying the known fix")
+
+
+@policy("noop")
+def noop(request: ScriptedRequest) -> ScriptedReply:
+    """Looks around and submits nothing."""
+    return _act(request, ["ls", "git status --short", SUBMIT], "Looking around")
+
+
+def _system_text(request: ScriptedRequest) -> str:
+    return "\n".join(content_text(m.get("content")) for m in request.messages if m.get("role") == "system")
+
+
+def skill_knows(skill_text: str, needs: list[str]) -> bool:
+    """Does the prompt state what the task needs? Every needed fact must appear (case-insensitive)."""
+    text = skill_text.lower()
+    return bool(needs) and all(fact.lower() in text for fact in needs)
+
+
+@policy("needs-skill")
+def needs_skill(request: ScriptedRequest) -> ScriptedReply:
+    """Resolves a task with probability `competent` when its system prompt (where the skill goes)
+    states every fact the task needs — by default the source files the gold patch touches — and with
+    probability `base` otherwise; a seeded draw per (seed, task, attempt) makes it deterministic.
+    The outcome is a real function of the skill's text through the whole pipeline; it says nothing
+    about how a real model would use the skill."""
+    import random
+
+    meta = request.metadata
+    knows = skill_knows(_system_text(request), list(meta.get("needs") or []))
+    chance = float(meta.get("competent", 0.9) if knows else meta.get("base", 0.1))
+    draw = random.Random(f"{meta.get('seed', 0)}:{meta.get('instance_id', '')}:{meta.get('attempt', 1)}").random()
+    if draw < chance and meta.get("gold_patch"):
+        return _act(request, ["git status --short", _apply_patch_command(meta["gold_patch"]), SUBMIT], "Fixing")
+    return _act(request, ["ls", SUBMIT], "Not sure where to look")

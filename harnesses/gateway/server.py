@@ -1,0 +1,228 @@
+"""The model gateway: one HTTP endpoint on the host for every agent, whatever its wire format.
+
+    with Gateway() as gateway:
+        session = gateway.open_session(model="openai/gpt-4o", rollout_id="...", trace_path=...)
+        # the agent gets session.base_url and session.token, never a provider key
+        ...
+        usage = gateway.close_session(session)
+
+Each rollout gets a random token; a request is served only for a live session, with the session's
+model (the model name an agent sends is recorded, not obeyed), within the session's caps (calls,
+tokens, dollars), and is appended — request body, response body, usage, cost, time — to the
+session's trace. Provider keys live in the gateway's own process environment, read by litellm; they
+are never in a request, a response, a trace or a container.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from gskill.schema import Usage
+from harnesses.gateway import wire
+
+
+@dataclass
+class Caps:
+    """Per-rollout limits; 0 = unlimited. Beyond a cap the gateway answers 429 and records why."""
+
+    max_calls: int = 0
+    max_tokens: int = 0
+    max_cost_usd: float = 0.0
+
+
+@dataclass
+class Session:
+    token: str
+    rollout_id: str
+    model: str
+    base_url: str
+    trace_path: Path | None
+    caps: Caps
+    metadata: dict = field(default_factory=dict)  # reaches scripted models only (e.g. the task)
+    usage: Usage = field(default_factory=Usage)
+    limit_hit: str = ""  # which cap stopped the rollout
+    provider_errors: int = 0
+    closed: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def over_cap(self) -> str:
+        caps, usage = self.caps, self.usage
+        if caps.max_calls and usage.calls >= caps.max_calls:
+            return f"call cap {caps.max_calls} reached"
+        if caps.max_tokens and usage.input_tokens + usage.output_tokens >= caps.max_tokens:
+            return f"token cap {caps.max_tokens} reached"
+        if caps.max_cost_usd and usage.cost_usd >= caps.max_cost_usd:
+            return f"cost cap ${caps.max_cost_usd} reached"
+        return ""
+
+    def record(self, entry: dict) -> None:
+        if self.trace_path is None:
+            return
+        self.trace_path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock, self.trace_path.open("a") as handle:
+            handle.write(json.dumps(entry, default=str) + "\n")
+
+
+_APIS = {
+    "chat/completions": ("chat", wire.chat_request, wire.chat_body, wire.chat_stream),
+    "responses": ("responses", wire.responses_request, wire.responses_body, wire.responses_stream),
+    "messages": ("messages", wire.messages_request, wire.messages_body, wire.messages_stream),
+}
+
+
+class Gateway:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._sessions: dict[str, Session] = {}
+        self._lock = threading.Lock()
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format, *args):  # noqa: A002 - the stdlib's name
+                pass  # requests are recorded in traces, not printed
+
+            def do_GET(self):
+                gateway._handle(self, "GET")
+
+            def do_POST(self):
+                gateway._handle(self, "POST")
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> "Gateway":
+        self._thread = threading.Thread(target=self._server.serve_forever, name="gskill-gateway", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> "Gateway":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def open_session(
+        self, *, model: str, rollout_id: str = "", trace_path: Path | None = None, caps: Caps | None = None,
+        metadata: dict | None = None, base_url: str | None = None,
+    ) -> Session:  # fmt: skip
+        """`base_url` is how the agent reaches us (e.g. the Docker bridge address for a containerised
+        agent); default: this gateway's own URL."""
+        token = "gsk-rollout-" + secrets.token_urlsafe(24)
+        session = Session(token, rollout_id, model, base_url or self.url, trace_path, caps or Caps(), dict(metadata or {}))
+        with self._lock:
+            self._sessions[token] = session
+        return session
+
+    def close_session(self, session: Session) -> Usage:
+        with self._lock:
+            self._sessions.pop(session.token, None)
+        session.closed = True
+        return session.usage
+
+    # -- requests ---------------------------------------------------------------------------------
+
+    def _session_for(self, handler: BaseHTTPRequestHandler) -> Session | None:
+        token = handler.headers.get("x-api-key") or ""
+        authorization = handler.headers.get("authorization") or ""
+        if authorization.lower().startswith("bearer "):
+            token = authorization[7:].strip()
+        with self._lock:
+            return self._sessions.get(token)
+
+    def _handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+        path = handler.path.split("?", 1)[0].rstrip("/")
+        route = path.removeprefix("/v1/").removeprefix("/")
+        length = int(handler.headers.get("content-length") or 0)
+        raw = handler.rfile.read(length) if length else b""
+        session = self._session_for(handler)
+        if session is None:
+            return _send_json(handler, 401, {"error": {"type": "authentication_error", "message": "unknown or closed rollout token"}})
+        if method == "GET" and route == "models":
+            return _send_json(handler, 200, {"object": "list", "data": [{"id": session.model, "object": "model", "owned_by": "gskill"}]})
+        if method == "POST" and route == "messages/count_tokens":
+            messages, _, _ = wire.messages_request(json.loads(raw or b"{}"))
+            return _send_json(handler, 200, {"input_tokens": sum(len(wire._text(m.get("content"))) // 4 for m in messages)})
+        if method != "POST" or route not in _APIS:
+            return _send_json(handler, 404, {"error": {"type": "not_found", "message": f"no endpoint {method} {path}"}})
+        try:
+            body = json.loads(raw or b"{}")
+        except json.JSONDecodeError:
+            return _send_json(handler, 400, {"error": {"type": "invalid_request_error", "message": "body is not JSON"}})
+        api, to_chat, to_body, to_stream = _APIS[route]
+        self._serve(handler, session, api, body, to_chat, to_body, to_stream)
+
+    def _serve(self, handler, session: Session, api: str, body: dict, to_chat, to_body, to_stream) -> None:
+        from harnesses.gateway.models import complete, cost_of
+
+        began = time.time()
+        with session._lock:
+            why = session.over_cap()
+            if why:
+                session.limit_hit = session.limit_hit or why
+        if why:
+            session.record({"t": began, "api": api, "request": body, "error": why, "status": 429})
+            error_type = "rate_limit_error" if api == "messages" else "insufficient_quota"
+            return _send_json(handler, 429, {"type": "error", "error": {"type": error_type, "message": f"gskill: {why}"}})
+        messages, tools, params = to_chat(body)
+        try:
+            response = complete(session.model, messages, tools=tools or None, metadata=session.metadata, **params)
+        except Exception as exc:  # the provider failed: the agent sees a 502 and may retry
+            with session._lock:
+                session.provider_errors += 1
+            message = str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__
+            session.record({"t": began, "api": api, "request": body, "error": message, "status": 502})
+            return _send_json(handler, 502, {"type": "error", "error": {"type": "api_error", "message": message}})
+        prompt, completion = wire.usage_of(response)
+        cost = cost_of(response, session.model)
+        with session._lock:
+            session.usage = session.usage + Usage(calls=1, input_tokens=prompt, output_tokens=completion, cost_usd=cost or 0.0)
+        reply = to_body(response, session.model)
+        session.record({
+            "t": began, "api": api, "model": session.model, "requested_model": body.get("model", ""), "request": body,
+            "response": reply, "usage": {"input_tokens": prompt, "output_tokens": completion}, "cost_usd": cost,
+            "seconds": round(time.time() - began, 3), "stream": bool(body.get("stream")), "status": 200,
+        })  # fmt: skip
+        if body.get("stream"):
+            _send_stream(handler, to_stream(reply))
+        else:
+            _send_json(handler, 200, reply)
+
+
+def _send_json(handler: BaseHTTPRequestHandler, status: int, payload: dict) -> None:
+    data = json.dumps(payload).encode()
+    handler.send_response(status)
+    handler.send_header("content-type", "application/json")
+    handler.send_header("content-length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+def _send_stream(handler: BaseHTTPRequestHandler, events: list[bytes]) -> None:
+    handler.send_response(200)
+    handler.send_header("content-type", "text/event-stream")
+    handler.send_header("cache-control", "no-cache")
+    handler.send_header("connection", "close")
+    handler.end_headers()
+    for event in events:
+        handler.wfile.write(event)
+    handler.wfile.flush()
+    handler.close_connection = True

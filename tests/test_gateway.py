@@ -1,0 +1,130 @@
+"""The gateway in all three wire formats, streaming and not, driven by the real client libraries
+(openai, anthropic) against scripted models; every call must land in the session's trace."""
+
+from __future__ import annotations
+
+import json
+
+import anthropic
+import openai
+import pytest
+
+from harnesses.gateway.server import Caps, Gateway
+
+GOLD = "diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-a = 1\n+a = 2\n"
+BASH = {"type": "function", "function": {"name": "bash", "description": "run", "parameters": {"type": "object", "properties": {"command": {"type": "string"}}}}}
+
+
+@pytest.fixture(scope="module")
+def gateway():
+    with Gateway() as running:
+        yield running
+
+
+def trace(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_chat_completions(gateway, tmp_path, stream):
+    session = gateway.open_session(model="scripted/oracle", trace_path=tmp_path / "t.jsonl", metadata={"gold_patch": GOLD})
+    client = openai.OpenAI(base_url=session.base_url + "/v1", api_key=session.token)
+    messages = [{"role": "system", "content": "sys"}, {"role": "user", "content": "fix it"}]
+    if stream:
+        chunks = list(client.chat.completions.create(model="whatever", messages=messages, tools=[BASH], stream=True))
+        calls = [call for chunk in chunks for choice in chunk.choices for call in (choice.delta.tool_calls or [])]
+        arguments = json.loads(calls[0].function.arguments)
+        assert calls[0].function.name == "bash" and chunks[1].choices[0].finish_reason == "tool_calls"
+    else:
+        reply = client.chat.completions.create(model="whatever", messages=messages, tools=[BASH])
+        call = reply.choices[0].message.tool_calls[0]
+        arguments = json.loads(call.function.arguments)
+        assert call.function.name == "bash" and reply.usage.prompt_tokens > 0
+    assert arguments == {"command": "git status --short"}  # the oracle's first step
+    # Second step, with the first answered: the oracle applies the gold patch.
+    messages += [{"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "bash", "arguments": "{}"}}]},
+                 {"role": "tool", "tool_call_id": "c1", "content": "clean"}]  # fmt: skip
+    reply = client.chat.completions.create(model="whatever", messages=messages, tools=[BASH])
+    assert "git apply /tmp/gskill-fix.diff" in json.loads(reply.choices[0].message.tool_calls[0].function.arguments)["command"]
+    usage = gateway.close_session(session)
+    assert usage.calls == 2 and usage.input_tokens > 0 and usage.output_tokens > 0
+    records = trace(tmp_path / "t.jsonl")
+    assert [r["api"] for r in records] == ["chat", "chat"] and records[0]["stream"] is stream
+    assert records[0]["requested_model"] == "whatever" and records[0]["model"] == "scripted/oracle"  # the session's model is used
+    assert records[1]["request"]["messages"][-1]["content"] == "clean" and records[1]["response"]["choices"]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_openai_responses(gateway, tmp_path, stream):
+    session = gateway.open_session(model="scripted/noop", trace_path=tmp_path / "t.jsonl")
+    client = openai.OpenAI(base_url=session.base_url + "/v1", api_key=session.token)
+    shell = {"type": "function", "name": "shell", "description": "run", "parameters": {"type": "object", "properties": {"command": {"type": "array", "items": {"type": "string"}}}}}
+    inputs = [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "fix it"}]},
+              {"type": "function_call", "call_id": "c1", "name": "shell", "arguments": "{\"command\": [\"ls\"]}"},
+              {"type": "function_call_output", "call_id": "c1", "output": "README"}]  # fmt: skip
+    if stream:
+        events = list(client.responses.create(model="gpt-5-codex", instructions="be brief", input=inputs, tools=[shell], stream=True))
+        kinds = [event.type for event in events]
+        assert kinds[0] == "response.created" and kinds[-1] == "response.completed"
+        assert "response.function_call_arguments.delta" in kinds and "response.output_item.done" in kinds
+        final = events[-1].response
+    else:
+        final = client.responses.create(model="gpt-5-codex", instructions="be brief", input=inputs, tools=[shell])
+    calls = [item for item in final.output if item.type == "function_call"]
+    # One assistant turn in the input: the noop policy's second step, through Codex's argv-style tool.
+    assert calls and calls[0].name == "shell" and json.loads(calls[0].arguments) == {"command": ["bash", "-lc", "git status --short"]}
+    assert final.usage.input_tokens > 0
+    gateway.close_session(session)
+    record = trace(tmp_path / "t.jsonl")[0]
+    assert record["api"] == "responses" and record["request"]["input"][2]["output"] == "README"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_anthropic_messages(gateway, tmp_path, stream):
+    session = gateway.open_session(model="scripted/oracle", trace_path=tmp_path / "t.jsonl", metadata={"gold_patch": GOLD})
+    client = anthropic.Anthropic(base_url=session.base_url, api_key=session.token, max_retries=0)
+    tools = [{"name": "Bash", "description": "run", "input_schema": {"type": "object", "properties": {"command": {"type": "string"}}}}]
+    messages = [
+        {"role": "user", "content": "fix it"},
+        {"role": "assistant", "content": [{"type": "text", "text": "look"}, {"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": "ls"}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "README"}]},
+    ]
+    if stream:
+        with client.messages.stream(model="claude-x", max_tokens=100, system="sys", messages=messages, tools=tools) as events:
+            final = events.get_final_message()
+    else:
+        final = client.messages.create(model="claude-x", max_tokens=100, system="sys", messages=messages, tools=tools)
+    use = [block for block in final.content if block.type == "tool_use"]
+    assert final.stop_reason == "tool_use" and use[0].name == "Bash"
+    assert "git apply /tmp/gskill-fix.diff" in use[0].input["command"]  # step 2 of the oracle
+    gateway.close_session(session)
+    record = trace(tmp_path / "t.jsonl")[0]
+    assert record["api"] == "messages" and record["stream"] is stream
+
+
+def test_tokens_and_caps(gateway, tmp_path):
+    session = gateway.open_session(model="scripted/noop", trace_path=tmp_path / "t.jsonl", caps=Caps(max_calls=1))
+    client = openai.OpenAI(base_url=session.base_url + "/v1", api_key=session.token, max_retries=0)
+    client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}], tools=[BASH])
+    with pytest.raises(openai.RateLimitError, match="call cap 1 reached"):
+        client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}], tools=[BASH])
+    assert session.limit_hit == "call cap 1 reached" and session.usage.calls == 1
+    assert trace(tmp_path / "t.jsonl")[-1]["status"] == 429
+
+    stranger = openai.OpenAI(base_url=session.base_url + "/v1", api_key="sk-not-a-rollout", max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        stranger.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+    gateway.close_session(session)
+    with pytest.raises(openai.AuthenticationError):  # a closed session's token is dead
+        client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+
+
+def test_needs_skill_policy_follows_the_skill_text(gateway):
+    from harnesses.gateway.models import complete
+
+    meta = {"gold_patch": GOLD, "needs": ["src/pkg/core.py"], "competent": 1.0, "base": 0.0, "instance_id": "t1"}
+    for system, applies in (("Bugs live in src/pkg/core.py.", True), ("Read the README.", False)):
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": "fix"}, {"role": "assistant", "content": "ok"}]
+        reply = complete("scripted/needs-skill", messages, tools=[BASH], metadata=meta)
+        command = json.loads(reply.choices[0].message.tool_calls[0].function.arguments)["command"]
+        assert ("git apply" in command) is applies
