@@ -267,6 +267,62 @@ def mine(
         out.print(f"{report.llm_calls} model calls (recorded in {out_dir / 'llm_calls.jsonl'})" + (f"; issues: {written}" if written else ""))
 
 
+@app.command("eval")
+def eval_command(
+    tasks_dir: Path = typer.Option(..., "--tasks", help="Mining output folder (tasks.jsonl / train|val|test.jsonl) or a .jsonl file."),
+    split: Optional[str] = typer.Option(None, "--split", help="train | val | test (default: all tasks)."),
+    agent: str = typer.Option("mini", "--agent", help="mini (codex, claude: issue #5)."),
+    model: str = typer.Option(..., "--model", help="litellm model name, or scripted/oracle|noop|needs-skill."),
+    skill_file: Optional[Path] = typer.Option(None, "--skill", help="Skill document injected into the agent's prompt."),
+    runs: int = typer.Option(1, "--runs", min=1, help="Runs per task."),
+    workers: int = typer.Option(2, "--workers", min=1, help="Rollouts in parallel."),
+    max_tasks: Optional[int] = typer.Option(None, "--max-tasks", min=1, help="Only the first N tasks."),
+    out_dir: Path = typer.Option(..., "--out", help="Run folder: rollouts.jsonl, traces/, summary.json (re-run to resume)."),
+) -> None:
+    """Run an agent on mined tasks with a skill and grade every patch in a fresh container."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from gskill.schema import read_tasks
+    from harnesses.evaluate import evaluate
+
+    cfg = settings()
+    if agent not in ("mini", "codex", "claude"):
+        raise GskillError(f"unknown agent {agent!r}; choose mini, codex or claude")
+    if agent != "mini":
+        raise GskillError(f"--agent {agent} is not available yet; use --agent mini")
+    if tasks_dir.is_file():
+        source = tasks_dir
+    else:
+        source = tasks_dir / (f"{split}.jsonl" if split else "tasks.jsonl")
+        if split and split not in ("train", "val", "test"):
+            raise GskillError(f"--split must be train, val or test, not {split!r}")
+    if not source.is_file():
+        raise GskillError(f"no task file {source}")
+    try:
+        tasks = read_tasks(source)
+    except Exception as exc:
+        raise GskillError(f"{source} is not a task file: {str(exc).splitlines()[0]}") from None
+    if max_tasks:
+        tasks = tasks[:max_tasks]
+    if not tasks:
+        raise GskillError(f"{source} holds no tasks")
+    skill = ""
+    if skill_file is not None:
+        if not skill_file.is_file():
+            raise GskillError(f"no skill file {skill_file}")
+        skill = skill_file.read_text()
+    require_docker("; gskill eval runs every rollout in a container")
+    config = cfg.run.model_copy(update={"agent": agent, "model": model, "runs": runs, "workers": workers})
+    columns = (TextColumn("{task.description:>12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as bar:
+        handle = bar.add_task("rollouts", total=None)
+        summary = evaluate(tasks, config=config, skill=skill, run_dir=out_dir, limits=cfg.limits,
+                           progress=lambda done, total: bar.update(handle, completed=done, total=total))  # fmt: skip
+    out.print_json(data=summary)
+    if summary["scripted_model"]:
+        out.print("note: a scripted model's results say nothing about real models.")
+
+
 def _terminate(signum, frame) -> None:  # SIGTERM → normal exit, so atexit removes our containers
     raise SystemExit(128 + signum)
 

@@ -280,3 +280,23 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The YAML file arrives as init kwargs; the environment must win over it.
         return (env_settings, init_settings)
+
+
+class EvalRecord(BaseModel):
+    """One line of `RUNDIR/rollouts.jsonl`: a rollout and the grade of its patch."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    instance_id: str
+    run_index: int = 0
+    rollout: Rollout
+    grade: Grade | None = None  # None when the rollout itself failed for infrastructure reasons
+    retries: int = 0  # infrastructure failures retried before this record
+
+    @property
+    def infra_error(self) -> bool:
+        return self.rollout.infra_error or (self.grade is not None and self.grade.status is GradeStatus.INFRA_ERROR)
+
+    @property
+    def resolved(self) -> bool:
+        return not self.infra_error and self.grade is not None and self.grade.resolved

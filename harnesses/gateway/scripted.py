@@ -229,3 +229,11 @@ def needs_skill(request: ScriptedRequest) -> ScriptedReply:
     if draw < chance and meta.get("gold_patch"):
         return _act(request, ["git status --short", _apply_patch_command(meta["gold_patch"]), SUBMIT], "Fixing")
     return _act(request, ["ls", SUBMIT], "Not sure where to look")
+
+
+@policy("inspector")
+def inspector(request: ScriptedRequest) -> ScriptedReply:
+    """Prints what an agent can see of its environment (variables, PID 1's environment, git
+    config), then submits nothing: the model the API-key isolation test drives."""
+    plan = ["env", "tr '\\0' '\\n' < /proc/1/environ", "git config --list --show-origin || true", SUBMIT]
+    return _act(request, plan, "Inspecting the environment")

@@ -1,0 +1,118 @@
+"""`gskill eval`: every (task, run) through rollout → grade, in parallel, resumable.
+
+`RUNDIR/rollouts.jsonl` gets one `EvalRecord` per finished (task, run); a re-run skips those already
+recorded. Infrastructure failures are retried (a fresh container each time) up to `infra_retries`
+times; a (task, run) that still fails is recorded as an infra error, counted apart from the score.
+`RUNDIR/summary.json` is rewritten from the whole file at the end, so each task counts once.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import Callable
+
+from gskill.schema import EvalRecord, GradeStatus, RunConfig, SandboxLimits, Task
+from harnesses.gateway.server import Gateway
+from harnesses.grading import grade
+from harnesses.rollout import run_rollout, skill_hash
+
+
+def read_records(path: Path) -> list[EvalRecord]:
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        if line.strip():
+            try:
+                records.append(EvalRecord.model_validate_json(line))
+            except ValueError:
+                continue  # a line cut short by a crash: that run is simply redone
+    return records
+
+
+def evaluate_one(
+    task: Task, run_index: int, *, config: RunConfig, skill: str, gateway: Gateway, run_dir: Path,
+    limits: SandboxLimits | None, infra_retries: int, scripted: dict | None,
+) -> EvalRecord:  # fmt: skip
+    retries = 0
+    while True:
+        rollout = run_rollout(
+            task, config=config, skill=skill, gateway=gateway, trace_dir=run_dir / "traces", limits=limits,
+            attempt=retries + 1, run_index=run_index, scripted=scripted,
+        )  # fmt: skip
+        record = EvalRecord(instance_id=task.instance_id, run_index=run_index, rollout=rollout, retries=retries)
+        if not rollout.infra_error:
+            record.grade = grade(task, rollout.patch, limits=limits, timeout=config.test_timeout_s, run_id=f"grade-{task.instance_id[:40]}")
+        if not record.infra_error or retries >= infra_retries:
+            return record
+        retries += 1
+
+
+def summarize(records: list[EvalRecord], tasks: list[Task], config: RunConfig, skill: str) -> dict:
+    scored = [record for record in records if not record.infra_error]
+    durations = [record.rollout.wall_time_s for record in scored]
+    statuses = Counter(record.grade.status.value if record.grade else "infra_error" for record in records)
+    resolved = sum(record.resolved for record in scored)
+    return {
+        "agent": config.agent, "model": config.model, "skill_hash": skill_hash(skill),
+        "tasks": len(tasks), "runs": len(records), "scored_runs": len(scored),
+        "resolved": resolved, "resolve_rate": round(resolved / len(scored), 4) if scored else 0.0,
+        "infra_errors": len(records) - len(scored), "infra_retries": sum(record.retries for record in records),
+        "statuses": dict(sorted(statuses.items())),
+        "mean_duration_s": round(statistics.mean(durations), 2) if durations else 0.0,
+        "median_duration_s": round(statistics.median(durations), 2) if durations else 0.0,
+        "input_tokens": sum(record.rollout.usage.input_tokens for record in records),
+        "output_tokens": sum(record.rollout.usage.output_tokens for record in records),
+        "cost_usd": round(sum(record.rollout.usage.cost_usd for record in records), 6),
+        "calls": sum(record.rollout.usage.calls for record in records),
+        "scripted_model": config.model.startswith("scripted/"),
+    }  # fmt: skip
+
+
+def evaluate(
+    tasks: list[Task], *, config: RunConfig, skill: str, run_dir: Path, limits: SandboxLimits | None = None,
+    infra_retries: int = 2, scripted: dict | None = None, progress: Callable[[int, int], None] = lambda done, total: None,
+    gateway: Gateway | None = None,
+) -> dict:  # fmt: skip
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / "rollouts.jsonl"
+    # Resume: a (task, run) already recorded is done — unless it was recorded as an infra error.
+    previous = {(r.instance_id, r.run_index): r for r in read_records(path) if not r.infra_error}
+    wanted = [(task, index) for task in tasks for index in range(config.runs)]
+    todo = [(task, index) for task, index in wanted if (task.instance_id, index) not in previous]
+    lock = threading.Lock()
+    done = len(wanted) - len(todo)
+    progress(done, len(wanted))
+    owned = gateway is None
+    gateway = gateway or Gateway().start()
+    try:
+        with ThreadPoolExecutor(max_workers=config.workers) as pool:
+            futures = [
+                pool.submit(evaluate_one, task, index, config=config, skill=skill, gateway=gateway, run_dir=run_dir,
+                            limits=limits, infra_retries=infra_retries, scripted=scripted)  # fmt: skip
+                for task, index in todo
+            ]
+            for future in as_completed(futures):
+                record = future.result()
+                with lock, path.open("a") as handle:
+                    handle.write(record.model_dump_json() + "\n")
+                done += 1
+                progress(done, len(wanted))
+    finally:
+        if owned:
+            gateway.stop()
+    # The last record per (task, run) wins: a run redone after an infra error replaces it.
+    latest = {(r.instance_id, r.run_index): r for r in read_records(path)}
+    ids = {task.instance_id for task in tasks}
+    records = [record for key, record in sorted(latest.items()) if key[0] in ids and key[1] < config.runs]
+    summary = summarize(records, tasks, config, skill)
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+__all__ = ["evaluate", "read_records", "summarize", "GradeStatus"]

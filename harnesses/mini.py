@@ -1,0 +1,113 @@
+"""mini-SWE-agent (the agent the paper used), on the host, acting in our task container.
+
+The real `minisweagent` package runs its own loop (`DefaultAgent`) with two adapters of ours:
+- `SandboxEnvironment`: its Environment protocol over our Sandbox (labelled container, per-command
+  timeout that kills the whole process tree, submission detection as in its LocalEnvironment);
+- `GatewayModel`: its LitellmModel pointed at our gateway (`openai/` wire format, the rollout's
+  token as the API key). The gateway picks the real model, counts tokens and cost, and holds keys.
+The skill goes into the system prompt through `SKILL_TEMPLATE`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harnesses.sandbox import Sandbox
+
+# Before minisweagent is imported: no banner, and its global config (which may load a user's .env
+# of keys into this process) lives in a directory of ours.
+os.environ.setdefault("MSWEA_SILENT_STARTUP", "1")
+
+SKILL_TEMPLATE = """
+
+<repository_skill>
+The maintainers of this repository wrote down what an engineer should know to fix bugs here.
+Use it.
+
+{skill}
+</repository_skill>
+"""
+
+
+@dataclass
+class AgentOutcome:
+    exit_status: str  # mini-swe-agent's: Submitted, LimitsExceeded, TimeExceeded, <exception name>
+    messages: list[dict]
+    steps: int
+    error: str = ""
+
+
+class SandboxEnvironment:
+    """mini-swe-agent's Environment protocol over a gskill Sandbox."""
+
+    def __init__(self, sandbox: Sandbox, *, timeout: float, cwd: str = "/repo", env: dict | None = None) -> None:
+        self.sandbox = sandbox
+        self.timeout = timeout
+        self.env = dict(env or {})  # mini's defaults: PAGER=cat etc., so nothing waits for a terminal
+        self.config = {"cwd": cwd, "timeout": timeout, "env": self.env}
+
+    def execute(self, action: dict, cwd: str = "", *, timeout: int | None = None) -> dict[str, Any]:
+        from minisweagent.exceptions import Submitted
+
+        command = action.get("command", "")
+        result = self.sandbox.exec(command, timeout=timeout or self.timeout, env=self.env)
+        output: dict[str, Any] = {"output": result.output, "returncode": result.exit_code, "exception_info": ""}
+        if result.timed_out:
+            output["exception_info"] = f"The command timed out after {timeout or self.timeout:g} s and was killed."
+        lines = result.output.lstrip().splitlines(keepends=True)
+        if lines and lines[0].strip() == "COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT" and result.exit_code == 0:
+            submission = "".join(lines[1:])
+            raise Submitted({"role": "exit", "content": submission, "extra": {"exit_status": "Submitted", "submission": submission}})
+        return output
+
+    def get_template_vars(self, **kwargs) -> dict[str, Any]:
+        # The template's <system_information> block: the container's, not the host's.
+        return {"system": "Linux", "release": "", "version": "", "machine": "x86_64", "cwd": self.config["cwd"], **kwargs}
+
+    def serialize(self) -> dict:
+        return {"info": {"config": {"environment": self.config, "environment_type": "gskill.SandboxEnvironment"}}}
+
+
+def agent_config(skill: str, *, step_limit: int, cost_limit: float, wall_time_limit_s: float) -> dict:
+    """mini-swe-agent's own tool-calling config (mini.yaml), with the skill in the system prompt."""
+    import minisweagent
+
+    config = yaml.safe_load((Path(minisweagent.__file__).parent / "config" / "mini.yaml").read_text())
+    agent = dict(config["agent"])
+    if skill.strip():
+        # Jinja renders the template: the skill's own braces must stay literal.
+        agent["system_template"] += "{% raw %}" + SKILL_TEMPLATE.format(skill=skill.strip()) + "{% endraw %}"
+    agent.update(step_limit=step_limit, cost_limit=cost_limit, wall_time_limit_seconds=int(wall_time_limit_s))
+    return {"agent": agent, "model": config.get("model", {}), "environment": config.get("environment", {})}
+
+
+def run_mini(
+    sandbox: Sandbox, *, problem_statement: str, skill: str, base_url: str, token: str, model_label: str,
+    step_limit: int, cost_limit: float, wall_time_limit_s: float, command_timeout_s: float,
+) -> AgentOutcome:  # fmt: skip
+    import litellm
+    from minisweagent.agents.default import DefaultAgent
+    from minisweagent.models.litellm_model import LitellmModel
+
+    class GatewayModel(LitellmModel):
+        # The gateway answers 429 only when a rollout cap is reached (provider errors are 502s):
+        # stop, do not back off and retry for minutes.
+        abort_exceptions = [*LitellmModel.abort_exceptions, litellm.exceptions.RateLimitError]
+
+    config = agent_config(skill, step_limit=step_limit, cost_limit=cost_limit, wall_time_limit_s=wall_time_limit_s)
+    model_config = {key: value for key, value in config["model"].items() if key != "model_kwargs"}
+    model_kwargs = {**config["model"].get("model_kwargs", {}), "api_base": base_url.rstrip("/") + "/v1", "api_key": token}
+    # The gateway counts cost (litellm does not know the gateway's model names): no cost errors here.
+    model = GatewayModel(model_name=f"openai/{model_label}", model_kwargs=model_kwargs, cost_tracking="ignore_errors", **model_config)
+    env = SandboxEnvironment(sandbox, timeout=command_timeout_s, env=config["environment"].get("env", {}))
+    agent = DefaultAgent(model, env, **config["agent"])
+    try:
+        result = agent.run(problem_statement)
+        return AgentOutcome(result.get("exit_status", ""), agent.messages, agent.n_calls)
+    except Exception as exc:
+        return AgentOutcome(type(exc).__name__, agent.messages, agent.n_calls, error=f"{type(exc).__name__}: {exc}"[:2000])

@@ -1,0 +1,95 @@
+"""One rollout: an agent, a task, a skill, a model behind the gateway → a `Rollout` record.
+
+Infrastructure failures (the container vanished, the engine failed, the task's patches do not
+apply to its image, the provider kept failing) are flagged `infra_error` so callers retry them;
+they are never scored as the agent's failure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from gskill.schema import ExitStatus, RunConfig, SandboxLimits, Rollout, Task, Usage
+from harnesses.gateway.models import is_scripted
+from harnesses.gateway.server import Caps, Gateway
+from harnesses.sandbox import SandboxError
+from harnesses.taskenv import TaskSetupError, open_task_sandbox
+
+_EXIT = {"Submitted": ExitStatus.SUBMITTED, "LimitsExceeded": ExitStatus.LIMITS_EXCEEDED, "TimeExceeded": ExitStatus.TIMEOUT}
+_PATCH_PATHS = re.compile(r"^diff --git a/(\S+) b/", re.M)
+
+
+def skill_hash(skill: str) -> str:
+    return hashlib.sha256(skill.encode()).hexdigest()[:16] if skill.strip() else ""
+
+
+def scripted_metadata(task: Task, *, seed: int, attempt: int, extra: dict | None = None) -> dict:
+    """What a scripted model may know about the task it serves. Never sent to a real provider."""
+    touched = sorted(set(_PATCH_PATHS.findall(task.patch)))
+    return {"instance_id": task.instance_id, "gold_patch": task.patch, "needs": touched, "seed": seed, "attempt": attempt, **(extra or {})}
+
+
+def run_rollout(
+    task: Task, *, config: RunConfig, skill: str, gateway: Gateway, trace_dir: Path, limits: SandboxLimits | None = None,
+    attempt: int = 1, run_index: int = 0, scripted: dict | None = None,
+) -> Rollout:  # fmt: skip
+    from harnesses.mini import run_mini
+
+    if config.agent != "mini":
+        raise ValueError(f"agent {config.agent!r} is not available yet (issue #5); use --agent mini")
+    began = time.monotonic()
+    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    stem = f"{task.instance_id}.run{run_index}.attempt{attempt}"
+    trace_dir.mkdir(parents=True, exist_ok=True)
+    metadata = scripted_metadata(task, seed=config.seed + run_index, attempt=attempt, extra=scripted) if is_scripted(config.model) else {}
+    session = gateway.open_session(
+        model=config.model, rollout_id=stem, trace_path=trace_dir / f"{stem}.gateway.jsonl", metadata=metadata,
+        caps=Caps(max_calls=config.step_limit + 5, max_cost_usd=config.cost_limit_usd),
+    )  # fmt: skip
+    record = Rollout(
+        instance_id=task.instance_id, agent=config.agent, model=config.model, skill_hash=skill_hash(skill),
+        seed=config.seed + run_index, attempt=attempt, exit_status=ExitStatus.ERROR, started_at=started_at,
+        trace_path=f"traces/{stem}.agent.json",
+    )  # fmt: skip
+    box = None
+    try:
+        box = open_task_sandbox(task, limits=limits, run_id=stem[:60])
+        outcome = run_mini(
+            box, problem_statement=task.problem_statement, skill=skill, base_url=session.base_url, token=session.token,
+            model_label=config.model.replace("/", "_"), step_limit=config.step_limit, cost_limit=config.cost_limit_usd,
+            wall_time_limit_s=config.wall_time_limit_s, command_timeout_s=config.command_timeout_s,
+        )  # fmt: skip
+        (trace_dir / f"{stem}.agent.json").write_text(json.dumps({"exit_status": outcome.exit_status, "error": outcome.error,
+                                                                   "messages": outcome.messages}, default=str, indent=1))  # fmt: skip
+        record.exit_status = _EXIT.get(outcome.exit_status, ExitStatus.ERROR)
+        if session.limit_hit:
+            record.exit_status = ExitStatus.LIMITS_EXCEEDED
+        record.error = outcome.error or session.limit_hit
+        record.patch = box.diff()  # the fresh repo's diff, injected agent files excluded
+        # An agent that died because the container or the provider did is not the agent's failure.
+        if outcome.error and ("SandboxError" in outcome.error or "No such container" in outcome.error):
+            record.infra_error = True
+        elif record.exit_status is ExitStatus.ERROR and session.provider_errors:
+            record.infra_error = True
+    except (SandboxError, TaskSetupError) as exc:
+        record.infra_error, record.error = True, f"{type(exc).__name__}: {exc}"[:2000]
+    except Exception as exc:  # the Docker engine itself
+        if type(exc).__module__.startswith(("docker", "requests", "urllib3")):
+            record.infra_error, record.error = True, f"{type(exc).__name__}: {exc}"[:2000]
+        else:
+            raise
+    finally:
+        if box is not None:
+            try:
+                box.stop()
+            except Exception:
+                pass
+        usage = gateway.close_session(session)
+        record.usage = Usage(**usage.model_dump())
+        record.wall_time_s = round(time.monotonic() - began, 2)
+    return record

@@ -1,0 +1,151 @@
+"""`gskill eval` end to end: mined fixture tasks, mini-SWE-agent in real containers, scripted models
+behind the gateway, grading in fresh containers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+
+import pytest
+
+from gskill.schema import EvalRecord, RunConfig, read_tasks
+from harnesses.gateway import scripted
+from harnesses.taskenv import open_task_sandbox
+from tests.repo_factory import make_history_repo
+from tests.test_cli import gskill
+
+SENTINELS = {"OPENAI_API_KEY": "sk-SENTINEL-openai-4f1c", "ANTHROPIC_API_KEY": "sk-ant-SENTINEL-9d2e",
+             "GEMINI_API_KEY": "SENTINEL-gemini-77aa"}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tasks_dir(base_image, tmp_path_factory):
+    repo, _ = make_history_repo(tmp_path_factory.mktemp("history"))
+    out = tmp_path_factory.mktemp("mined")
+    done = gskill("mine", str(repo), "--out", str(out), "--strategies", "commit-mirror", env={"GSKILL_BASE_IMAGE": base_image})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len(read_tasks(out / "tasks.jsonl")) == 2
+    return out
+
+
+def test_oracle_resolves_everything_and_noop_nothing(tasks_dir, tmp_path):
+    runs = {}
+    for model in ("scripted/oracle", "scripted/noop"):
+        run_dir = tmp_path / model.split("/")[1]
+        done = gskill("eval", "--tasks", str(tasks_dir), "--agent", "mini", "--model", model, "--out", str(run_dir))
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+        runs[model] = json.loads((run_dir / "summary.json").read_text())
+        assert "say nothing about real models" in done.stdout
+    oracle, noop = runs["scripted/oracle"], runs["scripted/noop"]
+    assert oracle["resolve_rate"] == 1.0 and oracle["resolved"] == 2 and oracle["statuses"] == {"resolved": 2}
+    assert noop["resolve_rate"] == 0.0 and noop["statuses"] == {"no_patch": 2}
+    assert oracle["calls"] == 6 and oracle["input_tokens"] > 0  # 3 steps per task, counted by the gateway
+
+    records = [json.loads(line) for line in (tmp_path / "oracle" / "rollouts.jsonl").read_text().splitlines()]
+    for record in records:
+        rollout = record["rollout"]
+        assert rollout["exit_status"] == "submitted" and rollout["patch"].startswith("diff --git a/src/shapes/core.py")
+        assert record["grade"]["f2p_passed"] and not record["grade"]["p2p_failed"]
+        agent_trace = json.loads((tmp_path / "oracle" / rollout["trace_path"]).read_text())
+        commands = [json.loads(call["function"]["arguments"])["command"] for m in agent_trace["messages"] for call in m.get("tool_calls") or []]
+        assert commands[0] == "git status --short" and "git apply" in commands[1]
+    gateway_traces = list((tmp_path / "oracle" / "traces").glob("*.gateway.jsonl"))
+    assert len(gateway_traces) == 2 and all(len(path.read_text().splitlines()) == 3 for path in gateway_traces)
+
+    # Resume: everything is recorded, nothing runs again.
+    again = gskill("eval", "--tasks", str(tasks_dir), "--model", "scripted/oracle", "--out", str(tmp_path / "oracle"))
+    assert again.returncode == 0 and len((tmp_path / "oracle" / "rollouts.jsonl").read_text().splitlines()) == 2
+
+
+def test_no_api_key_reaches_a_container_a_trace_or_a_log(tasks_dir, tmp_path):
+    run_dir = tmp_path / "run"
+    done = gskill("eval", "--tasks", str(tasks_dir), "--model", "scripted/inspector", "--max-tasks", "1", "--out", str(run_dir), env=SENTINELS)
+    assert done.returncode == 0, done.stderr[-3000:]
+    everything = done.stdout + done.stderr
+    for path in run_dir.rglob("*"):
+        if path.is_file():
+            everything += path.read_text(errors="replace")
+    # The inspector did print the container's environment (so the check below is not vacuous) ...
+    assert "PATH=/opt/gskill-venv/bin" in everything and "HOSTNAME=" in everything
+    # ... and no key value is anywhere: not in the container, the traces, the records or the output.
+    for name, value in SENTINELS.items():
+        assert value not in everything, name
+
+
+def test_a_cheating_agent_cannot_recover_the_fix(tasks_dir):
+    task = read_tasks(tasks_dir / "tasks.jsonl")[0]
+    fixed_lines = [line[1:].strip() for line in task.patch.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    hidden_tests = [line[1:].strip() for line in task.test_patch.splitlines() if line.startswith("+def test_")]
+    assert fixed_lines and hidden_tests
+    box = open_task_sandbox(task)
+    try:
+        attempts = [
+            "git log --all -p", "git reflog", "git stash list", "git show HEAD", "git fsck --lost-found --unreachable 2>&1",
+            "git count-objects -v", "ls -la /tmp /root",
+            "find / -xdev \\( -name '*.orig' -o -name '*.rej' -o -name '*.diff' -o -name '*.patch' -o -name '*.jsonl' \\) -not -path '/proc/*' 2>/dev/null",
+            "pip cache dir 2>&1; ls -R /root/.cache 2>&1 | head -50",
+        ]
+        for command in attempts:
+            output = box.exec(command, timeout=120).output
+            for secret in fixed_lines + hidden_tests:
+                assert secret not in output, (command, secret)
+        assert box.exec("git rev-list --all --count", timeout=30).output.strip() == "1"
+        # The whole filesystem, every file: the fixed line is nowhere (the grep itself is excluded).
+        needle = fixed_lines[0]
+        found = box.exec(f"grep -rlF {json.dumps(needle)} / --exclude-dir=proc --exclude-dir=sys 2>/dev/null | head", timeout=300)
+        assert found.output.strip() == "", found.output
+    finally:
+        box.stop()
+
+
+@scripted.policy("slow-oracle")
+def _slow_oracle(request):
+    """The oracle, with a first step slow enough for the test to remove the container under it."""
+    if scripted._step(request) == 0:
+        return scripted._act(request, ["sleep 6"], "Waiting")
+    first = next(i for i, message in enumerate(request.messages) if message.get("role") == "assistant")
+    request.messages = request.messages[:first] + request.messages[first + 1 :]  # the oracle's plan, a step later
+    return scripted.oracle(request)
+
+
+def test_a_killed_rollout_is_an_infra_error_and_is_retried(tasks_dir, tmp_path, docker_client):
+    from harnesses.evaluate import evaluate
+
+    task = read_tasks(tasks_dir / "tasks.jsonl")[0]
+    killed: list[str] = []
+
+    def kill_first_task_container() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not killed:
+            for container in docker_client.containers.list(filters={"label": "gskill.task"}):
+                if container.attrs["Config"]["Labels"].get("gskill.task") == task.instance_id[:60]:
+                    time.sleep(2)  # inside the agent's `sleep 6`
+                    container.remove(force=True)
+                    killed.append(container.name)
+                    return
+            time.sleep(0.2)
+
+    killer = threading.Thread(target=kill_first_task_container)
+    killer.start()
+    config = RunConfig(agent="mini", model="scripted/slow-oracle", workers=1)
+    summary = evaluate([task], config=config, skill="", run_dir=tmp_path)
+    killer.join()
+    assert killed, "the test never saw the rollout's container"
+    assert summary["runs"] == 1 and summary["resolved"] == 1 and summary["infra_retries"] == 1 and summary["infra_errors"] == 0
+    records = [EvalRecord.model_validate_json(line) for line in (tmp_path / "rollouts.jsonl").read_text().splitlines()]
+    assert len(records) == 1 and records[0].retries == 1 and records[0].rollout.attempt == 2
+    assert (tmp_path / "traces" / f"{task.instance_id}.run0.attempt1.gateway.jsonl").exists()  # the killed attempt's trace
+
+
+def test_bad_eval_inputs_are_one_line_errors(tasks_dir, tmp_path):
+    cases = [
+        (["--tasks", str(tmp_path / "nowhere"), "--model", "scripted/noop", "--out", str(tmp_path / "o")], "no task file"),
+        (["--tasks", str(tasks_dir), "--split", "dev", "--model", "scripted/noop", "--out", str(tmp_path / "o")], "--split"),
+        (["--tasks", str(tasks_dir), "--model", "scripted/noop", "--skill", str(tmp_path / "none.md"), "--out", str(tmp_path / "o")], "no skill file"),
+        (["--tasks", str(tasks_dir), "--agent", "aider", "--model", "scripted/noop", "--out", str(tmp_path / "o")], "unknown agent"),
+    ]
+    for args, message in cases:
+        done = gskill("eval", *args)
+        assert done.returncode == 2 and message in done.stderr and done.stderr.strip().count("\n") == 0, done.stderr
