@@ -177,7 +177,10 @@ def mine(
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Output folder (tasks.jsonl, splits, report, cache)."),
     snapshot: Optional[str] = typer.Option(None, "--snapshot", help="Commit the tasks are mirrored onto (default HEAD)."),
     workers: int = typer.Option(2, "--workers", min=1, help="Parallel validation sandboxes."),
-    max_tasks: Optional[int] = typer.Option(None, "--max-tasks", min=1, help="Stop after this many validated tasks."),
+    max_tasks: Optional[int] = typer.Option(
+        None, "--max-tasks", min=1, help="Stop after this many validated tasks (default: the split sizes' sum)."
+    ),
+    exhaust: bool = typer.Option(False, "--all", help="Validate every candidate instead of stopping at the split sizes."),
     strategies: Optional[str] = typer.Option(
         None, "--strategies",
         help="Comma-separated: commit-mirror, commit-historical, procedural, llm-rewrite "
@@ -231,7 +234,7 @@ def mine(
     else:
         chosen = tuple(part.strip() for part in strategies.split(",") if part.strip())
     options = MineOptions(
-        out=out_dir, snapshot=snapshot, workers=workers, max_tasks=max_tasks, seed=seed, sandbox=sandbox, sizes=sizes,
+        out=out_dir, snapshot=snapshot, workers=workers, max_tasks=max_tasks, exhaust=exhaust, seed=seed, sandbox=sandbox, sizes=sizes,
         strategies=chosen, max_commits=max_commits, test_timeout_s=cfg.run.test_timeout_s,
         model=model, issue_writer=issue_writer, llm_attempts=llm_attempts,
     )  # fmt: skip
@@ -271,9 +274,14 @@ def mine(
 def eval_command(
     tasks_dir: Path = typer.Option(..., "--tasks", help="Mining output folder (tasks.jsonl / train|val|test.jsonl) or a .jsonl file."),
     split: Optional[str] = typer.Option(None, "--split", help="train | val | test (default: all tasks)."),
-    agent: str = typer.Option("mini", "--agent", help="mini (codex, claude: issue #5)."),
+    agent: str = typer.Option("mini", "--agent", help="mini | codex | claude."),
     model: str = typer.Option(..., "--model", help="litellm model name, or scripted/oracle|noop|needs-skill."),
     skill_file: Optional[Path] = typer.Option(None, "--skill", help="Skill document injected into the agent's prompt."),
+    skill_mode: str = typer.Option(
+        "", "--skill-mode",
+        help="How the skill is injected. mini: system-prompt; codex: skill | repo-skill | agents-md; "
+        "claude: skill | repo-skill | claude-md | system-prompt (default: the first).",
+    ),
     runs: int = typer.Option(1, "--runs", min=1, help="Runs per task."),
     workers: int = typer.Option(2, "--workers", min=1, help="Rollouts in parallel."),
     max_tasks: Optional[int] = typer.Option(None, "--max-tasks", min=1, help="Only the first N tasks."),
@@ -288,8 +296,10 @@ def eval_command(
     cfg = settings()
     if agent not in ("mini", "codex", "claude"):
         raise GskillError(f"unknown agent {agent!r}; choose mini, codex or claude")
-    if agent != "mini":
-        raise GskillError(f"--agent {agent} is not available yet; use --agent mini")
+    from harnesses.agents import adapter_for
+
+    if skill_mode and skill_mode not in adapter_for(agent).skill_modes:
+        raise GskillError(f"--skill-mode {skill_mode!r} is not one of {agent}'s: {', '.join(adapter_for(agent).skill_modes)}")
     if tasks_dir.is_file():
         source = tasks_dir
     else:
@@ -316,8 +326,8 @@ def eval_command(
     columns = (TextColumn("{task.description:>12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as bar:
         handle = bar.add_task("rollouts", total=None)
-        summary = evaluate(tasks, config=config, skill=skill, run_dir=out_dir, limits=cfg.limits,
-                           progress=lambda done, total: bar.update(handle, completed=done, total=total))  # fmt: skip
+        summary = evaluate(tasks, config=config, skill=skill, run_dir=out_dir, limits=cfg.limits, skill_mode=skill_mode,
+                           cache_dir=cfg.cache_dir, progress=lambda done, total: bar.update(handle, completed=done, total=total))  # fmt: skip
     out.print_json(data=summary)
     if summary["scripted_model"]:
         out.print("note: a scripted model's results say nothing about real models.")

@@ -201,6 +201,8 @@ class Grade(BaseModel):
     p2p_failed: list[str] = Field(default_factory=list)
     test_time_s: float = 0.0
     log_tail: str = ""
+    # Custom scorers' results (name -> score), next to the tests' verdict; tests stay the default.
+    scores: dict[str, float] = Field(default_factory=dict)
 
     @property
     def resolved(self) -> bool:
@@ -237,6 +239,15 @@ class RunConfig(BaseModel):
     runs: int = Field(1, ge=1)
     workers: int = Field(2, ge=1)
     seed: int = 0
+    # How the skill enters the agent's system prompt; must contain {skill}. Empty = the harness's default.
+    skill_template: str = ""
+
+    @field_validator("skill_template")
+    @classmethod
+    def _has_skill_slot(cls, value: str) -> str:
+        if value and "{skill}" not in value:
+            raise ValueError("skill_template must contain {skill}")
+        return value
 
 
 def default_cache_dir() -> Path:

@@ -37,13 +37,13 @@ def read_records(path: Path) -> list[EvalRecord]:
 
 def evaluate_one(
     task: Task, run_index: int, *, config: RunConfig, skill: str, gateway: Gateway, run_dir: Path,
-    limits: SandboxLimits | None, infra_retries: int, scripted: dict | None,
+    limits: SandboxLimits | None, infra_retries: int, scripted: dict | None, skill_mode: str = "", tools_dir: Path | None = None,
 ) -> EvalRecord:  # fmt: skip
     retries = 0
     while True:
         rollout = run_rollout(
             task, config=config, skill=skill, gateway=gateway, trace_dir=run_dir / "traces", limits=limits,
-            attempt=retries + 1, run_index=run_index, scripted=scripted,
+            attempt=retries + 1, run_index=run_index, scripted=scripted, skill_mode=skill_mode, tools_dir=tools_dir,
         )  # fmt: skip
         record = EvalRecord(instance_id=task.instance_id, run_index=run_index, rollout=rollout, retries=retries)
         if not rollout.infra_error:
@@ -77,8 +77,22 @@ def summarize(records: list[EvalRecord], tasks: list[Task], config: RunConfig, s
 def evaluate(
     tasks: list[Task], *, config: RunConfig, skill: str, run_dir: Path, limits: SandboxLimits | None = None,
     infra_retries: int = 2, scripted: dict | None = None, progress: Callable[[int, int], None] = lambda done, total: None,
-    gateway: Gateway | None = None,
+    gateway: Gateway | None = None, skill_mode: str = "", cache_dir: Path | None = None,
 ) -> dict:  # fmt: skip
+    """`cache_dir` holds the container agents' binaries (fetched on first use)."""
+    from harnesses.agents import adapter_for
+    from harnesses.agents.tools import install, tools_dir as agent_tools_dir
+    from harnesses.sandbox import bridge_gateway_ip
+
+    adapter = adapter_for(config.agent)
+    tools_dir = None
+    host = "127.0.0.1"
+    if adapter.tool is not None:
+        if cache_dir is None:
+            raise ValueError(f"{config.agent} needs cache_dir (its binary lives in the tool cache)")
+        install(adapter.tool, cache_dir)
+        tools_dir = agent_tools_dir(cache_dir)
+        host = bridge_gateway_ip()  # the agent calls the gateway from inside its container
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / "rollouts.jsonl"
     # Resume: a (task, run) already recorded is done — unless it was recorded as an infra error.
@@ -89,12 +103,13 @@ def evaluate(
     done = len(wanted) - len(todo)
     progress(done, len(wanted))
     owned = gateway is None
-    gateway = gateway or Gateway().start()
+    gateway = gateway or Gateway(host=host).start()
     try:
         with ThreadPoolExecutor(max_workers=config.workers) as pool:
             futures = [
                 pool.submit(evaluate_one, task, index, config=config, skill=skill, gateway=gateway, run_dir=run_dir,
-                            limits=limits, infra_retries=infra_retries, scripted=scripted)  # fmt: skip
+                            limits=limits, infra_retries=infra_retries, scripted=scripted, skill_mode=skill_mode,
+                            tools_dir=tools_dir)  # fmt: skip
                 for task, index in todo
             ]
             for future in as_completed(futures):
@@ -111,6 +126,7 @@ def evaluate(
     ids = {task.instance_id for task in tasks}
     records = [record for key, record in sorted(latest.items()) if key[0] in ids and key[1] < config.runs]
     summary = summarize(records, tasks, config, skill)
+    summary["skill_mode"] = skill_mode or adapter.skill_modes[0]
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
 

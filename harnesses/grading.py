@@ -12,13 +12,14 @@ from __future__ import annotations
 import re
 import shlex
 import time
+from typing import Callable, Mapping
 
 from swebench.harness.constants import EvalType
 from swebench.harness.grading import get_eval_tests_report
 from swebench.harness.log_parsers.python import parse_log_pytest
 
 from gskill.schema import Grade, GradeStatus, SandboxLimits, Task
-from harnesses.sandbox import DockerSandbox, SandboxError
+from harnesses.sandbox import DockerSandbox, Sandbox, SandboxError
 from harnesses.taskenv import TaskSetupError, apply_patch, make_bug_state
 
 PYTEST = "python -m pytest -rA -q -p no:cacheprovider --tb=short"
@@ -29,7 +30,15 @@ def test_files_of(task: Task) -> list[str]:
     return sorted({test.split("::", 1)[0] for test in task.FAIL_TO_PASS + task.PASS_TO_PASS})
 
 
-def grade(task: Task, patch: str, *, limits: SandboxLimits | None = None, timeout: float = 300, run_id: str = "grade") -> Grade:
+# A custom scorer sees the live grading sandbox (patched, tests restored, tests run) and the task, and
+# returns a number — e.g. a lint score, a benchmark, a rubric check. Tests remain the verdict.
+Scorer = Callable[[Sandbox, Task], float]
+
+
+def grade(
+    task: Task, patch: str, *, limits: SandboxLimits | None = None, timeout: float = 300, run_id: str = "grade",
+    scorers: Mapping[str, Scorer] | None = None,
+) -> Grade:  # fmt: skip
     if not patch.strip():
         return Grade(instance_id=task.instance_id, status=GradeStatus.NO_PATCH)
     began = time.monotonic()
@@ -56,6 +65,7 @@ def grade(task: Task, patch: str, *, limits: SandboxLimits | None = None, timeou
                     raise TaskSetupError(f"{task.instance_id}: test_patch does not apply for grading")
             command = " ".join([PYTEST, *(shlex.quote(path) for path in test_files_of(task))])
             run = box.exec(command, timeout=timeout, env={"PYTHONDONTWRITEBYTECODE": "1"})
+            scores = {name: float(scorer(box, task)) for name, scorer in (scorers or {}).items()}
     except (SandboxError, TaskSetupError) as exc:
         return Grade(instance_id=task.instance_id, status=GradeStatus.INFRA_ERROR, log_tail=str(exc)[-2000:])
     except Exception as exc:  # the Docker engine itself failed us
@@ -76,4 +86,5 @@ def grade(task: Task, patch: str, *, limits: SandboxLimits | None = None, timeou
         instance_id=task.instance_id, status=status,
         f2p_passed=f2p["success"], f2p_failed=f2p["failure"], p2p_passed=p2p["success"], p2p_failed=p2p["failure"],
         test_time_s=round(time.monotonic() - began, 2), log_tail=("TIMED OUT\n" if run.timed_out else "") + tail,
+        scores=scores,
     )  # fmt: skip

@@ -10,13 +10,14 @@ The skill goes into the system prompt through `SKILL_TEMPLATE`.
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from harnesses.agents.base import AgentOutcome
 from harnesses.sandbox import Sandbox
 
 # Before minisweagent is imported: no banner, and its global config (which may load a user's .env
@@ -32,14 +33,6 @@ Use it.
 {skill}
 </repository_skill>
 """
-
-
-@dataclass
-class AgentOutcome:
-    exit_status: str  # mini-swe-agent's: Submitted, LimitsExceeded, TimeExceeded, <exception name>
-    messages: list[dict]
-    steps: int
-    error: str = ""
 
 
 class SandboxEnvironment:
@@ -73,7 +66,7 @@ class SandboxEnvironment:
         return {"info": {"config": {"environment": self.config, "environment_type": "gskill.SandboxEnvironment"}}}
 
 
-def agent_config(skill: str, *, step_limit: int, cost_limit: float, wall_time_limit_s: float) -> dict:
+def agent_config(skill: str, *, step_limit: int, cost_limit: float, wall_time_limit_s: float, skill_template: str = "") -> dict:
     """mini-swe-agent's own tool-calling config (mini.yaml), with the skill in the system prompt."""
     import minisweagent
 
@@ -81,14 +74,15 @@ def agent_config(skill: str, *, step_limit: int, cost_limit: float, wall_time_li
     agent = dict(config["agent"])
     if skill.strip():
         # Jinja renders the template: the skill's own braces must stay literal.
-        agent["system_template"] += "{% raw %}" + SKILL_TEMPLATE.format(skill=skill.strip()) + "{% endraw %}"
+        section = (skill_template or SKILL_TEMPLATE).replace("{skill}", skill.strip())
+        agent["system_template"] += "{% raw %}" + section + "{% endraw %}"
     agent.update(step_limit=step_limit, cost_limit=cost_limit, wall_time_limit_seconds=int(wall_time_limit_s))
     return {"agent": agent, "model": config.get("model", {}), "environment": config.get("environment", {})}
 
 
 def run_mini(
     sandbox: Sandbox, *, problem_statement: str, skill: str, base_url: str, token: str, model_label: str,
-    step_limit: int, cost_limit: float, wall_time_limit_s: float, command_timeout_s: float,
+    step_limit: int, cost_limit: float, wall_time_limit_s: float, command_timeout_s: float, skill_template: str = "",
 ) -> AgentOutcome:  # fmt: skip
     import litellm
     from minisweagent.agents.default import DefaultAgent
@@ -99,7 +93,9 @@ def run_mini(
         # stop, do not back off and retry for minutes.
         abort_exceptions = [*LitellmModel.abort_exceptions, litellm.exceptions.RateLimitError]
 
-    config = agent_config(skill, step_limit=step_limit, cost_limit=cost_limit, wall_time_limit_s=wall_time_limit_s)
+    config = agent_config(
+        skill, step_limit=step_limit, cost_limit=cost_limit, wall_time_limit_s=wall_time_limit_s, skill_template=skill_template
+    )
     model_config = {key: value for key, value in config["model"].items() if key != "model_kwargs"}
     model_kwargs = {**config["model"].get("model_kwargs", {}), "api_base": base_url.rstrip("/") + "/v1", "api_key": token}
     # The gateway counts cost (litellm does not know the gateway's model names): no cost errors here.
@@ -108,6 +104,28 @@ def run_mini(
     agent = DefaultAgent(model, env, **config["agent"])
     try:
         result = agent.run(problem_statement)
-        return AgentOutcome(result.get("exit_status", ""), agent.messages, agent.n_calls)
+        return AgentOutcome(result.get("exit_status", ""), steps=agent.n_calls, messages=agent.messages)
     except Exception as exc:
-        return AgentOutcome(type(exc).__name__, agent.messages, agent.n_calls, error=f"{type(exc).__name__}: {exc}"[:2000])
+        return AgentOutcome(type(exc).__name__, steps=agent.n_calls, messages=agent.messages, error=f"{type(exc).__name__}: {exc}"[:2000])
+
+
+class MiniAgent:
+    """The adapter for mini-SWE-agent: runs on the host, acts in the container."""
+
+    name = "mini"
+    wire = "chat"
+    tool = None
+    skill_modes = ("system-prompt",)
+
+    def run(self, box: Sandbox, request) -> "AgentOutcome":
+        outcome = run_mini(
+            box, problem_statement=request.problem_statement, skill=request.skill, base_url=request.base_url,
+            token=request.token, model_label=request.model_label, step_limit=request.step_limit,
+            cost_limit=request.cost_limit, wall_time_limit_s=request.wall_time_limit_s,
+            command_timeout_s=request.command_timeout_s, skill_template=request.skill_template,
+        )  # fmt: skip
+        if request.trace_path is not None:
+            request.trace_path.parent.mkdir(parents=True, exist_ok=True)
+            request.trace_path.write_text(json.dumps({"exit_status": outcome.exit_status, "error": outcome.error,
+                                                      "messages": outcome.messages}, default=str, indent=1))  # fmt: skip
+        return outcome

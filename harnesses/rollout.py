@@ -8,7 +8,6 @@ they are never scored as the agent's failure.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import time
 from datetime import datetime, timezone
@@ -17,7 +16,7 @@ from pathlib import Path
 from gskill.schema import ExitStatus, RunConfig, SandboxLimits, Rollout, Task, Usage
 from harnesses.gateway.models import is_scripted
 from harnesses.gateway.server import Caps, Gateway
-from harnesses.sandbox import SandboxError
+from harnesses.sandbox import INJECTED_AGENT_PATHS, SandboxError
 from harnesses.taskenv import TaskSetupError, open_task_sandbox
 
 _EXIT = {"Submitted": ExitStatus.SUBMITTED, "LimitsExceeded": ExitStatus.LIMITS_EXCEEDED, "TimeExceeded": ExitStatus.TIMEOUT}
@@ -36,12 +35,14 @@ def scripted_metadata(task: Task, *, seed: int, attempt: int, extra: dict | None
 
 def run_rollout(
     task: Task, *, config: RunConfig, skill: str, gateway: Gateway, trace_dir: Path, limits: SandboxLimits | None = None,
-    attempt: int = 1, run_index: int = 0, scripted: dict | None = None,
+    attempt: int = 1, run_index: int = 0, scripted: dict | None = None, skill_mode: str = "", tools_dir: Path | None = None,
 ) -> Rollout:  # fmt: skip
-    from harnesses.mini import run_mini
+    """`tools_dir`: the agent tool cache (mounted read-only for container agents)."""
+    from harnesses.agents import adapter_for
+    from harnesses.agents.base import RunRequest
+    from harnesses.agents.tools import CONTAINER_ROOT
 
-    if config.agent != "mini":
-        raise ValueError(f"agent {config.agent!r} is not available yet (issue #5); use --agent mini")
+    adapter = adapter_for(config.agent)
     began = time.monotonic()
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     stem = f"{task.instance_id}.run{run_index}.attempt{attempt}"
@@ -51,26 +52,33 @@ def run_rollout(
         model=config.model, rollout_id=stem, trace_path=trace_dir / f"{stem}.gateway.jsonl", metadata=metadata,
         caps=Caps(max_calls=config.step_limit + 5, max_cost_usd=config.cost_limit_usd),
     )  # fmt: skip
+    agent_trace = trace_dir / f"{stem}.agent.{'json' if adapter.tool is None else 'jsonl'}"
     record = Rollout(
         instance_id=task.instance_id, agent=config.agent, model=config.model, skill_hash=skill_hash(skill),
         seed=config.seed + run_index, attempt=attempt, exit_status=ExitStatus.ERROR, started_at=started_at,
-        trace_path=f"traces/{stem}.agent.json",
+        trace_path=f"traces/{agent_trace.name}",
     )  # fmt: skip
+    mounts = {}
+    if adapter.tool is not None:
+        if tools_dir is None:
+            raise ValueError(f"{config.agent} runs from the agent tool cache: pass tools_dir")
+        mounts = {str(tools_dir): {"bind": CONTAINER_ROOT, "mode": "ro"}}
     box = None
     try:
-        box = open_task_sandbox(task, limits=limits, run_id=stem[:60])
-        outcome = run_mini(
-            box, problem_statement=task.problem_statement, skill=skill, base_url=session.base_url, token=session.token,
-            model_label=config.model.replace("/", "_"), step_limit=config.step_limit, cost_limit=config.cost_limit_usd,
-            wall_time_limit_s=config.wall_time_limit_s, command_timeout_s=config.command_timeout_s,
+        box = open_task_sandbox(task, limits=limits, run_id=stem[:60], mounts=mounts)
+        request = RunRequest(
+            problem_statement=task.problem_statement, skill=skill, skill_mode=skill_mode, base_url=session.base_url,
+            token=session.token, model_label=config.model.replace("/", "_"), step_limit=config.step_limit,
+            cost_limit=config.cost_limit_usd, wall_time_limit_s=config.wall_time_limit_s,
+            command_timeout_s=config.command_timeout_s, skill_template=config.skill_template, trace_path=agent_trace,
         )  # fmt: skip
-        (trace_dir / f"{stem}.agent.json").write_text(json.dumps({"exit_status": outcome.exit_status, "error": outcome.error,
-                                                                   "messages": outcome.messages}, default=str, indent=1))  # fmt: skip
+        outcome = adapter.run(box, request)
         record.exit_status = _EXIT.get(outcome.exit_status, ExitStatus.ERROR)
         if session.limit_hit:
             record.exit_status = ExitStatus.LIMITS_EXCEEDED
         record.error = outcome.error or session.limit_hit
-        record.patch = box.diff()  # the fresh repo's diff, injected agent files excluded
+        # The fresh repo's diff; injected agent folders and the adapter's own files excluded.
+        record.patch = box.diff(exclude=tuple(INJECTED_AGENT_PATHS) + tuple(outcome.injected_paths))
         # An agent that died because the container or the provider did is not the agent's failure.
         if outcome.error and ("SandboxError" in outcome.error or "No such container" in outcome.error):
             record.infra_error = True

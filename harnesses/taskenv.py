@@ -46,11 +46,12 @@ def make_bug_state(sandbox: Sandbox, task: Task, *, hide_tests: bool = True) -> 
 
 
 def open_task_sandbox(
-    task: Task, *, limits: SandboxLimits | None = None, run_id: str = "", hide_tests: bool = True, env: dict | None = None
+    task: Task, *, limits: SandboxLimits | None = None, run_id: str = "", hide_tests: bool = True, env: dict | None = None,
+    mounts: dict | None = None,
 ) -> DockerSandbox:
     """The agent's container: bug state, F2P tests hidden (unless `hide_tests=False`), fresh history."""
     box = DockerSandbox.start(
-        task.image_name, limits=limits, run_id=run_id, env=env, extra_labels={"gskill.task": task.instance_id[:60]}
+        task.image_name, limits=limits, run_id=run_id, env=env, mounts=mounts, extra_labels={"gskill.task": task.instance_id[:60]}
     )
     try:
         make_bug_state(box, task, hide_tests=hide_tests)

@@ -45,7 +45,8 @@ class MineOptions:
     out: Path
     snapshot: str | None = None
     workers: int = 2
-    max_tasks: int | None = None
+    max_tasks: int | None = None  # None: the sum of the split sizes (or every candidate with exhaust)
+    exhaust: bool = False
     strategies: tuple[str, ...] = DEFAULT_STRATEGIES
     sizes: tuple[int, int, int] = (200, 50, 60)
     seed: int = 0
@@ -495,13 +496,21 @@ def mine(repo: str, options: MineOptions, settings: Settings, progress: Progress
         # Validation, in parallel, resumable; candidates are drawn lazily so --max-tasks stops early.
         results: list[tuple[Candidate, Verdict]] = []
         seen_keys: set[str] = set()
+        distinct_bugs: set[str] = set()  # validated bug patches: what dedupe will keep
         validated = 0
+        # Default: stop once the splits can be filled; --all validates every candidate.
+        target = options.max_tasks or (None if options.exhaust else sum(options.sizes))
+
+        def count(candidate: Candidate, verdict: Verdict) -> None:
+            nonlocal validated
+            if verdict.ok:
+                distinct_bugs.add(candidate.bug_patch)
+                validated = len(distinct_bugs)
 
         def enough() -> bool:
-            return options.max_tasks is not None and validated >= options.max_tasks
+            return target is not None and validated >= target
 
         def fresh_candidates() -> Iterator[Candidate]:
-            nonlocal validated
             for candidate in interleave(*sources):
                 if candidate.key in seen_keys:
                     continue
@@ -514,7 +523,7 @@ def mine(repo: str, options: MineOptions, settings: Settings, progress: Progress
                 else:
                     report.cached += 1
                     results.append((candidate, verdict))
-                    validated += verdict.ok
+                    count(candidate, verdict)
                     if enough():
                         return
 
@@ -538,7 +547,7 @@ def mine(repo: str, options: MineOptions, settings: Settings, progress: Progress
             finally:
                 free.put(box)
 
-        progress("validate", 0, options.max_tasks)
+        progress("validate", 0, target)
         with ThreadPoolExecutor(max_workers=len(boxes)) as pool:
             iterator = fresh_candidates()
             running: set = set()
@@ -557,8 +566,8 @@ def mine(repo: str, options: MineOptions, settings: Settings, progress: Progress
                     candidate, verdict = future.result()
                     store.put(candidate, verdict)
                     results.append((candidate, verdict))
-                    validated += verdict.ok
-                    progress("validate", validated, options.max_tasks)
+                    count(candidate, verdict)
+                    progress("validate", validated, target)
     finally:
         for box in boxes:
             box.stop()
@@ -592,8 +601,8 @@ def mine(repo: str, options: MineOptions, settings: Settings, progress: Progress
     ]
     unique = dedupe(tasks)
     report.duplicates = len(tasks) - len(unique)
-    if options.max_tasks is not None:
-        unique = unique[: options.max_tasks]
+    if target is not None:
+        unique = unique[:target]
     split_tasks = assign_splits(unique, options.sizes, options.seed)
     report.tasks = len(split_tasks)
     report.rejected = {}

@@ -64,6 +64,21 @@ def calc_env_image(docker_client, base_image, calc_repo, tmp_path_factory) -> st
     return env.image
 
 
+@pytest.fixture(scope="session")
+def mined_tasks(base_image, tmp_path_factory) -> Path:
+    """Two commit-mirror tasks mined from the fixture history (tests/repo_factory.make_history_repo)."""
+    from gskill.schema import read_tasks
+    from tests.repo_factory import make_history_repo
+    from tests.test_cli import gskill
+
+    repo, _ = make_history_repo(tmp_path_factory.mktemp("history"))
+    out = tmp_path_factory.mktemp("mined")
+    done = gskill("mine", str(repo), "--out", str(out), "--strategies", "commit-mirror", env={"GSKILL_BASE_IMAGE": base_image})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len(read_tasks(out / "tasks.jsonl")) == 2
+    return out
+
+
 def pytest_collection_modifyitems(config, items):
     # Any test using a Docker fixture is a docker test, marked or not.
     for item in items:

@@ -4,7 +4,6 @@ behind the gateway, grading in fresh containers."""
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
 import time
 
@@ -13,7 +12,6 @@ import pytest
 from gskill.schema import EvalRecord, RunConfig, read_tasks
 from harnesses.gateway import scripted
 from harnesses.taskenv import open_task_sandbox
-from tests.repo_factory import make_history_repo
 from tests.test_cli import gskill
 
 SENTINELS = {"OPENAI_API_KEY": "sk-SENTINEL-openai-4f1c", "ANTHROPIC_API_KEY": "sk-ant-SENTINEL-9d2e",
@@ -21,13 +19,8 @@ SENTINELS = {"OPENAI_API_KEY": "sk-SENTINEL-openai-4f1c", "ANTHROPIC_API_KEY": "
 
 
 @pytest.fixture(scope="module")
-def tasks_dir(base_image, tmp_path_factory):
-    repo, _ = make_history_repo(tmp_path_factory.mktemp("history"))
-    out = tmp_path_factory.mktemp("mined")
-    done = gskill("mine", str(repo), "--out", str(out), "--strategies", "commit-mirror", env={"GSKILL_BASE_IMAGE": base_image})
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert len(read_tasks(out / "tasks.jsonl")) == 2
-    return out
+def tasks_dir(mined_tasks):
+    return mined_tasks
 
 
 def test_oracle_resolves_everything_and_noop_nothing(tasks_dir, tmp_path):
@@ -149,3 +142,31 @@ def test_bad_eval_inputs_are_one_line_errors(tasks_dir, tmp_path):
     for args, message in cases:
         done = gskill("eval", *args)
         assert done.returncode == 2 and message in done.stderr and done.stderr.strip().count("\n") == 0, done.stderr
+
+
+def test_grading_statuses_in_fresh_containers(tasks_dir):
+    from gskill.schema import GradeStatus
+    from harnesses.grading import grade
+
+    task = next(t for t in read_tasks(tasks_dir / "tasks.jsonl") if t.FAIL_TO_PASS == ["tests/test_core.py::test_perimeter"])
+    # The gold patch, with a custom scorer that sees the live grading sandbox.
+    lines = lambda box, task: float(box.exec("wc -l < src/shapes/core.py", timeout=30).output.strip())  # noqa: E731
+    resolved = grade(task, task.patch, scorers={"core_lines": lines})
+    assert resolved.status is GradeStatus.RESOLVED and resolved.f2p_passed == task.FAIL_TO_PASS and resolved.scores["core_lines"] > 5
+    assert grade(task, "").status is GradeStatus.NO_PATCH
+    assert grade(task, "diff --git a/nope.py b/nope.py\n--- a/nope.py\n+++ b/nope.py\n@@ -1 +1 @@\n-x\n+y\n").status is GradeStatus.PATCH_FAILED_TO_APPLY
+    # Fixing perimeter but breaking area: a P2P regression (the patch is made in a task container).
+    box = open_task_sandbox(task)
+    try:
+        box.write_file("/tmp/gold.diff", task.patch)
+        box.exec("git apply /tmp/gold.diff && rm /tmp/gold.diff && sed -i 's/return width \\* height/return width + height/' src/shapes/core.py", timeout=30)
+        regression = box.diff()
+        # An agent that "fixes" the task by writing the hidden test itself, trivially passing.
+        box.exec("git checkout -q -- . && printf '\\n\\ndef test_perimeter():\\n    assert True\\n' >> tests/test_core.py", timeout=30)
+        self_graded = box.diff()
+    finally:
+        box.stop()
+    result = grade(task, regression)
+    assert result.status is GradeStatus.P2P_REGRESSION and result.f2p_failed == [] and "tests/test_core.py::test_area" in result.p2p_failed
+    # Test files the task restores are reset first: the agent's own test_perimeter is replaced.
+    assert grade(task, self_graded).status is GradeStatus.F2P_FAILED

@@ -160,9 +160,15 @@ def issue_writer(request: ScriptedRequest) -> ScriptedReply:
 SUBMIT = "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"
 
 
+def _tool_names(request: ScriptedRequest) -> set[str]:
+    return {tool.get("function", tool).get("name") for tool in request.tools}
+
+
 def _shell_call(request: ScriptedRequest, command: str) -> dict:
-    names = {tool.get("function", tool).get("name") for tool in request.tools}
-    if "shell" in names:  # Codex CLI: argv list
+    names = _tool_names(request)
+    if "exec_command" in names:  # Codex CLI (unified exec)
+        return {"name": "exec_command", "arguments": {"cmd": command}}
+    if "shell" in names:  # older Codex CLI: argv list
         return {"name": "shell", "arguments": {"command": ["bash", "-lc", command]}}
     if "Bash" in names:  # Claude Code
         return {"name": "Bash", "arguments": {"command": command}}
@@ -184,8 +190,8 @@ def _apply_patch_command(patch: str) -> str:
 def _act(request: ScriptedRequest, plan: list[str], narration: str) -> ScriptedReply:
     step = _step(request)
     command = plan[step] if step < len(plan) else SUBMIT
-    if command == SUBMIT and "Bash" in {tool.get("function", tool).get("name") for tool in request.tools}:
-        return ScriptedReply("Done.")  # Claude Code ends a task by answering without a tool call
+    if command == SUBMIT and "bash" not in _tool_names(request):
+        return ScriptedReply("Done.")  # Codex and Claude Code end a task with an answer and no tool call
     return ScriptedReply(f"{narration} (step {step + 1})", [_shell_call(request, command)])
 
 
@@ -203,8 +209,15 @@ def noop(request: ScriptedRequest) -> ScriptedReply:
     return _act(request, ["ls", "git status --short", SUBMIT], "Looking around")
 
 
-def _system_text(request: ScriptedRequest) -> str:
-    return "\n".join(content_text(m.get("content")) for m in request.messages if m.get("role") == "system")
+def _prompt_text(request: ScriptedRequest) -> str:
+    """Everything the agent put before the model's first turn: system prompt(s), AGENTS.md / CLAUDE.md
+    contents, skill listings, the task — wherever an agent injects a skill, it is in here."""
+    parts = []
+    for message in request.messages:
+        if message.get("role") == "assistant":
+            break
+        parts.append(content_text(message.get("content")))
+    return "\n".join(parts)
 
 
 def skill_knows(skill_text: str, needs: list[str]) -> bool:
@@ -215,15 +228,15 @@ def skill_knows(skill_text: str, needs: list[str]) -> bool:
 
 @policy("needs-skill")
 def needs_skill(request: ScriptedRequest) -> ScriptedReply:
-    """Resolves a task with probability `competent` when its system prompt (where the skill goes)
-    states every fact the task needs — by default the source files the gold patch touches — and with
+    """Resolves a task with probability `competent` when its prompt (system prompt and whatever the
+    agent adds before the first turn: where skills go) states every fact the task needs — by default the source files the gold patch touches — and with
     probability `base` otherwise; a seeded draw per (seed, task, attempt) makes it deterministic.
     The outcome is a real function of the skill's text through the whole pipeline; it says nothing
     about how a real model would use the skill."""
     import random
 
     meta = request.metadata
-    knows = skill_knows(_system_text(request), list(meta.get("needs") or []))
+    knows = skill_knows(_prompt_text(request), list(meta.get("needs") or []))
     chance = float(meta.get("competent", 0.9) if knows else meta.get("base", 0.1))
     draw = random.Random(f"{meta.get('seed', 0)}:{meta.get('instance_id', '')}:{meta.get('attempt', 1)}").random()
     if draw < chance and meta.get("gold_patch"):

@@ -326,3 +326,12 @@ class DockerSandbox:
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
+
+
+def bridge_gateway_ip(client: docker.DockerClient | None = None) -> str:
+    """The host's address on Docker's default bridge: where containers reach a server on the host."""
+    client = client or docker_client()
+    try:
+        return client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+    except Exception as exc:  # no default bridge (rootless, custom daemon config)
+        raise SandboxError(f"cannot find the Docker bridge's host address: {exc}") from None

@@ -1,0 +1,122 @@
+"""One adapter shape for every agent.
+
+An adapter says where its model calls go (`wire`: the gateway endpoint it speaks), what it needs
+installed (`tool`), and runs one rollout in a prepared task container:
+
+    outcome = adapter.run(box, RunRequest(...))   # -> AgentOutcome
+
+Container agents (Codex CLI, Claude Code) share `ContainerAgent`: inject the skill (files outside the
+patch, or a prompt flag), build command + environment, run it in the container with the wall-time
+limit, keep its event stream as the trace, parse the final event. A fourth agent is one new file:
+a `ContainerAgent` subclass with `prepare`, `command` and `parse`.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, Protocol
+
+from harnesses.agents.tools import TOOLS, AgentTool, container_binary
+from harnesses.sandbox import Sandbox
+
+# The name a skill is published under inside an agent's skills folder (lowercase a-z0-9-).
+SKILL_NAME = "repository-skill"
+SKILL_DESCRIPTION = (
+    "What an engineer should know to fix bugs in this repository: where things live, how to run the tests, "
+    "conventions and pitfalls. Use it before changing code here."
+)
+
+
+@dataclass
+class RunRequest:
+    problem_statement: str
+    skill: str
+    skill_mode: str  # adapter-specific; "" = the adapter's default
+    base_url: str  # how the agent reaches the gateway (from inside the container for container agents)
+    token: str  # the rollout's gateway token: the agent's "API key"
+    model_label: str
+    step_limit: int
+    cost_limit: float
+    wall_time_limit_s: float
+    command_timeout_s: float
+    skill_template: str = ""
+    trace_path: Path | None = None  # where the agent's own transcript goes
+
+
+@dataclass
+class AgentOutcome:
+    exit_status: str  # "Submitted", "LimitsExceeded", "TimeExceeded", or an error name
+    steps: int = 0
+    error: str = ""
+    messages: list[dict] = field(default_factory=list)
+    # Paths the adapter wrote into the repo (skill files) that must never count as the agent's patch.
+    injected_paths: tuple[str, ...] = ()
+
+
+class AgentAdapter(Protocol):
+    name: str
+    wire: str  # "chat" | "responses" | "messages"
+    tool: AgentTool | None  # None: runs on the host (mini-SWE-agent)
+    skill_modes: tuple[str, ...]
+
+    def run(self, box: Sandbox, request: RunRequest) -> AgentOutcome: ...
+
+
+def skill_document(skill: str, name: str = SKILL_NAME, description: str = SKILL_DESCRIPTION) -> str:
+    """An Agent Skills `SKILL.md`: YAML front matter (`name` = folder name, `description`), then the text."""
+    return f"---\nname: {name}\ndescription: {json.dumps(description)}\n---\n\n{skill.strip()}\n"
+
+
+def write_text(box: Sandbox, path: str, text: str) -> None:
+    box.exec(f"mkdir -p {shlex.quote(str(Path(path).parent))}", timeout=30)
+    box.write_file(path, text)
+
+
+class ContainerAgent:
+    """A CLI agent run inside the task container from the read-only mounted tool cache."""
+
+    name: ClassVar[str]
+    wire: ClassVar[str]
+    skill_modes: ClassVar[tuple[str, ...]]
+    home: ClassVar[str]  # the agent's per-rollout config folder, inside the container, outside /repo
+
+    @property
+    def tool(self) -> AgentTool:
+        return TOOLS[self.name]
+
+    @property
+    def binary(self) -> str:
+        return container_binary(self.tool)
+
+    def prepare(self, box: Sandbox, request: RunRequest) -> tuple[str, ...]:
+        """Write config and skill files; returns the paths written inside /repo (excluded from the patch)."""
+        raise NotImplementedError
+
+    def command(self, request: RunRequest) -> tuple[str, dict[str, str]]:
+        raise NotImplementedError
+
+    def parse(self, output: str) -> AgentOutcome:
+        raise NotImplementedError
+
+    def run(self, box: Sandbox, request: RunRequest) -> AgentOutcome:
+        mode = request.skill_mode or self.skill_modes[0]
+        if mode not in self.skill_modes:
+            raise ValueError(f"{self.name}: unknown skill mode {mode!r}; choose from {', '.join(self.skill_modes)}")
+        request.skill_mode = mode
+        injected = self.prepare(box, request)
+        command, env = self.command(request)
+        result = box.exec(f"{command} < /dev/null", timeout=request.wall_time_limit_s, env=env)
+        if request.trace_path is not None:
+            request.trace_path.parent.mkdir(parents=True, exist_ok=True)
+            request.trace_path.write_text(result.output)
+        if result.timed_out:
+            return AgentOutcome("TimeExceeded", error=f"{self.name} ran past {request.wall_time_limit_s:g} s", injected_paths=injected)
+        outcome = self.parse(result.output)
+        outcome.injected_paths = injected
+        if not outcome.exit_status:
+            outcome.exit_status = "AgentError"
+            outcome.error = outcome.error or f"{self.name} exited {result.exit_code}: {result.output.strip()[-500:]}"
+        return outcome

@@ -1,0 +1,65 @@
+"""Claude Code, headless (`claude -p --output-format stream-json --verbose`), ANTHROPIC_BASE_URL at the gateway.
+
+Skill modes: `skill` (Agent Skills folder in the per-rollout CLAUDE_CONFIG_DIR), `repo-skill`
+(`.claude/skills/<name>/SKILL.md`, excluded from the patch), `claude-md` (the user-level CLAUDE.md),
+`system-prompt` (`--append-system-prompt`).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+from harnesses.agents.base import SKILL_NAME, AgentOutcome, ContainerAgent, RunRequest, skill_document, write_text
+
+
+class ClaudeAgent(ContainerAgent):
+    name = "claude"
+    wire = "messages"
+    skill_modes = ("skill", "repo-skill", "claude-md", "system-prompt")
+    home = "/tmp/gskill-claude-home"
+
+    def prepare(self, box, request: RunRequest) -> tuple[str, ...]:
+        box.exec(f"mkdir -p {self.home}", timeout=30)
+        if not request.skill.strip():
+            return ()
+        if request.skill_mode == "skill":
+            write_text(box, f"{self.home}/skills/{SKILL_NAME}/SKILL.md", skill_document(request.skill))
+        elif request.skill_mode == "repo-skill":
+            write_text(box, f"/repo/.claude/skills/{SKILL_NAME}/SKILL.md", skill_document(request.skill))
+            return (".claude",)
+        elif request.skill_mode == "claude-md":
+            write_text(box, f"{self.home}/CLAUDE.md", request.skill.strip() + "\n")
+        return ()
+
+    def command(self, request: RunRequest) -> tuple[str, dict[str, str]]:
+        argv = [self.binary, "-p", request.problem_statement, "--output-format", "stream-json", "--verbose",
+                "--max-turns", str(request.step_limit), "--dangerously-skip-permissions", "--model", request.model_label]  # fmt: skip
+        if request.skill.strip() and request.skill_mode == "system-prompt":
+            argv += ["--append-system-prompt", request.skill.strip()]
+        env = {
+            "ANTHROPIC_BASE_URL": request.base_url.rstrip("/"), "ANTHROPIC_API_KEY": request.token,
+            "CLAUDE_CONFIG_DIR": self.home, "HOME": "/tmp/gskill-home",
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1", "DISABLE_TELEMETRY": "1",
+            "DISABLE_ERROR_REPORTING": "1", "IS_SANDBOX": "1",  # root in a throwaway container: allow skipping permissions
+        }  # fmt: skip
+        return " ".join(shlex.quote(part) for part in argv), env
+
+    def parse(self, output: str) -> AgentOutcome:
+        events = []
+        for line in output.splitlines():
+            if line.startswith("{"):
+                try:
+                    events.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue
+        result = next((event for event in reversed(events) if event.get("type") == "result"), None)
+        if result is None:
+            return AgentOutcome("", messages=events)
+        turns = int(result.get("num_turns") or 0)
+        subtype = result.get("subtype", "")
+        if subtype == "success" and not result.get("is_error"):
+            return AgentOutcome("Submitted", steps=turns, messages=events)
+        if subtype == "error_max_turns":
+            return AgentOutcome("LimitsExceeded", steps=turns, messages=events, error=subtype)
+        return AgentOutcome("AgentError", steps=turns, messages=events, error=f"{subtype}: {str(result.get('result', ''))[:500]}")

@@ -1,0 +1,69 @@
+"""Codex CLI, headless (`codex exec --json`), its model provider pointed at the gateway's Responses API.
+
+Skill modes: `skill` (Agent Skills folder in the per-rollout CODEX_HOME), `repo-skill`
+(`.agents/skills/<name>/SKILL.md` in the repo, excluded from the patch), `agents-md` (the user-level
+`$CODEX_HOME/AGENTS.md`, which Codex puts in every prompt).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+from harnesses.agents.base import SKILL_NAME, AgentOutcome, ContainerAgent, RunRequest, skill_document, write_text
+
+CONFIG = """\
+model = "{model}"
+model_provider = "gskill"
+approval_policy = "never"
+sandbox_mode = "danger-full-access"
+web_search = "disabled"
+check_for_update_on_startup = false
+
+[model_providers.gskill]
+name = "gskill gateway"
+base_url = "{base_url}/v1"
+env_key = "GSKILL_GATEWAY_TOKEN"
+wire_api = "responses"
+"""
+
+
+class CodexAgent(ContainerAgent):
+    name = "codex"
+    wire = "responses"
+    skill_modes = ("skill", "repo-skill", "agents-md")
+    home = "/tmp/gskill-codex-home"
+
+    def prepare(self, box, request: RunRequest) -> tuple[str, ...]:
+        write_text(box, f"{self.home}/config.toml", CONFIG.format(model=request.model_label, base_url=request.base_url.rstrip("/")))
+        if not request.skill.strip():
+            return ()
+        if request.skill_mode == "skill":
+            write_text(box, f"{self.home}/skills/{SKILL_NAME}/SKILL.md", skill_document(request.skill))
+        elif request.skill_mode == "repo-skill":
+            write_text(box, f"/repo/.agents/skills/{SKILL_NAME}/SKILL.md", skill_document(request.skill))
+            return (".agents",)
+        else:
+            write_text(box, f"{self.home}/AGENTS.md", request.skill.strip() + "\n")
+        return ()
+
+    def command(self, request: RunRequest) -> tuple[str, dict[str, str]]:
+        argv = [self.binary, "exec", "--json", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox",
+                "-C", "/repo", request.problem_statement]  # fmt: skip
+        env = {"CODEX_HOME": self.home, "GSKILL_GATEWAY_TOKEN": request.token, "HOME": "/tmp/gskill-home", "NO_COLOR": "1"}
+        return " ".join(shlex.quote(part) for part in argv), env
+
+    def parse(self, output: str) -> AgentOutcome:
+        events = []
+        for line in output.splitlines():
+            if line.startswith("{"):
+                try:
+                    events.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue
+        kinds = [event.get("type", "") for event in events]
+        steps = sum(1 for event in events if event.get("type") == "item.completed" and event.get("item", {}).get("type") == "command_execution")
+        errors = [event.get("message") or event.get("error", {}).get("message", "") for event in events if event.get("type") in ("error", "turn.failed")]
+        if "turn.completed" in kinds and not errors:
+            return AgentOutcome("Submitted", steps=steps, messages=events)
+        return AgentOutcome("AgentError" if errors or kinds else "", steps=steps, error="; ".join(str(e) for e in errors)[:2000], messages=events)

@@ -1,0 +1,66 @@
+"""Codex CLI and Claude Code — the REAL binaries from the npm registry — in task containers, their
+model calls going through the gateway to scripted models; graded like mini-SWE-agent's."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gskill.schema import RunConfig, read_tasks
+from harnesses.agents.tools import TOOLS, installed
+from harnesses.evaluate import evaluate
+
+SKILL = "Bugs in shapes live in src/shapes/core.py; run `python -m pytest tests -q` to check a fix. Marker: GSKILL-SKILL-7c1f."
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    from gskill.config import load_settings
+
+    return load_settings().cache_dir
+
+
+@pytest.mark.parametrize("agent", ["codex", "claude"])
+@pytest.mark.parametrize("model,resolved", [("scripted/oracle", 2), ("scripted/noop", 0)])
+def test_real_agents_resolve_with_the_oracle_and_not_with_noop(agent, model, resolved, mined_tasks, cache_dir, tmp_path):
+    tasks = read_tasks(mined_tasks / "tasks.jsonl")
+    summary = evaluate(tasks, config=RunConfig(agent=agent, model=model, workers=2, step_limit=20, wall_time_limit_s=300),
+                       skill="", run_dir=tmp_path, cache_dir=cache_dir)  # fmt: skip
+    assert installed(TOOLS[agent], cache_dir) is not None
+    assert summary["resolved"] == resolved and summary["infra_errors"] == 0, json.dumps(summary)
+    assert summary["statuses"] == ({"resolved": 2} if resolved else {"no_patch": 2})
+    for line in (tmp_path / "rollouts.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        rollout = record["rollout"]
+        assert rollout["exit_status"] == "submitted", rollout["error"]
+        # The tokens in the record are the gateway's count of the calls it served.
+        calls = [json.loads(l) for l in (tmp_path / "traces" / f"{rollout['instance_id']}.run0.attempt1.gateway.jsonl").read_text().splitlines()]
+        assert rollout["usage"]["calls"] == len(calls) >= 3
+        assert rollout["usage"]["input_tokens"] == sum(c["usage"]["input_tokens"] for c in calls) > 0
+        assert {c["api"] for c in calls} == {"codex": {"responses"}, "claude": {"messages"}}[agent]
+        if resolved:
+            assert rollout["patch"].startswith("diff --git a/src/shapes/core.py")
+
+
+@pytest.mark.parametrize(
+    "agent,mode,expect",
+    [
+        ("codex", "agents-md", "text"), ("codex", "skill", "listing"), ("codex", "repo-skill", "listing"),
+        ("claude", "claude-md", "text"), ("claude", "system-prompt", "text"), ("claude", "skill", "listing"),
+        ("claude", "repo-skill", "listing"),
+    ],
+)  # fmt: skip
+def test_the_skill_reaches_the_model(agent, mode, expect, mined_tasks, cache_dir, tmp_path):
+    task = read_tasks(mined_tasks / "tasks.jsonl")[:1]
+    summary = evaluate(task, config=RunConfig(agent=agent, model="scripted/noop", workers=1, step_limit=10, wall_time_limit_s=300),
+                       skill=SKILL, skill_mode=mode, run_dir=tmp_path, cache_dir=cache_dir)  # fmt: skip
+    assert summary["infra_errors"] == 0 and summary["skill_mode"] == mode
+    first = json.loads(next((tmp_path / "traces").glob("*.gateway.jsonl")).read_text().splitlines()[0])
+    request = json.dumps(first["request"])
+    if expect == "text":
+        assert "GSKILL-SKILL-7c1f" in request  # the whole skill is in the prompt
+    else:
+        assert "repository-skill" in request  # the skill is listed (name + description); its body loads on use
+    record = json.loads((tmp_path / "rollouts.jsonl").read_text().splitlines()[0])
+    assert ".agents" not in record["rollout"]["patch"] and ".claude" not in record["rollout"]["patch"]
