@@ -17,7 +17,7 @@ class ClaudeAgent(ContainerAgent):
     name = "claude"
     wire = "messages"
     skill_modes = ("skill", "repo-skill", "claude-md", "system-prompt")
-    home = "/tmp/gskill-claude-home"
+    home = "/var/lib/gskill/claude-home"
 
     def prepare(self, box, request: RunRequest) -> tuple[str, ...]:
         box.exec(f"mkdir -p {self.home}", timeout=30)

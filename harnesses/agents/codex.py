@@ -32,7 +32,7 @@ class CodexAgent(ContainerAgent):
     name = "codex"
     wire = "responses"
     skill_modes = ("skill", "repo-skill", "agents-md")
-    home = "/tmp/gskill-codex-home"
+    home = "/var/lib/gskill/codex-home"  # not under /tmp: Codex refuses to put helpers there
 
     def prepare(self, box, request: RunRequest) -> tuple[str, ...]:
         write_text(box, f"{self.home}/config.toml", CONFIG.format(model=request.model_label, base_url=request.base_url.rstrip("/")))
