@@ -29,6 +29,8 @@ app = typer.Typer(
 )
 env_app = typer.Typer(no_args_is_help=True, help="Environment images: the offline base image and per-repo images.")
 app.add_typer(env_app, name="env")
+agents_app = typer.Typer(help="Agent binaries (Codex CLI, Claude Code) in the tool cache.", no_args_is_help=True)
+app.add_typer(agents_app, name="agents")
 
 console = Console(stderr=True)
 out = Console()
@@ -270,6 +272,21 @@ def mine(
         out.print(f"{report.llm_calls} model calls (recorded in {out_dir / 'llm_calls.jsonl'})" + (f"; issues: {written}" if written else ""))
 
 
+@agents_app.command("install")
+def agents_install(names: list[str] = typer.Argument(None, help="codex and/or claude (default: both).")) -> None:
+    """Fetch the pinned native binaries from the npm registry (checksummed) into the tool cache."""
+    from harnesses.agents.tools import TOOLS, install
+
+    chosen = names or list(TOOLS)
+    unknown = [name for name in chosen if name not in TOOLS]
+    if unknown:
+        raise GskillError(f"unknown agent {unknown[0]!r}; choose from {', '.join(TOOLS)}")
+    for name in chosen:
+        with console.status(f"fetching {TOOLS[name].package}"):
+            folder = install(TOOLS[name], settings().cache_dir)
+        out.print(f"{name}: {TOOLS[name].package} → {folder}")
+
+
 @app.command("eval")
 def eval_command(
     tasks_dir: Path = typer.Option(..., "--tasks", help="Mining output folder (tasks.jsonl / train|val|test.jsonl) or a .jsonl file."),
@@ -333,8 +350,15 @@ def eval_command(
         out.print("note: a scripted model's results say nothing about real models.")
 
 
-def _terminate(signum, frame) -> None:  # SIGTERM → normal exit, so atexit removes our containers
-    raise SystemExit(128 + signum)
+def _terminate(signum, frame) -> None:
+    # SIGTERM → remove our containers NOW (worker threads blocked in a container's command then fail
+    # at once instead of running to their timeout), then a normal exit.
+    try:
+        from harnesses.sandbox.docker_backend import stop_all_sandboxes
+
+        stop_all_sandboxes()
+    finally:
+        raise SystemExit(128 + signum)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -96,6 +96,16 @@ def run_checks(settings: Settings) -> list[Check]:
             required=False,
         )
     )
+    from harnesses.agents.tools import TOOLS, installed
+
+    for tool in TOOLS.values():
+        folder = installed(tool, settings.cache_dir)
+        checks.append(Check(
+            f"agent {tool.name}", folder is not None,
+            f"{tool.package} ready in {folder}" if folder else f"not installed — `gskill agents install {tool.name}` (needs the npm registry)",
+            required=False,
+        ))  # fmt: skip
+    checks.append(Check("agent mini", True, "mini-swe-agent (Python package, runs on the host)", required=False))
     keys = [var for var in MODEL_KEY_VARS if os.environ.get(var)]
     checks.append(
         Check(

@@ -22,7 +22,9 @@ from gskill.schema import Grade, GradeStatus, SandboxLimits, Task
 from harnesses.sandbox import DockerSandbox, Sandbox, SandboxError
 from harnesses.taskenv import TaskSetupError, apply_patch, make_bug_state
 
-PYTEST = "python -m pytest -rA -q -p no:cacheprovider --tb=short"
+# One line per failure: full tracebacks of a patch that breaks hundreds of tests can take minutes to
+# render (seen on click), and the -rA summary already carries each failure's message.
+PYTEST = "python -m pytest -rA -q -p no:cacheprovider --tb=line"
 _PATCH_FILES = re.compile(r"^diff --git a/(\S+) b/(\S+)$", re.M)
 
 

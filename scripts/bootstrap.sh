@@ -65,7 +65,15 @@ ensure_base_image() {
   "$GSKILL_ROOT/.venv/bin/gskill" env base --tag "$offline" || die "building the base image failed"
 }
 
+ensure_agents() {
+  # Codex CLI and Claude Code binaries from the npm registry into the tool cache (pinned, checksummed).
+  # Not fatal: without npm or its registry, everything but those two agents still works.
+  command -v npm >/dev/null 2>&1 || { log "npm not found: the codex and claude agents stay unavailable"; return 0; }
+  "$GSKILL_ROOT/.venv/bin/gskill" agents install >/dev/null 2>&1 || log "could not fetch the agent binaries (npm registry unreachable?)"
+}
+
 ensure_docker
 ensure_venv
 ensure_base_image
+ensure_agents
 export PATH="$GSKILL_ROOT/.venv/bin:$PATH"

@@ -7,6 +7,7 @@ to the snapshot's, so grading applies it after the agent's patch.
 
 from __future__ import annotations
 
+import ast
 import re
 from collections import defaultdict
 
@@ -22,19 +23,28 @@ def _qualname(test_id: str) -> tuple[str, str]:
 def remove_functions(source: str, qualnames: set[str]) -> str:
     """`source` without the named test functions; a class left empty gets `pass`."""
     entities = parse_entities(source)
-    lines = source.splitlines(keepends=True)
     doomed = sorted((entities[name] for name in qualnames if name in entities), key=lambda e: e.start, reverse=True)
+    lines = source.splitlines(keepends=True)
     for entity in doomed:
-        before = lines[: entity.start - 1]
-        after = lines[entity.end :]
+        lines = lines[: entity.start - 1] + lines[entity.end :]
+    if _compiles("".join(lines)):  # the common case: one compile for the whole file
+        return "".join(lines)
+    # Some class lost its last statement: redo one removal at a time, adding `pass` where needed.
+    lines = source.splitlines(keepends=True)
+    for entity in doomed:
+        before, after = lines[: entity.start - 1], lines[entity.end :]
         lines = before + after
-        # A class whose last method went away still needs a body.
-        candidate = "".join(lines)
-        try:
-            compile(candidate, "<hidden>", "exec")
-        except SyntaxError:
+        if not _compiles("".join(lines)):
             lines = before + [" " * entity.indent + "pass\n"] + after
     return "".join(lines)
+
+
+def _compiles(source: str) -> bool:
+    try:
+        compile(source, "<hidden>", "exec", flags=ast.PyCF_ONLY_AST)
+        return True
+    except SyntaxError:
+        return False
 
 
 def hidden_test_patch(fail_to_pass: list[str], read_file) -> str:

@@ -13,7 +13,7 @@ from typing import Callable
 
 from gskill.errors import GskillError
 from gskill.schema import Settings, Task, read_tasks
-from swesmith.validate import PASSING, apply_patch, run_tests
+from swesmith.validate import PASSING, PYTEST_QUIET, apply_patch, run_tests
 
 
 def verify_task(task: Task, settings: Settings, timeout: float) -> str | None:
@@ -24,7 +24,8 @@ def verify_task(task: Task, settings: Settings, timeout: float) -> str | None:
     with DockerSandbox.start(task.image_name, limits=settings.limits, run_id="verify") as box:
         if task.bug_patch and not apply_patch(box, task.bug_patch):
             return "bug_patch does not apply"
-        bug = run_tests(box, test_files, timeout)
+        # Outcomes only: rendering tracebacks of a bug that breaks hundreds of tests can take minutes.
+        bug = run_tests(box, test_files, timeout, PYTEST_QUIET)
         if not bug.ran:
             return f"tests did not run on the bug state (exit {bug.exit_code})"
         still_passing = [t for t in task.FAIL_TO_PASS if bug.status.get(t) in PASSING]
@@ -32,7 +33,7 @@ def verify_task(task: Task, settings: Settings, timeout: float) -> str | None:
             return f"F2P passes on the bug state: {still_passing[0]}"
         if not apply_patch(box, task.patch):
             return "gold patch does not apply to the bug state"
-        fixed = run_tests(box, test_files, timeout)
+        fixed = run_tests(box, test_files, timeout, PYTEST_QUIET)
         failing = [t for t in task.FAIL_TO_PASS + task.PASS_TO_PASS if fixed.status.get(t) not in PASSING]
         if failing:
             return f"fails with the gold patch: {failing[0]} ({len(failing)} in all)"

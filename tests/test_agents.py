@@ -15,10 +15,23 @@ SKILL = "Bugs in shapes live in src/shapes/core.py; run `python -m pytest tests 
 
 
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    from gskill.config import load_settings
+def cache_dir():
+    """The real tool cache, with both binaries: missing registry = skip here, failure in CI."""
+    import os
 
-    return load_settings().cache_dir
+    from gskill.config import load_settings
+    from gskill.errors import GskillError
+    from harnesses.agents.tools import install
+
+    cache = load_settings().cache_dir
+    try:
+        for tool in TOOLS.values():
+            install(tool, cache)
+    except GskillError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the real agent binaries: {exc}")
+        pytest.skip(f"agent binaries unavailable: {exc}")
+    return cache
 
 
 @pytest.mark.parametrize("agent", ["codex", "claude"])
@@ -64,3 +77,19 @@ def test_the_skill_reaches_the_model(agent, mode, expect, mined_tasks, cache_dir
         assert "repository-skill" in request  # the skill is listed (name + description); its body loads on use
     record = json.loads((tmp_path / "rollouts.jsonl").read_text().splitlines()[0])
     assert ".agents" not in record["rollout"]["patch"] and ".claude" not in record["rollout"]["patch"]
+
+
+def test_doctor_reports_agents_and_bad_agent_inputs_are_one_line_errors(cache_dir, mined_tasks, tmp_path):
+    from tests.test_cli import gskill
+
+    done = gskill("doctor")
+    assert "agent codex" in done.stdout and "agent claude" in done.stdout and "@openai/codex@0.169.0-linux-x64 ready" in done.stdout
+    empty = gskill("doctor", env={"GSKILL_CACHE_DIR": str(tmp_path / "empty-cache")})
+    assert "gskill agents install codex" in empty.stdout  # missing agents are named, not fatal
+    for args, message in (
+        (["agents", "install", "aider"], "unknown agent"),
+        (["eval", "--tasks", str(mined_tasks), "--agent", "codex", "--skill-mode", "claude-md", "--model", "scripted/noop",
+          "--out", str(tmp_path / "o")], "--skill-mode"),
+    ):  # fmt: skip
+        failed = gskill(*args)
+        assert failed.returncode == 2 and message in failed.stderr and failed.stderr.strip().count("\n") == 0, failed.stderr

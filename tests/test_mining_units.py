@@ -169,3 +169,16 @@ def test_baseline_reads_per_file_times_from_the_durations_table():
         "PASSED tests/test_options.py::test_x\n"
     )
     assert file_seconds(output) == {"tests/test_options.py": 0.26, "tests/test_utils/test_pager.py": 1.5}
+
+
+def test_hiding_tests_removes_functions_and_keeps_classes_valid():
+    from swesmith.hide import hidden_test_patch, remove_functions
+
+    source = "import pytest\n\n\nclass TestA:\n    def test_x(self):\n        assert 1\n\n    def test_y(self):\n        assert 2\n\n\ndef test_z():\n    assert 3\n"
+    one = remove_functions(source, {"TestA.test_x", "test_z"})
+    assert "test_x" not in one and "test_z" not in one and "def test_y" in one and "pass" not in one
+    both = remove_functions(source, {"TestA.test_x", "TestA.test_y"})
+    assert "class TestA:\n    pass\n" in both and "def test_z" in both
+    compile(both, "t", "exec")
+    patch = hidden_test_patch(["tests/test_a.py::TestA::test_x[case-1]"], {"tests/test_a.py": source}.get)
+    assert "+    def test_x(self):" in patch and "test_y" not in patch.split("@@")[1].split("\n")[0]

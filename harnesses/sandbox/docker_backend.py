@@ -335,3 +335,8 @@ def bridge_gateway_ip(client: docker.DockerClient | None = None) -> str:
         return client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
     except Exception as exc:  # no default bridge (rootless, custom daemon config)
         raise SandboxError(f"cannot find the Docker bridge's host address: {exc}") from None
+
+
+def stop_all_sandboxes() -> None:
+    """Remove every container this process opened (signal handlers: running execs then fail fast)."""
+    _OPEN.stop_all()
