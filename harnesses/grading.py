@@ -20,7 +20,7 @@ from swebench.harness.log_parsers.python import parse_log_pytest
 
 from gskill.schema import Grade, GradeStatus, SandboxLimits, Task
 from harnesses.sandbox import DockerSandbox, Sandbox, SandboxError
-from harnesses.taskenv import TaskSetupError, apply_patch, make_bug_state
+from harnesses.taskenv import AGENT_PATCH_FAILED, TEST_PATCH_FAILED, TaskSetupError, bug_state_script, setup_error
 
 # One line per failure: full tracebacks of a patch that breaks hundreds of tests can take minutes to
 # render (seen on click), and the -rA summary already carries each failure's message.
@@ -46,26 +46,34 @@ def grade(
     began = time.monotonic()
     # Tests need no network; a patch that tries to phone home during grading gets nothing.
     limits = (limits or SandboxLimits()).model_copy(update={"network": False})
+    files, setup = bug_state_script(task, hide_tests=True)
+    files["/tmp/.gskill-agent.diff"] = patch
+    lines = [
+        setup,
+        'tree=$(git add -A && git write-tree) || exit 1',  # the agent's starting point
+        f"git apply --whitespace=nowarn /tmp/.gskill-agent.diff || exit {AGENT_PATCH_FAILED}",
+    ]
+    if task.test_patch:
+        files["/tmp/.gskill-tests.diff"] = task.test_patch
+        touched = sorted({path for pair in _PATCH_FILES.findall(task.test_patch) for path in pair})
+        # Test files the task restores go back to the starting point first (absent there: removed).
+        lines.append(
+            f"for f in {' '.join(shlex.quote(p) for p in touched)}; do "
+            'if git cat-file -e "$tree:$f" 2>/dev/null; then git checkout "$tree" -- "$f"; else rm -f "$f"; fi; done'
+        )
+        lines.append(f"git apply --whitespace=nowarn /tmp/.gskill-tests.diff || exit {TEST_PATCH_FAILED}")
+    lines.append("rm -f /tmp/.gskill-*.diff")
+    command = " ".join([PYTEST, *(shlex.quote(path) for path in test_files_of(task))])
     try:
         with DockerSandbox.start(task.image_name, limits=limits, run_id=run_id) as box:
-            make_bug_state(box, task, hide_tests=True)
-            start_tree = box.exec("git add -A && git write-tree", timeout=60)
-            if not start_tree.ok:
-                raise SandboxError(f"cannot record the starting tree: {start_tree.output[-200:]}")
-            tree = start_tree.output.strip().splitlines()[-1]
-            if not apply_patch(box, patch, name="agent"):
-                return Grade(instance_id=task.instance_id, status=GradeStatus.PATCH_FAILED_TO_APPLY)
-            if task.test_patch:
-                touched = sorted({path for pair in _PATCH_FILES.findall(task.test_patch) for path in pair})
-                # Files absent from the starting tree (added by test_patch) are simply removed.
-                box.exec(
-                    f"for f in {' '.join(shlex.quote(p) for p in touched)}; do "
-                    f"git cat-file -e {tree}:\"$f\" 2>/dev/null && git checkout {tree} -- \"$f\" || rm -f \"$f\"; done",
-                    timeout=60,
-                )
-                if not apply_patch(box, task.test_patch, name="tests"):
-                    raise TaskSetupError(f"{task.instance_id}: test_patch does not apply for grading")
-            command = " ".join([PYTEST, *(shlex.quote(path) for path in test_files_of(task))])
+            box.write_files(files)
+            prepared = box.exec("\n".join(lines), timeout=120)
+            if prepared.exit_code == AGENT_PATCH_FAILED:
+                return Grade(instance_id=task.instance_id, status=GradeStatus.PATCH_FAILED_TO_APPLY, log_tail=prepared.output[-2000:])
+            if prepared.exit_code == TEST_PATCH_FAILED:
+                raise TaskSetupError(f"{task.instance_id}: test_patch does not apply for grading")
+            if not prepared.ok:
+                raise setup_error(task, prepared.exit_code, prepared.output)
             run = box.exec(command, timeout=timeout, env={"PYTHONDONTWRITEBYTECODE": "1"})
             scores = {name: float(scorer(box, task)) for name, scorer in (scorers or {}).items()}
     except (SandboxError, TaskSetupError) as exc:

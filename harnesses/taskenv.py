@@ -21,13 +21,16 @@ git init -q
 mkdir -p .git/info && mv /tmp/.gskill-exclude .git/info/exclude
 git add -A
 git -c user.name=gskill -c user.email=gskill@localhost commit -q --no-gpg-sign -m "bug state"
-git gc -q --prune=now 2>/dev/null || true
 rm -rf /root/.cache/pip 2>/dev/null || true
 """
 
 
 class TaskSetupError(RuntimeError):
     """The task's patches do not apply to its image: a broken task or image (an infra error)."""
+
+
+# Exit codes of the setup scripts, so one exec can say which step failed.
+BUG_PATCH_FAILED, TEST_PATCH_FAILED, AGENT_PATCH_FAILED = 61, 62, 63
 
 
 def apply_patch(sandbox: Sandbox, patch: str, *, reverse: bool = False, name: str = "patch") -> bool:
@@ -38,26 +41,52 @@ def apply_patch(sandbox: Sandbox, patch: str, *, reverse: bool = False, name: st
     return done.ok
 
 
+def bug_state_script(task: Task, *, hide_tests: bool = True) -> tuple[dict[str, str], str]:
+    """(files to upload, shell lines) turning the image's /repo into the agent's starting point."""
+    files, lines = {}, []
+    if task.bug_patch:
+        files["/tmp/.gskill-bug.diff"] = task.bug_patch
+        lines.append(f"git apply --whitespace=nowarn /tmp/.gskill-bug.diff || exit {BUG_PATCH_FAILED}")
+    if hide_tests and task.test_patch:
+        files["/tmp/.gskill-hide.diff"] = task.test_patch
+        lines.append(f"git apply --whitespace=nowarn -R /tmp/.gskill-hide.diff || exit {TEST_PATCH_FAILED}")
+    lines.append("rm -f /tmp/.gskill-bug.diff /tmp/.gskill-hide.diff")
+    return files, "\n".join(lines) + "\n"
+
+
+def setup_error(task: Task, exit_code: int, output: str) -> Exception:
+    if exit_code == BUG_PATCH_FAILED:
+        return TaskSetupError(f"{task.instance_id}: bug_patch does not apply to {task.image_name}")
+    if exit_code == TEST_PATCH_FAILED:
+        return TaskSetupError(f"{task.instance_id}: test_patch does not reverse-apply to the bug state")
+    return SandboxError(f"{task.instance_id}: task setup failed (exit {exit_code}): {output.strip()[-300:]}")
+
+
 def make_bug_state(sandbox: Sandbox, task: Task, *, hide_tests: bool = True) -> None:
-    if task.bug_patch and not apply_patch(sandbox, task.bug_patch, name="bug"):
-        raise TaskSetupError(f"{task.instance_id}: bug_patch does not apply to {task.image_name}")
-    if hide_tests and task.test_patch and not apply_patch(sandbox, task.test_patch, reverse=True, name="tests"):
-        raise TaskSetupError(f"{task.instance_id}: test_patch does not reverse-apply to the bug state")
+    files, script = bug_state_script(task, hide_tests=hide_tests)
+    if files:
+        sandbox.write_files(files)
+    done = sandbox.exec(script, timeout=120)
+    if not done.ok:
+        raise setup_error(task, done.exit_code, done.output)
 
 
 def open_task_sandbox(
     task: Task, *, limits: SandboxLimits | None = None, run_id: str = "", hide_tests: bool = True, env: dict | None = None,
     mounts: dict | None = None,
 ) -> DockerSandbox:
-    """The agent's container: bug state, F2P tests hidden (unless `hide_tests=False`), fresh history."""
+    """The agent's container: bug state, F2P tests hidden (unless `hide_tests=False`), fresh history.
+    One upload and one command after the container starts."""
     box = DockerSandbox.start(
         task.image_name, limits=limits, run_id=run_id, env=env, mounts=mounts, extra_labels={"gskill.task": task.instance_id[:60]}
     )
     try:
-        make_bug_state(box, task, hide_tests=hide_tests)
-        done = box.exec(_FRESH_HISTORY, timeout=120)
+        files, script = bug_state_script(task, hide_tests=hide_tests)
+        if files:
+            box.write_files(files)
+        done = box.exec(script + _FRESH_HISTORY, timeout=120)
         if not done.ok:
-            raise SandboxError(f"cannot re-initialise git in the task container: {done.output.strip()[-300:]}")
+            raise setup_error(task, done.exit_code, done.output)
         return box
     except BaseException:
         box.stop()

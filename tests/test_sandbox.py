@@ -197,3 +197,13 @@ def test_sigterm_to_the_cli_process_removes_its_containers(docker_client, base_i
     owner.terminate()
     assert owner.wait(timeout=60) == 128 + 15
     assert _our_containers(docker_client, run_id) == []
+
+
+def test_write_files_creates_folders_in_one_upload_and_keeps_existing_modes(docker_client, base_image):
+    from harnesses.sandbox import DockerSandbox
+
+    with DockerSandbox.start(base_image, workdir="/") as box:
+        before = box.exec("stat -c %a /tmp", timeout=30).output.strip()
+        box.write_files({"/tmp/a/b/c.txt": "one", "/opt/new/x.sh": b"echo two"})
+        assert box.exec("cat /tmp/a/b/c.txt /opt/new/x.sh", timeout=30).output == "oneecho two"
+        assert box.exec("stat -c %a /tmp", timeout=30).output.strip() == before == "1777"

@@ -268,23 +268,25 @@ class DockerSandbox:
         return path if path.startswith("/") else posixpath.join(self.workdir, path)
 
     def write_file(self, path: str, content: str | bytes, mode: int = 0o644) -> None:
-        target = self._abs(path)
-        data = content.encode() if isinstance(content, str) else content
-        parent = posixpath.dirname(target)
-        made = self.exec(f"mkdir -p {shlex.quote(parent)}")
-        if not made.ok:
-            raise SandboxError(f"cannot create {parent} in {self.name}: {made.output.strip()}")
+        self.write_files({path: content}, mode)
+
+    def write_files(self, files: Mapping[str, str | bytes], mode: int = 0o644) -> None:
+        """Several files in ONE archive upload: one API round trip, no `mkdir` exec. The engine
+        creates missing parent folders as it extracts at / (0755, root); the archive deliberately has
+        no folder entries, which would reset existing folders' modes (/tmp's sticky bit)."""
         archive = io.BytesIO()
+        now = int(time.time())
         with tarfile.open(fileobj=archive, mode="w") as tar:
-            info = tarfile.TarInfo(posixpath.basename(target))
-            info.size = len(data)
-            info.mode = mode
-            info.mtime = int(time.time())
-            tar.addfile(info, io.BytesIO(data))
+            for path, content in files.items():
+                target = self._abs(path).lstrip("/")
+                data = content.encode() if isinstance(content, str) else content
+                info = tarfile.TarInfo(target)
+                info.size, info.mode, info.mtime = len(data), mode, now
+                tar.addfile(info, io.BytesIO(data))
         try:
-            self.client.api.put_archive(self.container_id, parent, archive.getvalue())
+            self.client.api.put_archive(self.container_id, "/", archive.getvalue())
         except docker.errors.APIError as exc:
-            raise SandboxError(f"cannot write {target} in {self.name}: {_short(exc)}") from None
+            raise SandboxError(f"cannot write {', '.join(files)} in {self.name}: {_short(exc)}") from None
 
     def read_file(self, path: str) -> bytes:
         target = self._abs(path)

@@ -170,6 +170,10 @@ class LocalSandbox:
         target.write_bytes(content.encode() if isinstance(content, str) else content)
         target.chmod(mode)
 
+    def write_files(self, files, mode: int = 0o644) -> None:
+        for path, content in files.items():
+            self.write_file(path, content, mode)
+
     def read_file(self, path: str) -> bytes:
         return Path(self._abs(path)).read_bytes()
 
