@@ -75,6 +75,8 @@ def test_the_skill_reaches_the_model(agent, mode, expect, mined_tasks, cache_dir
         assert "GSKILL-SKILL-7c1f" in request  # the whole skill is in the prompt
     else:
         assert "repository-skill" in request  # the skill is listed (name + description); its body loads on use
+    if agent == "codex":  # bundled skills and web search are off: only our skill is offered
+        assert "imagegen" not in request and '"web_search"' not in json.dumps(first["request"]["tools"])
     record = json.loads((tmp_path / "rollouts.jsonl").read_text().splitlines()[0])
     assert ".agents" not in record["rollout"]["patch"] and ".claude" not in record["rollout"]["patch"]
 

@@ -20,6 +20,9 @@ sandbox_mode = "danger-full-access"
 web_search = "disabled"
 check_for_update_on_startup = false
 
+[skills.bundled]
+enabled = false
+
 [model_providers.gskill]
 name = "gskill gateway"
 base_url = "{base_url}/v1"
@@ -48,7 +51,7 @@ class CodexAgent(ContainerAgent):
         return ()
 
     def command(self, request: RunRequest) -> tuple[str, dict[str, str]]:
-        argv = [self.binary, "exec", "--json", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox",
+        argv = [self.binary, "exec", "--json", "--strict-config", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox",
                 "-C", "/repo", request.problem_statement]  # fmt: skip
         env = {"CODEX_HOME": self.home, "GSKILL_GATEWAY_TOKEN": request.token, "HOME": "/tmp/gskill-home", "NO_COLOR": "1"}
         return " ".join(shlex.quote(part) for part in argv), env
