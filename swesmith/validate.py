@@ -23,10 +23,28 @@ from harnesses.sandbox import Sandbox
 from swesmith.candidate import Candidate
 
 PYTEST = "python -m pytest -rA -q -p no:cacheprovider --tb=short"
-# Validation runs only need each test's outcome: a bug that breaks a constructor fails a thousand tests,
-# and rendering their tracebacks takes longer than running them. Tracebacks for the problem statement
-# come from a small run of a few failing tests (`_failure_output`).
+# Repeat runs only need each test's outcome.
 PYTEST_QUIET = "python -m pytest -rA -q -p no:cacheprovider --tb=no"
+# The first bug-state run keeps tracebacks for the problem statement, but only of its first few
+# failures: a bug that breaks a constructor fails a thousand tests, and shipping and parsing
+# megabytes of their tracebacks took longer than running them (seen on click).
+PLUGIN_DIR = "/tmp/gskill-pytest"
+PLUGIN = """\
+import pytest
+
+_SHOWN = [0]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = (yield).get_result()
+    if report.failed:
+        if _SHOWN[0] >= 3:
+            report.longrepr = "(traceback omitted)"
+        else:
+            _SHOWN[0] += 1
+"""
+PYTEST_FIRST = PYTEST + " -p gskill_few_tracebacks"
 # Every test's setup/call/teardown time, even the tiny ones, so per-file costs can be summed.
 DURATIONS = " --durations=0 --durations-min=0"
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)s (?:setup|call|teardown)\s+(\S+?)::", re.M)
@@ -70,7 +88,13 @@ def file_seconds(output: str) -> dict[str, float]:
 
 
 def run_tests(sandbox: Sandbox, test_files: tuple[str, ...], timeout: float, base: str = PYTEST) -> TestRun:
-    result = sandbox.exec(pytest_command(test_files, base), timeout=timeout, env={"PYTHONDONTWRITEBYTECODE": "1"})
+    env = {"PYTHONDONTWRITEBYTECODE": "1"}
+    if base == PYTEST_FIRST:
+        if not getattr(sandbox, "_gskill_plugin", False):  # once per sandbox; /tmp survives reset()
+            sandbox.write_file(f"{PLUGIN_DIR}/gskill_few_tracebacks.py", PLUGIN)
+            sandbox._gskill_plugin = True
+        env["PYTHONPATH"] = PLUGIN_DIR
+    result = sandbox.exec(pytest_command(test_files, base), timeout=timeout, env=env)
     status = parse_log_pytest(result.output, None)
     errors = tuple(sorted(name for name, outcome in status.items() if outcome == "ERROR" and "::" not in name))
     ran = not result.timed_out and result.exit_code in _RAN_EXIT_CODES and bool(_SUMMARY.search(result.output))
@@ -172,8 +196,8 @@ def apply_patch(sandbox: Sandbox, patch: str) -> bool:
 def _repeat(sandbox: Sandbox, selection: tuple[str, ...], timeout: float, runs: int, stop=lambda run: False) -> tuple[list[TestRun], str]:
     """Up to `runs` runs; (runs, "") or (runs so far, why they stopped)."""
     done: list[TestRun] = []
-    for _ in range(runs):
-        run = run_tests(sandbox, selection, timeout, PYTEST_QUIET)
+    for attempt in range(runs):
+        run = run_tests(sandbox, selection, timeout, PYTEST_FIRST if attempt == 0 else PYTEST_QUIET)
         if run.timed_out:
             return done, "timeout"
         if not run.ran:
@@ -215,7 +239,7 @@ def validate(sandbox: Sandbox, candidate: Candidate, baseline: Baseline, *, time
         first = bug_runs[0]
         if nothing_broke(first):
             return rejected("no_f2p", test_time_s=first.duration_s)
-        failure_output = _failure_output(sandbox, first, relevant, timeout)
+        failure_output = first.output
         if own_gold:
             if not apply_patch(sandbox, own_gold):
                 return rejected("gold_does_not_apply")
@@ -244,12 +268,3 @@ def validate(sandbox: Sandbox, candidate: Candidate, baseline: Baseline, *, time
         )
     finally:
         reset(sandbox)
-
-
-def _failure_output(sandbox: Sandbox, run: TestRun, relevant: set[str], timeout: float, examples: int = 3) -> str:
-    """Tracebacks of a few tests that failed in `run` (preferring `relevant` ones), on the bug state."""
-    failed = sorted(test for test, outcome in run.status.items() if outcome in FAILING and "::" in test)
-    chosen = [test for test in failed if test in relevant][:examples] or failed[:examples]
-    if not chosen:
-        return run.output
-    return run_tests(sandbox, tuple(chosen), timeout, PYTEST).output
