@@ -136,7 +136,7 @@ def test_parse_sizes():
 
 
 def test_procedural_tests_come_from_the_few_files_holding_most_covering_tests():
-    from swesmith.pipeline import MineOptions, procedural_source
+    from swesmith.pipeline import MineOptions, covering_selector, procedural_source, ranked_targets
     from swesmith.validate import Baseline
 
     files = {"pkg/core.py": "def f(x):\n    if x > 1:\n        return x + 1\n    return x - 1\n"}
@@ -149,7 +149,10 @@ def test_procedural_tests_come_from_the_few_files_holding_most_covering_tests():
     }
     collect = {"tests/test_a.py": 0.8, "tests/test_slow.py": 0.9, "tests/test_b.py": 0.7, "tests/test_huge.py": 6.0}
     baseline = Baseline(passing=covering, flaky=set(), duration_s=12.0, run_seconds={"tests/test_slow.py": 5.0})
-    source = procedural_source(files, {("pkg/core.py", "f"): covering}, collect, baseline, Counter(), MineOptions(out=None))
+    coverage = {("pkg/core.py", "f"): covering}
+    options = MineOptions(out=None)
+    targets = ranked_targets(files, coverage, Counter())
+    source = procedural_source(files, targets, covering_selector(coverage, collect, baseline, options), options)
     candidate = next(iter(source))
     assert candidate.test_files == ("tests/test_a.py", "tests/test_slow.py::test_1", "tests/test_slow.py::test_2")
     # What one run of that selection costs: collection of the two files + their tests.
