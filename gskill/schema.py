@@ -175,6 +175,10 @@ class Rollout(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     wall_time_s: float = 0.0
     trace_path: str = ""  # JSONL of messages / tool calls / observations, relative to the run dir
+    steps: int = 0  # agent turns / tool-using steps, as the agent counts them
+    # The agent's own account (Codex's turn usage, Claude Code's result event: tokens, cost at its list
+    # prices, turns, duration). `usage` — the gateway's count — is what gskill scores with.
+    agent_reported: dict = Field(default_factory=dict)
     started_at: str = ""
     node: str = ""
 

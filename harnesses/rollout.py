@@ -77,6 +77,7 @@ def run_rollout(
         if session.limit_hit:
             record.exit_status = ExitStatus.LIMITS_EXCEEDED
         record.error = outcome.error or session.limit_hit
+        record.steps, record.agent_reported = outcome.steps, outcome.reported
         # The fresh repo's diff; injected agent folders and the adapter's own files excluded.
         record.patch = box.diff(exclude=tuple(INJECTED_AGENT_PATHS) + tuple(outcome.injected_paths))
         # An agent that died because the container or the provider did is not the agent's failure.

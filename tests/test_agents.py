@@ -54,6 +54,10 @@ def test_real_agents_resolve_with_the_oracle_and_not_with_noop(agent, model, res
         assert {c["api"] for c in calls} == {"codex": {"responses"}, "claude": {"messages"}}[agent]
         if resolved:
             assert rollout["patch"].startswith("diff --git a/src/shapes/core.py")
+        # The agent's own account is kept beside the gateway's (which is what we score with).
+        assert rollout["agent_reported"].get("input_tokens", 0) > 0 and rollout["steps"] >= 1
+        if agent == "codex":
+            assert (tmp_path / "traces" / f"{rollout['instance_id']}.run0.attempt1.agent.session.jsonl").stat().st_size > 0
 
 
 @pytest.mark.parametrize(

@@ -54,6 +54,9 @@ class AgentOutcome:
     messages: list[dict] = field(default_factory=list)
     # Paths the adapter wrote into the repo (skill files) that must never count as the agent's patch.
     injected_paths: tuple[str, ...] = ()
+    # What the agent itself reported (tokens, cost, turns, duration) — kept next to the gateway's
+    # count, which stays the number we score with (an agent's cost uses its own price list).
+    reported: dict = field(default_factory=dict)
 
 
 class AgentAdapter(Protocol):
@@ -101,6 +104,9 @@ class ContainerAgent:
     def parse(self, output: str) -> AgentOutcome:
         raise NotImplementedError
 
+    def collect(self, box: Sandbox, trace_path: Path) -> None:
+        """Copy the agent's own session files out of the container, next to its event stream."""
+
     def run(self, box: Sandbox, request: RunRequest) -> AgentOutcome:
         mode = request.skill_mode or self.skill_modes[0]
         if mode not in self.skill_modes:
@@ -116,6 +122,8 @@ class ContainerAgent:
             return AgentOutcome("TimeExceeded", error=f"{self.name} ran past {request.wall_time_limit_s:g} s", injected_paths=injected)
         outcome = self.parse(result.output)
         outcome.injected_paths = injected
+        if request.trace_path is not None:
+            self.collect(box, request.trace_path)
         if not outcome.exit_status:
             outcome.exit_status = "AgentError"
             outcome.error = outcome.error or f"{self.name} exited {result.exit_code}: {result.output.strip()[-500:]}"

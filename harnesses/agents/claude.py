@@ -58,8 +58,15 @@ class ClaudeAgent(ContainerAgent):
             return AgentOutcome("", messages=events)
         turns = int(result.get("num_turns") or 0)
         subtype = result.get("subtype", "")
+        usage = result.get("usage") or {}
+        reported = {
+            "num_turns": turns, "duration_ms": result.get("duration_ms"), "duration_api_ms": result.get("duration_api_ms"),
+            "total_cost_usd": result.get("total_cost_usd"),
+            **{key: usage[key] for key in ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens") if key in usage},
+        }  # fmt: skip
         if subtype == "success" and not result.get("is_error"):
-            return AgentOutcome("Submitted", steps=turns, messages=events)
+            return AgentOutcome("Submitted", steps=turns, messages=events, reported=reported)
         if subtype == "error_max_turns":
-            return AgentOutcome("LimitsExceeded", steps=turns, messages=events, error=subtype)
-        return AgentOutcome("AgentError", steps=turns, messages=events, error=f"{subtype}: {str(result.get('result', ''))[:500]}")
+            return AgentOutcome("LimitsExceeded", steps=turns, messages=events, error=subtype, reported=reported)
+        return AgentOutcome("AgentError", steps=turns, messages=events, error=f"{subtype}: {str(result.get('result', ''))[:500]}",
+                            reported=reported)  # fmt: skip

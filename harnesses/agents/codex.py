@@ -56,6 +56,12 @@ class CodexAgent(ContainerAgent):
         env = {"CODEX_HOME": self.home, "GSKILL_GATEWAY_TOKEN": request.token, "HOME": "/tmp/gskill-home", "NO_COLOR": "1"}
         return " ".join(shlex.quote(part) for part in argv), env
 
+    def collect(self, box, trace_path) -> None:
+        # Codex's own session transcript: $CODEX_HOME/sessions/YYYY/MM/DD/rollout-*.jsonl
+        found = box.exec(f"cat $(find {self.home}/sessions -name '*.jsonl' 2>/dev/null | sort) 2>/dev/null", timeout=60)
+        if found.ok and found.output.strip():
+            trace_path.with_suffix(".session.jsonl").write_text(found.output)
+
     def parse(self, output: str) -> AgentOutcome:
         events = []
         for line in output.splitlines():
@@ -67,6 +73,13 @@ class CodexAgent(ContainerAgent):
         kinds = [event.get("type", "") for event in events]
         steps = sum(1 for event in events if event.get("type") == "item.completed" and event.get("item", {}).get("type") == "command_execution")
         errors = [event.get("message") or event.get("error", {}).get("message", "") for event in events if event.get("type") in ("error", "turn.failed")]
+        reported: dict = {}
+        for event in events:
+            if event.get("type") == "turn.completed":
+                for key, value in (event.get("usage") or {}).items():
+                    if isinstance(value, (int, float)):
+                        reported[key] = reported.get(key, 0) + value
         if "turn.completed" in kinds and not errors:
-            return AgentOutcome("Submitted", steps=steps, messages=events)
-        return AgentOutcome("AgentError" if errors or kinds else "", steps=steps, error="; ".join(str(e) for e in errors)[:2000], messages=events)
+            return AgentOutcome("Submitted", steps=steps, messages=events, reported=reported)
+        return AgentOutcome("AgentError" if errors or kinds else "", steps=steps, error="; ".join(str(e) for e in errors)[:2000],
+                            messages=events, reported=reported)  # fmt: skip
