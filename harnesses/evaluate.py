@@ -94,6 +94,22 @@ def evaluate(
         tools_dir = agent_tools_dir(cache_dir)
         host = bridge_gateway_ip()  # the agent calls the gateway from inside its container
     run_dir.mkdir(parents=True, exist_ok=True)
+    # A run folder holds one configuration: resuming it with another agent, model or skill would mix
+    # results that must be compared, not pooled.
+    identity = {"agent": config.agent, "model": config.model, "skill_hash": skill_hash(skill), "skill_mode": skill_mode or ""}
+    identity_path = run_dir / "run.json"
+    if identity_path.is_file():
+        recorded = json.loads(identity_path.read_text())
+        changed = [key for key in identity if recorded.get(key) != identity[key]]
+        if changed:
+            from gskill.errors import GskillError
+
+            raise GskillError(
+                f"{run_dir} holds a run with another {', '.join(changed)} "
+                f"({', '.join(f'{k}={recorded.get(k)!r}' for k in changed)}); use a new --out folder"
+            )
+    else:
+        identity_path.write_text(json.dumps(identity, indent=2))
     path = run_dir / "rollouts.jsonl"
     # Resume: a (task, run) already recorded is done — unless it was recorded as an infra error.
     previous = {(r.instance_id, r.run_index): r for r in read_records(path) if not r.infra_error}

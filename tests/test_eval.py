@@ -50,6 +50,9 @@ def test_oracle_resolves_everything_and_noop_nothing(tasks_dir, tmp_path):
     # Resume: everything is recorded, nothing runs again.
     again = gskill("eval", "--tasks", str(tasks_dir), "--model", "scripted/oracle", "--out", str(tmp_path / "oracle"))
     assert again.returncode == 0 and len((tmp_path / "oracle" / "rollouts.jsonl").read_text().splitlines()) == 2
+    # The same folder with another model is refused: runs are compared, never pooled.
+    other = gskill("eval", "--tasks", str(tasks_dir), "--model", "scripted/noop", "--out", str(tmp_path / "oracle"))
+    assert other.returncode == 2 and "another model" in other.stderr and other.stderr.strip().count("\n") == 0
 
 
 def test_no_api_key_reaches_a_container_a_trace_or_a_log(tasks_dir, tmp_path):
