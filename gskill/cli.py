@@ -308,7 +308,7 @@ def eval_command(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from gskill.schema import read_tasks
-    from harnesses.evaluate import evaluate
+    from harnesses.evaluate import claim_run_folder, evaluate
 
     cfg = settings()
     if agent not in ("mini", "codex", "claude"):
@@ -340,6 +340,7 @@ def eval_command(
         skill = skill_file.read_text()
     require_docker("; gskill eval runs every rollout in a container")
     config = cfg.run.model_copy(update={"agent": agent, "model": model, "runs": runs, "workers": workers})
+    claim_run_folder(out_dir, config, skill, skill_mode)
     columns = (TextColumn("{task.description:>12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as bar:
         handle = bar.add_task("rollouts", total=None)

@@ -74,6 +74,26 @@ def summarize(records: list[EvalRecord], tasks: list[Task], config: RunConfig, s
     }  # fmt: skip
 
 
+def claim_run_folder(run_dir: Path, config: RunConfig, skill: str, skill_mode: str = "") -> None:
+    """A run folder holds one configuration: resuming it with another agent, model or skill would mix
+    results that must be compared, not pooled. Raises GskillError on a mismatch."""
+    from gskill.errors import GskillError
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    identity = {"agent": config.agent, "model": config.model, "skill_hash": skill_hash(skill), "skill_mode": skill_mode or ""}
+    identity_path = run_dir / "run.json"
+    if not identity_path.is_file():
+        identity_path.write_text(json.dumps(identity, indent=2))
+        return
+    recorded = json.loads(identity_path.read_text())
+    changed = [key for key in identity if recorded.get(key) != identity[key]]
+    if changed:
+        raise GskillError(
+            f"{run_dir} holds a run with another {', '.join(changed)} "
+            f"({', '.join(f'{k}={recorded.get(k)!r}' for k in changed)}); use a new --out folder"
+        )
+
+
 def evaluate(
     tasks: list[Task], *, config: RunConfig, skill: str, run_dir: Path, limits: SandboxLimits | None = None,
     infra_retries: int = 2, scripted: dict | None = None, progress: Callable[[int, int], None] = lambda done, total: None,
@@ -94,22 +114,7 @@ def evaluate(
         tools_dir = agent_tools_dir(cache_dir)
         host = bridge_gateway_ip()  # the agent calls the gateway from inside its container
     run_dir.mkdir(parents=True, exist_ok=True)
-    # A run folder holds one configuration: resuming it with another agent, model or skill would mix
-    # results that must be compared, not pooled.
-    identity = {"agent": config.agent, "model": config.model, "skill_hash": skill_hash(skill), "skill_mode": skill_mode or ""}
-    identity_path = run_dir / "run.json"
-    if identity_path.is_file():
-        recorded = json.loads(identity_path.read_text())
-        changed = [key for key in identity if recorded.get(key) != identity[key]]
-        if changed:
-            from gskill.errors import GskillError
-
-            raise GskillError(
-                f"{run_dir} holds a run with another {', '.join(changed)} "
-                f"({', '.join(f'{k}={recorded.get(k)!r}' for k in changed)}); use a new --out folder"
-            )
-    else:
-        identity_path.write_text(json.dumps(identity, indent=2))
+    claim_run_folder(run_dir, config, skill, skill_mode)
     path = run_dir / "rollouts.jsonl"
     # Resume: a (task, run) already recorded is done — unless it was recorded as an infra error.
     previous = {(r.instance_id, r.run_index): r for r in read_records(path) if not r.infra_error}
