@@ -26,8 +26,8 @@ PYTEST = "python -m pytest -rA -q -p no:cacheprovider --tb=short"
 # Repeat runs only need each test's outcome.
 PYTEST_QUIET = "python -m pytest -rA -q -p no:cacheprovider --tb=no"
 # The first bug-state run keeps tracebacks for the problem statement, but only of its first few
-# failures: a bug that breaks a constructor fails a thousand tests, and shipping and parsing
-# megabytes of their tracebacks took longer than running them (seen on click).
+# failures: a bug that breaks a constructor fails a thousand tests, and formatting their tracebacks
+# (source lookups for every frame) took longer than running them (seen on click: 15 s timeouts).
 PLUGIN_DIR = "/tmp/gskill-pytest"
 PLUGIN = """\
 import pytest
@@ -37,12 +37,17 @@ _SHOWN = [0]
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    report = (yield).get_result()
-    if report.failed:
-        if _SHOWN[0] >= 3:
-            report.longrepr = "(traceback omitted)"
-        else:
-            _SHOWN[0] += 1
+    # After three failures, build reports as --tb=no does (cheap: no source lookups per frame).
+    option = item.config.option
+    saved = option.tbstyle
+    if _SHOWN[0] >= 3:
+        option.tbstyle = "no"
+    try:
+        report = (yield).get_result()
+    finally:
+        option.tbstyle = saved
+    if report.failed and _SHOWN[0] < 3:
+        _SHOWN[0] += 1
 """
 PYTEST_FIRST = PYTEST + " -p gskill_few_tracebacks"
 # Every test's setup/call/teardown time, even the tiny ones, so per-file costs can be summed.
@@ -87,14 +92,18 @@ def file_seconds(output: str) -> dict[str, float]:
     return {path: round(total, 3) for path, total in seconds.items()}
 
 
-def run_tests(sandbox: Sandbox, test_files: tuple[str, ...], timeout: float, base: str = PYTEST) -> TestRun:
+PATCH_FAILED = 97  # exit code of a `prefix` that could not apply its patch
+
+
+def run_tests(sandbox: Sandbox, test_files: tuple[str, ...], timeout: float, base: str = PYTEST, prefix: str = "") -> TestRun:
+    """One pytest run; `prefix` is shell run first in the same exec (one round trip for apply + run)."""
     env = {"PYTHONDONTWRITEBYTECODE": "1"}
     if base == PYTEST_FIRST:
         if not getattr(sandbox, "_gskill_plugin", False):  # once per sandbox; /tmp survives reset()
             sandbox.write_file(f"{PLUGIN_DIR}/gskill_few_tracebacks.py", PLUGIN)
             sandbox._gskill_plugin = True
         env["PYTHONPATH"] = PLUGIN_DIR
-    result = sandbox.exec(pytest_command(test_files, base), timeout=timeout, env=env)
+    result = sandbox.exec(prefix + pytest_command(test_files, base), timeout=timeout, env=env)
     status = parse_log_pytest(result.output, None)
     errors = tuple(sorted(name for name, outcome in status.items() if outcome == "ERROR" and "::" not in name))
     ran = not result.timed_out and result.exit_code in _RAN_EXIT_CODES and bool(_SUMMARY.search(result.output))
@@ -181,9 +190,12 @@ def _failed(test: str, run: TestRun) -> bool:
     return outcome in FAILING
 
 
+# -d for new directories; no -x: ignored build artefacts (egg-info, compiled extensions) stay.
+RESET = "git checkout -q -- . && git clean -fdq"
+
+
 def reset(sandbox: Sandbox) -> None:
-    # -d for new directories; no -x: ignored build artefacts (egg-info, compiled extensions) stay.
-    done = sandbox.exec("git checkout -q -- . && git clean -fdq", timeout=120)
+    done = sandbox.exec(RESET, timeout=120)
     if not done.ok:
         raise RuntimeError(f"cannot reset the sandbox: {done.output.strip()[-300:]}")
 
@@ -193,11 +205,19 @@ def apply_patch(sandbox: Sandbox, patch: str) -> bool:
     return sandbox.exec("git apply --whitespace=nowarn /tmp/gskill-candidate.diff", timeout=60).ok
 
 
-def _repeat(sandbox: Sandbox, selection: tuple[str, ...], timeout: float, runs: int, stop=lambda run: False) -> tuple[list[TestRun], str]:
-    """Up to `runs` runs; (runs, "") or (runs so far, why they stopped)."""
+def _repeat(
+    sandbox: Sandbox, selection: tuple[str, ...], timeout: float, runs: int, stop=lambda run: False, patch: str = ""
+) -> tuple[list[TestRun], str]:
+    """Up to `runs` runs, `patch` applied in the first one's exec; (runs, "") or (runs so far, why)."""
     done: list[TestRun] = []
+    prefix = ""
+    if patch:
+        sandbox.write_file("/tmp/gskill-candidate.diff", patch)
+        prefix = f"git apply --whitespace=nowarn /tmp/gskill-candidate.diff || exit {PATCH_FAILED}; "
     for attempt in range(runs):
-        run = run_tests(sandbox, selection, timeout, PYTEST_FIRST if attempt == 0 else PYTEST_QUIET)
+        run = run_tests(sandbox, selection, timeout, PYTEST_FIRST if attempt == 0 else PYTEST_QUIET, prefix if attempt == 0 else "")
+        if attempt == 0 and patch and run.exit_code == PATCH_FAILED and not run.ran:
+            return [], "patch_does_not_apply"
         if run.timed_out:
             return done, "timeout"
         if not run.ran:
@@ -223,9 +243,8 @@ def validate(sandbox: Sandbox, candidate: Candidate, baseline: Baseline, *, time
     relevant = set() if own_gold else baseline.relevant(candidate.test_files)
     if not own_gold and not relevant:
         return rejected("no_passing_tests_at_snapshot")
+    clean = False
     try:
-        if not apply_patch(sandbox, candidate.bug_patch):
-            return rejected("patch_does_not_apply")
         # Nothing broke on the first run: a second cannot create an F2P. Saves half of most rejects.
         if own_gold:
             def nothing_broke(run: TestRun) -> bool:
@@ -233,7 +252,7 @@ def validate(sandbox: Sandbox, candidate: Candidate, baseline: Baseline, *, time
         else:
             def nothing_broke(run: TestRun) -> bool:
                 return not any(_failed(test, run) for test in relevant)
-        bug_runs, why = _repeat(sandbox, candidate.test_files, timeout, runs, stop=nothing_broke)
+        bug_runs, why = _repeat(sandbox, candidate.test_files, timeout, runs, stop=nothing_broke, patch=candidate.bug_patch)
         if why:
             return rejected(why, failure_output=bug_runs[-1].tail if bug_runs else "")
         first = bug_runs[0]
@@ -241,9 +260,9 @@ def validate(sandbox: Sandbox, candidate: Candidate, baseline: Baseline, *, time
             return rejected("no_f2p", test_time_s=first.duration_s)
         failure_output = first.output
         if own_gold:
-            if not apply_patch(sandbox, own_gold):
+            fixed_runs, why = _repeat(sandbox, candidate.test_files, timeout, runs, patch=own_gold)
+            if why == "patch_does_not_apply":
                 return rejected("gold_does_not_apply")
-            fixed_runs, why = _repeat(sandbox, candidate.test_files, timeout, runs)
             if why:
                 return rejected(why, failure_output=fixed_runs[-1].tail if fixed_runs else "")
             # Like the baseline: only tests that pass on every fixed run count (flaky ones drop out).
@@ -255,7 +274,13 @@ def validate(sandbox: Sandbox, candidate: Candidate, baseline: Baseline, *, time
             return rejected("flaky")
         fail_to_pass = sorted(test for test in relevant if _failed(test, first))
         pass_to_pass = sorted(test for test in relevant if all(run.status.get(test) in PASSING for run in bug_runs))
-        gold_patch = own_gold or sandbox.exec("git diff -R --binary", timeout=60).output
+        if own_gold:
+            gold_patch = own_gold
+        else:  # the gold patch (the bug reversed) and the reset, in one round trip
+            done = sandbox.exec(f"git diff -R --binary > /tmp/gskill-gold.diff && {RESET} && cat /tmp/gskill-gold.diff", timeout=120)
+            if not done.ok:
+                raise RuntimeError(f"cannot take the gold patch: {done.output.strip()[-300:]}")
+            gold_patch, clean = done.output, True
         return Verdict(
             ok=bool(fail_to_pass),
             reason="ok" if fail_to_pass else "no_f2p",
@@ -267,4 +292,5 @@ def validate(sandbox: Sandbox, candidate: Candidate, baseline: Baseline, *, time
             failure_output=failure_output,
         )
     finally:
-        reset(sandbox)
+        if not clean:
+            reset(sandbox)
