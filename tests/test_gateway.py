@@ -128,3 +128,18 @@ def test_needs_skill_policy_follows_the_skill_text(gateway):
         reply = complete("scripted/needs-skill", messages, tools=[BASH], metadata=meta)
         command = json.loads(reply.choices[0].message.tool_calls[0].function.arguments)["command"]
         assert ("git apply" in command) is applies
+
+
+def test_malformed_requests_get_a_400_and_are_recorded(gateway, tmp_path):
+    import urllib.error
+    import urllib.request
+
+    session = gateway.open_session(model="scripted/noop", trace_path=tmp_path / "t.jsonl")
+    for path, body in (("/v1/messages", b'{"messages": [{"role": "user", "content": [{"type": "tool_use"}]}]}'),
+                       ("/v1/chat/completions", b"not json")):  # fmt: skip
+        request = urllib.request.Request(session.base_url + path, data=body, headers={"authorization": f"Bearer {session.token}"})
+        with pytest.raises(urllib.error.HTTPError) as failure:
+            urllib.request.urlopen(request, timeout=30)
+        assert failure.value.code == 400
+    assert trace(tmp_path / "t.jsonl")[0]["status"] == 400
+    gateway.close_session(session)

@@ -168,7 +168,13 @@ class Gateway:
         except json.JSONDecodeError:
             return _send_json(handler, 400, {"error": {"type": "invalid_request_error", "message": "body is not JSON"}})
         api, to_chat, to_body, to_stream = _APIS[route]
-        self._serve(handler, session, api, body, to_chat, to_body, to_stream)
+        try:
+            self._serve(handler, session, api, body, to_chat, to_body, to_stream)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the agent hung up (killed, timed out): nothing to answer
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a request we cannot translate
+            session.record({"t": time.time(), "api": api, "request": body, "error": f"bad request: {exc!r}", "status": 400})
+            _send_json(handler, 400, {"type": "error", "error": {"type": "invalid_request_error", "message": f"gskill gateway: {exc!r}"}})
 
     def _serve(self, handler, session: Session, api: str, body: dict, to_chat, to_body, to_stream) -> None:
         from harnesses.gateway.models import complete, cost_of
