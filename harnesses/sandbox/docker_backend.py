@@ -334,7 +334,14 @@ def bridge_gateway_ip(client: docker.DockerClient | None = None) -> str:
     """The host's address on Docker's default bridge: where containers reach a server on the host."""
     client = client or docker_client()
     try:
-        return client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+        config = client.networks.get("bridge").attrs["IPAM"]["Config"][0]
+        if config.get("Gateway"):
+            return config["Gateway"]
+        # Some engines (Debian's 20.10 on a fresh start) list only the subnet; the bridge then takes
+        # the subnet's first address, as Docker does by default.
+        import ipaddress
+
+        return str(ipaddress.ip_network(config["Subnet"], strict=False)[1])
     except Exception as exc:  # no default bridge (rootless, custom daemon config)
         raise SandboxError(f"cannot find the Docker bridge's host address: {exc}") from None
 
