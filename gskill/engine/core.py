@@ -1,0 +1,400 @@
+"""The GEPA loop, domain-free: `optimize(seed, evaluator, trainset, valset, reflection_lm, ...)`.
+
+    seed ──► score on every validation example ──► frontier
+    loop: parent ← frontier (frequency-weighted) · minibatch ← epoch-shuffled train
+          parent on minibatch (cached) · operator ← mix (refine / combine / simplify)
+          proposal ← reflection model (validated: fenced, finished, non-empty, within token budget)
+          child on minibatch · gate: child's sum > parent's (simplify: ≥ and shorter)
+          accepted → child on every validation example → frontier
+    best = highest validation mean (ties: more fronts, fewer tokens)
+
+Where we differ from gepa 0.1.4 on purpose:
+- the budget (metric calls and dollars) is checked BEFORE every batch of calls, with each new call
+  reserved at the evaluator's per-call cost bound, so a run never overshoots; an iteration starts only
+  if it can also pay for the child's validation;
+- every call is persisted as it finishes (`RunStore`), identical calls are never paid twice, and a
+  resumed run replays the same trajectory from the store — same proposals, same decisions — then goes on;
+- proposals over the token budget are simplified once, then rejected; malformed ones are rejected;
+- combine works on single-component candidates (an LLM merge of two complementary frontier members).
+
+The replay is exact because every random choice comes from one seeded generator and every input to a
+decision (scores, replies, costs) comes from the store on replay. Evaluations run in parallel but are
+consumed in a fixed order.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from gskill.engine import frontier as pareto
+from gskill.engine.proposer import Proposal, build_prompt, parse_proposal
+from gskill.engine.store import RunStore
+from gskill.engine.tokens import candidate_tokens, count_tokens
+from gskill.engine.types import (
+    Candidate, CandidateRecord, Evaluation, EvaluationFailed, Evaluator, LMReply, ReflectionLM, candidate_hash,
+)  # fmt: skip
+
+OPERATORS = ("refine", "combine", "simplify")
+
+
+@dataclass
+class EngineConfig:
+    seed: int = 0
+    minibatch_size: int = 3
+    operator_mix: dict[str, float] = field(default_factory=lambda: {"refine": 0.6, "combine": 0.2, "simplify": 0.2})
+    token_budget: int = 2000  # per component, tiktoken o200k_base
+    max_metric_calls: int | None = None  # paid evaluator calls (cache hits are free)
+    max_cost_usd: float | None = None  # evaluator + reflection dollars
+    max_cost_per_reflection: float = 0.25  # reserved before each reflection call against max_cost_usd
+    max_iterations: int | None = None
+    workers: int = 1
+    frozen: tuple[str, ...] = ()  # components never proposed
+    eval_seed: int = 0  # passed to the evaluator (part of the cache key)
+    perfect_score: float = 1.0
+    stop_at_perfect: bool = True  # stop once a candidate scores perfect on every validation example
+    skip_perfect_parent: bool = True  # refine has nothing to learn from a flawless minibatch
+    simplify_min_tokens: int = 200  # below this, simplify turns into refine
+    side_info_chars: int = 6000  # per failed example in a reflection prompt
+
+    def __post_init__(self) -> None:
+        unknown = set(self.operator_mix) - set(OPERATORS)
+        if unknown or not any(self.operator_mix.get(op, 0) > 0 for op in OPERATORS):
+            raise ValueError(f"operator_mix needs positive weights for {', '.join(OPERATORS)}; got {self.operator_mix}")
+        if self.minibatch_size < 1 or self.workers < 1 or self.token_budget < 1:
+            raise ValueError("minibatch_size, workers and token_budget must be positive")
+
+
+@dataclass
+class Spend:
+    metric_calls: int = 0  # paid evaluator calls charged to this run's trajectory
+    cache_hits: int = 0  # calls answered by the store or memory within the trajectory
+    eval_cost_usd: float = 0.0
+    reflection_calls: int = 0
+    reflection_cost_usd: float = 0.0
+
+    @property
+    def cost_usd(self) -> float:
+        return self.eval_cost_usd + self.reflection_cost_usd
+
+    def to_json(self) -> dict[str, Any]:
+        return {"metric_calls": self.metric_calls, "cache_hits": self.cache_hits, "eval_cost_usd": round(self.eval_cost_usd, 6),
+                "reflection_calls": self.reflection_calls, "reflection_cost_usd": round(self.reflection_cost_usd, 6),
+                "cost_usd": round(self.cost_usd, 6)}  # fmt: skip
+
+
+@dataclass
+class Result:
+    candidates: list[CandidateRecord]
+    best: CandidateRecord
+    iterations: list[dict[str, Any]]
+    spend: Spend
+    stop_reason: str
+
+    @property
+    def seed(self) -> CandidateRecord:
+        return self.candidates[0]
+
+
+class _Budget:
+    def __init__(self, config: EngineConfig, evaluator: Evaluator, spend: Spend) -> None:
+        self.config, self.bound, self.spend = config, float(evaluator.max_cost_per_call or 0.0), spend
+
+    def affords(self, calls: int, reflections: int = 0) -> bool:
+        c = self.config
+        if c.max_metric_calls is not None and self.spend.metric_calls + calls > c.max_metric_calls:
+            return False
+        if c.max_cost_usd is not None:
+            reserve = calls * self.bound + reflections * c.max_cost_per_reflection
+            if self.spend.cost_usd + reserve > c.max_cost_usd + 1e-12:
+                return False
+        return True
+
+
+class _Minibatches:
+    """Epoch-shuffled minibatches of distinct training examples (GEPA's epoch sampler)."""
+
+    def __init__(self, ids: list[str], size: int, rng: random.Random) -> None:
+        self.ids, self.size, self.rng, self.queue = ids, min(size, len(ids)), rng, []
+
+    def next(self) -> list[str]:
+        batch: list[str] = []
+        while len(batch) < self.size:
+            if not self.queue:
+                epoch = list(self.ids)
+                self.rng.shuffle(epoch)
+                self.queue = epoch
+            item = self.queue.pop(0)
+            if item not in batch:
+                batch.append(item)
+        return batch
+
+
+class Engine:
+    def __init__(
+        self, evaluator: Evaluator, reflection_lm: ReflectionLM, trainset: Sequence[Any], valset: Sequence[Any],
+        store: RunStore, config: EngineConfig, objective: str = "", background: str = "",
+        on_event: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> None:  # fmt: skip
+        if not trainset or not valset:
+            raise ValueError("optimize needs a non-empty trainset and valset")
+        self.evaluator, self.lm, self.store, self.config = evaluator, reflection_lm, store, config
+        self.objective, self.background = objective, background
+        self.train = {evaluator.example_id(e): e for e in trainset}
+        self.val = {evaluator.example_id(e): e for e in valset}
+        if overlap := set(self.train) & set(self.val):
+            raise ValueError(f"train and validation sets share examples: {sorted(overlap)[:3]}")
+        self.on_event = on_event or (lambda kind, data: None)
+        self.rng = random.Random(config.seed)
+        self.spend = Spend()
+        self.budget = _Budget(config, evaluator, self.spend)
+        self.memo: dict[tuple[str, str], Evaluation] = {}  # this trajectory's calls (charged once)
+        self.candidates: list[CandidateRecord] = []
+        self.iterations: list[dict[str, Any]] = []
+        self.pool = ThreadPoolExecutor(max_workers=config.workers)
+        self.component_turn = 0
+
+    # -- evaluation ----------------------------------------------------------------------------
+    def _key(self, candidate: Candidate, example_id: str) -> tuple[str, str]:
+        return candidate_hash(candidate), example_id
+
+    def new_calls(self, candidate: Candidate, example_ids: Sequence[str]) -> int:
+        return sum(self._key(candidate, i) not in self.memo for i in example_ids)
+
+    def evaluate(self, candidate: Candidate, example_ids: Sequence[str], examples: dict[str, Any]) -> list[Evaluation]:
+        """Scores of `candidate` on the examples, in order. The caller checked the budget."""
+        ident, seed, chash = self.evaluator.identity, self.config.eval_seed, candidate_hash(candidate)
+        self.store.save_text(chash, candidate)
+        results: dict[str, Evaluation] = {}
+        to_run: list[str] = []
+        for example_id in example_ids:
+            key = (chash, example_id)
+            if key in self.memo:
+                results[example_id] = self.memo[key]
+                self.spend.cache_hits += 1
+            elif (stored := self.store.evaluation(ident, chash, example_id, seed)) is not None:
+                results[example_id] = stored
+            else:
+                to_run.append(example_id)
+
+        def run(example_id: str) -> Evaluation:
+            execution = self.store.started(ident, chash, example_id, seed)
+            result = self.evaluator.evaluate(candidate, examples[example_id], seed)
+            result.score = float(result.score)
+            self.store.finished(execution, ident, chash, example_id, seed, result)  # persisted as it finishes
+            return result
+
+        futures = {example_id: self.pool.submit(run, example_id) for example_id in to_run}
+        failure: BaseException | None = None
+        for example_id, future in futures.items():
+            try:
+                results[example_id] = future.result()
+            except BaseException as exc:  # keep collecting: the others are persisted for the resume
+                failure = failure or exc
+        if failure is not None:
+            if isinstance(failure, EvaluationFailed) or not isinstance(failure, Exception):
+                raise failure  # EvaluationFailed as is; KeyboardInterrupt / SystemExit untouched
+            raise EvaluationFailed(f"{type(failure).__name__}: {failure}") from failure
+        for example_id in example_ids:
+            key = (chash, example_id)
+            if key not in self.memo:
+                self.memo[key] = results[example_id]
+                self.spend.metric_calls += 1
+                self.spend.eval_cost_usd += results[example_id].cost_usd
+        return [results[example_id] for example_id in example_ids]
+
+    # -- reflection ----------------------------------------------------------------------------
+    def reflect(self, prompt: str) -> LMReply:
+        reply = self.store.lm_reply(self.lm.identity, prompt)
+        if reply is None:
+            reply = self.lm(prompt)
+            self.store.save_lm_reply(self.lm.identity, prompt, reply)
+        self.spend.reflection_calls += 1
+        self.spend.reflection_cost_usd += reply.cost_usd
+        return reply
+
+    def propose(self, operator: str, component: str, parent: CandidateRecord, partner: CandidateRecord | None,
+                batch: list[tuple[str, Evaluation]]) -> tuple[Proposal, list[str]]:  # fmt: skip
+        """One proposal (plus at most one simplify pass if it is over budget). Returns it and the prompts' notes."""
+        current = parent.components[component]
+        score_line = f"{sum(e.score for _, e in batch):g}/{len(batch)} on this minibatch, validation mean {parent.val_mean:.2f}"
+        target = None
+        if operator == "simplify":
+            target = max(1, min(self.config.token_budget, int(count_tokens(current) * 0.75)))
+        prompt = build_prompt(
+            operator, component=component, current=current, score_line=score_line, examples=batch,
+            other=partner.components[component] if partner else "",
+            other_score_line=f"validation mean {partner.val_mean:.2f}" if partner else "",
+            objective=self.objective, background=self.background, token_budget=self.config.token_budget,
+            target_tokens=target, side_info_chars=self.config.side_info_chars,
+        )  # fmt: skip
+        proposal = parse_proposal(self.reflect(prompt).text, current=current, token_budget=self.config.token_budget)
+        notes = [] if proposal.ok else [proposal.reason]
+        if proposal.text is not None and proposal.reason.startswith("over budget"):
+            if not self.budget.affords(0, reflections=1):
+                return Proposal(None, proposal.reason + "; no budget to simplify"), notes
+            prompt = build_prompt(
+                "simplify", component=component, current=proposal.text, score_line="not yet evaluated",
+                objective=self.objective, background=self.background, token_budget=self.config.token_budget,
+                target_tokens=self.config.token_budget,
+            )  # fmt: skip
+            proposal = parse_proposal(self.reflect(prompt).text, current=current, token_budget=self.config.token_budget)
+            notes.append("simplified" if proposal.ok else proposal.reason)
+        return proposal, notes
+
+    # -- the loop ------------------------------------------------------------------------------
+    def _add(self, components: Candidate, parents: list[int], operator: str, iteration: int, minibatch: dict) -> CandidateRecord:
+        val_ids = list(self.val)
+        scores = self.evaluate(components, val_ids, self.val)
+        record = CandidateRecord(
+            index=len(self.candidates), components=dict(components), parents=parents, operator=operator, iteration=iteration,
+            val_scores={i: s.score for i, s in zip(val_ids, scores)}, tokens=candidate_tokens(components), minibatch=minibatch,
+        )  # fmt: skip
+        self.candidates.append(record)
+        self.store.save_candidate(record.index, record.to_json())
+        self.on_event("candidate", {"candidate": record, "spend": self.spend.to_json()})
+        return record
+
+    def _choose_operator(self, parent: CandidateRecord, component: str) -> tuple[str, CandidateRecord | None]:
+        mix = self.config.operator_mix
+        operator = self.rng.choices(OPERATORS, weights=[mix.get(op, 0.0) for op in OPERATORS], k=1)[0]
+        partner = None
+        if operator == "combine":
+            partner = pareto.complementary_partner(self.candidates, parent)
+            if partner is None:
+                operator = "refine"
+        if operator == "simplify" and count_tokens(parent.components[component]) < self.config.simplify_min_tokens:
+            operator = "refine"
+        return operator, partner
+
+    def _log(self, entry: dict[str, Any]) -> None:
+        entry["spend"] = self.spend.to_json()
+        self.iterations.append(entry)
+        self.store.save_iteration(entry["iteration"], entry)
+        self.on_event("iteration", entry)
+
+    def run(self, seed_candidate: Candidate) -> Result:
+        config = self.config
+        mutable = [name for name in seed_candidate if name not in config.frozen]
+        if not mutable:
+            raise ValueError("every component is frozen: nothing to optimize")
+        for name, text in seed_candidate.items():
+            if name not in config.frozen and count_tokens(text) > config.token_budget:
+                raise ValueError(f"seed component {name!r} has {count_tokens(text)} tokens, over the budget of {config.token_budget}")
+        val_ids = list(self.val)
+        if not self.budget.affords(self.new_calls(seed_candidate, val_ids)):
+            raise ValueError(f"the budget cannot pay for scoring the seed on {len(val_ids)} validation examples")
+        self._add(seed_candidate, [], "seed", 0, {})
+        sampler = _Minibatches(list(self.train), config.minibatch_size, self.rng)
+        stop_reason, iteration, idle = "", 0, 0
+        max_idle = 2 * math.ceil(len(self.train) / max(1, config.minibatch_size)) + 5
+        try:
+            while True:
+                best = pareto.best_candidate(self.candidates)
+                if config.stop_at_perfect and all(s >= config.perfect_score for s in best.val_scores.values()):
+                    stop_reason = "perfect validation score"
+                    break
+                if config.max_iterations is not None and iteration >= config.max_iterations:
+                    stop_reason = "max iterations"
+                    break
+                if idle >= max_idle:
+                    stop_reason = f"no progress possible ({idle} iterations in a row spent nothing)"
+                    break
+                iteration += 1
+                before = self.spend.metric_calls
+                parent = pareto.select_parent(self.candidates, self.rng)
+                component = mutable[self.component_turn % len(mutable)]
+                self.component_turn += 1
+                batch_ids = sampler.next()
+                operator, partner = self._choose_operator(parent, component)
+                need = self.new_calls(parent.components, batch_ids) + len(batch_ids) + len(val_ids)
+                if not self.budget.affords(need, reflections=1):
+                    stop_reason = "budget exhausted"
+                    break
+                parent_scores = self.evaluate(parent.components, batch_ids, self.train)
+                entry: dict[str, Any] = {
+                    "iteration": iteration, "parent": parent.index, "operator": operator, "component": component,
+                    "partner": partner.index if partner else None, "minibatch": batch_ids,
+                    "parent_scores": [e.score for e in parent_scores],
+                }  # fmt: skip
+                if operator == "refine" and config.skip_perfect_parent and all(e.score >= config.perfect_score for e in parent_scores):
+                    entry.update(outcome="skipped", reason="parent perfect on the minibatch")
+                    idle = idle + 1 if self.spend.metric_calls == before else 0
+                    self._log(entry)
+                    continue
+                proposal, notes = self.propose(operator, component, parent, partner, list(zip(batch_ids, parent_scores)))
+                entry["notes"] = notes
+                if not proposal.ok:
+                    entry.update(outcome="rejected", reason=proposal.reason)
+                    idle = idle + 1 if self.spend.metric_calls == before else 0
+                    self._log(entry)
+                    continue
+                child = {**parent.components, component: proposal.text}
+                child_scores = self.evaluate(child, batch_ids, self.train)
+                parent_sum, child_sum = sum(e.score for e in parent_scores), sum(e.score for e in child_scores)
+                entry.update(child_scores=[e.score for e in child_scores], child_hash=candidate_hash(child),
+                             child_tokens=candidate_tokens(child))  # fmt: skip
+                if operator == "simplify":
+                    accepted = child_sum >= parent_sum and candidate_tokens(child) < candidate_tokens(parent.components)
+                else:
+                    accepted = child_sum > parent_sum
+                idle = 0
+                if not accepted:
+                    entry.update(outcome="rejected", reason=f"minibatch {child_sum:g} vs parent {parent_sum:g}")
+                    self._log(entry)
+                    continue
+                parents = [parent.index] + ([partner.index] if partner and operator == "combine" else [])
+                record = self._add(child, parents, operator, iteration,
+                                   {"ids": batch_ids, "parent": entry["parent_scores"], "child": entry["child_scores"]})  # fmt: skip
+                entry.update(outcome="accepted", candidate=record.index, val_mean=round(record.val_mean, 4))
+                self._log(entry)
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+        best = pareto.best_candidate(self.candidates)
+        self.on_event("done", {"best": best, "stop_reason": stop_reason, "spend": self.spend.to_json()})
+        return Result(self.candidates, best, self.iterations, self.spend, stop_reason)
+
+
+# Settings that may change between a run and its resume: they do not change the trajectory's prefix.
+_RESUMABLE = {"max_metric_calls", "max_cost_usd", "max_iterations", "workers", "max_cost_per_reflection"}
+
+
+def _claim_store(store, seed_candidate, evaluator, trainset, valset, lm, config, objective, background) -> None:
+    """A store holds one search. Resuming it with another seed, data, evaluator, model or setting would
+    splice two trajectories; refuse that (raise ValueError) instead of silently mixing them."""
+    from dataclasses import asdict
+
+    identity = {
+        "seed_candidate": candidate_hash(dict(seed_candidate)), "evaluator": evaluator.identity, "reflection_lm": lm.identity,
+        "train": [evaluator.example_id(e) for e in trainset], "val": [evaluator.example_id(e) for e in valset],
+        "config": {k: v for k, v in asdict(config).items() if k not in _RESUMABLE},
+        "objective": objective, "background": background,
+    }  # fmt: skip
+    identity = json.loads(json.dumps(identity, default=list))
+    recorded = store.get_meta("search")
+    if recorded is None:
+        store.set_meta("search", identity)
+        return
+    changed = sorted(k for k in identity if recorded.get(k) != identity[k])
+    if changed:
+        raise ValueError(f"the run store holds another search (different {', '.join(changed)}); start a new run folder")
+
+
+def optimize(
+    seed_candidate: Candidate, evaluator: Evaluator, trainset: Sequence[Any], valset: Sequence[Any], *,
+    reflection_lm: ReflectionLM, store: RunStore, config: EngineConfig | None = None, objective: str = "",
+    background: str = "", on_event: Callable[[str, dict[str, Any]], None] | None = None,
+) -> Result:  # fmt: skip
+    """Evolve `seed_candidate` to maximise the evaluator's mean score on `valset`.
+
+    Resuming = calling again with the same store, seed candidate, sets and config: the trajectory
+    replays from the store (no call is paid twice) and continues where it stopped.
+    """
+    config = config or EngineConfig()
+    _claim_store(store, seed_candidate, evaluator, trainset, valset, reflection_lm, config, objective, background)
+    engine = Engine(evaluator, reflection_lm, trainset, valset, store, config, objective, background, on_event)
+    return engine.run(dict(seed_candidate))
