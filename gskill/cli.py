@@ -351,6 +351,186 @@ def eval_command(
         out.print("note: a scripted model's results say nothing about real models.")
 
 
+# The model a user with only one provider key gets by default (the paper's agent model, and a peer).
+DEFAULT_MODELS = (("OPENAI_API_KEY", "openai/gpt-5-mini"), ("ANTHROPIC_API_KEY", "anthropic/claude-haiku-4-5"))
+
+
+def _default_model(given: Optional[str], flag: str) -> str:
+    import os
+
+    if given:
+        return given
+    for variable, model in DEFAULT_MODELS:
+        if os.environ.get(variable):
+            return model
+    raise GskillError(
+        f"no model: set OPENAI_API_KEY or ANTHROPIC_API_KEY (or give {flag} with any litellm model, "
+        "e.g. openai/gpt-5-mini, or scripted/needs-skill to try the pipeline without a model)"
+    )
+
+
+def _mine_for_learn(repo: str, cfg: Settings, workers: int, seed: int) -> Path:
+    """The one-shot job mines first, into the cache, keyed by the repository's snapshot: a second
+    `gskill learn REPO` at the same commit reuses the tasks (and a cut-short mining run resumes)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from harnesses.images.build import resolve_snapshot
+    from swesmith.pipeline import DEFAULT_STRATEGIES, MineOptions, mine as run_mine
+
+    snapshot = resolve_snapshot(repo, None, cfg.cache_dir)
+    out_dir = cfg.cache_dir / "mined" / f"{snapshot.name}-{snapshot.commit[:12]}"
+    if (out_dir / "val.jsonl").is_file() and (out_dir / "train.jsonl").is_file():
+        out.print(f"reusing mined tasks in {out_dir}")
+        return out_dir
+    options = MineOptions(out=out_dir, workers=workers, seed=seed, strategies=DEFAULT_STRATEGIES, test_timeout_s=cfg.run.test_timeout_s)
+    columns = (TextColumn("{task.description:>12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as bar:
+        handles: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int | None) -> None:
+            if stage not in handles:
+                handles[stage] = bar.add_task(stage, total=total)
+            bar.update(handles[stage], completed=done, total=total)
+
+        report = run_mine(str(snapshot.path), options, cfg, progress=progress)
+    out.print(f"mined {report.tasks} tasks → {out_dir}")
+    return out_dir
+
+
+@app.command()
+def learn(
+    repo: Optional[str] = typer.Argument(None, help="Repository (path or git URL): mine it, learn, publish .skills/ into it."),
+    tasks_dir: Optional[Path] = typer.Option(None, "--tasks", help="Mining output folder with train/val/test.jsonl."),
+    agent: str = typer.Option("mini", "--agent", help="mini | codex | claude."),
+    model: Optional[str] = typer.Option(None, "--model", help="The agent's model (litellm name or scripted/...)."),
+    reflection_model: Optional[str] = typer.Option(None, "--reflection-model", help="The model that proposes skills (default: --model's)."),
+    skill_mode: str = typer.Option("", "--skill-mode", help="How the skill reaches the agent (see gskill eval)."),
+    seed_skill: Optional[Path] = typer.Option(None, "--seed-skill", help="Start from this skill file (default: empty)."),
+    max_metric_calls: Optional[int] = typer.Option(None, "--max-metric-calls", min=1, help="Rollouts the search may pay for (default 150)."),
+    max_cost: Optional[float] = typer.Option(None, "--max-cost", min=0, help="Dollars the search may spend (rollouts + reflection)."),
+    token_budget: int = typer.Option(2000, "--token-budget", min=50, help="Hard limit on the skill's tokens (tiktoken)."),
+    minibatch: int = typer.Option(3, "--minibatch", min=1, help="Training tasks per iteration."),
+    workers: int = typer.Option(2, "--workers", min=1, help="Rollouts in parallel."),
+    seed: int = typer.Option(0, "--seed", help="Seeds the search (parent choice, minibatches, operators)."),
+    mix: str = typer.Option("60,20,20", "--mix", help="refine,combine,simplify weights."),
+    feedback: str = typer.Option("files", "--feedback", help="What reflection learns of a failed training task's fix: files | diff | none."),
+    no_test: bool = typer.Option(False, "--no-test", help="Skip scoring seed and best on the test split."),
+    skill_name: str = typer.Option("", "--skill-name", help="Published skill name (default: <repo>-skill)."),
+    scripted_params: list[str] = typer.Option(
+        [], "--scripted", help="KEY=VALUE for scripted/ agent models, e.g. base=0 competent=0.9 (repeatable)."
+    ),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this folder (budget flags may be raised)."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Run folder (default with REPO: ./gskill-runs/<repo>)."),
+) -> None:
+    """Evolve a skill that raises an agent's resolve rate on a repository's tasks (GEPA)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from gskill.learn import LearnOptions, learn as run_learn, saved_options
+
+    cfg = settings()
+    if resume is not None:
+        tasks_dir, options = saved_options(resume)
+        out_dir = resume
+        updates = {"workers": workers}
+        if max_metric_calls is not None:
+            updates["max_metric_calls"] = max_metric_calls
+        if max_cost is not None:
+            updates["max_cost_usd"] = max_cost
+        options = LearnOptions(**{**options.to_json(), **updates})
+    else:
+        if agent not in ("mini", "codex", "claude"):
+            raise GskillError(f"unknown agent {agent!r}; choose mini, codex or claude")
+        if feedback not in ("files", "diff", "none"):
+            raise GskillError(f"--feedback must be files, diff or none, not {feedback!r}")
+        try:
+            weights = [float(part) for part in mix.split(",")]
+            assert len(weights) == 3 and all(w >= 0 for w in weights) and sum(weights) > 0
+        except (ValueError, AssertionError):
+            raise GskillError(f"--mix takes three non-negative numbers refine,combine,simplify, not {mix!r}") from None
+        if (repo is None) == (tasks_dir is None):
+            raise GskillError("give either a REPO to mine and learn from, or --tasks DIR")
+        agent_model = _default_model(model, "--model")
+        scripted: dict = {}
+        for item in scripted_params:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise GskillError(f"--scripted takes KEY=VALUE, not {item!r}")
+            try:
+                scripted[key] = float(value)
+            except ValueError:
+                scripted[key] = value
+        seed_text = ""
+        if seed_skill is not None:
+            if not seed_skill.is_file():
+                raise GskillError(f"no seed skill file {seed_skill}")
+            seed_text = seed_skill.read_text()
+        options = LearnOptions(
+            agent=agent, model=agent_model, reflection_model=reflection_model or agent_model, skill_mode=skill_mode,
+            seed_skill=seed_text, max_metric_calls=max_metric_calls if max_metric_calls is not None else (None if max_cost else 150),
+            max_cost_usd=max_cost, token_budget=token_budget, minibatch=minibatch, workers=workers, seed=seed,
+            operator_mix=dict(zip(("refine", "combine", "simplify"), weights)), feedback_gold=feedback, test_eval=not no_test,
+            scripted=scripted,
+        )  # fmt: skip
+        if repo is not None:
+            require_docker("; gskill learn runs every rollout in a container")
+            tasks_dir = _mine_for_learn(repo, cfg, workers, seed)
+            out_dir = out_dir or Path("gskill-runs") / Path(repo.rstrip("/")).name.removesuffix(".git")
+        if out_dir is None:
+            raise GskillError("--out RUNDIR is required with --tasks")
+    if no_test:
+        options.test_eval = False
+    from gskill.learn import load_split
+
+    for split in ("train", "val"):  # bad input fails before any progress display
+        load_split(tasks_dir, split)
+    require_docker("; gskill learn runs every rollout in a container")
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as bar:
+        total = options.max_metric_calls
+        search = bar.add_task("search", total=total)
+        test_bar: dict[str, int] = {}
+
+        def on_event(kind: str, data: dict) -> None:
+            spend = data.get("spend", {})
+            if kind == "candidate":
+                record = data["candidate"]
+                console.print(f"candidate {record.index} ({record.operator}) val {record.val_mean:.2f}, {record.tokens} tokens", highlight=False)
+            if kind == "iteration":
+                outcome = data.get("outcome", "")
+                note = f"#{data['iteration']} {data['operator']}: {outcome}" + (f" ({data.get('reason')})" if data.get("reason") else "")
+                bar.update(search, description=f"search {note[:70]} · ${spend.get('cost_usd', 0):.2f}")
+            if spend:
+                bar.update(search, completed=spend.get("metric_calls", 0))
+
+        def on_test(done: int, total_runs: int) -> None:
+            if "t" not in test_bar:
+                test_bar["t"] = bar.add_task("test split", total=total_runs)
+            bar.update(test_bar["t"], completed=done, total=total_runs)
+
+        packet = run_learn(tasks_dir, out_dir, options, limits=cfg.limits, run_config=cfg.run, cache_dir=cfg.cache_dir,
+                           on_event=on_event, on_test_progress=on_test)  # fmt: skip
+    table = Table(title=f"gskill learn → {out_dir}")
+    for column in ("skill", "val mean", "test resolved", "tokens"):
+        table.add_column(column)
+    for label in ("seed", "best"):
+        test = packet["test"].get(label)
+        shown = f"{test['resolved']}/{test['scored_runs']} ({test['resolve_rate']:.0%})" if test else "-"
+        table.add_row(label, f"{packet[label]['val_mean']:.2f}", shown, str(packet[label]['tokens']))
+    out.print(table)
+    spend = packet["spend"]
+    out.print(f"{packet['candidates']} candidates over {packet['iterations']} iterations ({packet['stop_reason']}); "
+              f"{spend['metric_calls']} rollouts paid, {spend['cache_hits']} from cache, ${spend['cost_usd']:.2f}")  # fmt: skip
+    out.print(f"best skill: {out_dir / 'best_skill.md'}; evidence: {out_dir / 'evidence.json'}")
+    if repo is not None:
+        from gskill.publish import publish
+
+        folder = publish(out_dir, Path(repo) if Path(repo).is_dir() else None, name=skill_name)
+        if folder is not None:
+            out.print(f"published {folder}")
+    if packet["scripted"]:
+        out.print("note: a scripted model's results say nothing about real models.")
+
+
 def _terminate(signum, frame) -> None:
     # SIGTERM → remove our containers NOW (worker threads blocked in a container's command then fail
     # at once instead of running to their timeout), then a normal exit.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from enum import Enum
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Literal
@@ -93,6 +94,14 @@ class Task(BaseModel):
     def to_swebench(self) -> dict[str, Any]:
         """The instance as `swebench` tooling expects it (lists, plain strings)."""
         return self.model_dump(mode="json")
+
+
+_DIFF_PATHS = re.compile(r"^diff --git [ab]/(\S+) [ab]/(\S+)$", re.M)
+
+
+def patch_files(patch: str) -> list[str]:
+    """The files a git diff touches. Mined patches come as `a/ b/` or, reversed, `b/ a/`."""
+    return sorted({path for pair in _DIFF_PATHS.findall(patch) for path in pair})
 
 
 def write_jsonl(path: Path, records: Iterable[BaseModel]) -> int:

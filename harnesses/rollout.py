@@ -8,19 +8,17 @@ they are never scored as the agent's failure.
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from gskill.schema import ExitStatus, RunConfig, SandboxLimits, Rollout, Task, Usage
+from gskill.schema import ExitStatus, patch_files, RunConfig, SandboxLimits, Rollout, Task, Usage
 from harnesses.gateway.models import is_scripted
 from harnesses.gateway.server import Caps, Gateway
 from harnesses.sandbox import INJECTED_AGENT_PATHS, SandboxError
 from harnesses.taskenv import TaskSetupError, open_task_sandbox
 
 _EXIT = {"Submitted": ExitStatus.SUBMITTED, "LimitsExceeded": ExitStatus.LIMITS_EXCEEDED, "TimeExceeded": ExitStatus.TIMEOUT}
-_PATCH_PATHS = re.compile(r"^diff --git a/(\S+) b/", re.M)
 
 
 def skill_hash(skill: str) -> str:
@@ -29,7 +27,7 @@ def skill_hash(skill: str) -> str:
 
 def scripted_metadata(task: Task, *, seed: int, attempt: int, extra: dict | None = None) -> dict:
     """What a scripted model may know about the task it serves. Never sent to a real provider."""
-    touched = sorted(set(_PATCH_PATHS.findall(task.patch)))
+    touched = patch_files(task.patch)
     return {"instance_id": task.instance_id, "gold_patch": task.patch, "needs": touched, "seed": seed, "attempt": attempt, **(extra or {})}
 
 

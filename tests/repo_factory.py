@@ -187,3 +187,161 @@ def make_history_repo(root: Path) -> tuple[Path, dict[str, str]]:
     write(repo, {"tests/test_flaky.py": FLAKY_TEST})
     commits["flaky"] = commit_all(repo, "Add a flaky test")
     return repo, commits
+
+
+LIBRARY_MODULES = {
+    "pricing": '''
+        def subtotal(prices, quantities):
+            total = 0
+            for price, quantity in zip(prices, quantities):
+                total += price * quantity
+            return total
+
+
+        def discount(amount, percent):
+            if percent < 0 or percent > 100:
+                raise ValueError("percent out of range")
+            return amount - amount * percent / 100
+
+
+        def tax(amount, rate=0.2):
+            return round(amount * rate, 2)
+    ''',
+    "stock": '''
+        def available(on_hand, reserved):
+            if reserved > on_hand:
+                return 0
+            return on_hand - reserved
+
+
+        def needs_reorder(level, threshold):
+            return level <= threshold
+
+
+        def restock(level, batch, capacity):
+            return min(level + batch, capacity)
+    ''',
+    "units": '''
+        def grams(kilos):
+            return kilos * 1000
+
+
+        def pack_count(items, per_pack):
+            if per_pack <= 0:
+                raise ValueError("per_pack must be positive")
+            return (items + per_pack - 1) // per_pack
+
+
+        def volume(width, height, depth):
+            return width * height * depth
+    ''',
+    "labels": '''
+        def sku(category, number):
+            return f"{category.upper()}-{number:04d}"
+
+
+        def title(name):
+            words = name.split()
+            return " ".join(word.capitalize() for word in words)
+
+
+        def shorten(text, limit):
+            if len(text) <= limit:
+                return text
+            return text[: limit - 1] + "~"
+    ''',
+}
+
+LIBRARY_TESTS = {
+    "pricing": '''
+        import pytest
+        from shop.pricing import discount, subtotal, tax
+
+
+        def test_subtotal():
+            assert subtotal([2, 3], [1, 4]) == 14
+
+
+        def test_discount():
+            assert discount(200, 25) == 150
+
+
+        def test_discount_range():
+            with pytest.raises(ValueError):
+                discount(10, 120)
+
+
+        def test_tax():
+            assert tax(10) == 2.0
+            assert tax(10, rate=0.1) == 1.0
+    ''',
+    "stock": '''
+        from shop.stock import available, needs_reorder, restock
+
+
+        def test_available():
+            assert available(10, 3) == 7
+            assert available(2, 5) == 0
+
+
+        def test_needs_reorder():
+            assert needs_reorder(5, 5)
+            assert not needs_reorder(6, 5)
+
+
+        def test_restock():
+            assert restock(3, 4, 10) == 7
+            assert restock(8, 4, 10) == 10
+    ''',
+    "units": '''
+        import pytest
+        from shop.units import grams, pack_count, volume
+
+
+        def test_grams():
+            assert grams(2) == 2000
+
+
+        def test_pack_count():
+            assert pack_count(10, 3) == 4
+            assert pack_count(9, 3) == 3
+            with pytest.raises(ValueError):
+                pack_count(1, 0)
+
+
+        def test_volume():
+            assert volume(2, 3, 4) == 24
+    ''',
+    "labels": '''
+        from shop.labels import shorten, sku, title
+
+
+        def test_sku():
+            assert sku("ab", 7) == "AB-0007"
+
+
+        def test_title():
+            assert title("red apple box") == "Red Apple Box"
+
+
+        def test_shorten():
+            assert shorten("hello", 10) == "hello"
+            assert shorten("hello world", 6) == "hello~"
+    ''',
+}
+
+
+def make_library_repo(root: Path) -> Path:
+    """A small package with four modules and their tests: tasks mined from it need different files,
+    so what a skill says about where code lives decides whether a skill-sensitive agent finds them."""
+    repo = root / "shop"
+    repo.mkdir(parents=True)
+    git(repo, "init", "-q", "-b", "main")
+    pyproject = CALC_FILES["pyproject.toml"].replace('name = "calc"', 'name = "shop"')
+    files = {"pyproject.toml": pyproject, ".gitignore": "__pycache__/\n", "src/shop/__init__.py": "",
+             "README.md": "# shop\n\nPrices, stock levels, units and labels for a small shop.\n"}  # fmt: skip
+    files.update({f"src/shop/{name}.py": text for name, text in LIBRARY_MODULES.items()})
+    files.update({f"tests/test_{name}.py": text for name, text in LIBRARY_TESTS.items()})
+    write(repo, files)
+    commit_all(repo, "shop: pricing, stock, units, labels")
+    return repo

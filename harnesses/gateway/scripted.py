@@ -250,3 +250,92 @@ def inspector(request: ScriptedRequest) -> ScriptedReply:
     config), then submits nothing: the model the API-key isolation test drives."""
     plan = ["env", "tr '\\0' '\\n' < /proc/1/environ", "git config --list --show-origin || true", SUBMIT]
     return _act(request, plan, "Inspecting the environment")
+
+
+# ------------------------------------------------------------------------------------------------
+# Reflection policy (the learning loop's reflection model, `gskill learn --reflection-model scripted/reflector`)
+
+_BLOCK = re.compile(r"^````markdown\n(.*?)\n````$", re.M | re.S)
+_TASK = re.compile(r"^### (\S+) \(score ([0-9.]+)\)$", re.M)
+_SOURCE = re.compile(r"[\w./-]+\.py")
+REFLECTOR_HEADER = "# Working in this repository\n\nRun the tests with `python -m pytest -q`; read a failing test before editing.\n\n## Where fixes go\n"
+
+
+def _block_after(text: str, heading: str) -> str:
+    """The fenced block that follows the prompt's heading (the skill itself may contain headings)."""
+    at = text.find(heading)
+    found = _BLOCK.search(text, at) if at >= 0 else None
+    body = found.group(1) if found else ""
+    return "" if body.strip() == "(empty)" else body
+
+
+def _between(text: str, start: str, *ends: str) -> str:
+    at = text.find(start)
+    if at < 0:
+        return ""
+    stop = min((i for i in (text.find(end, at + len(start)) for end in ends) if i >= 0), default=len(text))
+    return text[at:stop]
+
+
+def _failed_facts(section: str) -> list[tuple[str, str]]:
+    """(source file, test file) pairs read from the failed tasks' side information."""
+    facts: list[tuple[str, str]] = []
+    for chunk in _TASK.split(section or "")[3::3]:
+        fix_line = next((line for line in chunk.splitlines() if "reference fix changed" in line), "")
+        test_line = next((line for line in chunk.splitlines() if line.startswith("**Failing tests**")), "")
+        tests = _SOURCE.findall(test_line)
+        for source in _SOURCE.findall(fix_line.split(":", 1)[-1]):
+            if (source, tests[0] if tests else "") not in facts:
+                facts.append((source, tests[0] if tests else ""))
+    return facts
+
+
+def _fact_line(source: str, test: str) -> str:
+    where = f" behind failures in `{test}`" if test else ""
+    return f"- `{source}`: the code{where} lives here; read it before editing."
+
+
+@policy("reflector")
+def reflector(request: ScriptedRequest) -> ScriptedReply:
+    """A deterministic stand-in for a reflection LLM, reading the prompts `gskill.engine` builds.
+
+    refine: adds up to `facts_per_edit` (metadata, default 2) facts "which source file the failing
+    tests' code lives in", read from the failed tasks' side information (the files the reference fix
+    of a TRAINING task changed), in a seeded order; combine: the union of both candidates' lines;
+    simplify: drops duplicate and generic lines, then facts from the end until within the target.
+    It never sees validation or test tasks. It says nothing about what a real model would write."""
+    import hashlib
+    import random
+
+    text = request.last_user_text
+    strategy_match = re.search(r"^## Strategy: (\w+)$", text, re.M)
+    strategy = strategy_match.group(1) if strategy_match else "refine"
+    rng = random.Random(f"{request.metadata.get('seed', 0)}:{hashlib.sha256(text.encode()).hexdigest()}")
+    current = _block_after(text, "\n## Candidate A" if strategy == "combine" else "\n## Current ")
+    if strategy == "combine":
+        other = _block_after(text, "\n## Candidate B")
+        lines = current.splitlines()
+        merged = lines + [line for line in other.splitlines() if line.strip() and line not in lines]
+        result = "\n".join(merged)
+    elif strategy == "simplify":
+        target = int(re.search(r"at most (\d+) tokens", text[strategy_match.end():]).group(1))
+        seen: set[str] = set()
+        kept = []
+        for line in current.splitlines():
+            if line.strip() and (line in seen or ("`" not in line and not line.startswith("#"))):
+                continue
+            seen.add(line)
+            kept.append(line)
+        from gskill.engine.tokens import count_tokens
+
+        while len(kept) > 1 and count_tokens("\n".join(kept)) > target:
+            kept.pop()
+        result = "\n".join(kept)
+    else:
+        known = current
+        facts = [fact for fact in _failed_facts(_between(text, "\n## Tasks the agent failed", "\n## Tasks the agent solved", "\n## Strategy:")) if f"`{fact[0]}`" not in known]
+        rng.shuffle(facts)
+        chosen = facts[: int(request.metadata.get("facts_per_edit", 2))]
+        base = current if current.strip() else REFLECTOR_HEADER
+        result = base.rstrip("\n") + "\n" + "\n".join(_fact_line(*fact) for fact in chosen) if chosen else base
+    return ScriptedReply(f"Here is the revised skill.\n\n````markdown\n{result.strip()}\n````\n")

@@ -1,0 +1,300 @@
+"""`gskill learn`: the engine (domain-free) wired to the harnesses (agents, Docker, grading).
+
+This module is the adapter GEPA's design asks for: `HarnessEvaluator` turns (skill, task) into one
+rollout + grade and the side information reflection reads; `LitellmReflection` is the reflection
+model behind litellm (or a `scripted/` policy). `learn` runs the search over train/val, then scores
+the seed and the best skill on the test split — which the search never saw — and writes the run
+folder:
+
+    RUNDIR/store.sqlite        every metric call and reflection reply (resume replays from it)
+    RUNDIR/learn.json          the run's settings (what --resume reuses)
+    RUNDIR/rollouts/<hash>/    each candidate's rollout traces
+    RUNDIR/candidates.jsonl    accepted candidates: lineage, operator, scores, tokens, text
+    RUNDIR/iterations.jsonl    every iteration: parent, operator, minibatch, gate, outcome
+    RUNDIR/best_skill.md       the best skill
+    RUNDIR/test/{seed,best}/   `gskill eval` runs of both on the test split
+    RUNDIR/evidence.json       best vs seed: diff, per-task wins, usage, sample traces, test scores
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import threading
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from gskill.engine import EngineConfig, Evaluation, EvaluationFailed, LMReply, Result, RunStore, candidate_hash, count_tokens, optimize
+from gskill.errors import GskillError
+from gskill.schema import EvalRecord, RunConfig, SandboxLimits, Task, patch_files, read_tasks
+
+COMPONENT = "skill"
+OBJECTIVE = (
+    "Write the skill document a coding agent reads before fixing bugs in this repository. It should raise the share "
+    "of tasks the agent resolves (hidden tests pass, nothing else breaks) and help it finish in fewer steps."
+)
+
+
+@dataclass
+class LearnOptions:
+    agent: str = "mini"
+    model: str = ""
+    reflection_model: str = ""
+    skill_mode: str = ""
+    seed_skill: str = ""  # the seed's text ("" = empty seed)
+    max_metric_calls: int | None = 150
+    max_cost_usd: float | None = None
+    token_budget: int = 2000
+    minibatch: int = 3
+    workers: int = 2
+    seed: int = 0
+    operator_mix: dict[str, float] = field(default_factory=lambda: {"refine": 0.6, "combine": 0.2, "simplify": 0.2})
+    # What reflection is told about a failed TRAINING task's reference fix: "files" (which files it changed),
+    # "diff" (the whole gold patch) or "none". Validation and test tasks never reach reflection.
+    feedback_gold: str = "files"
+    test_eval: bool = True
+    scripted: dict[str, Any] = field(default_factory=dict)  # extra metadata for scripted agent models
+    background: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ------------------------------------------------------------------------------------------------
+# The adapter's two halves
+
+
+class HarnessEvaluator:
+    """Engine `Evaluator`: one rollout of the agent with the candidate skill on a task, graded in a
+    fresh container. Score 1 = resolved. Infrastructure failures are retried by the harness, then
+    raised as `EvaluationFailed` (the engine stops; a resume retries) — never scored 0."""
+
+    def __init__(self, *, config: RunConfig, run_dir: Path, gateway, limits: SandboxLimits | None, skill_mode: str,
+                 tools_dir: Path | None, feedback_gold: str, scripted: dict | None = None) -> None:  # fmt: skip
+        self.config, self.run_dir, self.gateway, self.limits = config, run_dir, gateway, limits
+        self.skill_mode, self.tools_dir, self.feedback_gold, self.scripted = skill_mode, tools_dir, feedback_gold, scripted or {}
+        self.identity = json.dumps({
+            "agent": config.agent, "model": config.model, "skill_mode": skill_mode, "step_limit": config.step_limit,
+            "command_timeout_s": config.command_timeout_s, "test_timeout_s": config.test_timeout_s,
+            "skill_template": config.skill_template, "scripted": self.scripted,
+        }, sort_keys=True)  # fmt: skip
+        self.max_cost_per_call = 0.0 if config.model.startswith("scripted/") else float(config.cost_limit_usd)
+        self._lock = threading.Lock()
+
+    def example_id(self, task: Task) -> str:
+        return task.instance_id
+
+    def evaluate(self, candidate: dict[str, str], task: Task, seed: int) -> Evaluation:
+        from harnesses.evaluate import evaluate_one
+
+        skill = candidate.get(COMPONENT, "")
+        folder = self.run_dir / "rollouts" / candidate_hash(candidate)
+        record = evaluate_one(
+            task, 0, config=self.config.model_copy(update={"seed": seed}), skill=skill, gateway=self.gateway, run_dir=folder,
+            limits=self.limits, infra_retries=2, scripted=self.scripted or None, skill_mode=self.skill_mode, tools_dir=self.tools_dir,
+        )  # fmt: skip
+        with self._lock, (folder / "rollouts.jsonl").open("a") as handle:
+            handle.write(record.model_dump_json() + "\n")
+        if record.infra_error:
+            raise EvaluationFailed(f"{task.instance_id}: infrastructure failure after retries: {record.rollout.error or (record.grade and record.grade.log_tail[-300:])}")
+        return Evaluation(1.0 if record.resolved else 0.0, side_info(task, record, folder, self.feedback_gold), record.rollout.usage.cost_usd)
+
+
+def side_info(task: Task, record: EvalRecord, folder: Path, feedback_gold: str) -> dict[str, Any]:
+    """What reflection reads of one rollout. Never the hidden tests' code or, unless asked, the fix."""
+    from harnesses.traces import transcript
+
+    grade, rollout = record.grade, record.rollout
+    status = grade.status.value if grade else "infra_error"
+    info: dict[str, Any] = {
+        "Outcome": f"{status}; agent exit {rollout.exit_status.value} after {rollout.steps} steps, {rollout.wall_time_s:.0f} s, "
+                   f"{rollout.usage.input_tokens + rollout.usage.output_tokens} tokens",
+        "Task": task.problem_statement,
+    }  # fmt: skip
+    if grade and grade.status.value != "resolved":
+        failing = grade.f2p_failed or (task.FAIL_TO_PASS if status == "no_patch" else [])
+        if failing:
+            info["Failing tests"] = ", ".join(failing[:10])
+        if grade.p2p_failed:
+            info["Tests the patch broke"] = ", ".join(grade.p2p_failed[:10])
+        if grade.log_tail:
+            info["Test output"] = grade.log_tail
+        if feedback_gold in ("files", "diff"):
+            info["Files the reference fix changed"] = ", ".join(patch_files(task.patch))
+        if feedback_gold == "diff":
+            info["Reference fix"] = task.patch
+    if rollout.patch:
+        info["Agent's patch"] = rollout.patch
+    stem = Path(rollout.trace_path).name.split(".agent.")[0]
+    info["Agent trace"] = transcript(folder / "traces" / f"{stem}.gateway.jsonl")
+    return info
+
+
+class LitellmReflection:
+    """Engine `ReflectionLM` through litellm (any provider, or `scripted/reflector`); every call is
+    appended to `log_path` and priced with litellm's price map (unknown price → counted as 0, noted)."""
+
+    def __init__(self, model: str, *, log_path: Path, seed: int = 0) -> None:
+        self.model, self.identity, self.seed, self.log_path = model, model, seed, log_path
+        self.unpriced = 0
+
+    def __call__(self, prompt: str) -> LMReply:
+        from harnesses.gateway.models import CallLog, complete, cost_of, text_of
+
+        response = complete(self.model, [{"role": "user", "content": prompt}], metadata={"seed": self.seed},
+                            log=CallLog(self.log_path), purpose="reflection")  # fmt: skip
+        cost = cost_of(response, self.model)
+        if cost is None:
+            self.unpriced += 1
+        return LMReply(text_of(response), cost or 0.0)
+
+
+# ------------------------------------------------------------------------------------------------
+# The run
+
+
+def load_split(tasks_dir: Path, split: str) -> list[Task]:
+    path = tasks_dir / f"{split}.jsonl"
+    if not path.is_file():
+        raise GskillError(f"no {split} split in {tasks_dir} ({path.name} missing); mine with `gskill mine`")
+    try:
+        return read_tasks(path)
+    except Exception as exc:
+        raise GskillError(f"{path} is not a task file: {str(exc).splitlines()[0]}") from None
+
+
+def claim_learn_folder(run_dir: Path, tasks_dir: Path, options: LearnOptions) -> None:
+    """A learn folder holds one search; --resume may change only the budget and the worker count."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / "learn.json"
+    wanted = {"tasks": str(tasks_dir.resolve()), "options": options.to_json()}
+    if not path.is_file():
+        path.write_text(json.dumps(wanted, indent=2))
+        return
+    recorded = json.loads(path.read_text())
+    free = {"max_metric_calls", "max_cost_usd", "workers", "test_eval"}
+    changed = sorted(
+        key for key in wanted["options"] if key not in free and recorded["options"].get(key) != wanted["options"][key]
+    ) + (["tasks"] if recorded.get("tasks") != wanted["tasks"] else [])
+    if changed:
+        raise GskillError(f"{run_dir} holds a learn run with another {', '.join(changed)}; resume it with --resume or use a new --out")
+    recorded["options"].update({key: wanted["options"][key] for key in free})
+    path.write_text(json.dumps(recorded, indent=2))
+
+
+def saved_options(run_dir: Path) -> tuple[Path, LearnOptions]:
+    path = run_dir / "learn.json"
+    if not path.is_file():
+        raise GskillError(f"{run_dir} is not a learn run folder (no learn.json)")
+    recorded = json.loads(path.read_text())
+    return Path(recorded["tasks"]), LearnOptions(**recorded["options"])
+
+
+def learn(
+    tasks_dir: Path, run_dir: Path, options: LearnOptions, *, limits: SandboxLimits | None, run_config: RunConfig,
+    cache_dir: Path, on_event: Callable[[str, dict[str, Any]], None] | None = None,
+    on_test_progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    from harnesses.agents import adapter_for
+    from harnesses.agents.tools import install, tools_dir as agent_tools_dir
+    from harnesses.evaluate import evaluate
+    from harnesses.gateway.server import Gateway
+    from harnesses.sandbox import bridge_gateway_ip
+
+    train, val = load_split(tasks_dir, "train"), load_split(tasks_dir, "val")
+    test = load_split(tasks_dir, "test") if (tasks_dir / "test.jsonl").is_file() else []
+    if not train or not val:
+        raise GskillError(f"{tasks_dir} needs tasks in both train and val (has {len(train)} / {len(val)})")
+    if count_tokens(options.seed_skill) > options.token_budget:
+        raise GskillError(f"the seed skill has {count_tokens(options.seed_skill)} tokens, over --token-budget {options.token_budget}")
+    claim_learn_folder(run_dir, tasks_dir, options)
+    adapter = adapter_for(options.agent)
+    tools_dir, host = None, "127.0.0.1"
+    if adapter.tool is not None:
+        install(adapter.tool, cache_dir)
+        tools_dir, host = agent_tools_dir(cache_dir), bridge_gateway_ip()
+    config = run_config.model_copy(update={"agent": options.agent, "model": options.model, "workers": options.workers, "seed": options.seed})
+    engine_config = EngineConfig(
+        seed=options.seed, minibatch_size=options.minibatch, operator_mix=options.operator_mix, token_budget=options.token_budget,
+        max_metric_calls=options.max_metric_calls, max_cost_usd=options.max_cost_usd, workers=options.workers, eval_seed=options.seed,
+    )  # fmt: skip
+    store = RunStore(run_dir / "store.sqlite")
+    gateway = Gateway(host=host).start()
+    try:
+        evaluator = HarnessEvaluator(config=config, run_dir=run_dir, gateway=gateway, limits=limits, skill_mode=options.skill_mode,
+                                     tools_dir=tools_dir, feedback_gold=options.feedback_gold, scripted=options.scripted)  # fmt: skip
+        reflection = LitellmReflection(options.reflection_model, log_path=run_dir / "reflection_calls.jsonl", seed=options.seed)
+        try:
+            result = optimize(
+                {COMPONENT: options.seed_skill}, evaluator, train, val, reflection_lm=reflection, store=store, config=engine_config,
+                objective=OBJECTIVE, background=options.background, on_event=on_event,
+            )  # fmt: skip
+        except EvaluationFailed as exc:
+            raise GskillError(f"{exc}; everything finished so far is saved: rerun with --resume {run_dir}") from None
+        except ValueError as exc:
+            raise GskillError(str(exc)) from None
+        write_outputs(run_dir, result, store)
+        tests: dict[str, Any] = {}
+        if options.test_eval and test:
+            for label, candidate in (("seed", result.seed), ("best", result.best)):
+                if label == "best" and result.best.index == 0:
+                    tests["best"] = tests["seed"]
+                    continue
+                tests[label] = evaluate(
+                    test, config=config, skill=candidate.components[COMPONENT], run_dir=run_dir / "test" / label, limits=limits,
+                    gateway=gateway, skill_mode=options.skill_mode, cache_dir=cache_dir, scripted=options.scripted or None,
+                    progress=on_test_progress or (lambda done, total: None),
+                )  # fmt: skip
+    finally:
+        gateway.stop()
+        store.close()
+    summary = evidence(run_dir, result, options, tests, reflection.unpriced, RunStore(run_dir / "store.sqlite"))
+    return summary
+
+
+def write_outputs(run_dir: Path, result: Result, store: RunStore) -> None:
+    from gskill.schema import write_jsonl  # noqa: F401  (same atomic style below)
+
+    lines = [json.dumps(record.to_json()) for record in result.candidates]
+    _atomic(run_dir / "candidates.jsonl", "\n".join(lines) + "\n")
+    _atomic(run_dir / "iterations.jsonl", "".join(json.dumps(entry, default=str) + "\n" for entry in result.iterations))
+    _atomic(run_dir / "best_skill.md", result.best.components[COMPONENT])
+
+
+def _atomic(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def evidence(run_dir: Path, result: Result, options: LearnOptions, tests: dict[str, Any], unpriced: int, store: RunStore) -> dict[str, Any]:
+    seed, best = result.seed, result.best
+    wins = sorted(k for k in best.val_scores if best.val_scores[k] > seed.val_scores.get(k, 0))
+    losses = sorted(k for k in best.val_scores if best.val_scores[k] < seed.val_scores.get(k, 0))
+    diff = "".join(difflib.unified_diff(seed.components[COMPONENT].splitlines(True), best.components[COMPONENT].splitlines(True), "seed", "best"))
+    samples = sorted(str(path.relative_to(run_dir)) for path in (run_dir / "rollouts" / best.hash / "traces").glob("*.gateway.jsonl"))[:4]
+    executions = store.executions()
+    store.close()
+    packet = {
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "agent": options.agent, "model": options.model, "reflection_model": options.reflection_model,
+        "scripted": options.model.startswith("scripted/") or options.reflection_model.startswith("scripted/"),
+        "stop_reason": result.stop_reason,
+        "seed": {"val_mean": round(seed.val_mean, 4), "tokens": seed.tokens},
+        "best": {"index": best.index, "hash": best.hash, "operator": best.operator, "parents": best.parents, "val_mean": round(best.val_mean, 4),
+                 "tokens": best.tokens, "token_budget": options.token_budget, "text": best.components[COMPONENT]},
+        "diff_vs_seed": diff,
+        "val_wins": wins, "val_losses": losses,
+        "candidates": len(result.candidates), "iterations": len(result.iterations),
+        "operators": {op: sum(1 for it in result.iterations if it.get("operator") == op) for op in ("refine", "combine", "simplify")},
+        "accepted": sum(1 for it in result.iterations if it.get("outcome") == "accepted"),
+        "spend": result.spend.to_json(), "budget": {"max_metric_calls": options.max_metric_calls, "max_cost_usd": options.max_cost_usd},
+        "executions": len(executions), "unpriced_reflection_calls": unpriced,
+        "test": {label: {k: run[k] for k in ("tasks", "resolved", "resolve_rate", "scored_runs", "infra_errors", "cost_usd", "mean_duration_s")}
+                 for label, run in tests.items()},
+        "sample_traces": samples,
+    }  # fmt: skip
+    _atomic(run_dir / "evidence.json", json.dumps(packet, indent=2))
+    return packet
