@@ -406,6 +406,8 @@ def learn(
     reflection_model: Optional[str] = typer.Option(None, "--reflection-model", help="The model that proposes skills (default: --model's)."),
     skill_mode: str = typer.Option("", "--skill-mode", help="How the skill reaches the agent (see gskill eval)."),
     seed_skill: Optional[Path] = typer.Option(None, "--seed-skill", help="Start from this skill file (default: empty)."),
+    draft_seed: bool = typer.Option(False, "--draft-seed", help="Draft the seed from the repo's README, layout and test config (reflection model)."),
+    repo_path: Optional[Path] = typer.Option(None, "--repo", help="With --tasks: the repository to publish .skills/ into (and to draft from)."),
     max_metric_calls: Optional[int] = typer.Option(None, "--max-metric-calls", min=1, help="Rollouts the search may pay for (default 150)."),
     max_cost: Optional[float] = typer.Option(None, "--max-cost", min=0, help="Dollars the search may spend (rollouts + reflection)."),
     token_budget: int = typer.Option(2000, "--token-budget", min=50, help="Hard limit on the skill's tokens (tiktoken)."),
@@ -460,6 +462,8 @@ def learn(
             except ValueError:
                 scripted[key] = value
         seed_text = ""
+        if draft_seed and seed_skill is not None:
+            raise GskillError("give --seed-skill or --draft-seed, not both")
         if seed_skill is not None:
             if not seed_skill.is_file():
                 raise GskillError(f"no seed skill file {seed_skill}")
@@ -471,12 +475,25 @@ def learn(
             operator_mix=dict(zip(("refine", "combine", "simplify"), weights)), feedback_gold=feedback, test_eval=not no_test,
             scripted=scripted,
         )  # fmt: skip
+        if repo_path is not None and not (repo_path / ".git").exists():
+            raise GskillError(f"--repo {repo_path} is not a git repository")
         if repo is not None:
             require_docker("; gskill learn runs every rollout in a container")
             tasks_dir = _mine_for_learn(repo, cfg, workers, seed)
+            if Path(repo).is_dir():
+                repo_path = Path(repo)
             out_dir = out_dir or Path("gskill-runs") / Path(repo.rstrip("/")).name.removesuffix(".git")
         if out_dir is None:
             raise GskillError("--out RUNDIR is required with --tasks")
+        if draft_seed:
+            from gskill.learn import LitellmReflection, draft_seed as draft
+
+            if repo_path is None:
+                raise GskillError("--draft-seed needs the repository: give REPO as a path, or --repo PATH")
+            out_dir.mkdir(parents=True, exist_ok=True)
+            reflection = LitellmReflection(options.reflection_model, log_path=out_dir / "reflection_calls.jsonl", seed=seed)
+            options.seed_skill = draft(repo_path, reflection, token_budget)
+            out.print(f"drafted a seed skill ({len(options.seed_skill.splitlines())} lines) from {repo_path}")
     if no_test:
         options.test_eval = False
     from gskill.learn import load_split
@@ -521,10 +538,10 @@ def learn(
     out.print(f"{packet['candidates']} candidates over {packet['iterations']} iterations ({packet['stop_reason']}); "
               f"{spend['metric_calls']} rollouts paid, {spend['cache_hits']} from cache, ${spend['cost_usd']:.2f}")  # fmt: skip
     out.print(f"best skill: {out_dir / 'best_skill.md'}; evidence: {out_dir / 'evidence.json'}")
-    if repo is not None:
+    if repo_path is not None:
         from gskill.publish import publish
 
-        folder = publish(out_dir, Path(repo) if Path(repo).is_dir() else None, name=skill_name)
+        folder = publish(out_dir, repo_path, name=skill_name)
         if folder is not None:
             out.print(f"published {folder}")
     if packet["scripted"]:

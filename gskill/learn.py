@@ -152,6 +152,37 @@ class LitellmReflection:
 
 
 # ------------------------------------------------------------------------------------------------
+# A drafted seed
+
+
+def draft_seed(repo: Path, reflection: "LitellmReflection", token_budget: int) -> str:
+    """A first skill drafted by the reflection model from the repository's README, file layout and test
+    configuration (what an engineer reads on day one). Validated like any proposal."""
+    import subprocess
+
+    from gskill.engine.proposer import parse_proposal, trim_middle
+
+    files = subprocess.run(["git", "-C", str(repo), "ls-files"], capture_output=True, text=True).stdout.split()
+    if not files:
+        raise GskillError(f"{repo} has no tracked files to draft a skill from")
+    readme = next((repo / name for name in files if name.lower().startswith("readme") and "/" not in name), None)
+    config = [name for name in files if name in ("pyproject.toml", "setup.cfg", "tox.ini", "noxfile.py", "pytest.ini")]
+    sections = [
+        "You write the first version of a skill document: what a coding agent should know before fixing bugs in this repository.",
+        f"## README\n{trim_middle(readme.read_text(errors='replace'), 4000) if readme else '(none)'}",
+        "## Layout\n" + "\n".join(files[:300]) + (f"\n[... {len(files) - 300} more files]" if len(files) > 300 else ""),
+        "## Test configuration\n" + "\n\n".join(f"### {name}\n{trim_middle((repo / name).read_text(errors='replace'), 1500)}" for name in config),
+        "## Strategy: draft\nWrite a concise skill: where the main code lives, how the tests are organised and run, and "
+        "conventions visible from these files. Only what these files support; no generic advice.",
+        f"## Output\nReturn the skill inside ONE fenced block that opens with ````markdown and closes with ````. Hard limit: {token_budget} tokens.",
+    ]  # fmt: skip
+    proposal = parse_proposal(reflection("\n\n".join(sections)).text, current="", token_budget=token_budget)
+    if not proposal.ok:
+        raise GskillError(f"the reflection model's draft seed was unusable ({proposal.reason}); give --seed-skill FILE instead")
+    return proposal.text
+
+
+# ------------------------------------------------------------------------------------------------
 # The run
 
 

@@ -126,3 +126,25 @@ def test_learn_input_errors_are_one_line(library_tasks, tmp_path):
     assert_one_line_error(gskill("learn", "--tasks", str(tmp_path), *LEARN, "--out", str(tmp_path / "r")), "no train split")
     assert_one_line_error(gskill("learn", "--tasks", str(library_tasks), *LEARN, "--mix", "1,2", "--out", str(tmp_path / "r")), "--mix")
     assert_one_line_error(gskill("learn", *LEARN), "either a REPO")
+
+
+def test_one_shot_learn_mines_drafts_a_seed_learns_and_publishes_into_the_repo(base_image, tmp_path):
+    repo = make_library_repo(tmp_path)
+    env = {"GSKILL_BASE_IMAGE": base_image, "GSKILL_CACHE_DIR": str(tmp_path / "cache")}
+    args = ["learn", str(repo), *LEARN[:-4], "--max-metric-calls", "25", "--draft-seed", "--no-test", "--out", str(tmp_path / "run")]
+    done = gskill(*args, env=env)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert "mined" in done.stdout and "drafted a seed skill" in done.stdout and "published" in done.stdout
+    seed = json.loads((tmp_path / "run" / "learn.json").read_text())["options"]["seed_skill"]
+    assert "`src/shop/`: source" in seed and "`tests/`: tests" in seed  # drafted from the layout
+    skill = repo / ".skills" / "shop-skill"
+    text = (skill / "SKILL.md").read_text()
+    front, body = text.split("---\n", 2)[1:]
+    assert "name: shop-skill\n" in front and "description:" in front
+    assert body.strip() == (tmp_path / "run" / "best_skill.md").read_text().strip()
+    meta = json.loads((skill / "skill.json").read_text())
+    assert meta["repo_commit"] == subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert meta["model"] == "scripted/needs-skill" and meta["scripted"] is True and meta["tokens"] <= 2000
+    # A second run at the same commit reuses the mined tasks.
+    again = gskill(*args[:-1], str(tmp_path / "run2"), env=env)
+    assert again.returncode == 0 and "reusing mined tasks" in again.stdout, again.stderr[-2000:]

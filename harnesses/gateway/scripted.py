@@ -312,6 +312,11 @@ def reflector(request: ScriptedRequest) -> ScriptedReply:
     strategy = strategy_match.group(1) if strategy_match else "refine"
     rng = random.Random(f"{request.metadata.get('seed', 0)}:{hashlib.sha256(text.encode()).hexdigest()}")
     current = _block_after(text, "\n## Candidate A" if strategy == "combine" else "\n## Current ")
+    if strategy == "draft":  # a first skill from README + layout: where the packages and tests are
+        layout = _between(text, "\n## Layout", "\n## Test configuration", "\n## Strategy:").splitlines()[1:]
+        folders = sorted({path.rsplit("/", 1)[0] + "/" for path in layout if path.endswith(".py") and "/" in path})
+        lines = [f"- `{folder}`" + (": tests" if "test" in folder else ": source") for folder in folders]
+        return ScriptedReply("````markdown\n" + REFLECTOR_HEADER.split("## Where")[0] + "## Layout\n" + "\n".join(lines) + "\n````\n")
     if strategy == "combine":
         other = _block_after(text, "\n## Candidate B")
         lines = current.splitlines()
