@@ -221,7 +221,7 @@ def mine(
         if result["mismatches"]:
             raise GskillError(f"{len(result['mismatches'])} of {result['checked']} tasks did not re-validate")
         return
-    from swesmith.pipeline import DEFAULT_STRATEGIES, MineOptions, mine as run_mine
+    from swesmith.pipeline import DEFAULT_STRATEGIES, MineOptions
 
     if out_dir is None:
         raise GskillError("--out DIR is required")
@@ -240,15 +240,7 @@ def mine(
         strategies=chosen, max_commits=max_commits, test_timeout_s=cfg.run.test_timeout_s,
         model=model, issue_writer=issue_writer, llm_attempts=llm_attempts,
     )  # fmt: skip
-    with Progress(*columns, console=console) as bar:
-        handles: dict[str, int] = {}
-
-        def progress(stage: str, done: int, total: int | None) -> None:
-            if stage not in handles:
-                handles[stage] = bar.add_task(stage, total=total)
-            bar.update(handles[stage], completed=done, total=total)
-
-        report = run_mine(repo, options, cfg, progress=progress)
+    report = _mine_with_progress(repo, options, cfg)
     table = Table(title=f"mining {report.repo}@{report.snapshot[:12]}")
     for column in ("strategy", "candidates", "validated", "rejected (top reasons)"):
         table.add_column(column)
@@ -270,6 +262,24 @@ def mine(
     if report.llm_calls or report.issue_writer:
         written = ", ".join(f"{source} {count}" for source, count in sorted(report.issue_writer.items()))
         out.print(f"{report.llm_calls} model calls (recorded in {out_dir / 'llm_calls.jsonl'})" + (f"; issues: {written}" if written else ""))
+
+
+def _mine_with_progress(repo: str, options, cfg: Settings):
+    """swesmith's mining with one rich progress bar per stage."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from swesmith.pipeline import mine as run_mine
+
+    columns = (TextColumn("{task.description:>12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as bar:
+        handles: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int | None) -> None:
+            if stage not in handles:
+                handles[stage] = bar.add_task(stage, total=total)
+            bar.update(handles[stage], completed=done, total=total)
+
+        return run_mine(repo, options, cfg, progress=progress)
 
 
 @agents_app.command("install")
@@ -372,10 +382,8 @@ def _default_model(given: Optional[str], flag: str) -> str:
 def _mine_for_learn(repo: str, cfg: Settings, workers: int, seed: int) -> Path:
     """The one-shot job mines first, into the cache, keyed by the repository's snapshot: a second
     `gskill learn REPO` at the same commit reuses the tasks (and a cut-short mining run resumes)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from harnesses.images.build import resolve_snapshot
-    from swesmith.pipeline import DEFAULT_STRATEGIES, MineOptions, mine as run_mine
+    from swesmith.pipeline import DEFAULT_STRATEGIES, MineOptions
 
     snapshot = resolve_snapshot(repo, None, cfg.cache_dir)
     out_dir = cfg.cache_dir / "mined" / f"{snapshot.name}-{snapshot.commit[:12]}"
@@ -383,16 +391,7 @@ def _mine_for_learn(repo: str, cfg: Settings, workers: int, seed: int) -> Path:
         out.print(f"reusing mined tasks in {out_dir}")
         return out_dir
     options = MineOptions(out=out_dir, workers=workers, seed=seed, strategies=DEFAULT_STRATEGIES, test_timeout_s=cfg.run.test_timeout_s)
-    columns = (TextColumn("{task.description:>12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console) as bar:
-        handles: dict[str, int] = {}
-
-        def progress(stage: str, done: int, total: int | None) -> None:
-            if stage not in handles:
-                handles[stage] = bar.add_task(stage, total=total)
-            bar.update(handles[stage], completed=done, total=total)
-
-        report = run_mine(str(snapshot.path), options, cfg, progress=progress)
+    report = _mine_with_progress(str(snapshot.path), options, cfg)
     out.print(f"mined {report.tasks} tasks → {out_dir}")
     return out_dir
 
@@ -511,7 +510,11 @@ def learn(
             spend = data.get("spend", {})
             if kind == "candidate":
                 record = data["candidate"]
-                console.print(f"candidate {record.index} ({record.operator}) val {record.val_mean:.2f}, {record.tokens} tokens", highlight=False)
+                console.print(
+                    f"candidate {record.index} ({record.operator}) val {record.val_mean:.2f}, {record.tokens} tokens · "
+                    f"best val {data['best_val']:.2f} · frontier {data['frontier']} candidate(s) best on {data['covered']} task(s) · "
+                    f"{spend.get('metric_calls', 0)} rollouts, ${spend.get('cost_usd', 0):.2f}", highlight=False,
+                )  # fmt: skip
             if kind == "iteration":
                 outcome = data.get("outcome", "")
                 note = f"#{data['iteration']} {data['operator']}: {outcome}" + (f" ({data.get('reason')})" if data.get("reason") else "")

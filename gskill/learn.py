@@ -286,8 +286,6 @@ def learn(
 
 
 def write_outputs(run_dir: Path, result: Result, store: RunStore) -> None:
-    from gskill.schema import write_jsonl  # noqa: F401  (same atomic style below)
-
     lines = [json.dumps(record.to_json()) for record in result.candidates]
     _atomic(run_dir / "candidates.jsonl", "\n".join(lines) + "\n")
     _atomic(run_dir / "iterations.jsonl", "".join(json.dumps(entry, default=str) + "\n" for entry in result.iterations))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gskill.engine import CandidateRecord, EngineConfig, RunStore, candidate_hash, count_tokens, optimize
+from gskill.engine import CandidateRecord, EngineConfig, RunStore, count_tokens, optimize
 from gskill.engine import frontier
 from gskill.engine.proposer import parse_proposal, trim_middle
 from tests.toy_problem import Crash, ScriptedReflector, ToyEvaluator, make_tasks
@@ -172,3 +172,15 @@ def test_the_engine_imports_no_harness_docker_or_litellm():
     code = "import sys, gskill.engine; bad = [m for m in sys.modules if m.split('.')[0] in ('docker', 'harnesses', 'litellm', 'swesmith')]; print(bad)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT)
     assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_frozen_components_never_change_and_others_take_turns(tmp_path):
+    tasks = make_tasks(20)
+    seed = {"skill": "", "system_prompt": "You fix bugs."}
+    result = optimize(seed, ToyEvaluator(), tasks[:12], tasks[12:], reflection_lm=ScriptedReflector(), store=RunStore(tmp_path / "s.sqlite"),
+                      config=EngineConfig(max_metric_calls=80, frozen=("system_prompt",)))  # fmt: skip
+    assert len(result.candidates) > 1 and all(c.components["system_prompt"] == "You fix bugs." for c in result.candidates)
+    assert {it["component"] for it in result.iterations} == {"skill"}
+    with pytest.raises(ValueError, match="every component is frozen"):
+        optimize(seed, ToyEvaluator(), tasks[:12], tasks[12:], reflection_lm=ScriptedReflector(), store=RunStore(tmp_path / "t.sqlite"),
+                 config=EngineConfig(max_metric_calls=80, frozen=("skill", "system_prompt")))  # fmt: skip

@@ -256,7 +256,10 @@ class Engine:
         )  # fmt: skip
         self.candidates.append(record)
         self.store.save_candidate(record.index, record.to_json())
-        self.on_event("candidate", {"candidate": record, "spend": self.spend.to_json()})
+        weights = pareto.frontier_weights(self.candidates)
+        covered = sum(1 for members in pareto.fronts(self.candidates).values() if members & set(weights))
+        self.on_event("candidate", {"candidate": record, "best_val": pareto.best_candidate(self.candidates).val_mean,
+                                    "frontier": len(weights), "covered": covered, "spend": self.spend.to_json()})  # fmt: skip
         return record
 
     def _choose_operator(self, parent: CandidateRecord, component: str) -> tuple[str, CandidateRecord | None]:
