@@ -29,6 +29,8 @@ app = typer.Typer(
 )
 env_app = typer.Typer(no_args_is_help=True, help="Environment images: the offline base image and per-repo images.")
 app.add_typer(env_app, name="env")
+skills_app = typer.Typer(no_args_is_help=True, help="Published skills: .skills/ in a repository, installed per agent.")
+app.add_typer(skills_app, name="skills")
 agents_app = typer.Typer(help="Agent binaries (Codex CLI, Claude Code) in the tool cache.", no_args_is_help=True)
 app.add_typer(agents_app, name="agents")
 
@@ -542,12 +544,84 @@ def learn(
               f"{spend['metric_calls']} rollouts paid, {spend['cache_hits']} from cache, ${spend['cost_usd']:.2f}")  # fmt: skip
     out.print(f"best skill: {out_dir / 'best_skill.md'}; evidence: {out_dir / 'evidence.json'}")
     if repo_path is not None:
-        from gskill.publish import publish
+        from gskill.skills import publish
 
         folder = publish(out_dir, repo_path, name=skill_name)
         if folder is not None:
             out.print(f"published {folder}")
     if packet["scripted"]:
+        out.print("note: a scripted model's results say nothing about real models.")
+
+
+@skills_app.command("publish")
+def skills_publish(
+    run_dir: Path = typer.Argument(..., help="A finished `gskill learn` run folder."),
+    repo: Path = typer.Option(..., "--repo", help="The repository to write .skills/<name>/ into."),
+    name: str = typer.Option("", "--name", help="Skill name (default: <repo>-skill)."),
+) -> None:
+    """Write a learn run's best skill into REPO/.skills/<name>/ (SKILL.md + skill.json)."""
+    from gskill.skills import publish
+
+    if not (repo / ".git").exists():
+        raise GskillError(f"--repo {repo} is not a git repository")
+    out.print(f"published {publish(run_dir, repo, name=name)}")
+
+
+@skills_app.command("install")
+def skills_install(
+    repo: Path = typer.Option(Path("."), "--repo", help="Repository holding .skills/."),
+    agent: str = typer.Option("all", "--agent", help="claude | codex | agents-md | all (comma-separated allowed)."),
+    name: str = typer.Option("", "--name", help="Only this published skill."),
+) -> None:
+    """Install published skills where agents read them (.claude/skills, .agents/skills, AGENTS.md section)."""
+    from gskill.skills import TARGETS, install
+
+    targets = list(TARGETS) if agent == "all" else [part.strip() for part in agent.split(",") if part.strip()]
+    for path in install(repo, targets, name):
+        out.print(f"wrote {path}")
+
+
+@app.command()
+def transfer(
+    skill_file: Path = typer.Option(..., "--skill", help="The skill to test (e.g. RUN/best_skill.md)."),
+    tasks_dir: Path = typer.Option(..., "--tasks", help="Mining output folder."),
+    split: str = typer.Option("test", "--split", help="train | val | test."),
+    matrix: str = typer.Option(..., "--matrix", help="agent:model[@skill-mode][#k=v&...], comma-separated."),
+    runs: int = typer.Option(3, "--runs", min=1, help="Seeds per task (paired across the two arms)."),
+    workers: int = typer.Option(2, "--workers", min=1),
+    max_tasks: Optional[int] = typer.Option(None, "--max-tasks", min=1),
+    out_dir: Path = typer.Option(..., "--out", help="Output folder (re-run to resume)."),
+) -> None:
+    """Baseline vs with-skill for every agent × model: resolve rates with 95% intervals, McNemar p, flips."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from gskill.learn import load_split
+    from gskill.transfer import parse_matrix, transfer as run_transfer
+
+    cfg = settings()
+    cells = parse_matrix(matrix)
+    if split not in ("train", "val", "test"):
+        raise GskillError(f"--split must be train, val or test, not {split!r}")
+    if not skill_file.is_file():
+        raise GskillError(f"no skill file {skill_file}")
+    tasks = load_split(tasks_dir, split)[: max_tasks or None]
+    if not tasks:
+        raise GskillError(f"the {split} split of {tasks_dir} holds no tasks")
+    require_docker("; gskill transfer runs every rollout in a container")
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as bar:
+        handles: dict[str, int] = {}
+
+        def progress(arm: str, done: int, total: int) -> None:
+            if arm not in handles:
+                handles[arm] = bar.add_task(arm, total=total)
+            bar.update(handles[arm], completed=done, total=total)
+
+        result = run_transfer(skill_file.read_text(), tasks, cells, runs=runs, workers=workers, out_dir=out_dir, run_config=cfg.run,
+                              limits=cfg.limits, cache_dir=cfg.cache_dir, progress=progress)  # fmt: skip
+    out.print((out_dir / "transfer.md").read_text(), markup=False, highlight=False)
+    out.print(f"{result['tasks']} tasks × {runs} run(s) per cell → {out_dir / 'transfer.json'}")
+    if any(cell["scripted"] for cell in result["cells"]):
         out.print("note: a scripted model's results say nothing about real models.")
 
 
