@@ -1,7 +1,7 @@
 """Sample efficiency of our engine (`gskill.engine.optimize`) against gepa 0.1.4's `optimize_anything`.
 
     .venv/bin/pip install -e '.[bench]'        # gepa==0.1.4
-    .venv/bin/python benchmarks/engine_vs_gepa.py [--seeds 5] [--budget 150] [--refine-only]
+    .venv/bin/python benchmarks/engine_vs_gepa.py [--seeds 5] [--budget 150] [--refine-only] [--noise 0.3]
 
 Both systems run on the scripted toy problem of the unit tests (`tests/toy_problem.py`): 36 tasks
 (train = the first 24, val = the last 12), each solved with probability 0.9 when the skill names the
@@ -38,28 +38,67 @@ stops once validation is perfect, and never overshoots its budget; gepa only ref
 seeded choice of which facts to add hashes the prompt it sees, so the two systems draw different
 (equally distributed) choices. gepa's prompt carries no score and no task id: the reflector reads
 failure from the "Outcome" field, which both systems receive.
+
+Noisy reflection (`--noise P`, default 0 = the clean scenario above, unchanged): the reflection model
+of all three runs replaces a fraction P of its replies with one of three bad replies that real
+reflection models produce (the field failure this engine was built against: "a truncated reflection
+output (no closing fence, or a `<think>` monologue) was adopted as a candidate"; and models often hand
+the text back unchanged):
+  truncated  the good reply cut at a uniform random point of its text: the opening fence (and anything
+             before it) kept, the rest of the text and the closing fence gone (hit max_tokens);
+  think      a `<think>` monologue about the evaluation data, no closing tag, no answer, no fence
+             (the same fixed text for both systems; it names no file, so in the toy it is worth as
+             much as an empty skill);
+  unchanged  the current text (the one the prompt shows) returned in a proper fenced block.
+Whether call number n (counted per run, 1, 2, ...) is bad, which kind, and where a truncation cuts (as
+a fraction of the text) are drawn with random.Random from (benchmark seed, n) alone, so every system
+sees the same sequence of good and bad outcomes by call index, and P only decides which draws count
+as bad. Each reply keeps its system's format: ours ````markdown blocks, gepa ``` blocks (truncated =
+no closing fence in either; the monologue is the same string in both). This is fair in that the model
+is equally unreliable for both; what differs is only what each system does with a bad reply: ours
+rejects all three in `parse_proposal` before any evaluation (the reflection call is the only cost);
+gepa 0.1.4 extracts text from anything (an unclosed ``` block yields the text after the opening fence,
+a reply with no fence yields the whole reply) and evaluates it on a minibatch, adopting it when it
+scores higher there. Asymmetries of the noise itself: ours also sends combine/simplify prompts, and its
+run store caches replies per prompt, so a repeated prompt replays its (good or bad) reply without a new
+draw, where gepa would ask again; the toy scores a skill only by the file paths it contains, so a
+truncated text that still holds every path costs gepa nothing beyond the evaluations (a half sentence
+at its end does no harm here, unlike with a real agent), which understates the damage. The noisy output
+adds, per system: bad replies, the real metric calls spent on them (those made in the rest of the
+iteration the bad reply came in: gepa's minibatch check, and its validation run if adopted), and how
+many candidates of the final pool are a bad reply's text or descend from one ("tainted"). Our
+"rejected before evaluation" counts include the scripted reflector's own unchanged replies (no new
+fact to add), which occur in the clean scenario too. gepa's logger messages that report a failure,
+and an exception out of gepa, are recorded and printed instead of being hidden.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
 import re
 import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # the scripted gateway imports litellm: no cost-map download
 
-from gskill.engine import EngineConfig, Evaluation, RunStore, optimize  # noqa: E402
+from gskill.engine import EngineConfig, Evaluation, LMReply, RunStore, optimize  # noqa: E402
 from gskill.engine.proposer import build_prompt  # noqa: E402
-from harnesses.gateway.scripted import POLICIES, ScriptedRequest  # noqa: E402
+from harnesses.gateway.scripted import POLICIES, ScriptedRequest, _block_after  # noqa: E402
 from tests.toy_problem import ScriptedReflector, ToyEvaluator, make_tasks  # noqa: E402
 
 SYSTEMS = ("ours", "gepa", "gepa+cache")
+BAD_KINDS = ("truncated", "think", "unchanged")
+THINK = ("<think>\nOkay, let me read the evaluation data first. Several tasks failed; their failing tests should point "
+         "at the code the agent did not find, so the new version has to say where that code lives. Before I write "
+         "anything, let me go through the current text line by line and check which parts the solved tasks relied on, "
+         "because those must stay. The first example")  # fmt: skip
 
 
 class Meter:
@@ -68,6 +107,8 @@ class Meter:
     def __init__(self, eval_seed: int) -> None:
         self.toy, self.eval_seed, self.log = ToyEvaluator(), eval_seed, []
         self.identity, self.max_cost_per_call = self.toy.identity, 0.0
+        self.blame: str | None = None  # the kind of bad reflection reply the current iteration evaluates, if any
+        self.blamed: Counter = Counter()  # real calls spent per bad kind
 
     def example_id(self, task: dict) -> str:
         return task["id"]
@@ -75,21 +116,74 @@ class Meter:
     def evaluate(self, candidate: dict, task: dict, seed: int) -> Evaluation:  # our Evaluator protocol
         result = self.toy.evaluate(candidate, task, seed)
         self.log.append((candidate.get("skill", ""), task["id"], result.score))
+        if self.blame:
+            self.blamed[self.blame] += 1
         return result
 
     def gepa_evaluator(self, candidate: dict, example: dict) -> tuple[float, dict]:  # gepa's protocol
         result = self.evaluate(candidate, example, self.eval_seed)
         return result.score, dict(result.side_info)
 
+    def new_iteration(self, *_) -> None:  # gepa's on_iteration_start; our on_event("iteration", ...) ends one
+        self.blame = None
+
+
+class Noise:
+    """The bad-reply draw shared by both systems' reflectors: call n of a run is bad, of which kind and cut where,
+    by random.Random((benchmark seed, n)) alone. Records what a bad reply would become as a candidate text."""
+
+    def __init__(self, seed: int, rate: float, meter: Meter) -> None:
+        self.seed, self.rate, self.meter, self.calls = seed, rate, meter, 0
+        self.kinds: Counter = Counter()
+        self.origin: dict[str, str] = {}  # candidate text a bad reply yields (as gepa extracts it) -> kind
+
+    def __call__(self, head: str, body: str, tail: str, current: str, extract) -> str:
+        """head + body + tail is the good reply (head ends with the opening fence line, tail starts at the closing one)."""
+        self.calls += 1
+        rng = random.Random(f"noise:{self.seed}:{self.calls}")
+        draw, kind, cut = rng.random(), rng.choice(BAD_KINDS), rng.random()
+        if draw >= self.rate:
+            self.meter.blame = None
+            return head + body + tail
+        reply = {"truncated": head + body[: int(cut * len(body))], "think": THINK, "unchanged": head + current + tail}[kind]
+        self.kinds[kind] += 1
+        self.meter.blame = kind
+        text = extract(reply)  # "unchanged" yields the parent's own text: nothing new can enter a pool
+        if kind != "unchanged" and text.strip() not in (body.strip(), current.strip()):  # a cut that loses nothing,
+            self.origin.setdefault(text, kind)  # or one right after the parent's text, adds no candidate of its own
+        return reply
+
+
+def gepa_extract(reply: str) -> str:
+    from gepa.strategies.instruction_proposal import InstructionProposalSignature
+
+    return InstructionProposalSignature.output_extractor(reply.strip())["new_instruction"]  # as gepa 0.1.4 does
+
+
+class NoisyReflector:
+    """Ours: `ScriptedReflector` (our identity, so our prompts) with `Noise` applied to its ````markdown replies."""
+
+    def __init__(self, seed: int, noise: Noise) -> None:
+        self.inner, self.noise = ScriptedReflector(seed=seed), noise
+        self.identity, self.prompts = self.inner.identity, self.inner.prompts
+
+    def __call__(self, prompt: str) -> LMReply:
+        reply = self.inner(prompt)
+        found = re.search(r"^````markdown\n(.*?)\n````$", reply.text, re.M | re.S)
+        heading = "\n## Candidate A" if re.search(r"^## Strategy: combine$", prompt, re.M) else "\n## Current "
+        text = self.noise(reply.text[: found.start(1)], found.group(1), reply.text[found.end(1) :],
+                          _block_after(prompt, heading), gepa_extract)  # fmt: skip
+        return LMReply(text, reply.cost_usd)
+
 
 class GepaReflector:
     """gepa's reflection prompt -> the same pieces in our prompt format -> `scripted/reflector` -> ``` block."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, noise: Noise) -> None:
         from gepa.optimize_anything import optimize_anything_reflection_prompt_template as template
 
         self.head, self.middle, self.tail = re.split("<curr_param>|<side_info>", template)
-        self.seed, self.calls = seed, 0
+        self.seed, self.calls, self.noise = seed, 0, noise
 
     def parse(self, prompt: str) -> tuple[str, list[tuple[str, Evaluation]]]:
         if not (prompt.startswith(self.head) and prompt.endswith(self.tail)):
@@ -111,12 +205,18 @@ class GepaReflector:
         request = ScriptedRequest("reflector", [{"role": "user", "content": ours}], metadata={"seed": self.seed})
         reply = POLICIES["reflector"](request).content
         text = re.search(r"^````markdown\n(.*?)\n````$", reply, re.M | re.S).group(1)
-        return f"```\n{text}\n```"
+        return self.noise("```\n", text, "\n```", current, gepa_extract)  # clean: f"```\n{text}\n```"
 
 
 class _Silent:
+    """gepa's logger: prints nothing, keeps the messages that report a failure (gepa catches and logs them)."""
+
+    def __init__(self) -> None:
+        self.failures: list[str] = []
+
     def log(self, message: str) -> None:
-        pass
+        if "Proposed new text" not in message and re.search(r"exception|failed|error|traceback", message, re.I):
+            self.failures.append(message)
 
 
 class KeyedLoader:
@@ -138,32 +238,70 @@ class KeyedLoader:
         return len(self.tasks)
 
 
-def run_ours(seed: int, budget: int, train: list, val: list, refine_only: bool) -> tuple[Meter, int]:
-    meter, lm = Meter(seed), ScriptedReflector(seed=seed)
+def pool_stats(texts: list[str], parents: list[list], noise: Noise) -> dict:
+    """Final-pool candidates that are a bad reply's text (by kind), or descend from one (or hold a `<think>`)."""
+    bad = [noise.origin.get(t) for t in texts]
+    tainted = [False] * len(texts)
+    for i in range(len(texts)):  # parents come before children in both pools
+        tainted[i] = bool(bad[i]) or "<think>" in texts[i] or any(p is not None and tainted[p] for p in parents[i])
+    return {"size": len(texts), "direct": Counter(k for k in bad if k), "tainted": sum(tainted), "tainted_flags": tainted}
+
+
+def run_ours(seed: int, budget: int, train: list, val: list, refine_only: bool, noise: float = 0.0) -> tuple[Meter, int, dict]:
+    meter = Meter(seed)
+    lm = NoisyReflector(seed, Noise(seed, noise, meter)) if noise else ScriptedReflector(seed=seed)
     config = EngineConfig(seed=seed, eval_seed=seed, max_metric_calls=budget)
     if refine_only:
         config.operator_mix = {"refine": 1.0}
+    on_event = (lambda kind, data: meter.new_iteration() if kind == "iteration" else None) if noise else None
     with tempfile.TemporaryDirectory() as tmp:
-        optimize({"skill": ""}, meter, train, val, reflection_lm=lm, store=RunStore(Path(tmp) / "run.sqlite"), config=config)
-    return meter, len(lm.prompts)
+        result = optimize({"skill": ""}, meter, train, val, reflection_lm=lm, store=RunStore(Path(tmp) / "run.sqlite"),
+                          config=config, on_event=on_event)  # fmt: skip
+    stats: dict = {}
+    if noise:
+        texts = [c.components["skill"] for c in result.candidates]
+        stats = {"noise": lm.noise, "pool": pool_stats(texts, [c.parents for c in result.candidates], lm.noise),
+                 "best_tainted": None, "failures": [], "crash": None}  # fmt: skip
+        stats["best_tainted"] = stats["pool"]["tainted_flags"][result.best.index]
+        rejected = Counter(e.get("reason", "").split(" (")[0] for e in result.iterations if e.get("outcome") == "rejected")
+        stats["rejected"] = {k: v for k, v in rejected.items() if not k.startswith("minibatch")}
+    return meter, len(lm.prompts), stats
 
 
-def run_gepa(seed: int, budget: int, train: list, val: list, cache: bool) -> tuple[Meter, int]:
+def run_gepa(seed: int, budget: int, train: list, val: list, cache: bool, noise: float = 0.0) -> tuple[Meter, int, dict]:
     from gepa.optimize_anything import EngineConfig as GepaEngine
     from gepa.optimize_anything import GEPAConfig, ReflectionConfig, TrackingConfig, optimize_anything
 
-    meter, lm = Meter(seed), GepaReflector(seed)
+    meter, logger = Meter(seed), _Silent()
+    lm = GepaReflector(seed, Noise(seed, noise, meter))
+
+    class IterationStart:
+        on_iteration_start = meter.new_iteration
+
     config = GEPAConfig(
         engine=GepaEngine(seed=seed, max_metric_calls=budget, parallel=False, cache_evaluation=cache, run_dir=None),
         reflection=ReflectionConfig(reflection_lm=lm, perfect_score=1.0, skip_perfect_score=True),
-        tracking=TrackingConfig(logger=_Silent(), use_wandb=False, use_mlflow=False),
+        tracking=TrackingConfig(logger=logger, use_wandb=False, use_mlflow=False),
+        callbacks=[IterationStart()] if noise else None,
     )  # fmt: skip
     if cache:
         train, val = KeyedLoader(train), KeyedLoader(val)
-    result = optimize_anything({"skill": ""}, evaluator=meter.gepa_evaluator, dataset=train, valset=val, config=config)
+    stats: dict = {"noise": lm.noise, "pool": None, "best_tainted": None, "failures": logger.failures, "crash": None}
+    try:
+        result = optimize_anything({"skill": ""}, evaluator=meter.gepa_evaluator, dataset=train, valset=val, config=config)
+    except Exception as error:  # recorded and reported; the wrapper's log up to the crash still counts
+        if not noise:
+            raise
+        stats["crash"] = f"{type(error).__name__}: {error}"
+        return meter, lm.calls, stats
     if not cache and result.total_metric_calls != len(meter.log):  # without a cache both counts must agree
         print(f"  note: gepa counted {result.total_metric_calls} metric calls, the wrapper {len(meter.log)}")
-    return meter, lm.calls
+    if logger.failures:
+        print(f"  note: gepa logged {len(logger.failures)} failure message(s); first: {logger.failures[0].splitlines()[0][:160]}")
+    if noise:
+        stats["pool"] = pool_stats([c["skill"] for c in result.candidates], result.parents, lm.noise)
+        stats["best_tainted"] = stats["pool"]["tainted_flags"][result.best_idx]
+    return meter, lm.calls, stats
 
 
 def val_curve(meter: Meter, val_ids: set[str]) -> list[tuple[int, float]]:
@@ -204,25 +342,32 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--budget", type=int, default=150, help="max metric calls per run (both systems)")
     parser.add_argument("--refine-only", action="store_true", help="ours without combine/simplify, like gepa")
+    parser.add_argument("--noise", type=float, default=0.0, metavar="P",
+                        help="share of reflection replies made bad (truncated / <think> / unchanged), both systems")  # fmt: skip
     args = parser.parse_args()
+    if not 0.0 <= args.noise <= 1.0:
+        parser.error("--noise must be between 0 and 1")
     tasks = make_tasks(36)
     train, val = tasks[:24], tasks[24:]
     val_ids = {t["id"] for t in val}
     began = time.perf_counter()
     mix = "refine only" if args.refine_only else "default operator mix"
     print(f"ours: {mix}; budget {args.budget} metric calls per run; {len(train)} train / {len(val)} val tasks; seeds 0..{args.seeds - 1}")
+    if args.noise:
+        print(f"noisy reflection: P = {args.noise:g} of the replies bad (truncated / <think> / unchanged), same draw per call index for all")
     table: dict[str, dict[str, list]] = {s: {"final": [], "t80": [], "common": []} for s in SYSTEMS}
+    noisy: dict[str, list[tuple[Meter, int, dict]]] = {s: [] for s in SYSTEMS}
     for seed in range(args.seeds):
-        runs = {"ours": run_ours(seed, args.budget, train, val, args.refine_only),
-                "gepa": run_gepa(seed, args.budget, train, val, cache=False),
-                "gepa+cache": run_gepa(seed, args.budget, train, val, cache=True)}  # fmt: skip
-        curves = {name: val_curve(meter, val_ids) for name, (meter, _) in runs.items()}
+        runs = {"ours": run_ours(seed, args.budget, train, val, args.refine_only, args.noise),
+                "gepa": run_gepa(seed, args.budget, train, val, cache=False, noise=args.noise),
+                "gepa+cache": run_gepa(seed, args.budget, train, val, cache=True, noise=args.noise)}  # fmt: skip
+        curves = {name: val_curve(meter, val_ids) for name, (meter, *_) in runs.items()}
         finals = {name: max(m for n, m in points if n <= args.budget) for name, points in curves.items()}
         attainable = ToyEvaluator().attainable(val, seed)
         t80, common = 0.8 * attainable, min(finals["ours"], finals["gepa"])
         print(f"\nseed {seed}: attainable {attainable:.3f}; 0.8x = {t80:.3f}; common (best ours and gepa both reached) = {common:.3f}")
         print(f"  {'system':<11} {'seed-val':>8} {'final':>6} {'calls@0.8x':>10} {'calls@common':>12} {'used':>5} {'reflections':>11}")
-        for name, (meter, reflections) in runs.items():
+        for name, (meter, reflections, _) in runs.items():
             row = {"final": finals[name], "t80": calls_to(curves[name], t80, args.budget),
                    "common": calls_to(curves[name], common, args.budget)}  # fmt: skip
             for key, value in row.items():
@@ -231,6 +376,10 @@ def main() -> None:
                   f"{fmt(row['common']):>12} {len(meter.log):>5} {reflections:>11}")  # fmt: skip
         quotients = [(other, table["ours"]["common"][-1], table[other]["common"][-1]) for other in SYSTEMS[1:]]
         print("  calls@common ours/" + ", ours/".join(f"{o} {fmt(a / b if a and b else None, '.2f')}" for o, a, b in quotients))
+        if args.noise:
+            for name, run in runs.items():
+                noisy[name].append(run)
+                print("  " + noise_line(name, *run))
     print(f"\naggregate over {args.seeds} seeds")
     print(f"  {'system':<11} {'mean final':>10} {'reached 0.8x':>12} {'mean calls@0.8x':>15} {'mean calls@common':>17}")
     for name in SYSTEMS:
@@ -246,7 +395,49 @@ def main() -> None:
         overall = sum(a for a, _ in pairs) / sum(b for _, b in pairs)
         verdict = "MET" if overall <= 0.5 else "NOT MET"
         print(f"  target (ours <= 0.50 x gepa's calls at the common score): {verdict} ({overall:.2f})")
+    if args.noise:
+        print(f"\nbad reflection replies over {args.seeds} seeds (P = {args.noise:g})")
+        for name in SYSTEMS:
+            print("  " + noise_summary(name, noisy[name]))
     print(f"  wall time {time.perf_counter() - began:.1f}s")
+
+
+def kinds(counter: Counter) -> str:
+    return "/".join(str(counter[k]) for k in BAD_KINDS)
+
+
+def noise_line(name: str, meter: Meter, reflections: int, stats: dict) -> str:
+    noise, pool = stats["noise"], stats["pool"]
+    line = (f"{name:<11} bad replies {sum(noise.kinds.values())}/{reflections} (trunc/think/unch {kinds(noise.kinds)}); "
+            f"real calls on them {sum(meter.blamed.values())} ({kinds(meter.blamed)})")  # fmt: skip
+    if pool is not None:
+        line += (f"; pool {pool['size']}: from bad replies {sum(pool['direct'].values())} ({kinds(pool['direct'])}), "
+                 f"with descendants {pool['tainted']}; best {'TAINTED' if stats['best_tainted'] else 'clean'}")  # fmt: skip
+    if stats.get("rejected"):
+        line += "; rejected before evaluation (any cause): " + ", ".join(f"{k} {v}" for k, v in sorted(stats["rejected"].items()))
+    if stats["crash"]:
+        line += f"; CRASHED: {stats['crash']}"
+    if stats["failures"]:
+        line += f"; {len(stats['failures'])} failure message(s) logged"
+    return line
+
+
+def noise_summary(name: str, runs: list[tuple[Meter, int, dict]]) -> str:
+    bad, blamed, direct = Counter(), Counter(), Counter()
+    reflections = calls = size = tainted = best_tainted = crashes = failures = 0
+    for meter, n, stats in runs:
+        bad.update(stats["noise"].kinds)
+        blamed.update(meter.blamed)
+        reflections, calls = reflections + n, calls + len(meter.log)
+        crashes, failures = crashes + bool(stats["crash"]), failures + len(stats["failures"])
+        if stats["pool"] is not None:
+            direct.update(stats["pool"]["direct"])
+            size, tainted = size + stats["pool"]["size"], tainted + stats["pool"]["tainted"]
+            best_tainted += bool(stats["best_tainted"])
+    return (f"{name:<11} bad replies {sum(bad.values())}/{reflections} (trunc/think/unch {kinds(bad)}); "
+            f"real calls on them {sum(blamed.values())}/{calls} ({kinds(blamed)}); pool candidates {size}, from bad "
+            f"replies {sum(direct.values())} ({kinds(direct)}), with descendants {tainted}; runs whose best is tainted "
+            f"{best_tainted}/{len(runs)}; crashes {crashes}; failure messages {failures}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -625,6 +625,17 @@ def transfer(
         out.print("note: a scripted model's results say nothing about real models.")
 
 
+@app.command()
+def report(
+    run_dir: Path = typer.Argument(..., help="A gskill learn run folder (finished or still running)."),
+    transfer_dir: Optional[Path] = typer.Option(None, "--transfer", help="A gskill transfer output folder (default RUN/transfer)."),
+) -> None:
+    """Write RUN/report.html: scores, frontier coverage, lineage, spend, best skill and its diff, transfer."""
+    from gskill.report import render
+
+    out.print(f"wrote {render(run_dir, transfer_dir)}")
+
+
 def _terminate(signum, frame) -> None:
     # SIGTERM → remove our containers NOW (worker threads blocked in a container's command then fail
     # at once instead of running to their timeout), then a normal exit.

@@ -143,7 +143,7 @@ def transfer(
             arms[arm] = latest_records(folder)
         ids = {task.instance_id for task in tasks}
         keep = lambda records: {k: r for k, r in records.items() if k[0] in ids and k[1] < runs}  # noqa: E731
-        result["cells"].append({"cell": cell.label, "agent": cell.agent, "model": cell.model, "skill_mode": cell.skill_mode,
+        result["cells"].append({"cell": cell.label, "folder": cell.name, "agent": cell.agent, "model": cell.model, "skill_mode": cell.skill_mode,
                                 "scripted": cell.model.startswith("scripted/"), **compare(keep(arms["baseline"]), keep(arms["skill"]))})  # fmt: skip
     (out_dir / "transfer.json").write_text(json.dumps(result, indent=2))
     (out_dir / "transfer.md").write_text(markdown_table(result))

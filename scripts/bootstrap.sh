@@ -72,6 +72,14 @@ ensure_agents() {
   "$GSKILL_ROOT/.venv/bin/gskill" agents install >/dev/null 2>&1 || log "could not fetch the agent binaries (npm registry unreachable?)"
 }
 
+ensure_chromium() {
+  # Only the test suite needs it: the report test renders report.html in a real headless browser.
+  command -v chromium >/dev/null 2>&1 && return 0
+  [ "$(id -u)" = 0 ] || { log "chromium missing and not root: the report rendering test will skip"; return 0; }
+  log "installing chromium (report rendering test)"
+  apt_install chromium
+}
+
 ensure_docker
 ensure_venv
 ensure_base_image

@@ -105,6 +105,8 @@ def test_kill_9_then_resume_ends_where_an_uninterrupted_run_does(reference_run, 
         finished = {(c, e) for c, e in db.execute("SELECT candidate, example FROM evaluations")}
     assert 12 <= len(finished) < 40
     gskill("env", "reap")  # the killed run's containers
+    in_progress = gskill("report", str(run_dir))  # a stopped run can be reported
+    assert in_progress.returncode == 0 and "in progress" in (run_dir / "report.html").read_text()
 
     done = gskill("learn", "--resume", str(run_dir))
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
@@ -148,3 +150,67 @@ def test_one_shot_learn_mines_drafts_a_seed_learns_and_publishes_into_the_repo(b
     # A second run at the same commit reuses the mined tasks.
     again = gskill(*args[:-1], str(tmp_path / "run2"), env=env)
     assert again.returncode == 0 and "reusing mined tasks" in again.stdout, again.stderr[-2000:]
+
+
+def test_transfer_reports_paired_statistics_per_cell(reference_run, library_tasks, tmp_path):
+    skill = reference_run / "best_skill.md"
+    out = tmp_path / "transfer"
+    matrix = "mini:scripted/needs-skill#base=0,mini:scripted/needs-skill#base=0.5&competent=1"
+    args = ["transfer", "--skill", str(skill), "--tasks", str(library_tasks), "--split", "val", "--matrix", matrix, "--runs", "2", "--out", str(out)]
+    done = gskill(*args)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert "| mini:scripted/needs-skill#base=0 |" in done.stdout and "say nothing about real models" in done.stdout
+    result = json.loads((out / "transfer.json").read_text())
+    val_ids = {task.instance_id for task in read_tasks(library_tasks / "val.jsonl")}
+    for cell in result["cells"]:
+        assert cell["pairs"] == 2 * len(val_ids) and cell["excluded_infra_pairs"] == 0
+        # Recompute every figure from the two arms' own records: the table is what was measured.
+        arms = {}
+        for arm in ("baseline", "skill"):
+            lines = out / cell["folder"] / arm / "rollouts.jsonl"
+            arms[arm] = {(r["instance_id"], r["run_index"]): r["grade"]["status"] == "resolved" for r in map(json.loads, lines.read_text().splitlines())}
+        gained = sorted(f"{t}#{i}" for (t, i), ok in arms["skill"].items() if ok and not arms["baseline"][(t, i)])
+        lost = sorted(f"{t}#{i}" for (t, i), ok in arms["skill"].items() if not ok and arms["baseline"][(t, i)])
+        assert cell["fail_to_pass"] == gained and cell["pass_to_fail"] == lost
+        assert cell["baseline"]["resolved"] == sum(arms["baseline"].values()) and cell["skill"]["resolved"] == sum(arms["skill"].values())
+        low, high = cell["skill"]["ci95"]
+        assert low <= cell["skill"]["resolve_rate"] <= high and 0 <= cell["mcnemar_p"] <= 1
+    no_luck, lucky = result["cells"]
+    assert no_luck["baseline"]["resolved"] == 0 and no_luck["skill"]["resolved"] > 0  # base=0: only the skill helps
+    assert lucky["baseline"]["resolved"] > 0  # base=0.5: some tasks resolve without the skill
+    assert (out / "transfer.md").read_text().count("\n") == 4
+    again = gskill(*args)  # resumes: nothing runs twice
+    assert again.returncode == 0 and json.loads((out / "transfer.json").read_text()) == result
+
+
+def _chromium(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    import shutil
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail("CI=true requires chromium (scripts/test installs it)", pytrace=False)
+        pytest.skip("no chromium here")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,4000"]  # fmt: skip
+    return subprocess.run([browser, *flags, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_report_renders_every_section_in_a_real_browser(reference_run, tmp_path):
+    from PIL import Image
+
+    done = gskill("report", str(reference_run))
+    assert done.returncode == 0, done.stderr[-2000:]
+    page = reference_run / "report.html"
+    dom = _chromium("--virtual-time-budget=5000", "--dump-dom", page.as_uri(), tmp_path=tmp_path).stdout
+    for section in ("summary", "scores", "frontier", "lineage", "spend", "skill", "transfer", "iterations"):
+        assert f'<section id="{section}">' in dom, section
+    assert 'data-images-loaded="4"' in dom  # the browser decoded all four plots
+    shot = tmp_path / "report.png"
+    _chromium(f"--screenshot={shot}", page.as_uri(), tmp_path=tmp_path)
+    image = Image.open(shot).convert("RGB")
+    assert image.size == (1200, 4000)
+    pixels = list(image.resize((120, 400)).getdata())
+    inked = sum(1 for r, g, b in pixels if min(r, g, b) < 200) / len(pixels)
+    orange = sum(1 for r, g, b in image.getdata() if r > 230 and 100 < g < 150 and b < 60)  # the best-score line (#ff7f0e)
+    assert inked > 0.05 and orange > 50, (inked, orange)

@@ -1,0 +1,248 @@
+"""`gskill report RUNDIR`: one self-contained HTML file about a learn run (finished or in progress).
+
+Everything comes from the run folder: the store (candidates and iterations are written as the search
+goes, so a running search can be reported), `learn.json`, and when present `evidence.json` (test
+scores) and a transfer result (`RUNDIR/transfer/transfer.json`, or `--transfer DIR`). Plots are
+matplotlib PNGs embedded as data URIs: the file opens anywhere, offline.
+"""
+
+from __future__ import annotations
+
+import base64
+import difflib
+import html
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from gskill.errors import GskillError
+
+OPERATOR_COLOURS = {"seed": "#555555", "refine": "#1f77b4", "combine": "#9467bd", "simplify": "#2ca02c"}
+
+
+def _png(figure) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def load_run(run_dir: Path) -> dict[str, Any]:
+    from gskill.engine.store import RunStore
+
+    if not (run_dir / "store.sqlite").is_file():
+        raise GskillError(f"{run_dir} is not a learn run folder (no store.sqlite)")
+    store = RunStore(run_dir / "store.sqlite")
+    try:
+        run = {"candidates": store.candidates(), "iterations": store.iterations(), "evaluations": store.evaluations()}
+    finally:
+        store.close()
+    if not run["candidates"]:
+        raise GskillError(f"{run_dir} has no scored candidate yet (the seed is still being evaluated)")
+    run["settings"] = json.loads((run_dir / "learn.json").read_text()) if (run_dir / "learn.json").is_file() else {}
+    run["evidence"] = json.loads((run_dir / "evidence.json").read_text()) if (run_dir / "evidence.json").is_file() else None
+    return run
+
+
+def _scores_plot(run: dict[str, Any]) -> str:
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(8, 3.6))
+    candidates, iterations = run["candidates"], run["iterations"]
+    for entry in iterations:
+        if entry.get("parent_scores"):
+            n = len(entry["parent_scores"])
+            axis.scatter(entry["iteration"], sum(entry["parent_scores"]) / n, marker="_", color="#999999", s=60)
+        if entry.get("child_scores"):
+            n = len(entry["child_scores"])
+            axis.scatter(entry["iteration"], sum(entry["child_scores"]) / n, marker="x", s=25,
+                         color="#d62728" if entry.get("outcome") != "accepted" else "#2ca02c")  # fmt: skip
+    best, xs, ys = 0.0, [], []
+    for candidate in candidates:
+        axis.scatter(candidate["iteration"], candidate["val_mean"], s=70, color=OPERATOR_COLOURS.get(candidate["operator"], "k"), zorder=3)
+        best = max(best, candidate["val_mean"])
+        xs.append(candidate["iteration"])
+        ys.append(best)
+    last = max([e["iteration"] for e in iterations] + xs)
+    axis.step(xs + [last], ys + [best], where="post", color="#ff7f0e", label="best validation mean")
+    evidence = run.get("evidence") or {}
+    for label, marker in (("seed", "v"), ("best", "^")):
+        test = (evidence.get("test") or {}).get(label)
+        if test:
+            axis.scatter(last + 0.6, test["resolve_rate"], marker=marker, s=80, color="#17becf", zorder=4, label=f"test: {label}")
+    axis.scatter([], [], marker="_", color="#999999", label="minibatch: parent")
+    axis.scatter([], [], marker="x", color="#2ca02c", label="minibatch: child (accepted)")
+    axis.scatter([], [], marker="x", color="#d62728", label="minibatch: child (rejected)")
+    for operator, colour in OPERATOR_COLOURS.items():
+        axis.scatter([], [], color=colour, s=40, label=f"validation: {operator}")
+    axis.set(xlabel="iteration", ylabel="score (share resolved)", ylim=(-0.05, 1.05))
+    axis.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    axis.grid(alpha=0.3)
+    return _png(figure)
+
+
+def _frontier_plot(run: dict[str, Any]) -> str:
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from gskill.engine import frontier
+    from gskill.engine.types import CandidateRecord
+
+    records = [CandidateRecord(c["index"], c["components"], c["parents"], c["operator"], c["iteration"], c["val_scores"], c["tokens"])
+               for c in run["candidates"]]  # fmt: skip
+    tasks = list(records[0].val_scores)
+    fronts = frontier.fronts(records)
+    weights = frontier.frontier_weights(records)
+    grid = np.array([[r.val_scores.get(t, 0.0) for t in tasks] for r in records])
+    figure, axis = plt.subplots(figsize=(max(4, 0.45 * len(tasks) + 2), max(2, 0.35 * len(records) + 1)))
+    axis.imshow(grid, cmap="Greens", vmin=0, vmax=1, aspect="auto")
+    for row, record in enumerate(records):
+        for column, task in enumerate(tasks):
+            if record.index in fronts[task] and grid[row, column] > 0:
+                axis.text(column, row, "★", ha="center", va="center", fontsize=8, color="#ff7f0e")
+    axis.set_xticks(range(len(tasks)), [t[-10:] for t in tasks], rotation=70, fontsize=7)
+    axis.set_yticks(range(len(records)), [f"#{r.index} {r.operator}" + (" (frontier)" if r.index in weights else "") for r in records], fontsize=7)
+    axis.set_xlabel("validation task (★ = best score on it)")
+    return _png(figure)
+
+
+def _lineage_plot(run: dict[str, Any]) -> str:
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(8, 3.4))
+    by_index = {c["index"]: c for c in run["candidates"]}
+    for candidate in run["candidates"]:
+        for parent in candidate["parents"]:
+            source = by_index.get(parent)
+            if source:
+                axis.annotate("", xy=(candidate["iteration"], candidate["val_mean"]), xytext=(source["iteration"], source["val_mean"]),
+                              arrowprops={"arrowstyle": "->", "color": OPERATOR_COLOURS.get(candidate["operator"], "k"), "alpha": 0.7})  # fmt: skip
+        axis.scatter(candidate["iteration"], candidate["val_mean"], s=120, color=OPERATOR_COLOURS.get(candidate["operator"], "k"), zorder=3)
+        axis.annotate(f"#{candidate['index']}", (candidate["iteration"], candidate["val_mean"]), textcoords="offset points", xytext=(6, 6), fontsize=8)
+    for operator, colour in OPERATOR_COLOURS.items():
+        axis.scatter([], [], color=colour, label=operator)
+    axis.set(xlabel="iteration", ylabel="validation mean", ylim=(-0.05, 1.1))
+    axis.legend(fontsize=7, loc="lower right")
+    axis.grid(alpha=0.3)
+    return _png(figure)
+
+
+def _spend_plot(run: dict[str, Any]) -> str:
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(8, 3))
+    xs = [0] + [e["iteration"] for e in run["iterations"]]
+    calls = [len(run["candidates"][0]["val_scores"])]  # the seed's validation
+    calls += [e["spend"]["metric_calls"] for e in run["iterations"]]
+    dollars = [0.0] + [e["spend"]["cost_usd"] for e in run["iterations"]]
+    axis.plot(xs, calls, color="#1f77b4", marker="o", markersize=3, label="rollouts paid")
+    axis.set(xlabel="iteration", ylabel="rollouts paid")
+    twin = axis.twinx()
+    twin.plot(xs, dollars, color="#d62728", linestyle="--", label="dollars")
+    twin.set_ylabel("dollars (rollouts + reflection)")
+    axis.grid(alpha=0.3)
+    figure.legend(fontsize=7, loc="upper left")
+    return _png(figure)
+
+
+def _diff_html(seed: str, best: str) -> str:
+    lines = []
+    for line in difflib.unified_diff(seed.splitlines(), best.splitlines(), "seed", "best", lineterm=""):
+        kind = "add" if line.startswith("+") and not line.startswith("+++") else "del" if line.startswith("-") and not line.startswith("---") else ""
+        lines.append(f'<span class="{kind}">{html.escape(line)}</span>')
+    return "\n".join(lines) or "(identical to the seed)"
+
+
+def _transfer_html(transfer: dict[str, Any] | None) -> str:
+    if not transfer:
+        return "<p>No transfer result yet: run <code>gskill transfer --skill RUN/best_skill.md ... --out RUN/transfer</code>.</p>"
+    rows = []
+    for cell in transfer["cells"]:
+        b, s = cell["baseline"], cell["skill"]
+        rows.append(
+            f"<tr><td>{html.escape(cell['cell'])}</td><td>{cell['pairs']}</td>"
+            f"<td>{b['resolve_rate']:.0%} ({b['ci95'][0]:.0%}–{b['ci95'][1]:.0%})</td>"
+            f"<td>{s['resolve_rate']:.0%} ({s['ci95'][0]:.0%}–{s['ci95'][1]:.0%})</td><td>{cell['difference']:+.0%}</td>"
+            f"<td>{cell['mcnemar_p']:.3g}</td><td>+{len(cell['fail_to_pass'])} / −{len(cell['pass_to_fail'])}</td>"
+            f"<td>{b['median_duration_s']:.1f} → {s['median_duration_s']:.1f}</td><td>{b['cost_usd']:.2f} → {s['cost_usd']:.2f}</td></tr>"
+        )
+    head = "<tr><th>agent:model</th><th>pairs</th><th>baseline (95% CI)</th><th>with skill (95% CI)</th><th>Δ</th><th>McNemar p</th><th>flips</th><th>median s</th><th>cost $</th></tr>"
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
+h1{font-size:1.6rem}h2{border-bottom:1px solid #ddd;padding-bottom:.2rem;margin-top:2rem}
+table{border-collapse:collapse;font-size:.85rem}td,th{border:1px solid #ddd;padding:.25rem .5rem;text-align:left}
+pre{background:#f6f8fa;padding:.8rem;overflow:auto;font-size:.8rem;white-space:pre-wrap}
+.add{color:#116329;background:#dafbe1}.del{color:#82071e;background:#ffebe9}.banner{background:#fff8c5;padding:.5rem 1rem}
+.note{color:#666;font-size:.85rem}img{max-width:100%}
+"""
+
+
+def render(run_dir: Path, transfer_dir: Path | None = None) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    run = load_run(run_dir)
+    options = run["settings"].get("options", {})
+    evidence = run["evidence"]
+    transfer_path = (transfer_dir or run_dir / "transfer") / "transfer.json"
+    transfer = json.loads(transfer_path.read_text()) if transfer_path.is_file() else None
+    candidates = run["candidates"]
+    best = max(candidates, key=lambda c: (c["val_mean"], -c["tokens"], -c["index"]))
+    if evidence:
+        best = next((c for c in candidates if c["index"] == evidence["best"]["index"]), best)
+    seed = candidates[0]
+    spend = run["iterations"][-1]["spend"] if run["iterations"] else {"metric_calls": len(seed["val_scores"]), "cost_usd": 0.0}
+    scripted = str(options.get("model", "")).startswith("scripted/") or str(options.get("reflection_model", "")).startswith("scripted/")
+    status = f"finished: {evidence['stop_reason']}" if evidence else "in progress (or stopped before its end): figures as of now"
+    test = (evidence or {}).get("test") or {}
+    test_line = ", ".join(f"{label} {t['resolved']}/{t['scored_runs']} ({t['resolve_rate']:.0%})" for label, t in test.items()) or "not scored yet"
+    summary = [
+        ("agent / model", f"{options.get('agent', '?')} / {options.get('model', '?')}"),
+        ("reflection model", options.get("reflection_model", "?")),
+        ("status", status),
+        ("candidates / iterations", f"{len(candidates)} / {len(run['iterations'])}"),
+        ("validation mean: seed → best", f"{seed['val_mean']:.2f} → {best['val_mean']:.2f} (candidate #{best['index']}, {best['operator']})"),
+        ("test split (never seen by the search)", test_line),
+        ("best skill tokens / budget", f"{best['tokens']} / {options.get('token_budget', '?')}"),
+        ("spend", f"{spend['metric_calls']} rollouts paid, ${spend.get('cost_usd', 0):.2f}"),
+    ]  # fmt: skip
+    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in summary)
+    log_rows = "".join(
+        f"<tr><td>{e['iteration']}</td><td>#{e['parent']}</td><td>{e['operator']}</td><td>{sum(e.get('parent_scores') or [0]):g}"
+        f" → {sum(e['child_scores']):g}</td><td>{e.get('outcome', '')}</td><td>{html.escape(str(e.get('reason') or ''))}</td></tr>"
+        if e.get("child_scores") is not None else
+        f"<tr><td>{e['iteration']}</td><td>#{e['parent']}</td><td>{e['operator']}</td><td>-</td><td>{e.get('outcome', '')}</td>"
+        f"<td>{html.escape(str(e.get('reason') or ''))}</td></tr>"
+        for e in run["iterations"]
+    )  # fmt: skip
+    sections = [
+        ("summary", "Summary", f"<table>{rows}</table>"),
+        ("scores", "Scores over the run", f'<img alt="scores" src="{_scores_plot(run)}"><p class="note">Dots: validation mean of each accepted candidate; '
+                                           "dashes and crosses: minibatch scores of parents and children; triangles: the test split.</p>"),
+        ("frontier", "Frontier coverage per validation task", f'<img alt="frontier" src="{_frontier_plot(run)}">'),
+        ("lineage", "Lineage of candidates", f'<img alt="lineage" src="{_lineage_plot(run)}">'),
+        ("spend", "Spend over the run", f'<img alt="spend" src="{_spend_plot(run)}">'),
+        ("skill", "The best skill", f"<pre>{html.escape(best['components'].get('skill', ''))}</pre><h3>Diff from the seed</h3>"
+                                    f"<pre>{_diff_html(seed['components'].get('skill', ''), best['components'].get('skill', ''))}</pre>"),
+        ("transfer", "Transfer", _transfer_html(transfer)),
+        ("iterations", "Iterations", f"<table><tr><th>#</th><th>parent</th><th>operator</th><th>minibatch parent → child</th><th>outcome</th><th>why</th></tr>{log_rows}</table>"),
+    ]  # fmt: skip
+    banner = '<p class="banner">Scripted models: these figures exercise the machinery and say nothing about real models.</p>' if scripted else ""
+    body = "".join(f'<section id="{key}"><h2>{title}</h2>{content}</section>' for key, title, content in sections)
+    page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>gskill report · {html.escape(run_dir.name)}</title>
+<style>{CSS}</style>
+<script>/* lets a headless browser report that every plot decoded */
+addEventListener("load", () => {{ document.body.dataset.imagesLoaded = [...document.images].filter(i => i.complete && i.naturalWidth > 0).length; }});
+</script></head><body><h1>gskill learn report · {html.escape(run_dir.name)}</h1>{banner}{body}</body></html>
+"""
+    path = run_dir / "report.html"
+    tmp = path.with_suffix(".html.tmp")
+    tmp.write_text(page)
+    tmp.replace(path)
+    return path
