@@ -6,7 +6,9 @@ one line on stderr, exit code 2, no traceback.
 
 from __future__ import annotations
 
+import json
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -381,6 +383,20 @@ def _default_model(given: Optional[str], flag: str) -> str:
     )
 
 
+def _scripted_params(items: list[str]) -> dict:
+    """`--scripted KEY=VALUE` pairs for scripted/ models (numbers become floats)."""
+    params: dict = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise GskillError(f"--scripted takes KEY=VALUE, not {item!r}")
+        try:
+            params[key] = float(value)
+        except ValueError:
+            params[key] = value
+    return params
+
+
 def _mine_for_learn(repo: str, cfg: Settings, workers: int, seed: int) -> Path:
     """The one-shot job mines first, into the cache, keyed by the repository's snapshot: a second
     `gskill learn REPO` at the same commit reuses the tasks (and a cut-short mining run resumes)."""
@@ -453,15 +469,7 @@ def learn(
         if (repo is None) == (tasks_dir is None):
             raise GskillError("give either a REPO to mine and learn from, or --tasks DIR")
         agent_model = _default_model(model, "--model")
-        scripted: dict = {}
-        for item in scripted_params:
-            key, sep, value = item.partition("=")
-            if not sep or not key:
-                raise GskillError(f"--scripted takes KEY=VALUE, not {item!r}")
-            try:
-                scripted[key] = float(value)
-            except ValueError:
-                scripted[key] = value
+        scripted = _scripted_params(scripted_params)
         seed_text = ""
         if draft_seed and seed_skill is not None:
             raise GskillError("give --seed-skill or --draft-seed, not both")
@@ -634,6 +642,77 @@ def report(
     from gskill.report import render
 
     out.print(f"wrote {render(run_dir, transfer_dir)}")
+
+
+@app.command()
+def refresh(
+    repo: Path = typer.Argument(..., help="The repository holding a published skill in .skills/."),
+    name: str = typer.Option("", "--name", help="Which published skill (when .skills/ holds several)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Agent model (default: the one the skill was learned with)."),
+    reflection_model: Optional[str] = typer.Option(None, "--reflection-model", help="Reflection model (default: as recorded)."),
+    scripted_params: list[str] = typer.Option([], "--scripted", help="KEY=VALUE for scripted/ agent models (repeatable)."),
+    sample: int = typer.Option(20, "--sample", min=1, help="New tasks the current skill is re-evaluated on."),
+    max_metric_calls: int = typer.Option(150, "--max-metric-calls", min=1, help="Budget of a re-learn."),
+    workers: int = typer.Option(2, "--workers", min=1),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Where the check and any re-learn go (default ./gskill-runs/<repo>-refresh-<commit>)."),
+) -> None:
+    """Nightly: mine only new commits, re-check the skill, re-learn from it when stale. Exit 0 unchanged, 10 refreshed."""
+    from gskill.learn import LearnOptions, learn as run_learn
+    from gskill.refresh import EXIT_REFRESHED, RepoLock, git_out, judge, missing_paths, published_skill, recorded_interval
+    from gskill.schema import read_tasks
+    from gskill.skills import publish
+    from harnesses.evaluate import evaluate
+    from swesmith.pipeline import MineOptions
+
+    cfg = settings()
+    repo = repo.resolve()
+    if not (repo / ".git").exists():
+        raise GskillError(f"{repo} is not a git repository")
+    with RepoLock(repo):
+        folder, meta, body = published_skill(repo, name)
+        head, recorded = git_out(repo, "rev-parse", "HEAD"), meta.get("repo_commit", "")
+        if not recorded or subprocess.run(["git", "-C", str(repo), "cat-file", "-e", f"{recorded}^{{commit}}"]).returncode:
+            raise GskillError(f"{folder / 'skill.json'} records commit {recorded!r}, which {repo} does not have")
+        if head == recorded:
+            out.print(f"unchanged: {folder.name} was learned at HEAD ({head[:12]})")
+            return
+        new_commits = int(git_out(repo, "rev-list", "--count", f"{recorded}..{head}"))
+        out_dir = out_dir or Path("gskill-runs") / f"{repo.name}-refresh-{head[:12]}"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        missing = missing_paths(repo, body)
+        require_docker("; gskill refresh mines and evaluates in containers")
+        # Only what is new: the commits after the recorded one, mirrored onto HEAD.
+        options = MineOptions(out=out_dir / "new-tasks", strategies=("commit-mirror", "commit-historical"), since=recorded, exhaust=True,
+                              workers=workers, test_timeout_s=cfg.run.test_timeout_s)  # fmt: skip
+        report = _mine_with_progress(str(repo), options, cfg)
+        tasks = read_tasks(out_dir / "new-tasks" / "tasks.jsonl")[:sample] if (out_dir / "new-tasks" / "tasks.jsonl").is_file() else []
+        agent_model = model or meta["model"]
+        scripted = _scripted_params(scripted_params)
+        rate = None
+        if tasks:
+            config = cfg.run.model_copy(update={"agent": meta.get("agent", "mini"), "model": agent_model, "workers": workers})
+            summary = evaluate(tasks, config=config, skill=body, run_dir=out_dir / "current-skill", limits=cfg.limits,
+                               cache_dir=cfg.cache_dir, scripted=scripted or None)  # fmt: skip
+            rate = summary["resolve_rate"] if summary["scored_runs"] else None
+        verdict = judge(missing, new_commits, len(tasks), rate, recorded_interval(meta))
+        (out_dir / "refresh.json").write_text(json.dumps({"skill": folder.name, "from": recorded, "to": head,
+                                                           "mined_commits_after": recorded, "mining": {"candidates": report.candidates, "tasks": report.tasks},
+                                                           **verdict.to_json()}, indent=2))  # fmt: skip
+        shown = f"{rate:.0%} on {len(tasks)} new task(s)" if rate is not None else f"no new task among {new_commits} new commit(s)"
+        if not verdict.stale:
+            out.print(f"unchanged: {folder.name} is fresh ({shown}; {new_commits} new commit(s), every named path exists)")
+            return
+        out.print("stale: " + "; ".join(verdict.reasons))
+        tasks_dir = _mine_for_learn(str(repo), cfg, workers, 0)
+        learn_options = LearnOptions(
+            agent=meta.get("agent", "mini"), model=agent_model, reflection_model=reflection_model or meta.get("reflection_model") or agent_model,
+            seed_skill=body, max_metric_calls=max_metric_calls, workers=workers, scripted=scripted,
+        )  # fmt: skip
+        with console.status("re-learning from the current skill"):
+            packet = run_learn(tasks_dir, out_dir / "learn", learn_options, limits=cfg.limits, run_config=cfg.run, cache_dir=cfg.cache_dir)
+        published = publish(out_dir / "learn", repo, name=folder.name)
+        out.print(f"refreshed: {published} (validation {packet['seed']['val_mean']:.2f} → {packet['best']['val_mean']:.2f}) at {head[:12]}")
+    raise typer.Exit(code=EXIT_REFRESHED)
 
 
 def _terminate(signum, frame) -> None:

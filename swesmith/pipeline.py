@@ -55,6 +55,7 @@ class MineOptions:
     runs: int = 2
     per_function: int = 2
     max_commits: int | None = None
+    since: str | None = None  # only commits after this one (an incremental refresh mines what is new)
     max_historical_lines: int = 3000  # commit-historical: largest bug patch (snapshot -> the commit's parent)
     model: str | None = None  # litellm model name (or scripted/...): enables llm-rewrite and --issue-writer llm
     llm_attempts: int = 1  # llm-rewrite: rewrites asked per function
@@ -166,7 +167,7 @@ def history_candidates(
     # run of commits too far away, every older one is too, and computing their diffs is wasted time.
     too_far_in_a_row = 0
     with SnapshotIndex(repo_path, snapshot) as index:
-        for change in walk_commits(repo_path, snapshot, max_commits=options.max_commits):
+        for change in walk_commits(repo_path, snapshot, max_commits=options.max_commits, since=options.since):
             for path, names in change.modified.items():
                 for name in names:
                     history_counts[(path, name)] += 1
@@ -450,7 +451,7 @@ def mine(repo: str, options: MineOptions, settings: Settings, progress: Progress
         walk_strategies = [name for name in HISTORY_STRATEGIES if name in options.strategies]
         if walk_strategies:
             progress("history", 0, None)
-            history_key = f"history:{snapshot.commit}:{options.max_commits}:{','.join(walk_strategies)}:{options.max_historical_lines}"
+            history_key = f"history:{snapshot.commit}:{options.max_commits}:{options.since or ''}:{','.join(walk_strategies)}:{options.max_historical_lines}"
             walked = store.get_meta(history_key)
             if walked is None:
                 walk_rejected: Counter = Counter()

@@ -1,0 +1,110 @@
+"""`gskill refresh REPO`: keep a published skill fresh as the repository moves (nightly jobs).
+
+    1. lock the repository (one refresh at a time), read `.skills/<name>/{SKILL.md, skill.json}`;
+    2. no commit since the skill's recorded commit → unchanged;
+    3. mine ONLY the commits after the recorded one (commit strategies, `since=`);
+    4. stale if a path the skill names no longer exists at HEAD, or if the skill's resolve rate on the
+       new tasks falls below the 95% Wilson interval of the rate it was published with;
+    5. stale → re-learn at HEAD starting from the current skill, and publish over the old one.
+
+Exit codes (for cron and CI): 0 unchanged, 10 refreshed, 1 failed; bad input 2.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gskill.errors import GskillError
+from gskill.stats import wilson
+
+EXIT_UNCHANGED, EXIT_REFRESHED, EXIT_FAILED = 0, 10, 1
+# Backticked tokens that look like repository paths: `src/pkg/mod.py`, `tests/`, `pyproject.toml`.
+_PATH = re.compile(r"`([\w.-]+(?:/[\w.-]+)*/?)`")
+_FILE_LIKE = re.compile(r"(/|\.(py|pyi|toml|cfg|ini|txt|md|rst|json|yaml|yml)$)")
+
+
+@dataclass
+class Verdict:
+    stale: bool
+    reasons: list[str] = field(default_factory=list)
+    new_commits: int = 0
+    new_tasks: int = 0
+    rate: float | None = None  # the current skill on the new tasks
+    recorded_interval: tuple[float, float] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return self.__dict__ | {"recorded_interval": list(self.recorded_interval) if self.recorded_interval else None}
+
+
+def git_out(repo: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise GskillError(f"git {' '.join(args)} failed in {repo}: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
+    return done.stdout.strip()
+
+
+def referenced_paths(skill: str) -> list[str]:
+    return sorted({token for token in _PATH.findall(skill) if _FILE_LIKE.search(token) and not token.startswith(("http", "-"))})
+
+
+def missing_paths(repo: Path, skill: str, commit: str = "HEAD") -> list[str]:
+    """Paths the skill names that do not exist at `commit` (files or folders)."""
+    tree = set(git_out(repo, "ls-tree", "-r", "--name-only", commit).splitlines())
+    folders = {str(Path(path).parent) + "/" for path in tree} | {"/".join(p.split("/")[:i]) + "/" for p in tree for i in range(1, p.count("/") + 1)}
+    return [path for path in referenced_paths(skill) if path not in tree and (path if path.endswith("/") else path + "/") not in folders]
+
+
+class RepoLock:
+    """An exclusive, non-blocking lock per repository (a file lock: released if the process dies)."""
+
+    def __init__(self, repo: Path) -> None:
+        self.path = repo / ".skills" / ".gskill-refresh.lock"
+
+    def __enter__(self) -> "RepoLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.handle = self.path.open("w")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.handle.close()
+            raise GskillError(f"another gskill refresh of {self.path.parents[1]} is running (lock {self.path})") from None
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
+
+
+def published_skill(repo: Path, name: str = "") -> tuple[Path, dict[str, Any], str]:
+    from gskill.skills import read_skill
+
+    folders = sorted(p for p in (repo / ".skills").glob("*") if (p / "skill.json").is_file()) if (repo / ".skills").is_dir() else []
+    if name:
+        folders = [p for p in folders if p.name == name]
+    if not folders:
+        raise GskillError(f"no published skill in {repo / '.skills'}{' named ' + repr(name) if name else ''}: run gskill learn {repo} first")
+    if len(folders) > 1:
+        raise GskillError(f"{repo / '.skills'} holds several skills ({', '.join(p.name for p in folders)}): choose one with --name")
+    folder = folders[0]
+    _, body = read_skill(folder)
+    return folder, json.loads((folder / "skill.json").read_text()), body
+
+
+def recorded_interval(meta: dict[str, Any]) -> tuple[float, float] | None:
+    test = (meta.get("test") or {}).get("best")
+    if not test or not test.get("scored_runs"):
+        return None
+    return wilson(int(test["resolved"]), int(test["scored_runs"]))
+
+
+def judge(missing: list[str], new_commits: int, new_tasks: int, rate: float | None, interval: tuple[float, float] | None) -> Verdict:
+    reasons = [f"the skill names paths that no longer exist: {', '.join(missing)}"] if missing else []
+    if rate is not None and interval is not None and rate < interval[0]:
+        reasons.append(f"resolve rate on {new_tasks} new task(s) {rate:.0%} is below the published interval {interval[0]:.0%}–{interval[1]:.0%}")
+    return Verdict(bool(reasons), reasons, new_commits, new_tasks, rate, interval)

@@ -1,0 +1,87 @@
+"""`gskill refresh` on a fixture repository: unchanged, fresh after new commits, stale after a rename
+(re-learned from the current skill and published again), and one refresh at a time."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from gskill.refresh import RepoLock, missing_paths, referenced_paths
+from tests.repo_factory import commit_all, git, make_library_repo, write
+from tests.test_cli import assert_one_line_error, gskill
+
+SKILL = """---
+name: shop-skill
+description: "Where things live in shop."
+---
+
+# Working in this repository
+
+- `src/shop/pricing.py`: prices, discounts and tax.
+- `src/shop/stock.py`: stock levels.
+- Tests live in `tests/`; run `python -m pytest -q`.
+"""
+SCRIPTED = ["--model", "scripted/needs-skill", "--reflection-model", "scripted/reflector", "--scripted", "base=0", "--scripted", "competent=1"]
+
+
+@pytest.fixture()
+def published(tmp_path):
+    repo = make_library_repo(tmp_path)
+    folder = repo / ".skills" / "shop-skill"
+    folder.mkdir(parents=True)
+    (folder / "SKILL.md").write_text(SKILL)
+    meta = {"name": "shop-skill", "repo_commit": git(repo, "rev-parse", "HEAD"), "agent": "mini", "model": "scripted/needs-skill",
+            "reflection_model": "scripted/reflector", "test": {"best": {"resolved": 4, "scored_runs": 5, "resolve_rate": 0.8}}}  # fmt: skip
+    (folder / "skill.json").write_text(json.dumps(meta))
+    return repo
+
+
+def test_referenced_paths_and_missing_ones(published):
+    assert referenced_paths(SKILL) == ["src/shop/pricing.py", "src/shop/stock.py", "tests/"]
+    assert missing_paths(published, SKILL) == []
+    assert missing_paths(published, SKILL + "\n- `src/shop/gone.py` and `docs/`\n") == ["docs/", "src/shop/gone.py"]
+
+
+def test_refresh_unchanged_fresh_and_stale(published, base_image, tmp_path):
+    env = {"GSKILL_BASE_IMAGE": base_image, "GSKILL_CACHE_DIR": str(tmp_path / "cache")}
+    run = lambda out: gskill("refresh", str(published), *SCRIPTED, "--max-metric-calls", "20", "--out", str(tmp_path / out), env=env)  # noqa: E731
+    same = run("r0")
+    assert same.returncode == 0 and "unchanged" in same.stdout and "learned at HEAD" in same.stdout, same.stderr[-2000:]
+
+    # A new commit fixes a pricing bug with a test: one new task, which the skill (it names pricing.py) resolves.
+    pricing = (published / "src/shop/pricing.py").read_text()
+    write(published, {"src/shop/pricing.py": pricing.replace("return round(amount * rate, 2)",
+                                                             "if amount < 0:\n        return 0.0\n    return round(amount * rate, 2)"),
+                      "tests/test_pricing_refunds.py": "from shop.pricing import tax\n\n\ndef test_no_tax_on_refunds():\n    assert tax(-10) == 0.0\n"})  # fmt: skip
+    commit_all(published, "pricing: no tax on refunds")
+    fresh = run("r1")
+    assert fresh.returncode == 0 and "is fresh" in fresh.stdout, fresh.stdout[-2000:] + fresh.stderr[-3000:]
+    verdict = json.loads((tmp_path / "r1" / "refresh.json").read_text())
+    assert verdict["new_commits"] == 1 and 1 <= verdict["new_tasks"] <= 2 and verdict["rate"] == 1.0 and not verdict["stale"]
+    assert sum(verdict["mining"]["candidates"].values()) <= 2  # the one new commit (mirrored, historical), nothing older
+
+    # stock.py is renamed: the skill now names a path that does not exist -> stale -> re-learned and published.
+    git(published, "mv", "src/shop/stock.py", "src/shop/inventory.py")
+    tests = (published / "tests/test_stock.py").read_text().replace("shop.stock", "shop.inventory")
+    (published / "tests/test_stock.py").write_text(tests)
+    head = commit_all(published, "Rename stock to inventory")
+    stale = run("r2")
+    assert stale.returncode == 10, stale.stdout[-2000:] + stale.stderr[-3000:]
+    assert "stale: the skill names paths that no longer exist: src/shop/stock.py" in stale.stdout and "refreshed:" in stale.stdout
+    meta = json.loads((published / ".skills/shop-skill/skill.json").read_text())
+    assert meta["repo_commit"] == head and meta["model"] == "scripted/needs-skill"
+    learned = json.loads((tmp_path / "r2" / "learn" / "learn.json").read_text())["options"]
+    assert learned["seed_skill"].strip() == SKILL.split("---\n", 2)[2].strip()  # re-learned FROM the current skill
+    again = run("r3")
+    assert again.returncode == 0 and "learned at HEAD" in again.stdout
+
+
+def test_one_refresh_at_a_time_and_bad_input(published, tmp_path):
+    with RepoLock(published):
+        assert_one_line_error(gskill("refresh", str(published), *SCRIPTED), "another gskill refresh")
+    assert_one_line_error(gskill("refresh", str(tmp_path / "nowhere")), "not a git repository")
+    bare = make_library_repo(tmp_path / "bare")
+    assert_one_line_error(gskill("refresh", str(bare)), "no published skill")
+    assert subprocess.run(["git", "-C", str(published), "status", "--porcelain"], capture_output=True, text=True).stdout.strip() in ("", "?? .skills/")
