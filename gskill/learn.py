@@ -36,6 +36,27 @@ OBJECTIVE = (
     "of tasks the agent resolves (hidden tests pass, nothing else breaks) and help it finish in fewer steps."
 )
 
+# The operators' instructions in this domain (the engine's defaults are generic).
+DIRECTIVES = {
+    "refine": (
+        "Study the tasks the agent failed next to the ones it solved. Find the failure modes and fix them in "
+        "the {component}: add or correct the concrete knowledge about this repository (where code lives, how "
+        "its parts relate, how to run and read its tests, conventions, pitfalls) that would have led the agent "
+        "to a correct fix, and keep what the solved tasks show already works. The {component} will be used on "
+        "OTHER tasks of the same repository: write reusable knowledge, never the answer to one task."
+    ),
+    "combine": (
+        "Two versions of the {component} each succeed on tasks where the other fails. Merge them into one "
+        "document that keeps the knowledge behind both sets of wins, resolves contradictions, and states each "
+        "fact once."
+    ),
+    "simplify": (
+        "Shorten the {component} to at most {target} tokens while keeping every piece of knowledge that helps "
+        "the agent: remove repetition, filler, generic advice any engineer already follows, and anything the "
+        "traces show is never used. Keep concrete paths, names and commands."
+    ),
+}
+
 
 @dataclass
 class LearnOptions:
@@ -250,6 +271,7 @@ def learn(
     engine_config = EngineConfig(
         seed=options.seed, minibatch_size=options.minibatch, operator_mix=options.operator_mix, token_budget=options.token_budget,
         max_metric_calls=options.max_metric_calls, max_cost_usd=options.max_cost_usd, workers=options.workers, eval_seed=options.seed,
+        directives=DIRECTIVES,
     )  # fmt: skip
     store = RunStore(run_dir / "store.sqlite")
     gateway = Gateway(host=host).start()

@@ -60,6 +60,8 @@ class EngineConfig:
     skip_perfect_parent: bool = True  # refine has nothing to learn from a flawless minibatch
     simplify_min_tokens: int = 200  # below this, simplify turns into refine
     side_info_chars: int = 6000  # per failed example in a reflection prompt
+    # The adapter's wording of each operator's instruction ({component}, {target} filled in); defaults are generic.
+    directives: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         unknown = set(self.operator_mix) - set(OPERATORS)
@@ -230,7 +232,7 @@ class Engine:
             other=partner.components[component] if partner else "",
             other_score_line=f"validation mean {partner.val_mean:.2f}" if partner else "",
             objective=self.objective, background=self.background, token_budget=self.config.token_budget,
-            target_tokens=target, side_info_chars=self.config.side_info_chars,
+            target_tokens=target, side_info_chars=self.config.side_info_chars, directives=self.config.directives,
         )  # fmt: skip
         proposal = parse_proposal(self.reflect(prompt).text, current=current, token_budget=self.config.token_budget)
         notes = [] if proposal.ok else [proposal.reason]
@@ -240,7 +242,7 @@ class Engine:
             prompt = build_prompt(
                 "simplify", component=component, current=proposal.text, score_line="not yet evaluated",
                 objective=self.objective, background=self.background, token_budget=self.config.token_budget,
-                target_tokens=self.config.token_budget,
+                target_tokens=self.config.token_budget, directives=self.config.directives,
             )  # fmt: skip
             proposal = parse_proposal(self.reflect(prompt).text, current=current, token_budget=self.config.token_budget)
             notes.append("simplified" if proposal.ok else proposal.reason)

@@ -17,25 +17,23 @@ from typing import Any, Sequence
 from gskill.engine.tokens import count_tokens
 from gskill.engine.types import Evaluation
 
+# Generic directives; an adapter passes its own wording (e.g. gskill.learn's, about repositories and agents).
 DIRECTIVES = {
     "refine": (
-        "Study the tasks the agent failed next to the ones it solved. Find the failure modes and fix them in "
-        "the {component}: add or correct the concrete knowledge about this repository (where code lives, how "
-        "its parts relate, how to run and read its tests, conventions, pitfalls) that would have led the agent "
-        "to a correct fix, and keep what the solved tasks show already works. The {component} will be used on "
-        "OTHER tasks of the same repository: write reusable knowledge, never the answer to one task."
+        "Study the examples that failed next to the ones that succeeded. Find the failure modes and fix them in "
+        "the {component}, keeping what the successful examples show already works. The {component} will be used "
+        "on OTHER examples of the same kind: write what generalises, never the answer to one example."
     ),
     "combine": (
-        "Two versions of the {component} each succeed on tasks where the other fails. Merge them into one "
-        "document that keeps the knowledge behind both sets of wins, resolves contradictions, and states each "
-        "fact once."
+        "Two versions of the {component} each succeed on examples where the other fails. Merge them into one "
+        "that keeps what is behind both sets of successes, resolves contradictions, and states each point once."
     ),
     "simplify": (
-        "Shorten the {component} to at most {target} tokens while keeping every piece of knowledge that helps "
-        "the agent: remove repetition, filler, generic advice any engineer already follows, and anything the "
-        "traces show is never used. Keep concrete paths, names and commands."
+        "Shorten the {component} to at most {target} tokens while keeping everything that makes it work: remove "
+        "repetition, filler and anything the evidence shows is never used."
     ),
 }
+FAILED_HEADING, SOLVED_HEADING = "Examples that failed", "Examples that succeeded"
 
 _FENCE = re.compile(r"^\s*(```|~~~)")
 
@@ -91,9 +89,9 @@ def _fenced(text: str) -> str:
 def build_prompt(
     operator: str, *, component: str, current: str, score_line: str, examples: Sequence[tuple[str, Evaluation]] = (),
     other: str = "", other_score_line: str = "", objective: str = "", background: str = "", token_budget: int,
-    target_tokens: int | None = None, side_info_chars: int = 6000,
+    target_tokens: int | None = None, side_info_chars: int = 6000, directives: dict[str, str] | None = None,
 ) -> str:  # fmt: skip
-    directive = DIRECTIVES[operator].format(component=component, target=target_tokens or token_budget)
+    directive = {**DIRECTIVES, **(directives or {})}[operator].format(component=component, target=target_tokens or token_budget)
     sections = [f"You improve a text artifact (the {component}) through reflection on how it performed."]
     if objective:
         sections.append(f"## Objective\n{objective.strip()}")
@@ -106,8 +104,8 @@ def build_prompt(
         sections.append(f"## Current {component} ({score_line}, {count_tokens(current)} tokens)\n{_fenced(current)}")
     failed = [(i, e) for i, e in examples if e.score < 1.0]
     solved = [(i, e) for i, e in examples if e.score >= 1.0]
-    sections.append(_examples_section("Tasks the agent failed", failed, side_info_chars))
-    sections.append(_examples_section("Tasks the agent solved", solved, side_info_chars // 2))
+    sections.append(_examples_section(FAILED_HEADING, failed, side_info_chars))
+    sections.append(_examples_section(SOLVED_HEADING, solved, side_info_chars // 2))
     sections.append(f"## Strategy: {operator}\n{directive}")
     sections.append(
         "## Output\n"

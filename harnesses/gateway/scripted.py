@@ -338,7 +338,7 @@ def reflector(request: ScriptedRequest) -> ScriptedReply:
         result = "\n".join(kept)
     else:
         known = current
-        facts = [fact for fact in _failed_facts(_between(text, "\n## Tasks the agent failed", "\n## Tasks the agent solved", "\n## Strategy:")) if f"`{fact[0]}`" not in known]
+        facts = [fact for fact in _failed_facts(_between(text, "\n## Examples that failed", "\n## Examples that succeeded", "\n## Strategy:")) if f"`{fact[0]}`" not in known]
         rng.shuffle(facts)
         chosen = facts[: int(request.metadata.get("facts_per_edit", 2))]
         base = current if current.strip() else REFLECTOR_HEADER
