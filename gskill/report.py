@@ -157,20 +157,13 @@ def _diff_html(seed: str, best: str) -> str:
 
 
 def _transfer_html(transfer: dict[str, Any] | None) -> str:
+    from gskill.transfer import TABLE_HEADERS, table_rows
+
     if not transfer:
         return "<p>No transfer result yet: run <code>gskill transfer --skill RUN/best_skill.md ... --out RUN/transfer</code>.</p>"
-    rows = []
-    for cell in transfer["cells"]:
-        b, s = cell["baseline"], cell["skill"]
-        rows.append(
-            f"<tr><td>{html.escape(cell['cell'])}</td><td>{cell['pairs']}</td>"
-            f"<td>{b['resolve_rate']:.0%} ({b['ci95'][0]:.0%}–{b['ci95'][1]:.0%})</td>"
-            f"<td>{s['resolve_rate']:.0%} ({s['ci95'][0]:.0%}–{s['ci95'][1]:.0%})</td><td>{cell['difference']:+.0%}</td>"
-            f"<td>{cell['mcnemar_p']:.3g}</td><td>+{len(cell['fail_to_pass'])} / −{len(cell['pass_to_fail'])}</td>"
-            f"<td>{b['median_duration_s']:.1f} → {s['median_duration_s']:.1f}</td><td>{b['cost_usd']:.2f} → {s['cost_usd']:.2f}</td></tr>"
-        )
-    head = "<tr><th>agent:model</th><th>pairs</th><th>baseline (95% CI)</th><th>with skill (95% CI)</th><th>Δ</th><th>McNemar p</th><th>flips</th><th>median s</th><th>cost $</th></tr>"
-    return f"<table>{head}{''.join(rows)}</table>"
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in TABLE_HEADERS)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>" for row in table_rows(transfer))
+    return f"<table><tr>{head}</tr>{body}</table>"
 
 
 CSS = """

@@ -107,19 +107,27 @@ def compare(baseline: dict[tuple[str, int], EvalRecord], skilled: dict[tuple[str
     }  # fmt: skip
 
 
-def markdown_table(result: dict[str, Any]) -> str:
-    lines = [
-        "| agent:model | pairs | baseline (95% CI) | with skill (95% CI) | Δ | McNemar p | flips +/− | median s base → skill | cost $ base → skill |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
+TABLE_HEADERS = ("agent:model", "pairs", "baseline (95% CI)", "with skill (95% CI)", "Δ", "McNemar p", "flips +/−",
+                 "median s base → skill", "cost $ base → skill")  # fmt: skip
+
+
+def table_rows(result: dict[str, Any]) -> list[list[str]]:
+    """One row of display strings per cell (the markdown table and the HTML report show the same)."""
+    rows = []
     for cell in result["cells"]:
         b, s = cell["baseline"], cell["skill"]
-        lines.append(
-            f"| {cell['cell']} | {cell['pairs']} | {b['resolve_rate']:.0%} ({b['ci95'][0]:.0%}–{b['ci95'][1]:.0%}) "
-            f"| {s['resolve_rate']:.0%} ({s['ci95'][0]:.0%}–{s['ci95'][1]:.0%}) | {cell['difference']:+.0%} | {cell['mcnemar_p']:.3g} "
-            f"| +{len(cell['fail_to_pass'])}/−{len(cell['pass_to_fail'])} | {b['median_duration_s']:.1f} → {s['median_duration_s']:.1f} "
-            f"| {b['cost_usd']:.2f} → {s['cost_usd']:.2f} |"
-        )
+        rows.append([
+            cell["cell"], str(cell["pairs"]), f"{b['resolve_rate']:.0%} ({b['ci95'][0]:.0%}–{b['ci95'][1]:.0%})",
+            f"{s['resolve_rate']:.0%} ({s['ci95'][0]:.0%}–{s['ci95'][1]:.0%})", f"{cell['difference']:+.0%}", f"{cell['mcnemar_p']:.3g}",
+            f"+{len(cell['fail_to_pass'])}/−{len(cell['pass_to_fail'])}", f"{b['median_duration_s']:.1f} → {s['median_duration_s']:.1f}",
+            f"{b['cost_usd']:.2f} → {s['cost_usd']:.2f}",
+        ])  # fmt: skip
+    return rows
+
+
+def markdown_table(result: dict[str, Any]) -> str:
+    lines = ["| " + " | ".join(TABLE_HEADERS) + " |", "|" + "---|" * len(TABLE_HEADERS)]
+    lines += ["| " + " | ".join(row) + " |" for row in table_rows(result)]
     return "\n".join(lines) + "\n"
 
 
