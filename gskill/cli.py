@@ -673,10 +673,11 @@ def refresh(
         head, recorded = git_out(repo, "rev-parse", "HEAD"), meta.get("repo_commit", "")
         if not recorded or subprocess.run(["git", "-C", str(repo), "cat-file", "-e", f"{recorded}^{{commit}}"]).returncode:
             raise GskillError(f"{folder / 'skill.json'} records commit {recorded!r}, which {repo} does not have")
-        if head == recorded:
-            out.print(f"unchanged: {folder.name} was learned at HEAD ({head[:12]})")
+        # Commits that only touch .skills/ (publishing the skill itself) are not news.
+        new_commits = int(git_out(repo, "rev-list", "--count", f"{recorded}..{head}", "--", ".", ":(exclude).skills"))
+        if new_commits == 0:
+            out.print(f"unchanged: no commit since {folder.name} was learned at {recorded[:12]} (besides .skills/)")
             return
-        new_commits = int(git_out(repo, "rev-list", "--count", f"{recorded}..{head}"))
         out_dir = out_dir or Path("gskill-runs") / f"{repo.name}-refresh-{head[:12]}"
         out_dir.mkdir(parents=True, exist_ok=True)
         missing = missing_paths(repo, body)

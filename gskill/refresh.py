@@ -61,10 +61,13 @@ def missing_paths(repo: Path, skill: str, commit: str = "HEAD") -> list[str]:
 
 
 class RepoLock:
-    """An exclusive, non-blocking lock per repository (a file lock: released if the process dies)."""
+    """An exclusive, non-blocking lock per repository (a file lock: released if the process dies).
+    It lives in the git directory, so no commit of the work tree can ever pick it up."""
 
     def __init__(self, repo: Path) -> None:
-        self.path = repo / ".skills" / ".gskill-refresh.lock"
+        git_dir = Path(git_out(repo, "rev-parse", "--git-dir"))
+        self.repo = repo
+        self.path = (git_dir if git_dir.is_absolute() else repo / git_dir) / "gskill-refresh.lock"
 
     def __enter__(self) -> "RepoLock":
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -73,7 +76,7 @@ class RepoLock:
             fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self.handle.close()
-            raise GskillError(f"another gskill refresh of {self.path.parents[1]} is running (lock {self.path})") from None
+            raise GskillError(f"another gskill refresh of {self.repo} is running (lock {self.path})") from None
         return self
 
     def __exit__(self, *exc_info) -> None:
