@@ -184,3 +184,17 @@ def test_frozen_components_never_change_and_others_take_turns(tmp_path):
     with pytest.raises(ValueError, match="every component is frozen"):
         optimize(seed, ToyEvaluator(), tasks[:12], tasks[12:], reflection_lm=ScriptedReflector(), store=RunStore(tmp_path / "t.sqlite"),
                  config=EngineConfig(max_metric_calls=80, frozen=("skill", "system_prompt")))  # fmt: skip
+
+
+def test_a_dollar_budget_is_checked_before_each_rollout_not_reserved_per_batch(tmp_path):
+    # $0.50 cap per rollout, $0.05 actually spent: reserving a whole iteration (3 + 3 + 12 calls) at the cap
+    # would stop a $2 run right after the seed. Checked before each rollout, the budget is used until one
+    # more rollout at its cap could overshoot — and never beyond.
+    class Capped(ToyEvaluator):
+        max_cost_per_call = 0.5
+
+    evaluator = Capped(cost_per_call=0.05)
+    result, _, _ = run(tmp_path, evaluator=evaluator, max_metric_calls=None, max_cost_usd=2.0, max_cost_per_reflection=0.0, workers=2)
+    spent = 0.05 * len(evaluator.calls)
+    assert result.stop_reason == "budget exhausted" and len(result.candidates) >= 2
+    assert spent <= 2.0 < spent + 0.5 and abs(result.spend.cost_usd - spent) < 1e-9

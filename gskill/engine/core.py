@@ -9,9 +9,9 @@
     best = highest validation mean (ties: more fronts, fewer tokens)
 
 Where we differ from gepa 0.1.4 on purpose:
-- the budget (metric calls and dollars) is checked BEFORE every batch of calls, with each new call
-  reserved at the evaluator's per-call cost bound, so a run never overshoots; an iteration starts only
-  if it can also pay for the child's validation;
+- the budget never overshoots: metric calls are counted exactly before a batch (an iteration starts
+  only if it can also pay for the child's validation); dollars are checked before each call, with
+  every call in flight reserved at the evaluator's per-call cost bound;
 - every call is persisted as it finishes (`RunStore`), identical calls are never paid twice, and a
   resumed run replays the same trajectory from the store — same proposals, same decisions — then goes on;
 - proposals over the token budget are simplified once, then rejected; malformed ones are rejected;
@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import math
 import random
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -102,7 +102,16 @@ class Result:
         return self.candidates[0]
 
 
+class BudgetExhausted(Exception):
+    """The dollar budget cannot pay for the next call (raised between calls; finished ones are kept)."""
+
+
 class _Budget:
+    """Metric calls are counted exactly, per batch, before it starts. Dollars are checked before EACH
+    rollout: it starts only if the spend so far plus every rollout in flight (this one included) at
+    its cost cap stays within the budget — so a dollar budget is never overshot, yet is not reserved
+    for a whole validation set at the cap (which would stop a $40 run with $3 caps at once)."""
+
     def __init__(self, config: EngineConfig, evaluator: Evaluator, spend: Spend) -> None:
         self.config, self.bound, self.spend = config, float(evaluator.max_cost_per_call or 0.0), spend
 
@@ -111,10 +120,14 @@ class _Budget:
         if c.max_metric_calls is not None and self.spend.metric_calls + calls > c.max_metric_calls:
             return False
         if c.max_cost_usd is not None:
-            reserve = calls * self.bound + reflections * c.max_cost_per_reflection
+            reserve = (self.bound if calls else 0.0) + reflections * c.max_cost_per_reflection
             if self.spend.cost_usd + reserve > c.max_cost_usd + 1e-12:
                 return False
         return True
+
+    def may_start(self, spent_usd: float, in_flight: int) -> bool:
+        c = self.config
+        return c.max_cost_usd is None or spent_usd + (in_flight + 1) * self.bound <= c.max_cost_usd + 1e-12
 
 
 class _Minibatches:
@@ -190,23 +203,38 @@ class Engine:
             self.store.finished(execution, ident, chash, example_id, seed, result)  # persisted as it finishes
             return result
 
-        futures = {example_id: self.pool.submit(run, example_id) for example_id in to_run}
+        queue, pending = list(to_run), {}
+        # Live spend for the check before each rollout: charged so far, this batch's stored results, and
+        # (below) each rollout as it finishes.
+        spent = self.spend.cost_usd + sum(r.cost_usd for i, r in results.items() if (chash, i) not in self.memo)
         failure: BaseException | None = None
-        for example_id, future in futures.items():
-            try:
-                results[example_id] = future.result()
-            except BaseException as exc:  # keep collecting: the others are persisted for the resume
-                failure = failure or exc
+        while queue or pending:
+            while queue and failure is None and len(pending) < self.config.workers and self.budget.may_start(spent, len(pending)):
+                example_id = queue.pop(0)
+                pending[self.pool.submit(run, example_id)] = example_id
+            if not pending:
+                break  # nothing in flight and the next rollout is not affordable (or a failure stopped us)
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                example_id = pending.pop(future)
+                try:
+                    results[example_id] = future.result()
+                    spent += results[example_id].cost_usd
+                except BaseException as exc:  # keep collecting: the others are persisted for the resume
+                    failure = failure or exc
+        # Charge what finished (in a fixed order), including the calls of a batch cut short: they were paid.
+        for example_id in example_ids:
+            key = (chash, example_id)
+            if example_id in results and key not in self.memo:
+                self.memo[key] = results[example_id]
+                self.spend.metric_calls += 1
+                self.spend.eval_cost_usd += results[example_id].cost_usd
         if failure is not None:
             if isinstance(failure, EvaluationFailed) or not isinstance(failure, Exception):
                 raise failure  # EvaluationFailed as is; KeyboardInterrupt / SystemExit untouched
             raise EvaluationFailed(f"{type(failure).__name__}: {failure}") from failure
-        for example_id in example_ids:
-            key = (chash, example_id)
-            if key not in self.memo:
-                self.memo[key] = results[example_id]
-                self.spend.metric_calls += 1
-                self.spend.eval_cost_usd += results[example_id].cost_usd
+        if queue:
+            raise BudgetExhausted(f"{len(queue)} of {len(example_ids)} calls left unpaid")
         return [results[example_id] for example_id in example_ids]
 
     # -- reflection ----------------------------------------------------------------------------
@@ -293,75 +321,88 @@ class Engine:
         val_ids = list(self.val)
         if not self.budget.affords(self.new_calls(seed_candidate, val_ids)):
             raise ValueError(f"the budget cannot pay for scoring the seed on {len(val_ids)} validation examples")
-        self._add(seed_candidate, [], "seed", 0, {})
-        sampler = _Minibatches(list(self.train), config.minibatch_size, self.rng)
-        stop_reason, iteration, idle = "", 0, 0
-        max_idle = 2 * math.ceil(len(self.train) / max(1, config.minibatch_size)) + 5
         try:
-            while True:
-                best = pareto.best_candidate(self.candidates)
-                if config.stop_at_perfect and all(s >= config.perfect_score for s in best.val_scores.values()):
-                    stop_reason = "perfect validation score"
+            self._add(seed_candidate, [], "seed", 0, {})
+        except BudgetExhausted as exc:
+            self.pool.shutdown(wait=True)
+            raise ValueError(f"the dollar budget cannot pay for scoring the seed on {len(val_ids)} validation examples ({exc})") from None
+        sampler = _Minibatches(list(self.train), config.minibatch_size, self.rng)
+        max_idle = 2 * math.ceil(len(self.train) / max(1, config.minibatch_size)) + 5
+        stop_reason, done, self.idle = "", 0, 0
+        try:
+            while not stop_reason:
+                stop_reason = self._stop_reason(done, max_idle)
+                if stop_reason:
                     break
-                if config.max_iterations is not None and iteration >= config.max_iterations:
-                    stop_reason = "max iterations"
-                    break
-                if idle >= max_idle:
-                    stop_reason = f"no progress possible ({idle} iterations in a row spent nothing)"
-                    break
-                iteration += 1
-                before = self.spend.metric_calls
-                parent = pareto.select_parent(self.candidates, self.rng)
-                component = mutable[self.component_turn % len(mutable)]
-                self.component_turn += 1
-                batch_ids = sampler.next()
-                operator, partner = self._choose_operator(parent, component)
-                need = self.new_calls(parent.components, batch_ids) + len(batch_ids) + len(val_ids)
-                if not self.budget.affords(need, reflections=1):
+                done += 1
+                try:
+                    stop_reason = self._iterate(sampler, mutable, val_ids, done)
+                except BudgetExhausted:  # the dollar check before a rollout said no: what was paid is kept
                     stop_reason = "budget exhausted"
-                    break
-                parent_scores = self.evaluate(parent.components, batch_ids, self.train)
-                entry: dict[str, Any] = {
-                    "iteration": iteration, "parent": parent.index, "operator": operator, "component": component,
-                    "partner": partner.index if partner else None, "minibatch": batch_ids,
-                    "parent_scores": [e.score for e in parent_scores],
-                }  # fmt: skip
-                if operator == "refine" and config.skip_perfect_parent and all(e.score >= config.perfect_score for e in parent_scores):
-                    entry.update(outcome="skipped", reason="parent perfect on the minibatch")
-                    idle = idle + 1 if self.spend.metric_calls == before else 0
-                    self._log(entry)
-                    continue
-                proposal, notes = self.propose(operator, component, parent, partner, list(zip(batch_ids, parent_scores)))
-                entry["notes"] = notes
-                if not proposal.ok:
-                    entry.update(outcome="rejected", reason=proposal.reason)
-                    idle = idle + 1 if self.spend.metric_calls == before else 0
-                    self._log(entry)
-                    continue
-                child = {**parent.components, component: proposal.text}
-                child_scores = self.evaluate(child, batch_ids, self.train)
-                parent_sum, child_sum = sum(e.score for e in parent_scores), sum(e.score for e in child_scores)
-                entry.update(child_scores=[e.score for e in child_scores], child_hash=candidate_hash(child),
-                             child_tokens=candidate_tokens(child))  # fmt: skip
-                if operator == "simplify":
-                    accepted = child_sum >= parent_sum and candidate_tokens(child) < candidate_tokens(parent.components)
-                else:
-                    accepted = child_sum > parent_sum
-                idle = 0
-                if not accepted:
-                    entry.update(outcome="rejected", reason=f"minibatch {child_sum:g} vs parent {parent_sum:g}")
-                    self._log(entry)
-                    continue
-                parents = [parent.index] + ([partner.index] if partner and operator == "combine" else [])
-                record = self._add(child, parents, operator, iteration,
-                                   {"ids": batch_ids, "parent": entry["parent_scores"], "child": entry["child_scores"]})  # fmt: skip
-                entry.update(outcome="accepted", candidate=record.index, val_mean=round(record.val_mean, 4))
-                self._log(entry)
         finally:
             self.pool.shutdown(wait=True, cancel_futures=True)
         best = pareto.best_candidate(self.candidates)
         self.on_event("done", {"best": best, "stop_reason": stop_reason, "spend": self.spend.to_json()})
         return Result(self.candidates, best, self.iterations, self.spend, stop_reason)
+
+    def _stop_reason(self, done: int, max_idle: int) -> str:
+        config = self.config
+        best = pareto.best_candidate(self.candidates)
+        if config.stop_at_perfect and all(s >= config.perfect_score for s in best.val_scores.values()):
+            return "perfect validation score"
+        if config.max_iterations is not None and done >= config.max_iterations:
+            return "max iterations"
+        if self.idle >= max_idle:
+            return f"no progress possible ({self.idle} iterations in a row spent nothing)"
+        return ""
+
+    def _iterate(self, sampler: _Minibatches, mutable: list[str], val_ids: list[str], iteration: int) -> str:
+        """One iteration. Returns "budget exhausted" when it cannot start, else ""."""
+        config = self.config
+        before = self.spend.metric_calls
+        parent = pareto.select_parent(self.candidates, self.rng)
+        component = mutable[self.component_turn % len(mutable)]
+        self.component_turn += 1
+        batch_ids = sampler.next()
+        operator, partner = self._choose_operator(parent, component)
+        # Calls: the parent's unscored minibatch + the child's minibatch + the child's validation, exactly.
+        if not self.budget.affords(self.new_calls(parent.components, batch_ids) + len(batch_ids) + len(val_ids), reflections=1):
+            return "budget exhausted"
+        parent_scores = self.evaluate(parent.components, batch_ids, self.train)
+        entry: dict[str, Any] = {
+            "iteration": iteration, "parent": parent.index, "operator": operator, "component": component,
+            "partner": partner.index if partner else None, "minibatch": batch_ids, "parent_scores": [e.score for e in parent_scores],
+        }  # fmt: skip
+        if operator == "refine" and config.skip_perfect_parent and all(e.score >= config.perfect_score for e in parent_scores):
+            entry.update(outcome="skipped", reason="parent perfect on the minibatch")
+            self.idle = self.idle + 1 if self.spend.metric_calls == before else 0
+            self._log(entry)
+            return ""
+        proposal, notes = self.propose(operator, component, parent, partner, list(zip(batch_ids, parent_scores)))
+        entry["notes"] = notes
+        if not proposal.ok:
+            entry.update(outcome="rejected", reason=proposal.reason)
+            self.idle = self.idle + 1 if self.spend.metric_calls == before else 0
+            self._log(entry)
+            return ""
+        child = {**parent.components, component: proposal.text}
+        child_scores = self.evaluate(child, batch_ids, self.train)
+        parent_sum, child_sum = sum(e.score for e in parent_scores), sum(e.score for e in child_scores)
+        entry.update(child_scores=[e.score for e in child_scores], child_hash=candidate_hash(child), child_tokens=candidate_tokens(child))
+        if operator == "simplify":
+            accepted = child_sum >= parent_sum and candidate_tokens(child) < candidate_tokens(parent.components)
+        else:
+            accepted = child_sum > parent_sum
+        self.idle = 0
+        if not accepted:
+            entry.update(outcome="rejected", reason=f"minibatch {child_sum:g} vs parent {parent_sum:g}")
+            self._log(entry)
+            return ""
+        parents = [parent.index] + ([partner.index] if partner and operator == "combine" else [])
+        record = self._add(child, parents, operator, iteration, {"ids": batch_ids, "parent": entry["parent_scores"], "child": entry["child_scores"]})
+        entry.update(outcome="accepted", candidate=record.index, val_mean=round(record.val_mean, 4))
+        self._log(entry)
+        return ""
 
 
 # Settings that may change between a run and its resume: they do not change the trajectory's prefix.
