@@ -325,7 +325,10 @@ class Engine:
             self._add(seed_candidate, [], "seed", 0, {})
         except BudgetExhausted as exc:
             self.pool.shutdown(wait=True)
-            raise ValueError(f"the dollar budget cannot pay for scoring the seed on {len(val_ids)} validation examples ({exc})") from None
+            raise ValueError(
+                f"the dollar budget cannot pay for scoring the seed on {len(val_ids)} validation examples ({exc}; each call in "
+                f"flight is reserved at its cost cap of ${self.budget.bound:g}: raise the budget or lower the cap)"
+            ) from None
         sampler = _Minibatches(list(self.train), config.minibatch_size, self.rng)
         max_idle = 2 * math.ceil(len(self.train) / max(1, config.minibatch_size)) + 5
         stop_reason, done, self.idle = "", 0, 0
