@@ -305,12 +305,12 @@ def reflector(request: ScriptedRequest) -> ScriptedReply:
     simplify: drops duplicate and generic lines, then facts from the end until within the target.
     It never sees validation or test tasks. It says nothing about what a real model would write."""
     import hashlib
+    import json
     import random
 
     text = request.last_user_text
     strategy_match = re.search(r"^## Strategy: (\w+)$", text, re.M)
     strategy = strategy_match.group(1) if strategy_match else "refine"
-    rng = random.Random(f"{request.metadata.get('seed', 0)}:{hashlib.sha256(text.encode()).hexdigest()}")
     current = _block_after(text, "\n## Candidate A" if strategy == "combine" else "\n## Current ")
     if strategy == "draft":  # a first skill from README + layout: where the packages and tests are
         layout = _between(text, "\n## Layout", "\n## Test configuration", "\n## Strategy:").splitlines()[1:]
@@ -339,7 +339,10 @@ def reflector(request: ScriptedRequest) -> ScriptedReply:
     else:
         known = current
         facts = [fact for fact in _failed_facts(_between(text, "\n## Examples that failed", "\n## Examples that succeeded", "\n## Strategy:")) if f"`{fact[0]}`" not in known]
-        rng.shuffle(facts)
+        # Seeded by what the decision is about (the current text and the candidate facts), not by the whole
+        # prompt: a rollout's wall time in the side info must not change which facts are picked.
+        digest = hashlib.sha256(json.dumps([current, facts]).encode()).hexdigest()
+        random.Random(f"{request.metadata.get('seed', 0)}:{digest}").shuffle(facts)
         chosen = facts[: int(request.metadata.get("facts_per_edit", 2))]
         base = current if current.strip() else REFLECTOR_HEADER
         result = base.rstrip("\n") + "\n" + "\n".join(_fact_line(*fact) for fact in chosen) if chosen else base
