@@ -317,6 +317,9 @@ def eval_command(
     workers: int = typer.Option(2, "--workers", min=1, help="Rollouts in parallel."),
     max_tasks: Optional[int] = typer.Option(None, "--max-tasks", min=1, help="Only the first N tasks."),
     out_dir: Path = typer.Option(..., "--out", help="Run folder: rollouts.jsonl, traces/, summary.json (re-run to resume)."),
+    executor: str = typer.Option("local", "--executor", help="local | ray (rollouts as Ray tasks on a cluster)."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster address (default: auto)."),
+    per_node: int = typer.Option(4, "--per-node", min=1, help="With --executor ray: rollouts at once per node."),
 ) -> None:
     """Run an agent on mined tasks with a skill and grade every patch in a fresh container."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -352,14 +355,15 @@ def eval_command(
         if not skill_file.is_file():
             raise GskillError(f"no skill file {skill_file}")
         skill = skill_file.read_text()
-    require_docker("; gskill eval runs every rollout in a container")
+    _check_executor(executor, "gskill eval")
     config = cfg.run.model_copy(update={"agent": agent, "model": model, "runs": runs, "workers": workers})
     claim_run_folder(out_dir, config, skill, skill_mode)
     columns = (TextColumn("{task.description:>12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as bar:
         handle = bar.add_task("rollouts", total=None)
         summary = evaluate(tasks, config=config, skill=skill, run_dir=out_dir, limits=cfg.limits, skill_mode=skill_mode,
-                           cache_dir=cfg.cache_dir, progress=lambda done, total: bar.update(handle, completed=done, total=total))  # fmt: skip
+                           cache_dir=cfg.cache_dir, progress=lambda done, total: bar.update(handle, completed=done, total=total),
+                           executor=executor, ray_address=ray_address, per_node=per_node)  # fmt: skip
     out.print_json(data=summary)
     if summary["scripted_model"]:
         out.print("note: a scripted model's results say nothing about real models.")
@@ -381,6 +385,17 @@ def _default_model(given: Optional[str], flag: str) -> str:
         f"no model: set OPENAI_API_KEY or ANTHROPIC_API_KEY (or give {flag} with any litellm model, "
         "e.g. openai/gpt-5-mini, or scripted/needs-skill to try the pipeline without a model)"
     )
+
+
+def _check_executor(executor: str, command: str) -> None:
+    if executor not in ("local", "ray"):
+        raise GskillError(f"--executor must be local or ray, not {executor!r}")
+    if executor == "ray":
+        from harnesses.ray_executor import import_ray
+
+        import_ray()  # says what to install when Ray is missing
+    else:
+        require_docker(f"; {command} runs every rollout in a container")
 
 
 def _scripted_params(items: list[str]) -> dict:
@@ -439,6 +454,9 @@ def learn(
         [], "--scripted", help="KEY=VALUE for scripted/ agent models, e.g. base=0 competent=0.9 (repeatable)."
     ),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this folder (budget flags may be raised)."),
+    executor: str = typer.Option("local", "--executor", help="local | ray (rollouts as Ray tasks on a cluster)."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster address (default: auto)."),
+    per_node: int = typer.Option(4, "--per-node", min=1, help="With --executor ray: rollouts at once per node."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Run folder (default with REPO: ./gskill-runs/<repo>)."),
 ) -> None:
     """Evolve a skill that raises an agent's resolve rate on a repository's tasks (GEPA)."""
@@ -450,7 +468,7 @@ def learn(
     if resume is not None:
         tasks_dir, options = saved_options(resume)
         out_dir = resume
-        updates = {"workers": workers}
+        updates = {"workers": workers, "executor": executor, "ray_address": ray_address, "per_node": per_node}
         if max_metric_calls is not None:
             updates["max_metric_calls"] = max_metric_calls
         if max_cost is not None:
@@ -482,7 +500,7 @@ def learn(
             seed_skill=seed_text, max_metric_calls=max_metric_calls if max_metric_calls is not None else (None if max_cost else 150),
             max_cost_usd=max_cost, token_budget=token_budget, minibatch=minibatch, workers=workers, seed=seed,
             operator_mix=dict(zip(("refine", "combine", "simplify"), weights)), feedback_gold=feedback, test_eval=not no_test,
-            scripted=scripted,
+            scripted=scripted, executor=executor, ray_address=ray_address, per_node=per_node,
         )  # fmt: skip
         if repo_path is not None and not (repo_path / ".git").exists():
             raise GskillError(f"--repo {repo_path} is not a git repository")
@@ -509,7 +527,7 @@ def learn(
 
     for split in ("train", "val"):  # bad input fails before any progress display
         load_split(tasks_dir, split)
-    require_docker("; gskill learn runs every rollout in a container")
+    _check_executor(options.executor, "gskill learn")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as bar:
         total = options.max_metric_calls
@@ -599,6 +617,9 @@ def transfer(
     workers: int = typer.Option(2, "--workers", min=1),
     max_tasks: Optional[int] = typer.Option(None, "--max-tasks", min=1),
     out_dir: Path = typer.Option(..., "--out", help="Output folder (re-run to resume)."),
+    executor: str = typer.Option("local", "--executor", help="local | ray (rollouts as Ray tasks on a cluster)."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster address (default: auto)."),
+    per_node: int = typer.Option(4, "--per-node", min=1, help="With --executor ray: rollouts at once per node."),
 ) -> None:
     """Baseline vs with-skill for every agent × model: resolve rates with 95% intervals, McNemar p, flips."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -615,7 +636,7 @@ def transfer(
     tasks = load_split(tasks_dir, split)[: max_tasks or None]
     if not tasks:
         raise GskillError(f"the {split} split of {tasks_dir} holds no tasks")
-    require_docker("; gskill transfer runs every rollout in a container")
+    _check_executor(executor, "gskill transfer")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as bar:
         handles: dict[str, int] = {}
@@ -626,7 +647,8 @@ def transfer(
             bar.update(handles[arm], completed=done, total=total)
 
         result = run_transfer(skill_file.read_text(), tasks, cells, runs=runs, workers=workers, out_dir=out_dir, run_config=cfg.run,
-                              limits=cfg.limits, cache_dir=cfg.cache_dir, progress=progress)  # fmt: skip
+                              limits=cfg.limits, cache_dir=cfg.cache_dir, progress=progress,
+                              executor={"executor": executor, "ray_address": ray_address, "per_node": per_node})  # fmt: skip
     out.print((out_dir / "transfer.md").read_text(), markup=False, highlight=False)
     out.print(f"{result['tasks']} tasks × {runs} run(s) per cell → {out_dir / 'transfer.json'}")
     if any(cell["scripted"] for cell in result["cells"]):

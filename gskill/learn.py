@@ -78,6 +78,10 @@ class LearnOptions:
     test_eval: bool = True
     scripted: dict[str, Any] = field(default_factory=dict)  # extra metadata for scripted agent models
     background: str = ""
+    # Where rollouts run (not part of the search: a resume may change it).
+    executor: str = "local"  # local | ray
+    ray_address: str | None = None
+    per_node: int = 4
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,7 +97,7 @@ class HarnessEvaluator:
     raised as `EvaluationFailed` (the engine stops; a resume retries) — never scored 0."""
 
     def __init__(self, *, config: RunConfig, run_dir: Path, gateway, limits: SandboxLimits | None, skill_mode: str,
-                 tools_dir: Path | None, feedback_gold: str, scripted: dict | None = None) -> None:  # fmt: skip
+                 tools_dir: Path | None, feedback_gold: str, scripted: dict | None = None, ray=None) -> None:  # fmt: skip
         self.config, self.run_dir, self.gateway, self.limits = config, run_dir, gateway, limits
         self.skill_mode, self.tools_dir, self.feedback_gold, self.scripted = skill_mode, tools_dir, feedback_gold, scripted or {}
         self.identity = json.dumps({
@@ -103,6 +107,7 @@ class HarnessEvaluator:
         }, sort_keys=True)  # fmt: skip
         self.max_cost_per_call = 0.0 if config.model.startswith("scripted/") else float(config.cost_limit_usd)
         self._lock = threading.Lock()
+        self.ray = ray  # a harnesses.ray_executor.RayExecutor: rollouts on a cluster instead of here
 
     def example_id(self, task: Task) -> str:
         return task.instance_id
@@ -112,10 +117,21 @@ class HarnessEvaluator:
 
         skill = candidate.get(COMPONENT, "")
         folder = self.run_dir / "rollouts" / candidate_hash(candidate)
-        record = evaluate_one(
-            task, 0, config=self.config.model_copy(update={"seed": seed}), skill=skill, gateway=self.gateway, run_dir=folder,
-            limits=self.limits, infra_retries=2, scripted=self.scripted or None, skill_mode=self.skill_mode, tools_dir=self.tools_dir,
-        )  # fmt: skip
+        config = self.config.model_copy(update={"seed": seed})
+        if self.ray is not None:
+            from harnesses.ray_executor import RolloutJob
+
+            record, files = self.ray.run_one(RolloutJob(task, 0, config, skill, self.skill_mode, self.limits, 2, self.scripted or None))
+            for relative, data in files.items():
+                if relative != "rollouts.jsonl":
+                    (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+                    (folder / relative).write_bytes(data)
+        else:
+            record = evaluate_one(
+                task, 0, config=config, skill=skill, gateway=self.gateway, run_dir=folder, limits=self.limits, infra_retries=2,
+                scripted=self.scripted or None, skill_mode=self.skill_mode, tools_dir=self.tools_dir,
+            )  # fmt: skip
+        folder.mkdir(parents=True, exist_ok=True)
         with self._lock, (folder / "rollouts.jsonl").open("a") as handle:
             handle.write(record.model_dump_json() + "\n")
         if record.infra_error:
@@ -226,7 +242,7 @@ def claim_learn_folder(run_dir: Path, tasks_dir: Path, options: LearnOptions) ->
         path.write_text(json.dumps(wanted, indent=2))
         return
     recorded = json.loads(path.read_text())
-    free = {"max_metric_calls", "max_cost_usd", "workers", "test_eval"}
+    free = {"max_metric_calls", "max_cost_usd", "workers", "test_eval", "executor", "ray_address", "per_node"}
     changed = sorted(
         key for key in wanted["options"] if key not in free and recorded["options"].get(key) != wanted["options"][key]
     ) + (["tasks"] if recorded.get("tasks") != wanted["tasks"] else [])
@@ -263,8 +279,12 @@ def learn(
         raise GskillError(f"the seed skill has {count_tokens(options.seed_skill)} tokens, over --token-budget {options.token_budget}")
     claim_learn_folder(run_dir, tasks_dir, options)
     adapter = adapter_for(options.agent)
-    tools_dir, host = None, "127.0.0.1"
-    if adapter.tool is not None:
+    tools_dir, host, ray = None, "127.0.0.1", None
+    if options.executor == "ray":
+        from harnesses.ray_executor import RayExecutor
+
+        ray = RayExecutor(options.ray_address, workers=options.workers, per_node=options.per_node, agent=options.agent, cache_dir=cache_dir)
+    elif adapter.tool is not None:
         install(adapter.tool, cache_dir)
         tools_dir, host = agent_tools_dir(cache_dir), bridge_gateway_ip()
     config = run_config.model_copy(update={"agent": options.agent, "model": options.model, "workers": options.workers, "seed": options.seed})
@@ -277,7 +297,7 @@ def learn(
     gateway = Gateway(host=host).start()
     try:
         evaluator = HarnessEvaluator(config=config, run_dir=run_dir, gateway=gateway, limits=limits, skill_mode=options.skill_mode,
-                                     tools_dir=tools_dir, feedback_gold=options.feedback_gold, scripted=options.scripted)  # fmt: skip
+                                     tools_dir=tools_dir, feedback_gold=options.feedback_gold, scripted=options.scripted, ray=ray)  # fmt: skip
         reflection = LitellmReflection(options.reflection_model, log_path=run_dir / "reflection_calls.jsonl", seed=options.seed)
         try:
             result = optimize(
@@ -298,7 +318,8 @@ def learn(
                 tests[label] = evaluate(
                     test, config=config, skill=candidate.components[COMPONENT], run_dir=run_dir / "test" / label, limits=limits,
                     gateway=gateway, skill_mode=options.skill_mode, cache_dir=cache_dir, scripted=options.scripted or None,
-                    progress=on_test_progress or (lambda done, total: None),
+                    progress=on_test_progress or (lambda done, total: None), executor=options.executor,
+                    ray_address=options.ray_address, per_node=options.per_node,
                 )  # fmt: skip
     finally:
         gateway.stop()

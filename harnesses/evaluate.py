@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import tempfile
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -98,8 +99,10 @@ def evaluate(
     tasks: list[Task], *, config: RunConfig, skill: str, run_dir: Path, limits: SandboxLimits | None = None,
     infra_retries: int = 2, scripted: dict | None = None, progress: Callable[[int, int], None] = lambda done, total: None,
     gateway: Gateway | None = None, skill_mode: str = "", cache_dir: Path | None = None,
+    executor: str = "local", ray_address: str | None = None, per_node: int = 4,
 ) -> dict:  # fmt: skip
-    """`cache_dir` holds the container agents' binaries (fetched on first use)."""
+    """`cache_dir` holds the container agents' binaries (fetched on first use). `executor="ray"` runs the
+    rollouts on a Ray cluster (`harnesses.ray_executor`); records and traces still land in `run_dir`."""
     from harnesses.agents import adapter_for
     from harnesses.agents.tools import install, tools_dir as agent_tools_dir
     from harnesses.sandbox import bridge_gateway_ip
@@ -107,7 +110,7 @@ def evaluate(
     adapter = adapter_for(config.agent)
     tools_dir = None
     host = "127.0.0.1"
-    if adapter.tool is not None:
+    if adapter.tool is not None and executor != "ray":  # on Ray, each node's runner sets this up itself
         if cache_dir is None:
             raise ValueError(f"{config.agent} needs cache_dir (its binary lives in the tool cache)")
         install(adapter.tool, cache_dir)
@@ -123,6 +126,28 @@ def evaluate(
     lock = threading.Lock()
     done = len(wanted) - len(todo)
     progress(done, len(wanted))
+    def record_done(record: EvalRecord) -> None:
+        nonlocal done
+        with lock, path.open("a") as handle:
+            handle.write(record.model_dump_json() + "\n")
+        done += 1
+        progress(done, len(wanted))
+
+    if executor == "ray":
+        from harnesses.ray_executor import RayExecutor, RolloutJob
+
+        def ray_record(record: EvalRecord, files: dict[str, bytes]) -> None:
+            for relative, data in files.items():  # the node's traces, into the driver's run folder
+                target = run_dir / relative
+                if relative != "rollouts.jsonl":
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(data)
+            record_done(record)
+
+        jobs = [RolloutJob(task, index, config, skill, skill_mode, limits, infra_retries, scripted) for task, index in todo]
+        RayExecutor(ray_address, workers=config.workers, per_node=per_node, agent=config.agent,
+                    cache_dir=cache_dir or Path(tempfile.gettempdir()) / "gskill-cache").run(jobs, ray_record)  # fmt: skip
+        return _finish(tasks, config, skill, skill_mode, run_dir, path, adapter)
     owned = gateway is None
     gateway = gateway or Gateway(host=host).start()
     try:
@@ -134,14 +159,14 @@ def evaluate(
                 for task, index in todo
             ]
             for future in as_completed(futures):
-                record = future.result()
-                with lock, path.open("a") as handle:
-                    handle.write(record.model_dump_json() + "\n")
-                done += 1
-                progress(done, len(wanted))
+                record_done(future.result())
     finally:
         if owned:
             gateway.stop()
+    return _finish(tasks, config, skill, skill_mode, run_dir, path, adapter)
+
+
+def _finish(tasks: list[Task], config: RunConfig, skill: str, skill_mode: str, run_dir: Path, path: Path, adapter) -> dict:
     # The last record per (task, run) wins: a run redone after an infra error replaces it.
     latest = {(r.instance_id, r.run_index): r for r in read_records(path)}
     ids = {task.instance_id for task in tasks}

@@ -79,6 +79,27 @@ def mined_tasks(base_image, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def library_tasks(base_image, tmp_path_factory) -> Path:
+    """Procedural tasks of the 4-module `shop` fixture repo (tests/repo_factory.make_library_repo)."""
+    from gskill.schema import patch_files, read_tasks
+    from tests.repo_factory import make_library_repo
+    from tests.test_cli import gskill
+
+    def modules(tasks):
+        return {path for task in tasks for path in patch_files(task.patch)}
+
+    repo = make_library_repo(tmp_path_factory.mktemp("library"))
+    out = tmp_path_factory.mktemp("library-tasks")
+    done = gskill("mine", str(repo), "--out", str(out), "--strategies", "procedural", "--all", "--split", "10,5,5",
+                  "--seed", "2", env={"GSKILL_BASE_IMAGE": base_image})  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    train, val = read_tasks(out / "train.jsonl"), read_tasks(out / "val.jsonl")
+    # The premise of the learning test: what validation needs can be learned from training failures.
+    assert len(train) >= 6 and len(val) >= 4 and modules(val) <= modules(train), (modules(train), modules(val))
+    return out
+
+
 def pytest_collection_modifyitems(config, items):
     # Any test using a Docker fixture is a docker test, marked or not.
     for item in items:

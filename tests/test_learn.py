@@ -30,19 +30,6 @@ def modules(tasks) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def library_tasks(base_image, tmp_path_factory) -> Path:
-    repo = make_library_repo(tmp_path_factory.mktemp("library"))
-    out = tmp_path_factory.mktemp("library-tasks")
-    done = gskill("mine", str(repo), "--out", str(out), "--strategies", "procedural", "--all", "--split", "10,5,5",
-                  "--seed", "2", env={"GSKILL_BASE_IMAGE": base_image})  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    train, val = read_tasks(out / "train.jsonl"), read_tasks(out / "val.jsonl")
-    # The premise of the learning test: what validation needs can be learned from training failures.
-    assert len(train) >= 6 and len(val) >= 4 and modules(val) <= modules(train), (modules(train), modules(val))
-    return out
-
-
-@pytest.fixture(scope="module")
 def reference_run(library_tasks, tmp_path_factory) -> Path:
     run_dir = tmp_path_factory.mktemp("learn") / "run"
     done = gskill("learn", "--tasks", str(library_tasks), *LEARN, "--out", str(run_dir))

@@ -12,7 +12,6 @@ import atexit
 import io
 import os
 import posixpath
-import shlex
 import socket
 import tarfile
 import threading
