@@ -117,7 +117,13 @@ def test_a_killed_rollout_is_an_infra_error_and_is_retried(tasks_dir, tmp_path, 
         while time.monotonic() < deadline and not killed:
             for container in docker_client.containers.list(filters={"label": "gskill.task"}):
                 if container.attrs["Config"]["Labels"].get("gskill.task") == task.instance_id[:60]:
-                    time.sleep(2)  # inside the agent's `sleep 6`
+                    # Kill only while the agent's `sleep 6` runs: a fixed delay raced the rollout on a busy machine.
+                    try:
+                        running = " ".join(" ".join(row) for row in container.top().get("Processes") or [])
+                    except Exception:
+                        continue
+                    if "sleep 6" not in running:
+                        continue
                     container.remove(force=True)
                     killed.append(container.name)
                     return
