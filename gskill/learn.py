@@ -119,13 +119,10 @@ class HarnessEvaluator:
         folder = self.run_dir / "rollouts" / candidate_hash(candidate)
         config = self.config.model_copy(update={"seed": seed})
         if self.ray is not None:
-            from harnesses.ray_executor import RolloutJob
+            from harnesses.ray_executor import RolloutJob, write_files
 
             record, files = self.ray.run_one(RolloutJob(task, 0, config, skill, self.skill_mode, self.limits, 2, self.scripted or None))
-            for relative, data in files.items():
-                if relative != "rollouts.jsonl":
-                    (folder / relative).parent.mkdir(parents=True, exist_ok=True)
-                    (folder / relative).write_bytes(data)
+            write_files(folder, files)
         else:
             record = evaluate_one(
                 task, 0, config=config, skill=skill, gateway=self.gateway, run_dir=folder, limits=self.limits, infra_retries=2,

@@ -134,14 +134,10 @@ def evaluate(
         progress(done, len(wanted))
 
     if executor == "ray":
-        from harnesses.ray_executor import RayExecutor, RolloutJob
+        from harnesses.ray_executor import RayExecutor, RolloutJob, write_files
 
         def ray_record(record: EvalRecord, files: dict[str, bytes]) -> None:
-            for relative, data in files.items():  # the node's traces, into the driver's run folder
-                target = run_dir / relative
-                if relative != "rollouts.jsonl":
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(data)
+            write_files(run_dir, files)  # the node's traces, into the driver's run folder
             record_done(record)
 
         jobs = [RolloutJob(task, index, config, skill, skill_mode, limits, infra_retries, scripted) for task, index in todo]

@@ -37,6 +37,14 @@ class RolloutJob:
     scripted: dict | None
 
 
+def write_files(folder: Path, files: dict[str, bytes]) -> None:
+    """A node's rollout files (its traces), written under the driver's folder at the same relative paths."""
+    for relative, data in files.items():
+        target = folder / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
 def import_ray():
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no phoning home
     try:
