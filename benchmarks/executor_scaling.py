@@ -34,6 +34,7 @@ from rich.table import Table  # noqa: E402
 from gskill.config import load_settings  # noqa: E402
 from gskill.schema import read_tasks  # noqa: E402
 from harnesses.evaluate import evaluate  # noqa: E402
+from harnesses.executor import ExecutorOptions  # noqa: E402
 
 
 def fixture_tasks(root: Path) -> Path:
@@ -48,9 +49,9 @@ def fixture_tasks(root: Path) -> Path:
     return out
 
 
-def measure(label: str, tasks, config, run_dir: Path, **executor) -> dict:
+def measure(label: str, tasks, config, run_dir: Path, where: ExecutorOptions) -> dict:
     began = time.monotonic()
-    summary = evaluate(tasks, config=config, skill="", run_dir=run_dir, cache_dir=load_settings().cache_dir, **executor)
+    summary = evaluate(tasks, config=config, skill="", run_dir=run_dir, cache_dir=load_settings().cache_dir, executor_options=where)
     wall = time.monotonic() - began
     records = [json.loads(line) for line in (run_dir / "rollouts.jsonl").read_text().splitlines()]
     nodes = {r["rollout"]["node"] for r in records if r["rollout"]["node"]}
@@ -72,14 +73,14 @@ def main() -> None:
     tasks_dir = args.tasks or fixture_tasks(root)
     tasks = read_tasks(tasks_dir / "tasks.jsonl")
     config = load_settings().run.model_copy(update={"agent": "mini", "model": "scripted/oracle", "runs": args.runs, "workers": args.workers})
-    results = [measure("local", tasks, config, root / "local")]
+    results = [measure("local", tasks, config, root / "local", ExecutorOptions(workers=args.workers))]
     for label, nodes in (("ray-1", [2]), ("ray-2", [1, 1])):
         cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": nodes[0], "include_dashboard": False})
         for cpus in nodes[1:]:
             cluster.add_node(num_cpus=cpus)
         cluster.wait_for_nodes()
         try:
-            results.append(measure(label, tasks, config, root / label, executor="ray", ray_address=cluster.address, per_node=args.workers))
+            results.append(measure(label, tasks, config, root / label, ExecutorOptions("ray", args.workers, cluster.address, args.workers)))
         finally:
             ray.shutdown()
             cluster.shutdown()

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -301,6 +301,15 @@ def agents_install(names: list[str] = typer.Argument(None, help="codex and/or cl
         out.print(f"{name}: {TOOLS[name].package} → {folder}")
 
 
+ExecutorFlag = Annotated[str, typer.Option("--executor", help="local | ray (rollouts as Ray tasks on a cluster).")]
+RayAddressFlag = Annotated[Optional[str], typer.Option("--ray-address", help="Ray cluster address (default: auto).")]
+PerNodeFlag = Annotated[int, typer.Option("--per-node", min=1, help="With --executor ray: rollouts at once per node.")]
+RateLimitFlag = Annotated[list[str], typer.Option(
+    "--rate-limit", help="Provider limit kept before each model call, e.g. rpm=500,tpm=200000[,model=openai/*] (repeatable; "
+    "adds to the config's rate_limits). On Ray, one limit for the whole cluster.",
+)]  # fmt: skip
+
+
 @app.command("eval")
 def eval_command(
     tasks_dir: Path = typer.Option(..., "--tasks", help="Mining output folder (tasks.jsonl / train|val|test.jsonl) or a .jsonl file."),
@@ -317,9 +326,10 @@ def eval_command(
     workers: int = typer.Option(2, "--workers", min=1, help="Rollouts in parallel."),
     max_tasks: Optional[int] = typer.Option(None, "--max-tasks", min=1, help="Only the first N tasks."),
     out_dir: Path = typer.Option(..., "--out", help="Run folder: rollouts.jsonl, traces/, summary.json (re-run to resume)."),
-    executor: str = typer.Option("local", "--executor", help="local | ray (rollouts as Ray tasks on a cluster)."),
-    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster address (default: auto)."),
-    per_node: int = typer.Option(4, "--per-node", min=1, help="With --executor ray: rollouts at once per node."),
+    executor: ExecutorFlag = "local",
+    ray_address: RayAddressFlag = None,
+    per_node: PerNodeFlag = 4,
+    rate_limits: RateLimitFlag = [],  # noqa: B006 - typer reads the default; it is never mutated
 ) -> None:
     """Run an agent on mined tasks with a skill and grade every patch in a fresh container."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -355,7 +365,7 @@ def eval_command(
         if not skill_file.is_file():
             raise GskillError(f"no skill file {skill_file}")
         skill = skill_file.read_text()
-    _check_executor(executor, "gskill eval")
+    where = _executor_options(executor, ray_address, per_node, workers, rate_limits, "gskill eval")
     config = cfg.run.model_copy(update={"agent": agent, "model": model, "runs": runs, "workers": workers})
     claim_run_folder(out_dir, config, skill, skill_mode)
     columns = (TextColumn("{task.description:>12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -363,7 +373,7 @@ def eval_command(
         handle = bar.add_task("rollouts", total=None)
         summary = evaluate(tasks, config=config, skill=skill, run_dir=out_dir, limits=cfg.limits, skill_mode=skill_mode,
                            cache_dir=cfg.cache_dir, progress=lambda done, total: bar.update(handle, completed=done, total=total),
-                           executor=executor, ray_address=ray_address, per_node=per_node)  # fmt: skip
+                           executor_options=where)  # fmt: skip
     out.print_json(data=summary)
     if summary["scripted_model"]:
         out.print("note: a scripted model's results say nothing about real models.")
@@ -387,15 +397,24 @@ def _default_model(given: Optional[str], flag: str) -> str:
     )
 
 
-def _check_executor(executor: str, command: str) -> None:
+def _executor_options(executor: str, ray_address: Optional[str], per_node: int, workers: int, rate_limits: list[str], command: str):
+    """Where rollouts run, checked: a bad --executor or --rate-limit is one line, Ray missing says what to install."""
+    from harnesses.executor import ExecutorOptions
+    from harnesses.gateway.limits import parse_rate_limit
+
     if executor not in ("local", "ray"):
         raise GskillError(f"--executor must be local or ray, not {executor!r}")
+    try:
+        limits = [*settings().rate_limits, *(parse_rate_limit(text) for text in rate_limits)]
+    except ValueError as exc:
+        raise GskillError(f"--rate-limit: {exc}") from None
     if executor == "ray":
         from harnesses.ray_executor import import_ray
 
         import_ray()  # says what to install when Ray is missing
     else:
         require_docker(f"; {command} runs every rollout in a container")
+    return ExecutorOptions(executor, workers, ray_address, per_node, limits)  # type: ignore[arg-type]
 
 
 def _scripted_params(items: list[str]) -> dict:
@@ -454,9 +473,10 @@ def learn(
         [], "--scripted", help="KEY=VALUE for scripted/ agent models, e.g. base=0 competent=0.9 (repeatable)."
     ),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this folder (budget flags may be raised)."),
-    executor: str = typer.Option("local", "--executor", help="local | ray (rollouts as Ray tasks on a cluster)."),
-    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster address (default: auto)."),
-    per_node: int = typer.Option(4, "--per-node", min=1, help="With --executor ray: rollouts at once per node."),
+    executor: ExecutorFlag = "local",
+    ray_address: RayAddressFlag = None,
+    per_node: PerNodeFlag = 4,
+    rate_limits: RateLimitFlag = [],  # noqa: B006 - typer reads the default; it is never mutated
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Run folder (default with REPO: ./gskill-runs/<repo>)."),
 ) -> None:
     """Evolve a skill that raises an agent's resolve rate on a repository's tasks (GEPA)."""
@@ -465,10 +485,12 @@ def learn(
     from gskill.learn import LearnOptions, learn as run_learn, saved_options
 
     cfg = settings()
+    where = _executor_options(executor, ray_address, per_node, workers, rate_limits, "gskill learn")
+    limits = [limit.model_dump() for limit in where.rate_limits]
     if resume is not None:
         tasks_dir, options = saved_options(resume)
         out_dir = resume
-        updates = {"workers": workers, "executor": executor, "ray_address": ray_address, "per_node": per_node}
+        updates = {"workers": workers, "executor": executor, "ray_address": ray_address, "per_node": per_node, "rate_limits": limits}
         if max_metric_calls is not None:
             updates["max_metric_calls"] = max_metric_calls
         if max_cost is not None:
@@ -501,6 +523,7 @@ def learn(
             max_cost_usd=max_cost, token_budget=token_budget, minibatch=minibatch, workers=workers, seed=seed,
             operator_mix=dict(zip(("refine", "combine", "simplify"), weights)), feedback_gold=feedback, test_eval=not no_test,
             scripted=scripted, executor=executor, ray_address=ray_address, per_node=per_node,
+            rate_limits=limits,
         )  # fmt: skip
         if repo_path is not None and not (repo_path / ".git").exists():
             raise GskillError(f"--repo {repo_path} is not a git repository")
@@ -527,7 +550,6 @@ def learn(
 
     for split in ("train", "val"):  # bad input fails before any progress display
         load_split(tasks_dir, split)
-    _check_executor(options.executor, "gskill learn")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as bar:
         total = options.max_metric_calls
@@ -617,9 +639,10 @@ def transfer(
     workers: int = typer.Option(2, "--workers", min=1),
     max_tasks: Optional[int] = typer.Option(None, "--max-tasks", min=1),
     out_dir: Path = typer.Option(..., "--out", help="Output folder (re-run to resume)."),
-    executor: str = typer.Option("local", "--executor", help="local | ray (rollouts as Ray tasks on a cluster)."),
-    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster address (default: auto)."),
-    per_node: int = typer.Option(4, "--per-node", min=1, help="With --executor ray: rollouts at once per node."),
+    executor: ExecutorFlag = "local",
+    ray_address: RayAddressFlag = None,
+    per_node: PerNodeFlag = 4,
+    rate_limits: RateLimitFlag = [],  # noqa: B006 - typer reads the default; it is never mutated
 ) -> None:
     """Baseline vs with-skill for every agent × model: resolve rates with 95% intervals, McNemar p, flips."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -636,7 +659,7 @@ def transfer(
     tasks = load_split(tasks_dir, split)[: max_tasks or None]
     if not tasks:
         raise GskillError(f"the {split} split of {tasks_dir} holds no tasks")
-    _check_executor(executor, "gskill transfer")
+    where = _executor_options(executor, ray_address, per_node, workers, rate_limits, "gskill transfer")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as bar:
         handles: dict[str, int] = {}
@@ -648,7 +671,7 @@ def transfer(
 
         result = run_transfer(skill_file.read_text(), tasks, cells, runs=runs, workers=workers, out_dir=out_dir, run_config=cfg.run,
                               limits=cfg.limits, cache_dir=cfg.cache_dir, progress=progress,
-                              executor={"executor": executor, "ray_address": ray_address, "per_node": per_node})  # fmt: skip
+                              executor_options=where)  # fmt: skip
     out.print((out_dir / "transfer.md").read_text(), markup=False, highlight=False)
     out.print(f"{result['tasks']} tasks × {runs} run(s) per cell → {out_dir / 'transfer.json'}")
     if any(cell["scripted"] for cell in result["cells"]):

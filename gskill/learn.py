@@ -28,7 +28,7 @@ from typing import Any, Callable
 
 from gskill.engine import EngineConfig, Evaluation, EvaluationFailed, LMReply, Result, RunStore, candidate_hash, count_tokens, optimize
 from gskill.errors import GskillError
-from gskill.schema import EvalRecord, RunConfig, SandboxLimits, Task, patch_files, read_tasks
+from gskill.schema import EvalRecord, RateLimit, RunConfig, SandboxLimits, Task, patch_files, read_tasks
 
 COMPONENT = "skill"
 OBJECTIVE = (
@@ -82,9 +82,15 @@ class LearnOptions:
     executor: str = "local"  # local | ray
     ray_address: str | None = None
     per_node: int = 4
+    rate_limits: list[dict[str, Any]] = field(default_factory=list)  # RateLimit fields
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    def executor_options(self):
+        from harnesses.executor import ExecutorOptions
+
+        return ExecutorOptions(self.executor, self.workers, self.ray_address, self.per_node, [RateLimit(**r) for r in self.rate_limits])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -96,10 +102,10 @@ class HarnessEvaluator:
     fresh container. Score 1 = resolved. Infrastructure failures are retried by the harness, then
     raised as `EvaluationFailed` (the engine stops; a resume retries) — never scored 0."""
 
-    def __init__(self, *, config: RunConfig, run_dir: Path, gateway, limits: SandboxLimits | None, skill_mode: str,
-                 tools_dir: Path | None, feedback_gold: str, scripted: dict | None = None, ray=None) -> None:  # fmt: skip
-        self.config, self.run_dir, self.gateway, self.limits = config, run_dir, gateway, limits
-        self.skill_mode, self.tools_dir, self.feedback_gold, self.scripted = skill_mode, tools_dir, feedback_gold, scripted or {}
+    def __init__(self, *, config: RunConfig, run_dir: Path, executor, limits: SandboxLimits | None, skill_mode: str,
+                 feedback_gold: str, scripted: dict | None = None) -> None:  # fmt: skip
+        self.config, self.run_dir, self.executor, self.limits = config, run_dir, executor, limits
+        self.skill_mode, self.feedback_gold, self.scripted = skill_mode, feedback_gold, scripted or {}
         self.identity = json.dumps({
             "agent": config.agent, "model": config.model, "skill_mode": skill_mode, "step_limit": config.step_limit,
             "command_timeout_s": config.command_timeout_s, "test_timeout_s": config.test_timeout_s,
@@ -107,27 +113,17 @@ class HarnessEvaluator:
         }, sort_keys=True)  # fmt: skip
         self.max_cost_per_call = 0.0 if config.model.startswith("scripted/") else float(config.cost_limit_usd)
         self._lock = threading.Lock()
-        self.ray = ray  # a harnesses.ray_executor.RayExecutor: rollouts on a cluster instead of here
 
     def example_id(self, task: Task) -> str:
         return task.instance_id
 
     def evaluate(self, candidate: dict[str, str], task: Task, seed: int) -> Evaluation:
-        from harnesses.evaluate import evaluate_one
+        from harnesses.executor import RolloutJob
 
         skill = candidate.get(COMPONENT, "")
         folder = self.run_dir / "rollouts" / candidate_hash(candidate)
         config = self.config.model_copy(update={"seed": seed})
-        if self.ray is not None:
-            from harnesses.ray_executor import RolloutJob, write_files
-
-            record, files = self.ray.run_one(RolloutJob(task, 0, config, skill, self.skill_mode, self.limits, 2, self.scripted or None))
-            write_files(folder, files)
-        else:
-            record = evaluate_one(
-                task, 0, config=config, skill=skill, gateway=self.gateway, run_dir=folder, limits=self.limits, infra_retries=2,
-                scripted=self.scripted or None, skill_mode=self.skill_mode, tools_dir=self.tools_dir,
-            )  # fmt: skip
+        record = self.executor.run_one(RolloutJob(task, 0, config, skill, self.skill_mode, self.limits, 2, self.scripted or None, folder))
         folder.mkdir(parents=True, exist_ok=True)
         with self._lock, (folder / "rollouts.jsonl").open("a") as handle:
             handle.write(record.model_dump_json() + "\n")
@@ -170,15 +166,23 @@ class LitellmReflection:
     """Engine `ReflectionLM` through litellm (any provider, or `scripted/reflector`); every call is
     appended to `log_path` and priced with litellm's price map (unknown price → counted as 0, noted)."""
 
-    def __init__(self, model: str, *, log_path: Path, seed: int = 0) -> None:
+    def __init__(self, model: str, *, log_path: Path, seed: int = 0, limiter=None) -> None:
+        from harnesses.gateway.limits import RateLimiter
+
         self.model, self.identity, self.seed, self.log_path = model, model, seed, log_path
+        self.limiter = limiter or RateLimiter([])
         self.unpriced = 0
 
     def __call__(self, prompt: str) -> LMReply:
+        from harnesses.gateway.limits import call_within_limits, estimate_tokens
         from harnesses.gateway.models import CallLog, complete, cost_of, text_of
 
-        response = complete(self.model, [{"role": "user", "content": prompt}], metadata={"seed": self.seed},
-                            log=CallLog(self.log_path), purpose="reflection")  # fmt: skip
+        messages = [{"role": "user", "content": prompt}]
+        response, _ = call_within_limits(
+            self.limiter, self.model, estimate_tokens(messages, None, {}),
+            lambda: complete(self.model, messages, metadata={"seed": self.seed}, log=CallLog(self.log_path), purpose="reflection"),
+            lambda response: int(getattr(response.usage, "total_tokens", 0) or 0),
+        )  # fmt: skip
         cost = cost_of(response, self.model)
         if cost is None:
             self.unpriced += 1
@@ -239,7 +243,7 @@ def claim_learn_folder(run_dir: Path, tasks_dir: Path, options: LearnOptions) ->
         path.write_text(json.dumps(wanted, indent=2))
         return
     recorded = json.loads(path.read_text())
-    free = {"max_metric_calls", "max_cost_usd", "workers", "test_eval", "executor", "ray_address", "per_node"}
+    free = {"max_metric_calls", "max_cost_usd", "workers", "test_eval", "executor", "ray_address", "per_node", "rate_limits"}
     changed = sorted(
         key for key in wanted["options"] if key not in free and recorded["options"].get(key) != wanted["options"][key]
     ) + (["tasks"] if recorded.get("tasks") != wanted["tasks"] else [])
@@ -262,11 +266,8 @@ def learn(
     cache_dir: Path, on_event: Callable[[str, dict[str, Any]], None] | None = None,
     on_test_progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    from harnesses.agents import adapter_for
-    from harnesses.agents.tools import install, tools_dir as agent_tools_dir
     from harnesses.evaluate import evaluate
-    from harnesses.gateway.server import Gateway
-    from harnesses.sandbox import bridge_gateway_ip
+    from harnesses.executor import make_executor
 
     train, val = load_split(tasks_dir, "train"), load_split(tasks_dir, "val")
     test = load_split(tasks_dir, "test") if (tasks_dir / "test.jsonl").is_file() else []
@@ -275,15 +276,6 @@ def learn(
     if count_tokens(options.seed_skill) > options.token_budget:
         raise GskillError(f"the seed skill has {count_tokens(options.seed_skill)} tokens, over --token-budget {options.token_budget}")
     claim_learn_folder(run_dir, tasks_dir, options)
-    adapter = adapter_for(options.agent)
-    tools_dir, host, ray = None, "127.0.0.1", None
-    if options.executor == "ray":
-        from harnesses.ray_executor import RayExecutor
-
-        ray = RayExecutor(options.ray_address, workers=options.workers, per_node=options.per_node, agent=options.agent, cache_dir=cache_dir)
-    elif adapter.tool is not None:
-        install(adapter.tool, cache_dir)
-        tools_dir, host = agent_tools_dir(cache_dir), bridge_gateway_ip()
     config = run_config.model_copy(update={"agent": options.agent, "model": options.model, "workers": options.workers, "seed": options.seed})
     engine_config = EngineConfig(
         seed=options.seed, minibatch_size=options.minibatch, operator_mix=options.operator_mix, token_budget=options.token_budget,
@@ -291,11 +283,13 @@ def learn(
         directives=DIRECTIVES,
     )  # fmt: skip
     store = RunStore(run_dir / "store.sqlite")
-    gateway = Gateway(host=host).start()
+    executor = make_executor(options.executor_options(), agent=options.agent, cache_dir=cache_dir)
     try:
-        evaluator = HarnessEvaluator(config=config, run_dir=run_dir, gateway=gateway, limits=limits, skill_mode=options.skill_mode,
-                                     tools_dir=tools_dir, feedback_gold=options.feedback_gold, scripted=options.scripted, ray=ray)  # fmt: skip
-        reflection = LitellmReflection(options.reflection_model, log_path=run_dir / "reflection_calls.jsonl", seed=options.seed)
+        evaluator = HarnessEvaluator(config=config, run_dir=run_dir, executor=executor, limits=limits, skill_mode=options.skill_mode,
+                                     feedback_gold=options.feedback_gold, scripted=options.scripted)  # fmt: skip
+        # Reflection calls keep the same provider limits as the rollouts (one limiter, at the driver).
+        reflection = LitellmReflection(options.reflection_model, log_path=run_dir / "reflection_calls.jsonl", seed=options.seed,
+                                       limiter=executor.limiter)  # fmt: skip
         try:
             result = optimize(
                 {COMPONENT: options.seed_skill}, evaluator, train, val, reflection_lm=reflection, store=store, config=engine_config,
@@ -314,12 +308,11 @@ def learn(
                     continue
                 tests[label] = evaluate(
                     test, config=config, skill=candidate.components[COMPONENT], run_dir=run_dir / "test" / label, limits=limits,
-                    gateway=gateway, skill_mode=options.skill_mode, cache_dir=cache_dir, scripted=options.scripted or None,
-                    progress=on_test_progress or (lambda done, total: None), executor=options.executor,
-                    ray_address=options.ray_address, per_node=options.per_node,
+                    skill_mode=options.skill_mode, scripted=options.scripted or None, executor=executor,
+                    progress=on_test_progress or (lambda done, total: None),
                 )  # fmt: skip
     finally:
-        gateway.stop()
+        executor.close()
         store.close()
     summary = evidence(run_dir, result, options, tests, reflection.unpriced, RunStore(run_dir / "store.sqlite"))
     return summary

@@ -154,6 +154,7 @@ class Usage(BaseModel):
     output_tokens: int = 0
     cached_input_tokens: int = 0
     cost_usd: float = 0.0
+    rate_wait_s: float = 0.0  # time calls waited for the provider's rate limits (gateway-side)
 
     def __add__(self, other: "Usage") -> "Usage":
         return Usage(
@@ -162,6 +163,7 @@ class Usage(BaseModel):
             output_tokens=self.output_tokens + other.output_tokens,
             cached_input_tokens=self.cached_input_tokens + other.cached_input_tokens,
             cost_usd=self.cost_usd + other.cost_usd,
+            rate_wait_s=self.rate_wait_s + other.rate_wait_s,
         )
 
 
@@ -263,6 +265,17 @@ class RunConfig(BaseModel):
         return value
 
 
+class RateLimit(BaseModel):
+    """A provider's limit for the models matching `model` (a glob; "*" = every model). A glob is one
+    quota shared by the models it matches; 0 = no limit of that kind."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = "*"
+    rpm: int = Field(0, ge=0)  # requests a minute
+    tpm: int = Field(0, ge=0)  # tokens a minute (prompt + completion)
+
+
 def default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gskill"
 
@@ -290,6 +303,8 @@ class Settings(BaseSettings):
     debian_suite: str = "bookworm"
     limits: SandboxLimits = Field(default_factory=SandboxLimits)
     run: RunConfig = Field(default_factory=RunConfig)
+    # Kept by the gateway before each model call; on a Ray cluster, once for the whole cluster.
+    rate_limits: list[RateLimit] = Field(default_factory=list)
     env_build_timeout_s: float = Field(1800, gt=0)
     min_free_disk_gb: float = Field(5.0, ge=0)
 

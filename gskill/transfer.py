@@ -134,9 +134,9 @@ def markdown_table(result: dict[str, Any]) -> str:
 def transfer(
     skill: str, tasks: list[Task], cells: list[Cell], *, runs: int, workers: int, out_dir: Path, run_config: RunConfig,
     limits: SandboxLimits | None, cache_dir: Path, progress: Callable[[str, int, int], None] = lambda arm, done, total: None,
-    executor: dict[str, Any] | None = None,
+    executor_options=None,
 ) -> dict[str, Any]:  # fmt: skip
-    """`executor`: where rollouts run, as `evaluate` takes it (executor, ray_address, per_node)."""
+    """`executor_options` (harnesses.executor.ExecutorOptions): where rollouts run; default a local pool."""
     from harnesses.evaluate import evaluate
 
     if not skill.strip():
@@ -150,7 +150,7 @@ def transfer(
             folder = out_dir / cell.name / arm
             evaluate(tasks, config=config, skill=text, run_dir=folder, limits=limits, skill_mode=cell.skill_mode, cache_dir=cache_dir,
                      scripted=cell.scripted or None, progress=lambda done, total, a=f"{cell.label} {arm}": progress(a, done, total),
-                     **(executor or {}))  # fmt: skip
+                     executor_options=executor_options)  # fmt: skip
             arms[arm] = latest_records(folder)
         ids = {task.instance_id for task in tasks}
         keep = lambda records: {k: r for k, r in records.items() if k[0] in ids and k[1] < runs}  # noqa: E731

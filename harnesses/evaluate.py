@@ -1,4 +1,4 @@
-"""`gskill eval`: every (task, run) through rollout → grade, in parallel, resumable.
+"""`gskill eval`: every (task, run) through rollout → grade, in parallel on an executor, resumable.
 
 `RUNDIR/rollouts.jsonl` gets one `EvalRecord` per finished (task, run); a re-run skips those already
 recorded. Infrastructure failures are retried (a fresh container each time) up to `infra_retries`
@@ -8,16 +8,15 @@ times; a (task, run) that still fails is recorded as an infra error, counted apa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import statistics
-import tempfile
-import threading
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable
 
-from gskill.schema import EvalRecord, GradeStatus, RunConfig, SandboxLimits, Task
+from gskill.schema import EvalRecord, GradeStatus, RunConfig, SandboxLimits, Task, default_cache_dir
+from harnesses.executor import Executor, ExecutorOptions, RolloutJob, make_executor, run_all
 from harnesses.gateway.server import Gateway
 from harnesses.grading import grade
 from harnesses.rollout import run_rollout, skill_hash
@@ -98,24 +97,15 @@ def claim_run_folder(run_dir: Path, config: RunConfig, skill: str, skill_mode: s
 def evaluate(
     tasks: list[Task], *, config: RunConfig, skill: str, run_dir: Path, limits: SandboxLimits | None = None,
     infra_retries: int = 2, scripted: dict | None = None, progress: Callable[[int, int], None] = lambda done, total: None,
-    gateway: Gateway | None = None, skill_mode: str = "", cache_dir: Path | None = None,
-    executor: str = "local", ray_address: str | None = None, per_node: int = 4,
+    skill_mode: str = "", cache_dir: Path | None = None, executor: Executor | None = None,
+    executor_options: ExecutorOptions | None = None,
 ) -> dict:  # fmt: skip
-    """`cache_dir` holds the container agents' binaries (fetched on first use). `executor="ray"` runs the
-    rollouts on a Ray cluster (`harnesses.ray_executor`); records and traces still land in `run_dir`."""
+    """Rollouts run on `executor` (shared with the caller, who closes it), else on one made here from
+    `executor_options` (default: a local pool of `config.workers`). `cache_dir` holds the container
+    agents' binaries (fetched on first use). Records and traces land in `run_dir` either way."""
     from harnesses.agents import adapter_for
-    from harnesses.agents.tools import install, tools_dir as agent_tools_dir
-    from harnesses.sandbox import bridge_gateway_ip
 
     adapter = adapter_for(config.agent)
-    tools_dir = None
-    host = "127.0.0.1"
-    if adapter.tool is not None and executor != "ray":  # on Ray, each node's runner sets this up itself
-        if cache_dir is None:
-            raise ValueError(f"{config.agent} needs cache_dir (its binary lives in the tool cache)")
-        install(adapter.tool, cache_dir)
-        tools_dir = agent_tools_dir(cache_dir)
-        host = bridge_gateway_ip()  # the agent calls the gateway from inside its container
     run_dir.mkdir(parents=True, exist_ok=True)
     claim_run_folder(run_dir, config, skill, skill_mode)
     path = run_dir / "rollouts.jsonl"
@@ -123,42 +113,23 @@ def evaluate(
     previous = {(r.instance_id, r.run_index): r for r in read_records(path) if not r.infra_error}
     wanted = [(task, index) for task in tasks for index in range(config.runs)]
     todo = [(task, index) for task, index in wanted if (task.instance_id, index) not in previous]
-    lock = threading.Lock()
     done = len(wanted) - len(todo)
     progress(done, len(wanted))
+
     def record_done(record: EvalRecord) -> None:
         nonlocal done
-        with lock, path.open("a") as handle:
+        with path.open("a") as handle:
             handle.write(record.model_dump_json() + "\n")
         done += 1
         progress(done, len(wanted))
 
-    if executor == "ray":
-        from harnesses.ray_executor import RayExecutor, RolloutJob, write_files
-
-        def ray_record(record: EvalRecord, files: dict[str, bytes]) -> None:
-            write_files(run_dir, files)  # the node's traces, into the driver's run folder
-            record_done(record)
-
-        jobs = [RolloutJob(task, index, config, skill, skill_mode, limits, infra_retries, scripted) for task, index in todo]
-        RayExecutor(ray_address, workers=config.workers, per_node=per_node, agent=config.agent,
-                    cache_dir=cache_dir or Path(tempfile.gettempdir()) / "gskill-cache").run(jobs, ray_record)  # fmt: skip
-        return _finish(tasks, config, skill, skill_mode, run_dir, path, adapter)
-    owned = gateway is None
-    gateway = gateway or Gateway(host=host).start()
-    try:
-        with ThreadPoolExecutor(max_workers=config.workers) as pool:
-            futures = [
-                pool.submit(evaluate_one, task, index, config=config, skill=skill, gateway=gateway, run_dir=run_dir,
-                            limits=limits, infra_retries=infra_retries, scripted=scripted, skill_mode=skill_mode,
-                            tools_dir=tools_dir)  # fmt: skip
-                for task, index in todo
-            ]
-            for future in as_completed(futures):
-                record_done(future.result())
-    finally:
-        if owned:
-            gateway.stop()
+    jobs = [RolloutJob(task, index, config, skill, skill_mode, limits, infra_retries, scripted, run_dir) for task, index in todo]
+    if executor is not None:
+        run_all(executor, jobs, record_done)
+    elif jobs:
+        options = executor_options or ExecutorOptions(workers=config.workers)
+        with contextlib.closing(make_executor(options, agent=config.agent, cache_dir=cache_dir or default_cache_dir())) as owned:
+            run_all(owned, jobs, record_done)
     return _finish(tasks, config, skill, skill_mode, run_dir, path, adapter)
 
 

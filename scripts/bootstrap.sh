@@ -23,7 +23,7 @@ ensure_docker() {
   fi
   if ! command -v dockerd >/dev/null 2>&1; then
     log "installing docker.io"
-    apt_install docker.io
+    apt_install docker.io iproute2  # ip: the Ray tests give a second engine its own bridge
   fi
   log "starting dockerd (log: /var/log/gskill-dockerd.log)"
   nohup dockerd >/var/log/gskill-dockerd.log 2>&1 &

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import re
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -71,6 +72,29 @@ class UnknownScriptedModel(ValueError):
     pass
 
 
+_throttled: dict[tuple, int] = {}
+_throttle_lock = threading.Lock()
+
+
+def _refuse_if_throttled(model: str, metadata: dict) -> None:
+    """`--scripted throttle=N`: the provider answers 429 (Retry-After 1 s) to the first N calls of
+    each rollout, as a real provider does when its rate limit is hit: tests of the back-off use it."""
+    limit = int(metadata.get("throttle") or 0)
+    if not limit:
+        return
+    key = (metadata.get("instance_id"), metadata.get("seed"), metadata.get("attempt"))
+    with _throttle_lock:
+        refused = _throttled.get(key, 0)
+        if refused >= limit:
+            return
+        _throttled[key] = refused + 1
+    import httpx
+    import litellm
+
+    response = httpx.Response(429, headers={"retry-after": "1"}, request=httpx.Request("POST", "http://scripted.invalid"))
+    raise litellm.RateLimitError("scripted provider: rate limit reached", llm_provider="scripted", model=model, response=response)
+
+
 class ScriptedProvider(CustomLLM):
     def completion(self, model, messages, api_base, custom_prompt_dict, model_response: ModelResponse, print_verbose,
                    encoding, api_key, logging_obj, optional_params, acompletion=None, litellm_params=None,
@@ -83,6 +107,7 @@ class ScriptedProvider(CustomLLM):
         if name not in POLICIES:
             raise UnknownScriptedModel(f"no scripted model {name!r}; known: {', '.join(sorted(POLICIES))}")
         metadata = (litellm_params or {}).get("metadata") or {}
+        _refuse_if_throttled(model, metadata)
         request = ScriptedRequest(name, messages, list(optional_params.get("tools") or []), dict(metadata))
         reply = POLICIES[name](request)
         message = model_response.choices[0].message

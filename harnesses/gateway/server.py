@@ -25,6 +25,7 @@ from pathlib import Path
 
 from gskill.schema import Usage
 from harnesses.gateway import wire
+from harnesses.gateway.limits import Limiter, RateLimiter, call_within_limits, estimate_tokens
 
 
 @dataclass
@@ -77,7 +78,10 @@ _APIS = {
 
 
 class Gateway:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, limiter: Limiter | None = None) -> None:
+        """`limiter` keeps provider rate limits (`harnesses.gateway.limits`); the default has no limits
+        but still pauses a model for every rollout after a provider 429."""
+        self.limiter = limiter or RateLimiter([])
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
         gateway = self
@@ -189,8 +193,16 @@ class Gateway:
             error_type = "rate_limit_error" if api == "messages" else "insufficient_quota"
             return _send_json(handler, 429, {"type": "error", "error": {"type": error_type, "message": f"gskill: {why}"}})
         messages, tools, params = to_chat(body)
+        sent: list[float] = []  # when the request left for the provider (the last attempt's time wins)
+
+        def call():
+            sent.append(time.time())
+            return complete(session.model, messages, tools=tools or None, metadata=session.metadata, **params)
+
         try:
-            response = complete(session.model, messages, tools=tools or None, metadata=session.metadata, **params)
+            response, waited = call_within_limits(
+                self.limiter, session.model, estimate_tokens(messages, tools, params), call, lambda response: sum(wire.usage_of(response))
+            )  # fmt: skip
         except Exception as exc:  # the provider failed: the agent sees a 502 and may retry
             with session._lock:
                 session.provider_errors += 1
@@ -200,12 +212,13 @@ class Gateway:
         prompt, completion = wire.usage_of(response)
         cost = cost_of(response, session.model)
         with session._lock:
-            session.usage = session.usage + Usage(calls=1, input_tokens=prompt, output_tokens=completion, cost_usd=cost or 0.0)
+            session.usage = session.usage + Usage(calls=1, input_tokens=prompt, output_tokens=completion, cost_usd=cost or 0.0, rate_wait_s=waited)
         reply = to_body(response, session.model)
         session.record({
             "t": began, "api": api, "model": session.model, "requested_model": body.get("model", ""), "request": body,
             "response": reply, "usage": {"input_tokens": prompt, "output_tokens": completion}, "cost_usd": cost,
             "seconds": round(time.time() - began, 3), "stream": bool(body.get("stream")), "status": 200,
+            "sent": sent[-1], **({"rate_wait_s": round(waited, 3)} if waited else {}),
         })  # fmt: skip
         if body.get("stream"):
             _send_stream(handler, to_stream(reply))

@@ -1,0 +1,132 @@
+"""Where rollouts run: the boundary `gskill eval`, `learn` and `transfer` share.
+
+    with make_executor(ExecutorOptions(kind="local", workers=4), agent="mini", cache_dir=...) as executor:
+        record = executor.run_one(RolloutJob(task, 0, config, skill, ..., run_dir=folder))
+        run_all(executor, jobs, on_record)          # `workers` at once, records as they finish
+
+An executor runs one `RolloutJob` (rollout + grade, infra retries) and leaves its traces under the
+job's `run_dir`, wherever the rollout ran. `LocalExecutor` runs it here against one gateway;
+`harnesses.ray_executor.RayExecutor` on a Ray cluster (a gateway per node, traces shipped back).
+Both keep provider rate limits: here in the gateway's limiter, on Ray in one limiter at the driver.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Literal, Protocol
+
+from gskill.schema import EvalRecord, RateLimit, RunConfig, SandboxLimits, Task
+
+
+@dataclass
+class RolloutJob:
+    task: Task
+    run_index: int
+    config: RunConfig
+    skill: str
+    skill_mode: str
+    limits: SandboxLimits | None
+    infra_retries: int
+    scripted: dict | None
+    run_dir: Path  # the driver's folder for this rollout's traces
+
+
+@dataclass
+class ExecutorOptions:
+    kind: Literal["local", "ray"] = "local"
+    workers: int = 2  # rollouts in flight (cluster-wide on Ray)
+    ray_address: str | None = None
+    per_node: int = 4  # on Ray: rollouts at once on one node
+    rate_limits: list[RateLimit] = field(default_factory=list)
+
+
+class Executor(Protocol):
+    workers: int
+    limiter: object  # harnesses.gateway.limits.Limiter: the provider limits its rollouts keep
+
+    def run_one(self, job: RolloutJob) -> EvalRecord: ...
+    def close(self) -> None: ...
+
+
+def run_all(executor: Executor, jobs: list[RolloutJob], on_record: Callable[[EvalRecord], None]) -> None:
+    """Every job, `executor.workers` at once; `on_record` is called (in this thread) as each finishes."""
+    if not jobs:
+        return
+    with ThreadPoolExecutor(max_workers=max(1, min(executor.workers, len(jobs)))) as pool:
+        for future in as_completed([pool.submit(executor.run_one, job) for job in jobs]):
+            on_record(future.result())
+
+
+class LocalExecutor:
+    """Rollouts on this machine against one gateway (started on first use, so an executor that is
+    never used costs nothing)."""
+
+    def __init__(self, *, agent: str, workers: int, cache_dir: Path | None, rate_limits: list[RateLimit] | None = None) -> None:
+        self.agent, self.workers, self.cache_dir, self.rate_limits = agent, workers, cache_dir, list(rate_limits or [])
+        self._lock = threading.Lock()
+        self._gateway = None
+        self.tools_dir: Path | None = None
+        self.limiter = limiter_for(self.rate_limits)
+
+    @property
+    def gateway(self):
+        with self._lock:
+            if self._gateway is None:
+                self._gateway, self.tools_dir = start_gateway(self.agent, self.cache_dir, self.limiter)
+            return self._gateway
+
+    def run_one(self, job: RolloutJob) -> EvalRecord:
+        from harnesses.evaluate import evaluate_one
+
+        gateway = self.gateway
+        return evaluate_one(
+            job.task, job.run_index, config=job.config, skill=job.skill, gateway=gateway, run_dir=job.run_dir, limits=job.limits,
+            infra_retries=job.infra_retries, scripted=job.scripted, skill_mode=job.skill_mode, tools_dir=self.tools_dir,
+        )  # fmt: skip
+
+    def close(self) -> None:
+        with self._lock:
+            if self._gateway is not None:
+                self._gateway.stop()
+                self._gateway = None
+
+    def __enter__(self) -> "LocalExecutor":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def limiter_for(rate_limits: list[RateLimit]):
+    from harnesses.gateway.limits import RateLimiter
+
+    return RateLimiter(rate_limits)
+
+
+def start_gateway(agent: str, cache_dir: Path | None, limiter=None):
+    """A gateway for `agent`'s rollouts on this machine, and the folder of its binary (None for an agent
+    that runs in this process). A containerised agent reaches the gateway on the Docker bridge."""
+    from harnesses.agents import adapter_for
+    from harnesses.agents.tools import install, tools_dir
+    from harnesses.gateway.server import Gateway
+    from harnesses.sandbox import bridge_gateway_ip
+
+    adapter = adapter_for(agent)
+    if adapter.tool is None:
+        return Gateway(limiter=limiter).start(), None
+    if cache_dir is None:
+        raise ValueError(f"{agent} needs cache_dir (its binary lives in the tool cache)")
+    install(adapter.tool, cache_dir)
+    return Gateway(host=bridge_gateway_ip(), limiter=limiter).start(), tools_dir(cache_dir)
+
+
+def make_executor(options: ExecutorOptions, *, agent: str, cache_dir: Path) -> Executor:
+    if options.kind == "ray":
+        from harnesses.ray_executor import RayExecutor
+
+        return RayExecutor(options.ray_address, workers=options.workers, per_node=options.per_node, agent=agent,
+                           cache_dir=cache_dir, rate_limits=options.rate_limits)  # fmt: skip
+    return LocalExecutor(agent=agent, workers=options.workers, cache_dir=cache_dir, rate_limits=options.rate_limits)
