@@ -23,7 +23,7 @@ ensure_docker() {
   fi
   if ! command -v dockerd >/dev/null 2>&1; then
     log "installing docker.io"
-    apt_install docker.io iproute2  # ip: the Ray tests give a second engine its own bridge
+    apt_install docker.io
   fi
   log "starting dockerd (log: /var/log/gskill-dockerd.log)"
   nohup dockerd >/var/log/gskill-dockerd.log 2>&1 &
@@ -72,12 +72,16 @@ ensure_agents() {
   "$GSKILL_ROOT/.venv/bin/gskill" agents install >/dev/null 2>&1 || log "could not fetch the agent binaries (npm registry unreachable?)"
 }
 
-ensure_chromium() {
-  # Only the test suite needs it: the report test renders report.html in a real headless browser.
-  command -v chromium >/dev/null 2>&1 && return 0
-  [ "$(id -u)" = 0 ] || { log "chromium missing and not root: the report rendering test will skip"; return 0; }
-  log "installing chromium (report rendering test)"
-  apt_install chromium
+ensure_test_tools() {
+  # Only the test suite needs them: chromium renders report.html in a real headless browser; ip gives
+  # the Ray tests' second Docker engine a bridge of its own.
+  local missing=()
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+  [ "${#missing[@]}" = 0 ] && return 0
+  [ "$(id -u)" = 0 ] || { log "${missing[*]} missing and not root: the tests that need them will skip"; return 0; }
+  log "installing ${missing[*]} (test suite)"
+  apt_install "${missing[@]}"
 }
 
 ensure_docker
