@@ -1,8 +1,9 @@
 """Rollouts per minute: the local executor against Ray with one and with two nodes, in one run.
 
-    python benchmarks/executor_scaling.py [--tasks DIR] [--runs 3] [--workers 2]
+    python benchmarks/executor_scaling.py [--tasks DIR] [--runs 3] [--workers 2] [--repeats 3]
 
-The same rollouts (scripted/oracle, mini-SWE-agent, grading in fresh containers) run three times:
+The same rollouts (scripted/oracle, mini-SWE-agent, grading in fresh containers) run in three modes,
+interleaved `--repeats` times (local, ray-1, ray-2, local, ...) so drift hits every mode alike:
   local — `gskill eval`'s thread pool;
   ray-1 — a local Ray cluster with one node (2 CPUs);
   ray-2 — a head and a second node (1 CPU each) on this machine.
@@ -12,6 +13,10 @@ Printed: wall time, rollouts per minute, the median rollout time measured inside
 <= 10%. On one 2-core machine two Ray "nodes" share the same cores and Docker engine, so ray-2 shows
 the executor's cost, not a speed-up; scaling needs real hosts. Without --tasks, tasks are mined from
 the tests' fixture repo first (not timed). Cluster start-up is not timed; Ray's actor set-up is.
+Each mode's figure is the median over the repeats, with the range beside it.
+
+Also printed: what a cluster-wide rate limit costs per model call, the round trip of one booking
+from a node's gateway to the limiter at the driver (`harnesses.ray_executor._DriverService.reserve`).
 """
 
 from __future__ import annotations
@@ -65,6 +70,7 @@ def main() -> None:
     parser.add_argument("--tasks", type=Path)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     import ray
     from ray.cluster_utils import Cluster
@@ -73,26 +79,72 @@ def main() -> None:
     tasks_dir = args.tasks or fixture_tasks(root)
     tasks = read_tasks(tasks_dir / "tasks.jsonl")
     config = load_settings().run.model_copy(update={"agent": "mini", "model": "scripted/oracle", "runs": args.runs, "workers": args.workers})
-    results = [measure("local", tasks, config, root / "local", ExecutorOptions(workers=args.workers))]
-    for label, nodes in (("ray-1", [2]), ("ray-2", [1, 1])):
-        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": nodes[0], "include_dashboard": False})
-        for cpus in nodes[1:]:
-            cluster.add_node(num_cpus=cpus)
-        cluster.wait_for_nodes()
-        try:
-            results.append(measure(label, tasks, config, root / label, ExecutorOptions("ray", args.workers, cluster.address, args.workers)))
-        finally:
-            ray.shutdown()
-            cluster.shutdown()
-    local = results[0]["wall"] / results[0]["rollouts"]
-    table = Table(title=f"{len(tasks)} tasks × {args.runs} runs, scripted/oracle, {args.workers} in flight")
-    for column in ("executor", "nodes", "rollouts", "resolved", "wall s", "rollouts/min", "median rollout s", "overhead vs local"):
+    modes = {"local": None, "ray-1": [2], "ray-2": [1, 1]}
+    results: dict[str, list[dict]] = {label: [] for label in modes}
+    booking_ms: list[float] = []
+    for repeat in range(args.repeats):
+        for label, nodes in modes.items():
+            folder = root / f"{label}-{repeat}"
+            if nodes is None:
+                results[label].append(measure(label, tasks, config, folder, ExecutorOptions(workers=args.workers)))
+                continue
+            cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": nodes[0], "include_dashboard": False})
+            for cpus in nodes[1:]:
+                cluster.add_node(num_cpus=cpus)
+            cluster.wait_for_nodes()
+            try:
+                where = ExecutorOptions("ray", args.workers, cluster.address, args.workers)
+                results[label].append(measure(label, tasks, config, folder, where))
+                if label == "ray-2":
+                    booking_ms.append(booking_round_trip_ms(cluster.address))
+            finally:
+                ray.shutdown()
+                cluster.shutdown()
+    per_rollout = {label: statistics.median(r["wall"] / r["rollouts"] for r in runs) for label, runs in results.items()}
+    local = per_rollout["local"]
+    table = Table(title=f"{len(tasks)} tasks × {args.runs} runs, scripted/oracle, {args.workers} in flight, median of {args.repeats}")
+    for column in ("executor", "nodes", "rollouts", "resolved", "wall s (range)", "rollouts/min", "median rollout s", "overhead vs local (range)"):
         table.add_column(column)
-    for r in results:
-        overhead = (r["wall"] / r["rollouts"] - local) / local
-        table.add_row(r["label"], str(r["nodes"]), str(r["rollouts"]), str(r["resolved"]), f"{r['wall']:.1f}", f"{r['per_minute']:.1f}",
-                      f"{r['median_rollout']:.2f}", "-" if r["label"] == "local" else f"{overhead:+.1%}  (target <= 10%)")  # fmt: skip
+    for label, runs in results.items():
+        walls = [r["wall"] for r in runs]
+        overheads = [(r["wall"] / r["rollouts"] - local) / local for r in runs]
+        overhead = (per_rollout[label] - local) / local
+        table.add_row(
+            label, str(runs[0]["nodes"]), str(runs[0]["rollouts"]), str(min(r["resolved"] for r in runs)),
+            f"{statistics.median(walls):.1f} ({min(walls):.1f}–{max(walls):.1f})", f"{60 / per_rollout[label]:.1f}",
+            f"{statistics.median(r['median_rollout'] for r in runs):.2f}",
+            "-" if label == "local" else f"{overhead:+.1%} ({min(overheads):+.1%}…{max(overheads):+.1%})  target <= 10%",
+        )  # fmt: skip
     Console().print(table)
+    if booking_ms:
+        Console().print(f"rate-limit booking, node gateway → driver limiter: median {statistics.median(booking_ms):.2f} ms per model call")
+
+
+def booking_round_trip_ms(address: str, calls: int = 300) -> float:
+    """Median round trip of `reserve` from an actor on the second node to the driver's limiter."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    from harnesses.ray_executor import _DriverService, _RemoteLimiter
+
+    ray.init(address=address, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    here = ray.get_runtime_context().get_node_id()
+    other = next(node["NodeID"] for node in ray.nodes() if node["Alive"] and node["NodeID"] != here)
+    service = ray.remote(num_cpus=0, max_concurrency=64)(_DriverService).options(
+        scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False)).remote([], tempfile.mkdtemp())  # fmt: skip
+
+    @ray.remote(num_cpus=0)
+    def book(service, calls):
+        import time as clock
+
+        limiter, times = _RemoteLimiter(service), []
+        for _ in range(calls):
+            began = clock.perf_counter()
+            limiter.reserve("m", 100)
+            times.append((clock.perf_counter() - began) * 1000)
+        return sorted(times)[len(times) // 2]
+
+    return ray.get(book.options(scheduling_strategy=NodeAffinitySchedulingStrategy(other, soft=False)).remote(service, calls))
 
 
 if __name__ == "__main__":

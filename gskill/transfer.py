@@ -136,26 +136,45 @@ def transfer(
     limits: SandboxLimits | None, cache_dir: Path, progress: Callable[[str, int, int], None] = lambda arm, done, total: None,
     executor_options=None,
 ) -> dict[str, Any]:  # fmt: skip
-    """`executor_options` (harnesses.executor.ExecutorOptions): where rollouts run; default a local pool."""
-    from harnesses.evaluate import evaluate
+    """`executor_options` (harnesses.executor.ExecutorOptions): where rollouts run; default a local pool
+    of `workers`. One executor per agent serves all its cells (one gateway, one limiter, one set of Ray runners)."""
+    from harnesses.executor import ExecutorOptions, make_executor
 
     if not skill.strip():
         raise GskillError("the skill file is empty: there is nothing to transfer")
     out_dir.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {"tasks": len(tasks), "runs": runs, "cells": []}
-    for cell in cells:
-        config = run_config.model_copy(update={"agent": cell.agent, "model": cell.model, "runs": runs, "workers": workers})
-        arms = {}
-        for arm, text in (("baseline", ""), ("skill", skill)):
-            folder = out_dir / cell.name / arm
-            evaluate(tasks, config=config, skill=text, run_dir=folder, limits=limits, skill_mode=cell.skill_mode, cache_dir=cache_dir,
-                     scripted=cell.scripted or None, progress=lambda done, total, a=f"{cell.label} {arm}": progress(a, done, total),
-                     executor_options=executor_options)  # fmt: skip
-            arms[arm] = latest_records(folder)
-        ids = {task.instance_id for task in tasks}
-        keep = lambda records: {k: r for k, r in records.items() if k[0] in ids and k[1] < runs}  # noqa: E731
-        result["cells"].append({"cell": cell.label, "folder": cell.name, "agent": cell.agent, "model": cell.model, "skill_mode": cell.skill_mode,
-                                "scripted": cell.model.startswith("scripted/"), **compare(keep(arms["baseline"]), keep(arms["skill"]))})  # fmt: skip
+    options = executor_options or ExecutorOptions(workers=workers)
+    executors: dict[str, Any] = {}
+    try:
+        for cell in cells:
+            if cell.agent not in executors:
+                executors[cell.agent] = make_executor(options, agent=cell.agent, cache_dir=cache_dir)
+            result["cells"].append(_transfer_cell(skill, tasks, cell, executors[cell.agent], runs=runs, workers=workers, out_dir=out_dir,
+                                                  run_config=run_config, limits=limits, progress=progress))  # fmt: skip
+    finally:
+        for executor in executors.values():
+            executor.close()
     (out_dir / "transfer.json").write_text(json.dumps(result, indent=2))
     (out_dir / "transfer.md").write_text(markdown_table(result))
     return result
+
+
+def _transfer_cell(
+    skill: str, tasks: list[Task], cell: Cell, executor, *, runs: int, workers: int, out_dir: Path, run_config: RunConfig,
+    limits: SandboxLimits | None, progress: Callable[[str, int, int], None],
+) -> dict[str, Any]:  # fmt: skip
+    """Both arms of one cell on the same tasks and seeds, compared."""
+    from harnesses.evaluate import evaluate
+
+    config = run_config.model_copy(update={"agent": cell.agent, "model": cell.model, "runs": runs, "workers": workers})
+    arms = {}
+    for arm, text in (("baseline", ""), ("skill", skill)):
+        folder = out_dir / cell.name / arm
+        evaluate(tasks, config=config, skill=text, run_dir=folder, limits=limits, skill_mode=cell.skill_mode, executor=executor,
+                 scripted=cell.scripted or None, progress=lambda done, total, a=f"{cell.label} {arm}": progress(a, done, total))  # fmt: skip
+        arms[arm] = latest_records(folder)
+    ids = {task.instance_id for task in tasks}
+    keep = lambda records: {k: r for k, r in records.items() if k[0] in ids and k[1] < runs}  # noqa: E731
+    return {"cell": cell.label, "folder": cell.name, "agent": cell.agent, "model": cell.model, "skill_mode": cell.skill_mode,
+            "scripted": cell.model.startswith("scripted/"), **compare(keep(arms["baseline"]), keep(arms["skill"]))}  # fmt: skip

@@ -43,6 +43,12 @@ def write_files(folder: Path, files: dict[str, bytes]) -> None:
         target.write_bytes(data)
 
 
+def _warn(message: str) -> None:
+    from rich.console import Console
+
+    Console(stderr=True).print(f"[yellow]warning:[/] {message}", highlight=False)
+
+
 def import_ray():
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no phoning home
     try:
@@ -159,6 +165,17 @@ class _NodeRunner:
     def node_id(self) -> str:
         return self.node
 
+    def unready(self) -> str:
+        """Why this node cannot run rollouts ("" = it can): it needs a Docker engine."""
+        from harnesses.sandbox.base import SandboxError
+        from harnesses.sandbox.docker_backend import docker_client
+
+        try:
+            docker_client(timeout=10)
+        except SandboxError as exc:
+            return str(exc)
+        return ""
+
     def loaded_images(self) -> list[str]:
         return list(self.images_loaded)
 
@@ -224,6 +241,7 @@ class RayExecutor:
         self._pool: dict[str, object] | None = None  # node id -> runner, made on first use
         self._load: dict[str, int] = {}
         self.service = None
+        self.skipped: dict[str, str] = {}  # node id -> why it runs no rollouts
 
     def _connect(self) -> None:
         ray = self.ray
@@ -256,6 +274,18 @@ class RayExecutor:
                 runners[node["NodeID"]] = actor.options(scheduling_strategy=strategy).remote(self.agent, str(self.cache_dir), self.service, self.per_node)
         if not runners:
             raise GskillError(f"the Ray cluster at {self.address or 'auto'} has no alive node")
+        self.skipped = {}
+        for node, runner in list(runners.items()):
+            try:
+                why = ray.get(runner.unready.remote(), timeout=120)
+            except Exception as exc:  # the runner could not even start there (e.g. no Docker bridge for codex)
+                why = str(exc).strip().splitlines()[-1][:200]
+            if why:
+                self.skipped[node] = why
+                ray.kill(runners.pop(node))
+                _warn(f"Ray node {node[:12]} runs no rollouts: {why}")
+        if not runners:
+            raise GskillError(f"no node of the Ray cluster at {self.address or 'auto'} can run rollouts: {next(iter(self.skipped.values()))}")
         self._pool, self._load = runners, {node: 0 for node in runners}
 
     @property

@@ -222,3 +222,23 @@ def test_a_node_without_the_env_image_loads_the_drivers_copy_once(empty_docker, 
     assert second.images.get(image).id == docker.from_env().images.get(image).id  # the driver's build, not another
     loads = list(second.events(since=began, until=int(time.time()) + 1, filters={"type": "image", "event": "load"}, decode=True))
     assert len(loads) == 1  # once for the node, however many of its rollouts needed it
+
+
+def test_a_node_without_docker_is_left_out_with_a_warning(mined_tasks, tmp_path):
+    with local_cluster({"DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}) as (cluster, worker):
+        done = subprocess.run(_eval(mined_tasks, tmp_path / "run", cluster.address, "--runs", "2"), cwd=ROOT,
+                              capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert f"Ray node {worker.node_id[:12]} runs no rollouts: no Docker engine answers" in " ".join(done.stderr.split())
+    assert worker.node_id not in {r["rollout"]["node"] for r in _records(tmp_path / "run")}
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["resolve_rate"] == 1.0
+
+
+def test_executor_ray_without_ray_installed_says_what_to_install(mined_tasks, tmp_path):
+    shadow = tmp_path / "shadow" / "ray"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('no ray here')\n")
+    done = subprocess.run(_eval(mined_tasks, tmp_path / "run", "auto"), cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(tmp_path / "shadow")})  # fmt: skip
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines()[-1].endswith("--executor ray needs Ray: pip install 'gskill[ray]'")
