@@ -496,6 +496,13 @@ def learn(
         if max_cost is not None:
             updates["max_cost_usd"] = max_cost
         options = LearnOptions(**{**options.to_json(), **updates})
+        if repo_path is not None:
+            if not (repo_path / ".git").exists():
+                raise GskillError(f"--repo {repo_path} is not a git repository")
+            options.publish_to = str(repo_path.resolve())
+        options.skill_name = skill_name or options.skill_name
+        if options.publish_to:  # a resumed run publishes where the first run would have
+            repo_path, skill_name = Path(options.publish_to), options.skill_name
     else:
         if agent not in ("mini", "codex", "claude"):
             raise GskillError(f"unknown agent {agent!r}; choose mini, codex or claude")
@@ -544,6 +551,7 @@ def learn(
             reflection = LitellmReflection(options.reflection_model, log_path=out_dir / "reflection_calls.jsonl", seed=seed)
             options.seed_skill = draft(repo_path, reflection, token_budget)
             out.print(f"drafted a seed skill ({len(options.seed_skill.splitlines())} lines) from {repo_path}")
+        options.publish_to, options.skill_name = str(repo_path.resolve()) if repo_path else "", skill_name
     if no_test:
         options.test_eval = False
     from gskill.learn import load_split

@@ -83,6 +83,9 @@ class LearnOptions:
     ray_address: str | None = None
     per_node: int = 4
     rate_limits: list[dict[str, Any]] = field(default_factory=list)  # RateLimit fields
+    # Where the CLI publishes the best skill when the run ends (also after a --resume); not part of the search.
+    publish_to: str = ""
+    skill_name: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -243,7 +246,8 @@ def claim_learn_folder(run_dir: Path, tasks_dir: Path, options: LearnOptions) ->
         path.write_text(json.dumps(wanted, indent=2))
         return
     recorded = json.loads(path.read_text())
-    free = {"max_metric_calls", "max_cost_usd", "workers", "test_eval", "executor", "ray_address", "per_node", "rate_limits"}
+    free = {"max_metric_calls", "max_cost_usd", "workers", "test_eval", "executor", "ray_address", "per_node", "rate_limits",
+            "publish_to", "skill_name"}  # fmt: skip
     changed = sorted(
         key for key in wanted["options"] if key not in free and recorded["options"].get(key) != wanted["options"][key]
     ) + (["tasks"] if recorded.get("tasks") != wanted["tasks"] else [])

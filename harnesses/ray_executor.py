@@ -152,7 +152,9 @@ class _NodeRunner:
         import ray
 
         from harnesses.executor import start_gateway
+        from harnesses.gateway.models import _litellm
 
+        _litellm()  # import it now (seconds), not in the node's first rollout
         self.service = service
         self.gateway, self.tools_dir = start_gateway(agent, Path(cache_dir), _RemoteLimiter(service))
         self.node = ray.get_runtime_context().get_node_id()
@@ -275,9 +277,10 @@ class RayExecutor:
         if not runners:
             raise GskillError(f"the Ray cluster at {self.address or 'auto'} has no alive node")
         self.skipped = {}
-        for node, runner in list(runners.items()):
+        checks = {node: runner.unready.remote() for node, runner in runners.items()}  # all nodes at once
+        for node, check in checks.items():
             try:
-                why = ray.get(runner.unready.remote(), timeout=120)
+                why = ray.get(check, timeout=120)
             except Exception as exc:  # the runner could not even start there (e.g. no Docker bridge for codex)
                 why = str(exc).strip().splitlines()[-1][:200]
             if why:

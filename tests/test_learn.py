@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -134,6 +135,11 @@ def test_one_shot_learn_mines_drafts_a_seed_learns_and_publishes_into_the_repo(b
     meta = json.loads((skill / "skill.json").read_text())
     assert meta["repo_commit"] == subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     assert meta["model"] == "scripted/needs-skill" and meta["scripted"] is True and meta["tokens"] <= 2000
+    # A resumed run publishes where the one-shot run did (it remembers the repository and name).
+    shutil.rmtree(skill)
+    resumed = gskill("learn", "--resume", str(tmp_path / "run"), env=env)
+    assert resumed.returncode == 0 and "published" in resumed.stdout, resumed.stdout[-2000:] + resumed.stderr[-2000:]
+    assert (skill / "SKILL.md").read_text() == text
     # A second run at the same commit reuses the mined tasks.
     again = gskill(*args[:-1], str(tmp_path / "run2"), env=env)
     assert again.returncode == 0 and "reusing mined tasks" in again.stdout, again.stderr[-2000:]
@@ -171,8 +177,6 @@ def test_transfer_reports_paired_statistics_per_cell(reference_run, library_task
 
 
 def _chromium(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
-    import shutil
-
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:

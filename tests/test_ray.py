@@ -96,6 +96,16 @@ def empty_docker(base_image):
         shutil.rmtree(root, ignore_errors=True)
 
 
+def _wait_for_records(process, run_dir, count: int) -> None:
+    """Until `run_dir` holds `count` records, while `process` still runs (so a kill lands mid-run)."""
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and process.poll() is None:
+        if (run_dir / "rollouts.jsonl").is_file() and len(_records(run_dir)) >= count:
+            break
+        time.sleep(0.2)
+    assert process.poll() is None, "the run ended before anything could be killed"
+
+
 def _records(run_dir):
     return [json.loads(line) for line in (run_dir / "rollouts.jsonl").read_text().splitlines()]
 
@@ -118,17 +128,9 @@ def test_ray_executor_matches_local_and_uses_both_nodes(cluster, mined_tasks, tm
 def test_a_node_killed_mid_run_loses_nothing_and_counts_each_rollout_once(cluster, mined_tasks, tmp_path):
     cluster, worker = cluster
     run_dir = tmp_path / "run"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gskill", "eval", "--tasks", str(mined_tasks), "--model", "scripted/oracle", "--runs", "4",
-         "--executor", "ray", "--ray-address", cluster.address, "--out", str(run_dir)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and process.poll() is None:
-        if (run_dir / "rollouts.jsonl").is_file() and len(_records(run_dir)) >= 2:
-            break
-        time.sleep(0.2)
-    assert process.poll() is None, "the run ended before a node could be killed"
+    command = _eval(mined_tasks, run_dir, cluster.address, "--runs", "4")
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for_records(process, run_dir, 2)
     cluster.remove_node(worker, allow_graceful=False)  # kill the second node's processes
     stdout, stderr = process.communicate(timeout=400)
     assert process.returncode == 0, stdout[-2000:] + stderr[-3000:]
@@ -163,12 +165,7 @@ def test_the_driver_killed_mid_run_resumes_without_redoing_a_finished_rollout(cl
     run_dir = tmp_path / "run"
     command = _eval(mined_tasks, run_dir, cluster.address, "--runs", "4")
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and process.poll() is None:
-        if (run_dir / "rollouts.jsonl").is_file() and len(_records(run_dir)) >= 2:
-            break
-        time.sleep(0.2)
-    assert process.poll() is None, "the run ended before the driver could be killed"
+    _wait_for_records(process, run_dir, 2)
     process.send_signal(signal.SIGKILL)
     process.wait()
     before = (run_dir / "rollouts.jsonl").read_text()
