@@ -182,22 +182,22 @@ def test_the_driver_killed_mid_run_resumes_without_redoing_a_finished_rollout(cl
 
 
 def test_a_rate_limit_holds_for_the_whole_cluster(cluster, mined_tasks, tmp_path):
-    """rpm=120 (one call every 0.5 s after a burst of 2) across both nodes' gateways: the times the
-    calls left for the provider, from every node's traces, keep it; each node alone would not."""
+    """rpm=60 (one call a second, no burst) across both nodes' gateways: the times the calls left for
+    the provider, from every node's traces, keep it; a limit per node would let two leave together."""
     cluster, _ = cluster
     run_dir = tmp_path / "run"
     done = subprocess.run(_eval(mined_tasks, run_dir, cluster.address, "--runs", "3", "--workers", "4", "--per-node", "2",
-                                "--rate-limit", "rpm=120"), cwd=ROOT, capture_output=True, text=True, timeout=600)  # fmt: skip
+                                "--rate-limit", "rpm=60"), cwd=ROOT, capture_output=True, text=True, timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     records = _records(run_dir)
     assert len({r["rollout"]["node"] for r in records}) == 2
     sent = sorted(json.loads(line)["sent"] for path in (run_dir / "traces").glob("*.gateway.jsonl")
                   for line in path.read_text().splitlines() if json.loads(line).get("status") == 200)  # fmt: skip
     assert len(sent) >= 12
-    interval, burst, slack = 0.5, 0.5, 0.2  # slack: a thread's sleep and the booking call's round trip
+    slack = 0.5  # a loaded machine's late wake-ups and the booking call's round trip
     for i in range(len(sent)):
         for j in range(i + 1, len(sent)):
-            assert sent[j] - sent[i] >= (j - i) * interval - burst - slack, (i, j, sent)
+            assert sent[j] - sent[i] >= (j - i) * 1.0 - slack, (i, j, sent)
     assert sum(r["rollout"]["usage"]["rate_wait_s"] for r in records) > 0
 
 
