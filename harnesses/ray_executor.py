@@ -168,14 +168,16 @@ class _NodeRunner:
         return self.node
 
     def unready(self) -> str:
-        """Why this node cannot run rollouts ("" = it can): it needs a Docker engine."""
+        """Why this node cannot run rollouts ("" = it can): it needs a Docker engine. A node that can
+        first removes the containers a killed driver's runners left on it (their owner process is gone)."""
         from harnesses.sandbox.base import SandboxError
-        from harnesses.sandbox.docker_backend import docker_client
+        from harnesses.sandbox.docker_backend import docker_client, reap
 
         try:
-            docker_client(timeout=10)
+            client = docker_client(timeout=10)
         except SandboxError as exc:
             return str(exc)
+        self.reaped = reap(client)
         return ""
 
     def loaded_images(self) -> list[str]:

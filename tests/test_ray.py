@@ -160,20 +160,30 @@ def _eval(tasks, out, address, *extra):
             "--ray-address", address, "--out", str(out), *extra]  # fmt: skip
 
 
-def test_the_driver_killed_mid_run_resumes_without_redoing_a_finished_rollout(cluster, mined_tasks, tmp_path):
+def _gskill_containers(client) -> set[str]:
+    return {container.name for container in client.containers.list(all=True, filters={"label": "gskill.managed=1"})}
+
+
+def test_the_driver_killed_mid_run_resumes_without_redoing_a_finished_rollout(cluster, mined_tasks, tmp_path, docker_client):
     cluster, _ = cluster
     run_dir = tmp_path / "run"
     command = _eval(mined_tasks, run_dir, cluster.address, "--runs", "4")
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _wait_for_records(process, run_dir, 2)
+    deadline = time.monotonic() + 30
+    while not _gskill_containers(docker_client) and time.monotonic() < deadline:
+        time.sleep(0.05)  # kill while a rollout has a container up
     process.send_signal(signal.SIGKILL)
     process.wait()
     before = (run_dir / "rollouts.jsonl").read_text()
     assert 2 <= len(before.splitlines()) < 8
-    reaped = gskill("env", "reap")  # the killed driver's runners left containers behind
-    assert reaped.returncode == 0, reaped.stderr[-2000:]
+    time.sleep(3)  # Ray ends the dead driver's runner actors
+    orphans = _gskill_containers(docker_client)
+    assert orphans  # the killed driver's runners died with their containers still up
     resumed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-3000:]
+    # The new driver's runners removed the containers the killed one's left on their nodes.
+    assert not orphans & _gskill_containers(docker_client), orphans
     after = (run_dir / "rollouts.jsonl").read_text()
     assert after.startswith(before)  # nothing finished was lost or rewritten
     keys = [(r["instance_id"], r["run_index"]) for r in _records(run_dir)]
