@@ -176,6 +176,25 @@ class LitellmReflection:
         self.limiter = limiter or RateLimiter([])
         self.unpriced = 0
 
+    def max_cost_usd(self, prompt: str) -> float | None:
+        """The most one call on `prompt` can cost: its prompt tokens at the input price plus the model's
+        longest output at the output price (litellm's price map). None for a model litellm cannot price."""
+        from harnesses.gateway.models import _litellm, is_scripted
+
+        if is_scripted(self.model):
+            return 0.0
+        litellm = _litellm()
+        try:
+            info = litellm.get_model_info(self.model)
+            prompt_tokens = litellm.token_counter(model=self.model, messages=[{"role": "user", "content": prompt}])
+            longest = int(info.get("max_output_tokens") or info.get("max_tokens") or 0)
+            price_in, price_out = float(info["input_cost_per_token"] or 0), float(info["output_cost_per_token"] or 0)
+        except Exception:  # unknown model or price: the engine's fixed reserve applies
+            return None
+        if not longest:
+            return None
+        return prompt_tokens * price_in + longest * price_out
+
     def __call__(self, prompt: str) -> LMReply:
         from harnesses.gateway.limits import call_within_limits, estimate_tokens
         from harnesses.gateway.models import CallLog, complete, cost_of, text_of

@@ -72,6 +72,17 @@ def test_dollar_budget_counts_rollouts_and_reflection_and_is_never_overshot(tmp_
     assert abs(result.spend.cost_usd - spent) < 1e-9 and spent > 3.0  # used, not just reserved
 
 
+@pytest.mark.parametrize("budget", [3.0, 3.3, 4.0])
+def test_a_reflection_lm_that_bounds_its_price_is_held_to_that_bound(tmp_path, budget):
+    """The fixed reserve ($0.25) is below what a reflection costs here ($0.45, bounded at $0.50): only the
+    per-prompt bound keeps the budget, whatever headroom the last iteration leaves."""
+    lm = ScriptedReflector(cost=0.45, bound=0.5)
+    result, evaluator, _ = run(tmp_path, evaluator=ToyEvaluator(cost_per_call=0.1), lm=lm, max_metric_calls=None, max_cost_usd=budget)
+    spent = 0.1 * len(evaluator.calls) + 0.45 * len(lm.prompts)
+    assert result.stop_reason == "budget exhausted" and lm.prompts and spent <= budget + 1e-9
+    assert abs(result.spend.cost_usd - spent) < 1e-9 and spent > budget - 1.5
+
+
 def test_seed_that_cannot_be_scored_within_budget_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="cannot pay for scoring the seed"):
         run(tmp_path, max_metric_calls=5)

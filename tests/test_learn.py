@@ -209,3 +209,13 @@ def test_report_renders_every_section_in_a_real_browser(reference_run, tmp_path)
     blue = int(((abs(r - 31) < 25) & (abs(g - 119) < 25) & (abs(b - 180) < 25)).sum())  # refine candidates, #1f77b4
     dark_green = int(((r < 40) & (g > 60) & (g < 120) & (b < 60)).sum())  # solved cells of the frontier grid
     assert inked > 0.02 and orange > 200 and blue > 200 and dark_green > 500, (inked, orange, blue, dark_green)
+
+
+def test_reflection_bounds_a_calls_price_from_litellms_price_map(tmp_path):
+    """gpt-4o in litellm 1.106.2's map: $2.50 / $10 per million tokens in / out, 16,384 output tokens at most."""
+    from gskill.learn import LitellmReflection
+
+    bound = LitellmReflection("openai/gpt-4o", log_path=tmp_path / "calls.jsonl").max_cost_usd("word " * 2000)
+    assert 16_384 * 10e-6 + 2000 * 2.5e-6 <= bound <= 16_384 * 10e-6 + 2100 * 2.5e-6
+    assert LitellmReflection("scripted/reflector", log_path=tmp_path / "c").max_cost_usd("x") == 0.0
+    assert LitellmReflection("nobody/unpriced-model", log_path=tmp_path / "c").max_cost_usd("x") is None  # the fixed reserve applies

@@ -74,6 +74,10 @@ class ScriptedReflector:
     cost: float = 0.0
     identity: str = "scripted/reflector"
     prompts: list[str] = field(default_factory=list)
+    bound: float | None = None  # what `max_cost_usd` says a call may cost (None: no bound offered)
+
+    def max_cost_usd(self, prompt: str) -> float | None:
+        return self.bound
 
     def __call__(self, prompt: str) -> LMReply:
         from harnesses.gateway.scripted import POLICIES, ScriptedRequest

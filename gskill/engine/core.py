@@ -50,7 +50,9 @@ class EngineConfig:
     token_budget: int = 2000  # per component, tiktoken o200k_base
     max_metric_calls: int | None = None  # paid evaluator calls (cache hits are free)
     max_cost_usd: float | None = None  # evaluator + reflection dollars
-    max_cost_per_reflection: float = 0.25  # reserved before each reflection call against max_cost_usd
+    # Reserved for each reflection call against max_cost_usd, unless the reflection LM bounds a call's
+    # price itself (`max_cost_usd(prompt)`): then that bound is checked before the call.
+    max_cost_per_reflection: float = 0.25
     max_iterations: int | None = None
     workers: int = 1
     frozen: tuple[str, ...] = ()  # components never proposed
@@ -114,13 +116,14 @@ class _Budget:
 
     def __init__(self, config: EngineConfig, evaluator: Evaluator, spend: Spend) -> None:
         self.config, self.bound, self.spend = config, float(evaluator.max_cost_per_call or 0.0), spend
+        self.reflection_reserve = config.max_cost_per_reflection  # raised to the largest bound the LM has given
 
     def affords(self, calls: int, reflections: int = 0) -> bool:
         c = self.config
         if c.max_metric_calls is not None and self.spend.metric_calls + calls > c.max_metric_calls:
             return False
         if c.max_cost_usd is not None:
-            reserve = (self.bound if calls else 0.0) + reflections * c.max_cost_per_reflection
+            reserve = (self.bound if calls else 0.0) + reflections * self.reflection_reserve
             if self.spend.cost_usd + reserve > c.max_cost_usd + 1e-12:
                 return False
         return True
@@ -241,6 +244,15 @@ class Engine:
     def reflect(self, prompt: str) -> LMReply:
         reply = self.store.lm_reply(self.lm.identity, prompt)
         if reply is None:
+            # A reflection LM that can bound a call's price (`max_cost_usd(prompt)`) is held to that bound
+            # before the call; the next iterations' pre-checks then reserve at least as much.
+            bound = getattr(self.lm, "max_cost_usd", lambda prompt: None)(prompt)
+            if bound is not None:
+                self.budget.reflection_reserve = max(self.budget.reflection_reserve, bound)
+            else:
+                bound = self.config.max_cost_per_reflection
+            if self.config.max_cost_usd is not None and self.spend.cost_usd + bound > self.config.max_cost_usd + 1e-12:
+                raise BudgetExhausted(f"a reflection call may cost up to ${bound:.4f}")
             reply = self.lm(prompt)
             self.store.save_lm_reply(self.lm.identity, prompt, reply)
         self.spend.reflection_calls += 1

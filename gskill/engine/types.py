@@ -57,6 +57,9 @@ class LMReply:
 
 
 class ReflectionLM(Protocol):
+    """May also offer `max_cost_usd(prompt) -> float | None`, an upper bound on one call's price: a
+    dollar budget is then checked against it before each call (else `max_cost_per_reflection`)."""
+
     identity: str  # the model's name: part of the reply cache key
 
     def __call__(self, prompt: str) -> LMReply: ...
