@@ -43,10 +43,14 @@ def write_files(folder: Path, files: dict[str, bytes]) -> None:
         target.write_bytes(data)
 
 
-def _warn(message: str) -> None:
+def _tell(message: str) -> None:
     from rich.console import Console
 
-    Console(stderr=True).print(f"[yellow]warning:[/] {message}", highlight=False)
+    Console(stderr=True).print(message, highlight=False)
+
+
+def _warn(message: str) -> None:
+    _tell(f"[yellow]warning:[/] {message}")
 
 
 def import_ray():
@@ -292,6 +296,7 @@ class RayExecutor:
         if not runners:
             raise GskillError(f"no node of the Ray cluster at {self.address or 'auto'} can run rollouts: {next(iter(self.skipped.values()))}")
         self._pool, self._load = runners, {node: 0 for node in runners}
+        _tell(f"Ray: rollouts on {len(runners)} node(s), at most {self.per_node} at once on each, {self.workers} in flight in all")
 
     @property
     def limiter(self) -> _RemoteLimiter:
