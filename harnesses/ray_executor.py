@@ -17,7 +17,9 @@ Two things stay at the driver, in one `_DriverService` actor pinned to the drive
   load` once per node; the node's Docker is the cache).
 
 `workers` is the cluster-wide number of rollouts in flight. A job whose node dies mid-rollout is handed
-to another node; a record exists only for a finished rollout, so each (task, run) counts once.
+to another node; a record exists only for a finished rollout, so each (task, run) counts once. A node
+without a Docker engine is left out (with a warning). When a runner starts it removes the containers a
+killed driver's runners left on its node, so re-running after a driver crash leaves nothing behind.
 Ray is an optional extra: `pip install 'gskill[ray]'`.
 """
 
