@@ -152,7 +152,7 @@ def test_learn_runs_its_rollouts_on_the_cluster(cluster, library_tasks, tmp_path
     assert evidence["spend"]["metric_calls"] <= 25 and evidence["best"]["val_mean"] > evidence["seed"]["val_mean"]
     nodes = {json.loads(line)["rollout"]["node"] for path in (run_dir / "rollouts").glob("*/rollouts.jsonl")
              for line in path.read_text().splitlines()}  # fmt: skip
-    assert len(nodes) == 2 and "" not in nodes  # every rollout ran on a cluster node, on both of them
+    assert len(nodes) == 2 and "" not in nodes, done.stderr[-3000:]  # every rollout ran on a cluster node, on both of them
 
 
 def _eval(tasks, out, address, *extra):

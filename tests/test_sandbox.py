@@ -176,6 +176,20 @@ def test_reaper_removes_containers_of_a_killed_process_only(docker_client, base_
         assert removed and all(name.startswith("gskill-") for name in removed)
 
 
+def test_reapers_racing_for_the_same_orphans_both_finish(docker_client, base_image, tmp_path):
+    """Two Ray nodes on one Docker engine start at once, and both reap: neither may fail for it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    orphan_run = f"test-orphans-{uuid.uuid4().hex[:8]}"
+    for index in range(3):
+        owner = _spawn_sandbox_owner(base_image, orphan_run, tmp_path)
+        owner.kill()
+        owner.wait()
+    with ThreadPoolExecutor(4) as pool:
+        removed = [name for names in pool.map(lambda _: reap(docker_client), range(4)) for name in names]
+    assert _our_containers(docker_client, orphan_run) == [] and len(removed) >= 3
+
+
 def test_exec_in_a_removed_container_is_an_infrastructure_error(docker_client, base_image):
     from harnesses.sandbox import SandboxError
 

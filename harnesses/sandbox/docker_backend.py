@@ -109,6 +109,9 @@ def reap(client: docker.DockerClient | None = None, *, everything: bool = False,
                 removed.append(container.name)
             except docker.errors.NotFound:
                 pass
+            except docker.errors.APIError as exc:
+                if exc.status_code != 409:  # 409: another reaper is removing it right now
+                    raise
     return removed
 
 
