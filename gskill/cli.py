@@ -487,6 +487,8 @@ def learn(
     cfg = settings()
     where = _executor_options(executor, ray_address, per_node, workers, rate_limits, "gskill learn")
     limits = [limit.model_dump() for limit in where.rate_limits]
+    if repo_path is not None and not (repo_path / ".git").exists():
+        raise GskillError(f"--repo {repo_path} is not a git repository")
     if resume is not None:
         tasks_dir, options = saved_options(resume)
         out_dir = resume
@@ -497,8 +499,6 @@ def learn(
             updates["max_cost_usd"] = max_cost
         options = LearnOptions(**{**options.to_json(), **updates})
         if repo_path is not None:
-            if not (repo_path / ".git").exists():
-                raise GskillError(f"--repo {repo_path} is not a git repository")
             options.publish_to = str(repo_path.resolve())
         options.skill_name = skill_name or options.skill_name
         if options.publish_to:  # a resumed run publishes where the first run would have
@@ -532,8 +532,6 @@ def learn(
             scripted=scripted, executor=executor, ray_address=ray_address, per_node=per_node,
             rate_limits=limits,
         )  # fmt: skip
-        if repo_path is not None and not (repo_path / ".git").exists():
-            raise GskillError(f"--repo {repo_path} is not a git repository")
         if repo is not None:
             require_docker("; gskill learn runs every rollout in a container")
             tasks_dir = _mine_for_learn(repo, cfg, workers, seed)

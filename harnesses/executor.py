@@ -65,11 +65,13 @@ class LocalExecutor:
     never used costs nothing)."""
 
     def __init__(self, *, agent: str, workers: int, cache_dir: Path | None, rate_limits: list[RateLimit] | None = None) -> None:
-        self.agent, self.workers, self.cache_dir, self.rate_limits = agent, workers, cache_dir, list(rate_limits or [])
+        from harnesses.gateway.limits import RateLimiter
+
+        self.agent, self.workers, self.cache_dir = agent, workers, cache_dir
         self._lock = threading.Lock()
         self._gateway = None
         self.tools_dir: Path | None = None
-        self.limiter = limiter_for(self.rate_limits)
+        self.limiter = RateLimiter(list(rate_limits or []))
 
     @property
     def gateway(self):
@@ -98,12 +100,6 @@ class LocalExecutor:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
-
-
-def limiter_for(rate_limits: list[RateLimit]):
-    from harnesses.gateway.limits import RateLimiter
-
-    return RateLimiter(rate_limits)
 
 
 def start_gateway(agent: str, cache_dir: Path | None, limiter=None):

@@ -94,9 +94,6 @@ class _DriverService:
     def pause(self, model: str, seconds: float | None) -> float:
         return self.limiter.pause(model, seconds)
 
-    def waited_s(self) -> float:
-        return self.limiter.waited_s
-
     # Env images, from the driver's Docker.
     def image_id(self, name: str) -> str:
         """The id of the driver's build of `name`; "" if the driver lacks it."""
@@ -168,10 +165,6 @@ class _NodeRunner:
         self._ready: set[str] = set()
         self._lock = threading.Lock()
         self._slots = threading.Semaphore(per_node)  # the node's limit on containers at once
-        self.images_loaded: list[str] = []
-
-    def node_id(self) -> str:
-        return self.node
 
     def unready(self) -> str:
         """Why this node cannot run rollouts ("" = it can): it needs a Docker engine. A node that can
@@ -184,13 +177,10 @@ class _NodeRunner:
         except SandboxError as exc:
             return str(exc)
         try:
-            self.reaped = reap(client)
+            reap(client)
         except Exception:  # best effort: leftovers never keep a node from working
-            self.reaped = []
+            pass
         return ""
-
-    def loaded_images(self) -> list[str]:
-        return list(self.images_loaded)
 
     def _ensure_image(self, name: str) -> None:
         """The node's Docker holds the driver's build of `name`; loaded from the driver if not."""
@@ -220,7 +210,6 @@ class _NodeRunner:
                         index += 1
 
                 client.images.load(chunks())
-                self.images_loaded.append(name)
             # Neither here nor at the driver: the rollout fails as an infra error naming the image.
             with self._lock:
                 if wanted or present:
@@ -254,7 +243,6 @@ class RayExecutor:
         self._pool: dict[str, object] | None = None  # node id -> runner, made on first use
         self._load: dict[str, int] = {}
         self.service = None
-        self.skipped: dict[str, str] = {}  # node id -> why it runs no rollouts
 
     def _connect(self) -> None:
         ray = self.ray
@@ -287,7 +275,7 @@ class RayExecutor:
                 runners[node["NodeID"]] = actor.options(scheduling_strategy=strategy).remote(self.agent, str(self.cache_dir), self.service, self.per_node)
         if not runners:
             raise GskillError(f"the Ray cluster at {self.address or 'auto'} has no alive node")
-        self.skipped = {}
+        skipped = {}  # node id -> why it runs no rollouts
         checks = {node: runner.unready.remote() for node, runner in runners.items()}  # all nodes at once
         for node, check in checks.items():
             try:
@@ -295,28 +283,29 @@ class RayExecutor:
             except Exception as exc:  # the runner could not even start there (e.g. no Docker bridge for codex)
                 why = str(exc).strip().splitlines()[-1][:200]
             if why:
-                self.skipped[node] = why
+                skipped[node] = why
                 ray.kill(runners.pop(node))
                 _warn(f"Ray node {node[:12]} runs no rollouts: {why}")
         if not runners:
-            raise GskillError(f"no node of the Ray cluster at {self.address or 'auto'} can run rollouts: {next(iter(self.skipped.values()))}")
+            raise GskillError(f"no node of the Ray cluster at {self.address or 'auto'} can run rollouts: {next(iter(skipped.values()))}")
         self._pool, self._load = runners, {node: 0 for node in runners}
         _tell(f"Ray: rollouts on {len(runners)} node(s), at most {self.per_node} at once on each, {self.workers} in flight in all")
+
+    def _ensure_started(self) -> None:
+        with self._lock:
+            if self._pool is None:
+                self._start()
 
     @property
     def limiter(self) -> _RemoteLimiter:
         """The cluster's limiter, for model calls the driver makes itself (reflection)."""
-        with self._lock:
-            if self._pool is None:
-                self._start()
+        self._ensure_started()
         return _RemoteLimiter(self.service)
 
     def run_one(self, job: RolloutJob) -> EvalRecord:
         """One rollout on the least busy node, its traces written under `job.run_dir`. Thread-safe: the
         engine's and `run_all`'s threads call it at once. A job whose node dies goes to another node."""
-        with self._lock:
-            if self._pool is None:
-                self._start()
+        self._ensure_started()
         while True:
             with self._lock:
                 if not self._pool:
@@ -339,14 +328,6 @@ class RayExecutor:
                         self._load[node] -= 1
             write_files(job.run_dir, files)  # the node's traces, into the driver's folder
             return EvalRecord.model_validate_json(record_json)
-
-    def images_loaded(self) -> dict[str, list[str]]:
-        """Per node, the env images its runner loaded from the driver (for tests and logs)."""
-        ray = self.ray
-        return {node: ray.get(runner.loaded_images.remote()) for node, runner in (self._pool or {}).items()}
-
-    def rate_wait_s(self) -> float:
-        return self.ray.get(self.service.waited_s.remote()) if self.service is not None else 0.0
 
     def close(self) -> None:
         ray = self.ray

@@ -60,7 +60,6 @@ class RateLimiter:
         self._buckets: dict[tuple[int, str], _Bucket] = {}
         self._paused_until: dict[str, float] = {}
         self._pauses: dict[str, int] = {}  # 429s in a row per model, for the back-off
-        self.waited_s = 0.0  # total delay handed out (reported by benchmarks and tests)
 
     def _buckets_for(self, model: str) -> list[tuple[_Bucket, str]]:
         """(bucket, unit) pairs of every limit matching `model`. A glob's buckets are shared by all the
@@ -85,7 +84,6 @@ class RateLimiter:
             start = max([now, self._paused_until.get(model, 0.0)] + [bucket.earliest(now) for bucket, _ in buckets])
             for bucket, unit in buckets:
                 bucket.book(start, 1 if unit == "request" else max(tokens, 0))
-            self.waited_s += start - now
             return start - now
 
     def settle(self, model: str, estimated: int, actual: int) -> None:
