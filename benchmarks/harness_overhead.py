@@ -28,7 +28,7 @@ from rich.table import Table  # noqa: E402
 from gskill.schema import read_tasks  # noqa: E402
 from harnesses.gateway.server import Gateway  # noqa: E402
 from harnesses.grading import PYTEST, grade, test_files_of  # noqa: E402
-from harnesses.mini import run_mini  # noqa: E402
+from harnesses.agents.mini import run_mini  # noqa: E402
 from harnesses.rollout import scripted_metadata  # noqa: E402
 from harnesses.sandbox import DockerSandbox  # noqa: E402
 from harnesses.taskenv import open_task_sandbox  # noqa: E402
@@ -38,7 +38,7 @@ console = Console()
 
 def fixture_tasks(root: Path) -> Path:
     from tests.repo_factory import make_history_repo
-    from tests.test_cli import gskill
+    from tests.helpers import gskill
 
     repo, _ = make_history_repo(root / "history")
     out = root / "mined"

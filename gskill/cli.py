@@ -22,6 +22,7 @@ from gskill import __version__
 from gskill.config import load_settings
 from gskill.errors import GskillError
 from gskill.schema import Settings
+from harnesses.agents import AGENTS, TOOLS, agent_spec
 
 app = typer.Typer(
     add_completion=False,
@@ -33,7 +34,7 @@ env_app = typer.Typer(no_args_is_help=True, help="Environment images: the offlin
 app.add_typer(env_app, name="env")
 skills_app = typer.Typer(no_args_is_help=True, help="Published skills: .skills/ in a repository, installed per agent.")
 app.add_typer(skills_app, name="skills")
-agents_app = typer.Typer(help="Agent binaries (Codex CLI, Claude Code) in the tool cache.", no_args_is_help=True)
+agents_app = typer.Typer(help=f"Agent binaries ({', '.join(AGENTS[name].title for name in TOOLS)}) in the tool cache.", no_args_is_help=True)
 app.add_typer(agents_app, name="agents")
 
 console = Console(stderr=True)
@@ -287,9 +288,9 @@ def _mine_with_progress(repo: str, options, cfg: Settings):
 
 
 @agents_app.command("install")
-def agents_install(names: list[str] = typer.Argument(None, help="codex and/or claude (default: both).")) -> None:
+def agents_install(names: list[str] = typer.Argument(None, help=f"Any of {', '.join(TOOLS)} (default: all).")) -> None:
     """Fetch the pinned native binaries from the npm registry (checksummed) into the tool cache."""
-    from harnesses.agents.tools import TOOLS, install
+    from harnesses.agents.tools import install
 
     chosen = names or list(TOOLS)
     unknown = [name for name in chosen if name not in TOOLS]
@@ -314,13 +315,12 @@ RateLimitFlag = Annotated[list[str], typer.Option(
 def eval_command(
     tasks_dir: Path = typer.Option(..., "--tasks", help="Mining output folder (tasks.jsonl / train|val|test.jsonl) or a .jsonl file."),
     split: Optional[str] = typer.Option(None, "--split", help="train | val | test (default: all tasks)."),
-    agent: str = typer.Option("mini", "--agent", help="mini | codex | claude."),
+    agent: str = typer.Option("mini", "--agent", help=" | ".join(AGENTS) + "."),
     model: str = typer.Option(..., "--model", help="litellm model name, or scripted/oracle|noop|needs-skill."),
     skill_file: Optional[Path] = typer.Option(None, "--skill", help="Skill document injected into the agent's prompt."),
     skill_mode: str = typer.Option(
         "", "--skill-mode",
-        help="How the skill is injected. mini: system-prompt; codex: skill | repo-skill | agents-md; "
-        "claude: skill | repo-skill | claude-md | system-prompt (default: the first).",
+        help="How the skill is injected. " + "; ".join(f"{s.name}: {' | '.join(s.skill_modes)}" for s in AGENTS.values()) + " (default: the first).",
     ),
     runs: int = typer.Option(1, "--runs", min=1, help="Runs per task."),
     workers: int = typer.Option(2, "--workers", min=1, help="Rollouts in parallel."),
@@ -338,12 +338,9 @@ def eval_command(
     from harnesses.evaluate import claim_run_folder, evaluate
 
     cfg = settings()
-    if agent not in ("mini", "codex", "claude"):
-        raise GskillError(f"unknown agent {agent!r}; choose mini, codex or claude")
-    from harnesses.agents import adapter_for
-
-    if skill_mode and skill_mode not in adapter_for(agent).skill_modes:
-        raise GskillError(f"--skill-mode {skill_mode!r} is not one of {agent}'s: {', '.join(adapter_for(agent).skill_modes)}")
+    modes = agent_spec(agent).skill_modes
+    if skill_mode and skill_mode not in modes:
+        raise GskillError(f"--skill-mode {skill_mode!r} is not one of {agent}'s: {', '.join(modes)}")
     if tasks_dir.is_file():
         source = tasks_dir
     else:
@@ -452,7 +449,7 @@ def _mine_for_learn(repo: str, cfg: Settings, workers: int, seed: int) -> Path:
 def learn(
     repo: Optional[str] = typer.Argument(None, help="Repository (path or git URL): mine it, learn, publish .skills/ into it."),
     tasks_dir: Optional[Path] = typer.Option(None, "--tasks", help="Mining output folder with train/val/test.jsonl."),
-    agent: str = typer.Option("mini", "--agent", help="mini | codex | claude."),
+    agent: str = typer.Option("mini", "--agent", help=" | ".join(AGENTS) + "."),
     model: Optional[str] = typer.Option(None, "--model", help="The agent's model (litellm name or scripted/...)."),
     reflection_model: Optional[str] = typer.Option(None, "--reflection-model", help="The model that proposes skills (default: --model's)."),
     skill_mode: str = typer.Option("", "--skill-mode", help="How the skill reaches the agent (see gskill eval)."),
@@ -504,8 +501,7 @@ def learn(
         if options.publish_to:  # a resumed run publishes where the first run would have
             repo_path, skill_name = Path(options.publish_to), options.skill_name
     else:
-        if agent not in ("mini", "codex", "claude"):
-            raise GskillError(f"unknown agent {agent!r}; choose mini, codex or claude")
+        agent_spec(agent)  # an unknown agent is one line
         if feedback not in ("files", "diff", "none"):
             raise GskillError(f"--feedback must be files, diff or none, not {feedback!r}")
         try:

@@ -96,16 +96,28 @@ def run_checks(settings: Settings) -> list[Check]:
             required=False,
         )
     )
-    from harnesses.agents.tools import TOOLS, installed
+    from importlib.metadata import PackageNotFoundError, version
 
-    for tool in TOOLS.values():
-        folder = installed(tool, settings.cache_dir)
+    from harnesses.agents import AGENTS
+    from harnesses.agents.tools import installed
+
+    for spec in AGENTS.values():
+        if spec.tool is None:  # runs on the host from a Python package
+            try:
+                found = version(spec.package)
+            except PackageNotFoundError:
+                found = ""
+            detail = f"{spec.package} {found} (Python package, runs on the host)" if found else f"{spec.package} is not installed"
+            if found and found != spec.version:
+                detail += f" — gskill pins {spec.version}"
+            checks.append(Check(f"agent {spec.name}", found == spec.version, detail, required=False))
+            continue
+        folder = installed(spec.tool, settings.cache_dir)
         checks.append(Check(
-            f"agent {tool.name}", folder is not None,
-            f"{tool.package} ready in {folder}" if folder else f"not installed — `gskill agents install {tool.name}` (needs the npm registry)",
+            f"agent {spec.name}", folder is not None,
+            f"{spec.tool.package} ready in {folder}" if folder else f"not installed — `gskill agents install {spec.name}` (needs the npm registry)",
             required=False,
         ))  # fmt: skip
-    checks.append(Check("agent mini", True, "mini-swe-agent (Python package, runs on the host)", required=False))
     keys = [var for var in MODEL_KEY_VARS if os.environ.get(var)]
     checks.append(
         Check(

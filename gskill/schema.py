@@ -244,7 +244,7 @@ class RunConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    agent: Literal["mini", "codex", "claude"] = "mini"
+    agent: str = "mini"  # a name in the agent registry (harnesses.agents.AGENTS)
     model: str = ""
     step_limit: int = Field(50, ge=1)
     command_timeout_s: float = Field(120, gt=0)
@@ -256,6 +256,15 @@ class RunConfig(BaseModel):
     seed: int = 0
     # How the skill enters the agent's system prompt; must contain {skill}. Empty = the harness's default.
     skill_template: str = ""
+
+    @field_validator("agent")
+    @classmethod
+    def _known_agent(cls, value: str) -> str:
+        from harnesses.agents import AGENTS  # pure data; the registry is the one list of agents
+
+        if value not in AGENTS:
+            raise ValueError(f"unknown agent {value!r}; choose from {', '.join(AGENTS)}")
+        return value
 
     @field_validator("skill_template")
     @classmethod

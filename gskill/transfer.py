@@ -21,8 +21,7 @@ from typing import Any, Callable
 from gskill.errors import GskillError
 from gskill.schema import EvalRecord, RunConfig, SandboxLimits, Task
 from gskill.stats import mcnemar_exact, wilson
-
-AGENTS = ("mini", "codex", "claude")
+from harnesses.agents import AGENTS
 
 
 @dataclass

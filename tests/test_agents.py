@@ -8,7 +8,8 @@ import json
 import pytest
 
 from gskill.schema import RunConfig, read_tasks
-from harnesses.agents.tools import TOOLS, installed
+from harnesses.agents import TOOLS
+from harnesses.agents.tools import installed
 from harnesses.evaluate import evaluate
 
 SKILL = "Bugs in shapes live in src/shapes/core.py; run `python -m pytest tests -q` to check a fix. Marker: GSKILL-SKILL-7c1f."
@@ -86,7 +87,7 @@ def test_the_skill_reaches_the_model(agent, mode, expect, mined_tasks, cache_dir
 
 
 def test_doctor_reports_agents_and_bad_agent_inputs_are_one_line_errors(cache_dir, mined_tasks, tmp_path):
-    from tests.test_cli import gskill
+    from tests.helpers import gskill
 
     done = gskill("doctor")
     assert "agent codex" in done.stdout and "agent claude" in done.stdout and "@openai/codex@0.169.0-linux-x64 ready" in done.stdout

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Protocol
 
-from harnesses.agents.tools import TOOLS, AgentTool, container_binary
+from harnesses.agents import AGENTS
+from harnesses.agents.tools import AgentTool, container_binary
 from harnesses.sandbox import Sandbox
 
 # The name a skill is published under inside an agent's skills folder (lowercase a-z0-9-).
@@ -83,12 +84,15 @@ class ContainerAgent:
 
     name: ClassVar[str]
     wire: ClassVar[str]
-    skill_modes: ClassVar[tuple[str, ...]]
     home: ClassVar[str]  # the agent's per-rollout config folder, inside the container, outside /repo
 
     @property
     def tool(self) -> AgentTool:
-        return TOOLS[self.name]
+        return AGENTS[self.name].tool
+
+    @property
+    def skill_modes(self) -> tuple[str, ...]:
+        return AGENTS[self.name].skill_modes
 
     @property
     def binary(self) -> str:

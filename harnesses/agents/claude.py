@@ -16,7 +16,6 @@ from harnesses.agents.base import SKILL_NAME, AgentOutcome, ContainerAgent, RunR
 class ClaudeAgent(ContainerAgent):
     name = "claude"
     wire = "messages"
-    skill_modes = ("skill", "repo-skill", "claude-md", "system-prompt")
     home = "/var/lib/gskill/claude-home"
 
     def prepare(self, box, request: RunRequest) -> tuple[str, ...]:

@@ -34,7 +34,6 @@ wire_api = "responses"
 class CodexAgent(ContainerAgent):
     name = "codex"
     wire = "responses"
-    skill_modes = ("skill", "repo-skill", "agents-md")
     home = "/var/lib/gskill/codex-home"  # not under /tmp: Codex refuses to put helpers there
 
     def prepare(self, box, request: RunRequest) -> tuple[str, ...]:

@@ -26,19 +26,12 @@ class AgentTool:
     name: str
     package: str  # npm spec of the platform package, version pinned
     binary: str  # the executable, relative to the unpacked package
-    version: str
+    version: str  # from the agent registry (`harnesses.agents.AGENTS`), like the package spec
 
     @property
     def folder_name(self) -> str:
         return f"{self.name}-{self.version}"
 
-
-TOOLS: dict[str, AgentTool] = {
-    # @openai/codex's optional dependency for linux-x64 is this alias: a static musl binary.
-    "codex": AgentTool("codex", "@openai/codex@0.169.0-linux-x64", "vendor/x86_64-unknown-linux-musl/bin/codex", "0.169.0"),
-    # @anthropic-ai/claude-code's platform package: one glibc binary.
-    "claude": AgentTool("claude", "@anthropic-ai/claude-code-linux-x64@2.1.330", "claude", "2.1.330"),
-}
 
 CONTAINER_ROOT = "/opt/gskill-agents"  # where the cache folder is mounted, read-only
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from harnesses.agents import AGENTS
 from harnesses.agents.base import AgentOutcome
 from harnesses.sandbox import Sandbox
 
@@ -115,7 +116,10 @@ class MiniAgent:
     name = "mini"
     wire = "chat"
     tool = None
-    skill_modes = ("system-prompt",)
+
+    @property
+    def skill_modes(self) -> tuple[str, ...]:
+        return AGENTS[self.name].skill_modes
 
     def run(self, box: Sandbox, request) -> "AgentOutcome":
         outcome = run_mini(
