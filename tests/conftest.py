@@ -69,7 +69,7 @@ def mined_tasks(base_image, tmp_path_factory) -> Path:
     """Two commit-mirror tasks mined from the fixture history (tests/repo_factory.make_history_repo)."""
     from gskill.schema import read_tasks
     from tests.repo_factory import make_history_repo
-    from tests.test_cli import gskill
+    from tests.helpers import gskill
 
     repo, _ = make_history_repo(tmp_path_factory.mktemp("history"))
     out = tmp_path_factory.mktemp("mined")
@@ -84,7 +84,7 @@ def library_tasks(base_image, tmp_path_factory) -> Path:
     """Procedural tasks of the 4-module `shop` fixture repo (tests/repo_factory.make_library_repo)."""
     from gskill.schema import patch_files, read_tasks
     from tests.repo_factory import make_library_repo
-    from tests.test_cli import gskill
+    from tests.helpers import gskill
 
     def modules(tasks):
         return {path for task in tasks for path in patch_files(task.patch)}

@@ -3,36 +3,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from tests.helpers import assert_one_line_error, gskill
 from tests.repo_factory import make_calc_repo
-
-ROOT = Path(__file__).parents[1]
-
-
-def gskill(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "gskill", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "COLUMNS": "200", **(env or {})},
-        cwd=cwd or ROOT,
-        timeout=600,
-    )
-
-
-def assert_one_line_error(done: subprocess.CompletedProcess, *fragments: str) -> None:
-    assert done.returncode != 0, done.stdout
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, done.stderr
-    assert lines[0].startswith("error: ")
-    for fragment in fragments:
-        assert fragment in lines[0]
-    assert "Traceback" not in done.stderr
 
 
 def test_env_build_rejects_a_path_that_is_not_a_git_repo(tmp_path):

@@ -12,7 +12,7 @@ import pytest
 from gskill.schema import EvalRecord, RunConfig, read_tasks
 from harnesses.gateway import scripted
 from harnesses.taskenv import open_task_sandbox
-from tests.test_cli import gskill
+from tests.helpers import gskill
 
 SENTINELS = {"OPENAI_API_KEY": "sk-SENTINEL-openai-4f1c", "ANTHROPIC_API_KEY": "sk-ant-SENTINEL-9d2e",
              "GEMINI_API_KEY": "SENTINEL-gemini-77aa"}  # fmt: skip

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from gskill.schema import patch_files, read_tasks
+from tests.helpers import ROOT, assert_one_line_error, gskill
 from tests.repo_factory import make_library_repo
-from tests.test_cli import ROOT, assert_one_line_error, gskill
 
 # needs-skill: a task resolves (with probability 0.9) only when the skill names the file its fix is in;
 # base=0: never by luck, so every validation point is earned by what the skill says.

@@ -8,8 +8,8 @@ import subprocess
 import pytest
 
 from gskill.schema import read_tasks
+from tests.helpers import gskill
 from tests.repo_factory import make_history_repo
-from tests.test_cli import gskill
 
 CORE = "tests/test_core.py::"
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import IN_CI
-from tests.test_cli import ROOT, gskill
+from tests.helpers import ROOT, gskill
 
 
 @contextlib.contextmanager

@@ -9,8 +9,8 @@ import subprocess
 import pytest
 
 from gskill.refresh import RepoLock, missing_paths, referenced_paths
+from tests.helpers import assert_one_line_error, gskill
 from tests.repo_factory import commit_all, git, make_library_repo, write
-from tests.test_cli import assert_one_line_error, gskill
 
 SKILL = """---
 name: shop-skill
