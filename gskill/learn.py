@@ -28,7 +28,7 @@ from typing import Any, Callable
 
 from gskill.engine import EngineConfig, Evaluation, EvaluationFailed, LMReply, Result, RunStore, candidate_hash, count_tokens, optimize
 from gskill.errors import GskillError
-from gskill.schema import EvalRecord, RateLimit, RunConfig, SandboxLimits, Task, patch_files, read_tasks
+from gskill.schema import EvalRecord, RateLimit, RunConfig, SandboxLimits, Task, patch_files, read_tasks, write_atomic
 
 COMPONENT = "skill"
 OBJECTIVE = (
@@ -343,15 +343,9 @@ def learn(
 
 def write_outputs(run_dir: Path, result: Result, store: RunStore) -> None:
     lines = [json.dumps(record.to_json()) for record in result.candidates]
-    _atomic(run_dir / "candidates.jsonl", "\n".join(lines) + "\n")
-    _atomic(run_dir / "iterations.jsonl", "".join(json.dumps(entry, default=str) + "\n" for entry in result.iterations))
-    _atomic(run_dir / "best_skill.md", result.best.components[COMPONENT])
-
-
-def _atomic(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    write_atomic(run_dir / "candidates.jsonl", "\n".join(lines) + "\n")
+    write_atomic(run_dir / "iterations.jsonl", "".join(json.dumps(entry, default=str) + "\n" for entry in result.iterations))
+    write_atomic(run_dir / "best_skill.md", result.best.components[COMPONENT])
 
 
 def evidence(run_dir: Path, result: Result, options: LearnOptions, tests: dict[str, Any], unpriced: int, store: RunStore) -> dict[str, Any]:
@@ -381,5 +375,5 @@ def evidence(run_dir: Path, result: Result, options: LearnOptions, tests: dict[s
                  for label, run in tests.items()},
         "sample_traces": samples,
     }  # fmt: skip
-    _atomic(run_dir / "evidence.json", json.dumps(packet, indent=2))
+    write_atomic(run_dir / "evidence.json", json.dumps(packet, indent=2))
     return packet

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gskill.errors import GskillError
+from gskill.schema import write_atomic
 
 OPERATOR_COLOURS = {"seed": "#555555", "refine": "#1f77b4", "combine": "#9467bd", "simplify": "#2ca02c"}
 
@@ -235,7 +236,5 @@ addEventListener("load", () => {{ document.body.dataset.imagesLoaded = [...docum
 </script></head><body><h1>gskill learn report · {html.escape(run_dir.name)}</h1>{banner}{body}</body></html>
 """
     path = run_dir / "report.html"
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(page)
-    tmp.replace(path)
+    write_atomic(path, page)
     return path

@@ -104,17 +104,24 @@ def patch_files(patch: str) -> list[str]:
     return sorted({path for pair in _DIFF_PATHS.findall(patch) for path in pair})
 
 
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` (UTF-8) to `path` through a temporary file renamed over it: a reader, or a crash,
+    sees the old file or the new one, never half of one; a failed write leaves no temporary behind."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def write_jsonl(path: Path, records: Iterable[BaseModel]) -> int:
     """Write models as JSON lines atomically (a crash never leaves a half-written file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    count = 0
-    with tmp.open("w", encoding="utf-8") as handle:
-        for record in records:
-            handle.write(record.model_dump_json() + "\n")
-            count += 1
-    os.replace(tmp, path)
-    return count
+    lines = [record.model_dump_json() + "\n" for record in records]
+    write_atomic(path, "".join(lines))
+    return len(lines)
 
 
 def read_jsonl(path: Path, model: type[BaseModel]) -> Iterator[BaseModel]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -19,6 +21,7 @@ from gskill.schema import (
     Task,
     Usage,
     read_tasks,
+    write_atomic,
     write_jsonl,
 )
 
@@ -47,6 +50,26 @@ def test_tasks_round_trip_through_jsonl(tmp_path):
     assert write_jsonl(path, tasks) == 2
     assert read_tasks(path) == tasks
     assert not path.with_suffix(".jsonl.tmp").exists()
+
+
+def test_write_atomic_replaces_whole_or_not_at_all(tmp_path):
+    path = tmp_path / "report.html"
+    write_atomic(path, "old · page")
+    write_atomic(path, "new · page")
+    assert path.read_text(encoding="utf-8") == "new · page"
+    with pytest.raises(UnicodeEncodeError):  # a write that fails half way
+        write_atomic(path, "x" * 100_000 + "\ud800")
+    assert path.read_text(encoding="utf-8") == "new · page"  # the old file, whole
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]  # and no temporary left behind
+
+
+def test_one_write_then_rename_helper():
+    # Files readers may see mid-write go through gskill.schema.write_atomic; no second copy of it.
+    root = Path(__file__).parents[1]
+    pattern = re.compile(r"os\.replace\(|\.replace\((path|target|dest)|tmp\w*\.rename\(")
+    found = [f"{path.relative_to(root)}:{n}" for folder in ("gskill", "harnesses", "swesmith") for path in sorted((root / folder).rglob("*.py"))
+             for n, line in enumerate(path.read_text().splitlines(), 1) if pattern.search(line)]  # fmt: skip
+    assert len(found) == 1 and found[0].startswith("gskill/schema.py:"), found
 
 
 def test_task_json_uses_swebench_key_names(tmp_path):
