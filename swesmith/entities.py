@@ -19,10 +19,6 @@ class Entity:
     indent: int  # column of the `def` keyword
     source: str  # exact text of lines start..end (with their newlines)
 
-    @property
-    def line_count(self) -> int:
-        return self.end - self.start + 1
-
 
 def parse_entities(source: str) -> dict[str, Entity]:
     """All functions and methods; a duplicated qualname keeps its LAST definition (the live one)."""
