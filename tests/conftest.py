@@ -1,5 +1,10 @@
 """Shared fixtures. Docker-marked tests skip on a laptop without an engine, but FAIL under CI=true:
-CI must prove the Docker paths, so a skipped Docker test there is a red build."""
+CI must prove the Docker paths, so a skipped Docker test there is a red build.
+
+A test that uses a Docker fixture is marked `docker` automatically when it names the fixture; one that
+reaches Docker at run time (`request.getfixturevalue`) must carry the mark itself (e.g.
+`pytest.param("docker", marks=pytest.mark.docker)`). Under `-m "not docker"` any Docker fixture set
+up anyway fails the test loudly: that run never starts a container or builds an image."""
 
 from __future__ import annotations
 
@@ -20,8 +25,22 @@ def _need(reason: str) -> None:
     pytest.skip(reason)
 
 
+def docker_excluded(config) -> bool:
+    """True when `-m` deselects docker-marked tests (e.g. `-m "not docker"`)."""
+    from _pytest.mark.expression import Expression
+
+    markexpr = config.getoption("markexpr", "")
+    return bool(markexpr) and not Expression.compile(markexpr).evaluate(lambda name, **_: name == "docker")
+
+
 @pytest.fixture(scope="session")
-def docker_client():
+def docker_client(request):
+    # Every Docker fixture starts here: the one place to stop a test that escaped the docker mark.
+    if docker_excluded(request.config):
+        test = os.environ.get("PYTEST_CURRENT_TEST", "a test").rsplit(" ", 1)[0]
+        pytest.fail(f"{test} uses Docker but is not marked docker, so -m {request.config.getoption('markexpr')!r} "
+                    "did not deselect it: mark it (pytest.mark.docker, or pytest.param(..., marks=pytest.mark.docker))",
+                    pytrace=False)  # fmt: skip
     from harnesses.sandbox import SandboxError, docker_client as connect
 
     try:

@@ -15,7 +15,8 @@ from harnesses.sandbox import DockerSandbox, LocalSandbox, Sandbox, reap
 from harnesses.sandbox.docker_backend import LABEL_MANAGED, LABEL_RUN
 
 
-@pytest.fixture(params=["local", "docker"])
+# The docker backend reaches its image through getfixturevalue, which the automatic marking cannot see.
+@pytest.fixture(params=["local", pytest.param("docker", marks=pytest.mark.docker)])
 def sandbox(request, calc_repo) -> Sandbox:
     if request.param == "docker":
         image = request.getfixturevalue("calc_env_image")

@@ -1,0 +1,51 @@
+"""`pytest -m "not docker"` is the newcomer's fast suite: it must never start a container or build an
+image. Tests that reach Docker only at run time (`request.getfixturevalue`) escape the automatic
+marking, so conftest stops them loudly; here a tiny test file checks that guard in a real pytest run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from tests.helpers import ROOT
+
+TINY = '''
+import pytest
+
+
+def test_reaches_docker_at_run_time(request):
+    request.getfixturevalue("calc_env_image")
+
+
+@pytest.mark.docker
+def test_marked(calc_env_image):
+    pass
+
+
+def test_plain():
+    pass
+'''
+
+
+def _pytest(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pytest", "-c", str(ROOT / "pyproject.toml"), "-p", "no:cacheprovider", *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})})  # fmt: skip
+
+
+def test_a_docker_fixture_under_not_docker_fails_loudly(tmp_path):
+    tiny = tmp_path / "test_tiny.py"
+    tiny.write_text(TINY)
+    # No engine at this address: without the guard the fixture would quietly skip, not fail.
+    done = _pytest("-p", "tests.conftest", "-m", "not docker", "-q", str(tiny), env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
+    out = " ".join(done.stdout.split())
+    assert done.returncode == 1, out
+    assert "1 failed, 1 passed, 1 deselected" in out, out
+    assert "::test_reaches_docker_at_run_time uses Docker but is not marked docker" in out, out
+
+
+def test_the_sandbox_tests_under_not_docker_run_the_local_backend_only():
+    done = _pytest("-m", "not docker", "--collect-only", "-q", "tests/test_sandbox.py")
+    assert done.returncode == 0, done.stdout[-2000:]
+    collected = [line for line in done.stdout.splitlines() if "::" in line]
+    assert collected and all(line.endswith("[local]") for line in collected), collected
