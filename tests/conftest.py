@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import IN_CI
 from tests.repo_factory import make_calc_repo
 
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 _skipped_docker_tests: list[str] = []
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 
-import anthropic
 import openai
 import pytest
 
 from harnesses.gateway.server import Caps, Gateway
+from tests.helpers import optional
 
 GOLD = "diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-a = 1\n+a = 2\n"
 BASH = {"type": "function", "function": {"name": "bash", "description": "run", "parameters": {"type": "object", "properties": {"command": {"type": "string"}}}}}
@@ -82,6 +82,7 @@ def test_openai_responses(gateway, tmp_path, stream):
 @pytest.mark.parametrize("stream", [False, True])
 def test_anthropic_messages(gateway, tmp_path, stream):
     session = gateway.open_session(model="scripted/oracle", trace_path=tmp_path / "t.jsonl", metadata={"gold_patch": GOLD})
+    anthropic = optional("anthropic")  # the dev extra's real client
     client = anthropic.Anthropic(base_url=session.base_url, api_key=session.token, max_retries=0)
     tools = [{"name": "Bash", "description": "run", "input_schema": {"type": "object", "properties": {"command": {"type": "string"}}}}]
     messages = [

@@ -17,21 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import IN_CI
-from tests.helpers import ROOT, gskill
+from tests.helpers import IN_CI, ROOT, gskill, optional
 
 
 @contextlib.contextmanager
 def local_cluster(worker_env: dict[str, str] | None = None):
     """A head node (where the driver attaches) and a second node whose processes see `worker_env`."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    try:
-        from ray.cluster_utils import Cluster
-    except ImportError:
-        if IN_CI:
-            pytest.fail("CI=true requires ray (the dev extra installs it)", pytrace=False)
-        pytest.skip("ray is not installed")
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    cluster = optional("ray.cluster_utils").Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
     saved = {key: os.environ.get(key) for key in worker_env or {}}
     os.environ.update(worker_env or {})  # the node's raylet, and so its workers, inherit this environment
     try:

@@ -1,6 +1,8 @@
-"""`pytest -m "not docker"` is the newcomer's fast suite: it must never start a container or build an
-image. Tests that reach Docker only at run time (`request.getfixturevalue`) escape the automatic
-marking, so conftest stops them loudly; here a tiny test file checks that guard in a real pytest run."""
+"""What a newcomer's first run needs. `pytest -m "not docker"` is the fast suite: it must never start a
+container or build an image. Tests that reach Docker only at run time (`request.getfixturevalue`) escape
+the automatic marking, so conftest stops them loudly; a tiny test file checks that guard in a real
+pytest run. And a client only some tests need (the `dev` extra) skips those tests when it is missing
+(fails them under CI=true) instead of breaking a whole module's collection."""
 
 from __future__ import annotations
 
@@ -49,3 +51,14 @@ def test_the_sandbox_tests_under_not_docker_run_the_local_backend_only():
     assert done.returncode == 0, done.stdout[-2000:]
     collected = [line for line in done.stdout.splitlines() if "::" in line]
     assert collected and all(line.endswith("[local]") for line in collected), collected
+
+
+def test_a_missing_optional_client_skips_its_tests_and_fails_them_in_ci(tmp_path):
+    shadow = tmp_path / "shadow" / "anthropic"  # what a venv without the dev extra looks like
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'anthropic'\", name='anthropic')\n")
+    env = {"PYTHONPATH": str(tmp_path / "shadow"), "CI": ""}
+    done = _pytest("-q", "-rs", "tests/test_gateway.py", "-k", "anthropic", env=env)
+    assert done.returncode == 0 and "2 skipped" in done.stdout and "anthropic is not installed" in done.stdout, done.stdout[-2000:]
+    in_ci = _pytest("-q", "tests/test_gateway.py", "-k", "anthropic", env={**env, "CI": "true"})
+    assert in_ci.returncode == 1 and "2 failed" in in_ci.stdout and "CI=true requires anthropic" in in_ci.stdout, in_ci.stdout[-2000:]
