@@ -62,3 +62,11 @@ def test_a_missing_optional_client_skips_its_tests_and_fails_them_in_ci(tmp_path
     assert done.returncode == 0 and "2 skipped" in done.stdout and "anthropic is not installed" in done.stdout, done.stdout[-2000:]
     in_ci = _pytest("-q", "tests/test_gateway.py", "-k", "anthropic", env={**env, "CI": "true"})
     assert in_ci.returncode == 1 and "2 failed" in in_ci.stdout and "CI=true requires anthropic" in in_ci.stdout, in_ci.stdout[-2000:]
+
+
+def test_the_readmes_one_fast_test_runs_and_passes():
+    line = next(line for line in (ROOT / "README.md").read_text().splitlines() if line.endswith("# one fast test"))
+    args = line.split("#")[0].split()
+    assert args[:3] == [".venv/bin/python", "-m", "pytest"], line
+    done = _pytest(*args[3:], "-q")
+    assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout[-2000:]
