@@ -347,6 +347,10 @@ def main() -> None:
     args = parser.parse_args()
     if not 0.0 <= args.noise <= 1.0:
         parser.error("--noise must be between 0 and 1")
+    try:
+        import gepa  # noqa: F401 - only to say what to install, before any run
+    except ModuleNotFoundError:
+        sys.exit("this benchmark runs upstream gepa too: pip install -e .[bench]")
     tasks = make_tasks(36)
     train, val = tasks[:24], tasks[24:]
     val_ids = {t["id"] for t in val}

@@ -70,3 +70,13 @@ def test_the_readmes_one_fast_test_runs_and_passes():
     assert args[:3] == [".venv/bin/python", "-m", "pytest"], line
     done = _pytest(*args[3:], "-q")
     assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout[-2000:]
+
+
+def test_the_gepa_benchmark_without_gepa_says_what_to_install(tmp_path):
+    shadow = tmp_path / "shadow" / "gepa"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'gepa'\", name='gepa')\n")
+    done = subprocess.run([sys.executable, "benchmarks/engine_vs_gepa.py", "--seeds", "1"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PYTHONPATH": str(tmp_path / "shadow")})  # fmt: skip
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert done.stderr.strip().splitlines()[-1] == "this benchmark runs upstream gepa too: pip install -e .[bench]"
