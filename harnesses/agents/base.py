@@ -7,8 +7,9 @@ installed (`tool`), and runs one rollout in a prepared task container:
 
 Container agents (Codex CLI, Claude Code) share `ContainerAgent`: inject the skill (files outside the
 patch, or a prompt flag), build command + environment, run it in the container with the wall-time
-limit, keep its event stream as the trace, parse the final event. A fourth agent is one new file:
-a `ContainerAgent` subclass with `prepare`, `command` and `parse`.
+limit, keep its event stream as the trace, parse the final event. A fourth agent is one new file
+(a `ContainerAgent` subclass with `prepare`, `command` and `parse`) and its entry in the registry,
+`harnesses.agents.AGENTS` (version, skill modes, npm package), which the adapter reads.
 """
 
 from __future__ import annotations
