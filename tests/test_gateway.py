@@ -143,3 +143,26 @@ def test_malformed_requests_get_a_400_and_are_recorded(gateway, tmp_path):
         assert failure.value.code == 400
     assert trace(tmp_path / "t.jsonl")[0]["status"] == 400
     gateway.close_session(session)
+
+
+def test_scripted_reflector_counts_tokens_without_the_engine():
+    """The harness side must not import the optimizer: the scripted reflector's simplify counts tokens
+    with `gskill.tokens`, and `gskill.engine` stays unloaded."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    program = (
+        "import sys\n"
+        "from harnesses.gateway.scripted import ScriptedRequest, reflector\n"
+        "skill = '\\n'.join(f'- `src/m{i}.py`: the code lives here' for i in range(40))\n"
+        "prompt = f'# Reflect\\n## Current skill\\n````markdown\\n{skill}\\n````\\n\\n## Strategy: simplify\\nat most 60 tokens\\n'\n"
+        "reply = reflector(ScriptedRequest('reflector', [{'role': 'user', 'content': prompt}]))\n"
+        "assert 'src/m0.py' in reply.content and 'src/m39.py' not in reply.content, reply.content\n"
+        "print(sorted(name for name in sys.modules if name.startswith('gskill.engine')))\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", program], cwd=root, capture_output=True, text=True, timeout=120,
+                          env={**__import__("os").environ, "PYTHONPATH": str(root)})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
