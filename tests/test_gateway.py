@@ -247,7 +247,7 @@ def test_malformed_json_is_a_recorded_400(gateway, tmp_path, capfd, path):
     assert "Traceback" not in err and "RecursionError" not in err
 
 
-def test_a_bad_content_length_is_a_recorded_400(gateway, tmp_path, capfd):
+def test_a_bad_content_length_is_a_recorded_400(gateway, tmp_path, capfd, monkeypatch):
     session = gateway.open_session(model="scripted/noop", trace_path=tmp_path / "t.jsonl")
     body = json.dumps({"messages": [{"role": "user", "content": "hi"}]}).encode()
     for length in ("abc", "-5", "1e3", f"{len(body)}\ncontent-length: 3"):
@@ -256,11 +256,15 @@ def test_a_bad_content_length_is_a_recorded_400(gateway, tmp_path, capfd):
     # More declared than sent, then the client stops: the truncated body is not served.
     status, answer, seconds = raw_request(gateway.url, head("/v1/chat/completions", session.token, len(body) + 100), body, half_close=True)
     assert status == 400 and "ended after" in answer["error"]["message"] and seconds < 5
+    # More declared than sent, and the client waits: dropped after BODY_TIMEOUT_S, not held forever.
+    monkeypatch.setattr("harnesses.gateway.server.BODY_TIMEOUT_S", 0.5)
+    status, _, seconds = raw_request(gateway.url, head("/v1/chat/completions", session.token, len(body) + 100), body)
+    assert status == 408 and seconds < 5
     # Chunked bodies are not read: said so, rather than served as an empty request.
     status, _, _ = raw_request(gateway.url, head("/v1/chat/completions", session.token, extra="transfer-encoding: chunked"), b"5\r\nhello\r\n0\r\n\r\n")
     assert status == 411
     records = trace(tmp_path / "t.jsonl")
-    assert [r["status"] for r in records] == [400] * 5 + [411] and session.usage.calls == 0
+    assert [r["status"] for r in records] == [400] * 5 + [408, 411] and session.usage.calls == 0
     gateway.close_session(session)
     assert "Traceback" not in capfd.readouterr().err
 
