@@ -144,3 +144,151 @@ def test_malformed_requests_get_a_400_and_are_recorded(gateway, tmp_path):
         assert failure.value.code == 400
     assert trace(tmp_path / "t.jsonl")[0]["status"] == 400
     gateway.close_session(session)
+
+
+def test_scripted_reflector_counts_tokens_without_the_engine():
+    """The harness side must not import the optimizer: the scripted reflector's simplify counts tokens
+    with `gskill.tokens`, and `gskill.engine` stays unloaded."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    program = (
+        "import sys\n"
+        "from harnesses.gateway.scripted import ScriptedRequest, reflector\n"
+        "skill = '\\n'.join(f'- `src/m{i}.py`: the code lives here' for i in range(40))\n"
+        "prompt = f'# Reflect\\n## Current skill\\n````markdown\\n{skill}\\n````\\n\\n## Strategy: simplify\\nat most 60 tokens\\n'\n"
+        "reply = reflector(ScriptedRequest('reflector', [{'role': 'user', 'content': prompt}]))\n"
+        "assert 'src/m0.py' in reply.content and 'src/m39.py' not in reply.content, reply.content\n"
+        "print(sorted(name for name in sys.modules if name.startswith('gskill.engine')))\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", program], cwd=root, capture_output=True, text=True, timeout=120,
+                          env={**__import__("os").environ, "PYTHONPATH": str(root)})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+# -- hostile and broken requests: answered with a 4xx, recorded, never a traceback ------------------
+
+
+def raw_request(url: str, head: str, body: bytes = b"", *, half_close: bool = False, timeout: float = 10) -> tuple[int, dict, float]:
+    """Sends `head` (request line and headers) and `body` as they are; returns (status, JSON answer,
+    seconds until the answer). `half_close`: the client stops sending (as when it dies mid-body)."""
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    address = urlsplit(url)
+    with socket.create_connection((address.hostname, address.port), timeout=timeout) as connection:
+        began = time.monotonic()
+        connection.sendall(head.replace("\n", "\r\n").encode() + b"\r\n" + body)
+        if half_close:
+            connection.shutdown(socket.SHUT_WR)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = connection.recv(65536)
+            assert chunk, f"the gateway hung up without an answer: {data!r}"
+            data += chunk
+        seconds = time.monotonic() - began
+        header, _, rest = data.partition(b"\r\n\r\n")
+        length = int(next(line.split(b":")[1] for line in header.split(b"\r\n") if line.lower().startswith(b"content-length")))
+        while len(rest) < length:
+            chunk = connection.recv(65536)
+            assert chunk
+            rest += chunk
+    return int(header.split()[1]), json.loads(rest[:length]), seconds
+
+
+def head(path: str, token: str = "", length: int | str | None = None, extra: str = "") -> str:
+    lines = [f"POST {path} HTTP/1.1", "host: gateway", "content-type: application/json"]
+    lines += [f"authorization: Bearer {token}"] if token else []
+    lines += [f"content-length: {length}"] if length is not None else []
+    return "\n".join(lines + ([extra] if extra else [])) + "\n"
+
+
+def test_the_token_is_checked_before_the_body_is_read(gateway, capfd):
+    """A stranger declaring a 200 MB body is turned away before it sends it: nothing is read or held."""
+    for token in ("", "sk-not-a-rollout"):
+        status, answer, seconds = raw_request(gateway.url, head("/v1/chat/completions", token, 200 * 2**20), b'{"messages": [')
+        assert status == 401 and answer["error"]["type"] == "authentication_error" and seconds < 5
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_body_over_the_cap_is_refused_with_413(gateway, tmp_path, capfd):
+    # Declared but never sent: answered at once, not after waiting for (and holding) 200 MB.
+    session = gateway.open_session(model="scripted/noop", trace_path=tmp_path / "big.jsonl")
+    status, answer, seconds = raw_request(gateway.url, head("/v1/messages", session.token, 200 * 2**20), b"{")
+    assert status == 413 and answer["error"]["type"] == "request_too_large" and seconds < 5
+    assert [r["status"] for r in trace(tmp_path / "big.jsonl")] == [413]
+    gateway.close_session(session)
+    with Gateway(max_body_bytes=1000) as small:
+        session = small.open_session(model="scripted/noop", trace_path=tmp_path / "t.jsonl")
+        body = json.dumps({"messages": [{"role": "user", "content": "x" * 2000}]}).encode()
+        status, answer, _ = raw_request(small.url, head("/v1/chat/completions", session.token, len(body)), body)
+        assert status == 413 and "1000" in answer["error"]["message"]
+        records = trace(tmp_path / "t.jsonl")
+        assert [(r["api"], r["status"]) for r in records] == [("chat", 413)] and session.usage.calls == 0
+    assert "Traceback" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("path", ["/v1/messages/count_tokens", "/v1/chat/completions", "/v1/responses", "/v1/messages"])
+def test_malformed_json_is_a_recorded_400(gateway, tmp_path, capfd, path):
+    session = gateway.open_session(model="scripted/noop", trace_path=tmp_path / "t.jsonl")
+    deep = b"[" * 100_000 + b"]" * 100_000
+    nested = json.dumps({"messages": [{"role": "user", "content": "hi"}], "metadata": json.loads("[" * 200 + "]" * 200)}).encode()
+    for body in (b"{not json", b"\xff\xfe{}", b"[1, 2]", deep, nested):
+        status, answer, _ = raw_request(gateway.url, head(path, session.token, len(body)), body)
+        assert status == 400 and answer["error"]["type"] == "invalid_request_error", (body[:20], answer)
+    records = trace(tmp_path / "t.jsonl")
+    assert [r["status"] for r in records] == [400] * 5 and all(r["error"] for r in records)
+    assert session.provider_errors == 0 and session.usage.calls == 0
+    gateway.close_session(session)
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "RecursionError" not in err
+
+
+def test_a_bad_content_length_is_a_recorded_400(gateway, tmp_path, capfd, monkeypatch):
+    session = gateway.open_session(model="scripted/noop", trace_path=tmp_path / "t.jsonl")
+    body = json.dumps({"messages": [{"role": "user", "content": "hi"}]}).encode()
+    for length in ("abc", "-5", "1e3", f"{len(body)}\ncontent-length: 3"):
+        status, answer, seconds = raw_request(gateway.url, head("/v1/chat/completions", session.token, length), body)
+        assert status == 400 and "Content-Length" in answer["error"]["message"] and seconds < 5, (length, answer)
+    # More declared than sent, then the client stops: the truncated body is not served.
+    status, answer, seconds = raw_request(gateway.url, head("/v1/chat/completions", session.token, len(body) + 100), body, half_close=True)
+    assert status == 400 and "ended after" in answer["error"]["message"] and seconds < 5
+    # More declared than sent, and the client waits: dropped after BODY_TIMEOUT_S, not held forever.
+    monkeypatch.setattr("harnesses.gateway.server.BODY_TIMEOUT_S", 0.5)
+    status, _, seconds = raw_request(gateway.url, head("/v1/chat/completions", session.token, len(body) + 100), body)
+    assert status == 408 and seconds < 5
+    # Chunked bodies are not read: said so, rather than served as an empty request.
+    status, _, _ = raw_request(gateway.url, head("/v1/chat/completions", session.token, extra="transfer-encoding: chunked"), b"5\r\nhello\r\n0\r\n\r\n")
+    assert status == 411
+    records = trace(tmp_path / "t.jsonl")
+    assert [r["status"] for r in records] == [400] * 5 + [408, 411] and session.usage.calls == 0
+    gateway.close_session(session)
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_malformed_agent_request_is_not_a_provider_error(gateway, tmp_path, capfd):
+    """The agent's mistake gets a 400; only the provider's failures count as provider errors (which
+    make a failed rollout an infrastructure error, retried)."""
+    session = gateway.open_session(model="scripted/noop", trace_path=tmp_path / "t.jsonl")
+    hi = [{"role": "user", "content": "hi"}]
+    for path, body in (
+        ("/v1/chat/completions", {"messages": "hello"}),
+        ("/v1/chat/completions", {"messages": [1, 2]}),
+        ("/v1/chat/completions", {"messages": []}),
+        ("/v1/chat/completions", {"messages": [{"content": "hi"}]}),
+        ("/v1/chat/completions", {"messages": hi, "tools": "bash"}),
+        ("/v1/chat/completions", {"messages": hi, "temperature": "hot"}),
+        ("/v1/responses", {"input": [{"type": "message", "role": "wizard", "content": "hi"}]}),
+        ("/v1/messages", {"max_tokens": 10, "messages": [{"role": "user", "content": [{"type": "text", "text": {"deep": 1}}]}]}),
+    ):  # fmt: skip
+        data = json.dumps(body).encode()
+        status, answer, _ = raw_request(gateway.url, head(path, session.token, len(data)), data)
+        assert status == 400 and answer["error"]["type"] == "invalid_request_error", (body, answer)
+    assert session.provider_errors == 0 and session.usage.calls == 0
+    assert [r["status"] for r in trace(tmp_path / "t.jsonl")] == [400] * 8
+    gateway.close_session(session)
+    assert "Traceback" not in capfd.readouterr().err

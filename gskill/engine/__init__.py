@@ -9,10 +9,10 @@ and the `ReflectionLM` (prompt → `LMReply`). See `core.py` for the loop and wh
 
 from gskill.engine.core import OPERATORS, Engine, EngineConfig, Result, Spend, optimize
 from gskill.engine.store import RunStore
-from gskill.engine.tokens import candidate_tokens, count_tokens
 from gskill.engine.types import (
     Candidate, CandidateRecord, Evaluation, EvaluationFailed, Evaluator, LMReply, ReflectionLM, candidate_hash,
 )  # fmt: skip
+from gskill.tokens import candidate_tokens, count_tokens
 
 __all__ = [
     "OPERATORS", "Candidate", "CandidateRecord", "Engine", "EngineConfig", "Evaluation", "EvaluationFailed", "Evaluator",

@@ -34,10 +34,10 @@ from typing import Any, Callable, Sequence
 from gskill.engine import frontier as pareto
 from gskill.engine.proposer import Proposal, build_prompt, parse_proposal
 from gskill.engine.store import RunStore
-from gskill.engine.tokens import candidate_tokens, count_tokens
 from gskill.engine.types import (
     Candidate, CandidateRecord, Evaluation, EvaluationFailed, Evaluator, LMReply, ReflectionLM, candidate_hash,
 )  # fmt: skip
+from gskill.tokens import candidate_tokens, count_tokens
 
 OPERATORS = ("refine", "combine", "simplify")
 

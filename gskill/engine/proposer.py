@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from gskill.engine.tokens import count_tokens
 from gskill.engine.types import Evaluation
+from gskill.tokens import count_tokens
 
 # Generic directives; an adapter passes its own wording (e.g. gskill.learn's, about repositories and agents).
 DIRECTIVES = {

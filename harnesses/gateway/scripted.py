@@ -356,7 +356,7 @@ def reflector(request: ScriptedRequest) -> ScriptedReply:
                 continue
             seen.add(line)
             kept.append(line)
-        from gskill.engine.tokens import count_tokens
+        from gskill.tokens import count_tokens
 
         while len(kept) > 1 and count_tokens("\n".join(kept)) > target:
             kept.pop()

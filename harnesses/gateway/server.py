@@ -11,6 +11,11 @@ model (the model name an agent sends is recorded, not obeyed), within the sessio
 tokens, dollars), and is appended — request body, response body, usage, cost, time — to the
 session's trace. Provider keys live in the gateway's own process environment, read by litellm; they
 are never in a request, a response, a trace or a container.
+
+A request is read only after its token is known, and only up to `max_body_bytes`. Whatever is wrong
+with a request (its length, its JSON, its content) is answered with a 4xx and recorded in the
+session's trace; it is the agent's error, never counted as the provider's (`Session.provider_errors`),
+and never a traceback on the console.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import json
 import secrets
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -26,6 +32,12 @@ from pathlib import Path
 from gskill.schema import Usage
 from harnesses.gateway import wire
 from harnesses.gateway.limits import Limiter, RateLimiter, call_within_limits, estimate_tokens
+
+
+MAX_BODY_BYTES = 32 * 2**20  # a long agent conversation is a few MB of JSON
+MAX_JSON_DEPTH = 64  # real requests nest < 20 deep; recursive code (json, copy, litellm) overflows near 1000
+BODY_TIMEOUT_S = 60.0  # between two reads of a body; a client that stops sending is dropped
+DISCARD_S = 5.0  # how long a refused body is read and dropped, so its sender gets the answer, not a reset
 
 
 @dataclass
@@ -77,11 +89,24 @@ _APIS = {
 }
 
 
+class _Refused(Exception):
+    """A request answered with a 4xx before it reaches a model. `close`: the body was not (fully)
+    read, so the connection cannot carry another request; `unread`: bytes of it to drop first."""
+
+    def __init__(self, status: int, kind: str, message: str, *, close: bool = False, unread: int = 0) -> None:
+        super().__init__(message)
+        self.status, self.kind, self.message, self.close, self.unread = status, kind, message, close, unread
+
+
 class Gateway:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, limiter: Limiter | None = None) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, limiter: Limiter | None = None, max_body_bytes: int = MAX_BODY_BYTES,
+    ) -> None:  # fmt: skip
         """`limiter` keeps provider rate limits (`harnesses.gateway.limits`); the default has no limits
-        but still pauses a model for every rollout after a provider 429."""
+        but still pauses a model for every rollout after a provider 429. A request body over
+        `max_body_bytes` is refused (413) unread."""
         self.limiter = limiter or RateLimiter([])
+        self.max_body_bytes = max_body_bytes
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
         gateway = self
@@ -153,34 +178,70 @@ class Gateway:
             return self._sessions.get(token)
 
     def _handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+        began = time.time()
         path = handler.path.split("?", 1)[0].rstrip("/")
         route = path.removeprefix("/v1/").removeprefix("/")
-        length = int(handler.headers.get("content-length") or 0)
-        raw = handler.rfile.read(length) if length else b""
+        api = _APIS[route][0] if route in _APIS else route
         session = self._session_for(handler)
-        if session is None:
-            return _send_json(handler, 401, {"error": {"type": "authentication_error", "message": "unknown or closed rollout token"}})
-        if method == "GET" and route == "models":
-            return _send_json(handler, 200, {"object": "list", "data": [{"id": session.model, "object": "model", "owned_by": "gskill"}]})
-        if method == "POST" and route == "messages/count_tokens":
-            messages, _, _ = wire.messages_request(json.loads(raw or b"{}"))
-            return _send_json(handler, 200, {"input_tokens": sum(len(wire._text(m.get("content"))) // 4 for m in messages)})
-        if method != "POST" or route not in _APIS:
-            return _send_json(handler, 404, {"error": {"type": "not_found", "message": f"no endpoint {method} {path}"}})
+        body = None
         try:
-            body = json.loads(raw or b"{}")
-        except json.JSONDecodeError:
-            return _send_json(handler, 400, {"error": {"type": "invalid_request_error", "message": "body is not JSON"}})
-        api, to_chat, to_body, to_stream = _APIS[route]
-        try:
-            self._serve(handler, session, api, body, to_chat, to_body, to_stream)
+            if session is None:  # before the body: a stranger's is never read
+                raise _Refused(401, "authentication_error", "unknown or closed rollout token", close=True)
+            raw = self._read_body(handler)
+            if method == "GET" and route == "models":
+                return _send_json(handler, 200, {"object": "list", "data": [{"id": session.model, "object": "model", "owned_by": "gskill"}]})
+            if method != "POST" or (route not in _APIS and route != "messages/count_tokens"):
+                raise _Refused(404, "not_found", f"no endpoint {method} {path}")
+            body = _json_object(raw)
+            translate = wire.messages_request if route == "messages/count_tokens" else _APIS[route][1]
+            try:
+                messages, tools, params = translate(body)
+                wire.check_chat(messages, tools, params)
+            except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:  # a request we cannot translate
+                raise _Refused(400, "invalid_request_error", f"gskill gateway: {exc!r}"[:500]) from None
+            if route == "messages/count_tokens":
+                return _send_json(handler, 200, {"input_tokens": sum(len(wire._text(m.get("content"))) // 4 for m in messages)})
+            self._serve(handler, session, api, body, (messages, tools, params), *_APIS[route][2:])
         except (BrokenPipeError, ConnectionResetError):
             pass  # the agent hung up (killed, timed out): nothing to answer
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a request we cannot translate
-            session.record({"t": time.time(), "api": api, "request": body, "error": f"bad request: {exc!r}", "status": 400})
-            _send_json(handler, 400, {"type": "error", "error": {"type": "invalid_request_error", "message": f"gskill gateway: {exc!r}"}})
+        except _Refused as refused:
+            if session is not None:
+                request = {"request": body} if body is not None else {}
+                session.record({"t": began, "api": api, **request, "error": refused.message, "status": refused.status})
+            _answer_error(handler, refused.status, refused.kind, refused.message, close=refused.close)
+            if refused.unread:
+                _discard(handler, refused.unread)
+        except Exception:  # the gateway's own bug: the agent gets a 500, the trace the traceback
+            if session is not None:
+                session.record({"t": began, "api": api, "request": body, "error": traceback.format_exc(limit=-5), "status": 500})
+            _answer_error(handler, 500, "api_error", "gskill gateway: internal error (recorded in the rollout's trace)", close=True)
 
-    def _serve(self, handler, session: Session, api: str, body: dict, to_chat, to_body, to_stream) -> None:
+    def _read_body(self, handler: BaseHTTPRequestHandler) -> bytes:
+        """The body, as its one Content-Length declares, read only if it is within `max_body_bytes`."""
+        if handler.headers.get("transfer-encoding"):
+            raise _Refused(411, "invalid_request_error", "send the body with a Content-Length, not chunked", close=True)
+        declared = handler.headers.get_all("content-length") or []
+        if not declared:
+            return b""
+        text = declared[0].strip()
+        if len(set(declared)) > 1 or not (text.isascii() and text.isdigit()):
+            raise _Refused(400, "invalid_request_error", f"bad Content-Length {', '.join(declared)!r}"[:200], close=True)
+        length = int(text)
+        if length > self.max_body_bytes:
+            message = f"body of {length} bytes is over the gateway's cap of {self.max_body_bytes} bytes"
+            raise _Refused(413, "request_too_large", message, close=True, unread=length)
+        handler.connection.settimeout(BODY_TIMEOUT_S)
+        try:
+            raw = handler.rfile.read(length)
+        except TimeoutError:
+            raise _Refused(408, "invalid_request_error", f"no byte of the body for {BODY_TIMEOUT_S:.0f} s", close=True) from None
+        finally:
+            handler.connection.settimeout(None)
+        if len(raw) < length:
+            raise _Refused(400, "invalid_request_error", f"body ended after {len(raw)} of its {length} bytes (Content-Length)", close=True)
+        return raw
+
+    def _serve(self, handler, session: Session, api: str, body: dict, chat: tuple, to_body, to_stream) -> None:
         from harnesses.gateway.models import complete, cost_of
 
         began = time.time()
@@ -192,7 +253,7 @@ class Gateway:
             session.record({"t": began, "api": api, "request": body, "error": why, "status": 429})
             error_type = "rate_limit_error" if api == "messages" else "insufficient_quota"
             return _send_json(handler, 429, {"type": "error", "error": {"type": error_type, "message": f"gskill: {why}"}})
-        messages, tools, params = to_chat(body)
+        messages, tools, params = chat
         sent: list[float] = []  # when the request left for the provider (the last attempt's time wins)
 
         def call():
@@ -226,13 +287,56 @@ class Gateway:
             _send_json(handler, 200, reply)
 
 
-def _send_json(handler: BaseHTTPRequestHandler, status: int, payload: dict) -> None:
+def _json_object(raw: bytes) -> dict:
+    """The body as a JSON object no deeper than MAX_JSON_DEPTH, else a 400."""
+    try:
+        body = json.loads(raw or b"{}")
+    except (ValueError, RecursionError) as exc:  # ValueError: bad JSON or bad UTF-8
+        raise _Refused(400, "invalid_request_error", f"body is not JSON: {type(exc).__name__}: {exc}"[:300]) from None
+    if not isinstance(body, dict):
+        raise _Refused(400, "invalid_request_error", f"body is JSON but not an object: {type(body).__name__}")
+    stack = [(body, 1)]
+    while stack:  # iteratively: the check itself must not recurse
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise _Refused(400, "invalid_request_error", f"body nests deeper than {MAX_JSON_DEPTH} levels")
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return body
+
+
+def _send_json(handler: BaseHTTPRequestHandler, status: int, payload: dict, *, close: bool = False) -> None:
     data = json.dumps(payload).encode()
     handler.send_response(status)
     handler.send_header("content-type", "application/json")
     handler.send_header("content-length", str(len(data)))
+    if close:
+        handler.send_header("connection", "close")  # also makes the handler close the connection
     handler.end_headers()
     handler.wfile.write(data)
+
+
+def _answer_error(handler: BaseHTTPRequestHandler, status: int, kind: str, message: str, *, close: bool) -> None:
+    try:
+        _send_json(handler, status, {"type": "error", "error": {"type": kind, "message": message}}, close=close)
+        handler.wfile.flush()
+    except OSError:  # the client is gone (or never waited for the answer)
+        handler.close_connection = True
+
+
+def _discard(handler: BaseHTTPRequestHandler, length: int) -> None:
+    """Reads and drops up to `length` bytes for at most DISCARD_S: a client still sending a refused body
+    then reads our answer instead of a reset connection; the memory used stays one buffer."""
+    deadline = time.monotonic() + DISCARD_S
+    try:
+        while length > 0 and (left := deadline - time.monotonic()) > 0:
+            handler.connection.settimeout(left)
+            chunk = handler.rfile.read1(min(length, 2**16))
+            if not chunk:
+                break
+            length -= len(chunk)
+    except OSError:
+        pass
 
 
 def _send_stream(handler: BaseHTTPRequestHandler, events: list[bytes]) -> None:

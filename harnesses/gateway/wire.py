@@ -68,6 +68,51 @@ def chat_request(body: dict) -> tuple[list[dict], list[dict], dict]:
     return list(body.get("messages") or []), list(body.get("tools") or []), params
 
 
+CHAT_ROLES = ("system", "developer", "user", "assistant", "tool", "function")
+
+
+def check_chat(messages: list, tools: list, params: dict) -> None:
+    """Raises ValueError naming what no provider would accept in a translated request, so that the
+    agent gets a 400 for its own mistake instead of a 502 blamed on (and counted against) the provider."""
+    if not messages:
+        raise ValueError("no messages")
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("role") not in CHAT_ROLES:
+            raise ValueError(f"message {index}: not an object with a role in {', '.join(CHAT_ROLES)}")
+        content = message.get("content")
+        if not (content is None or isinstance(content, str) or (isinstance(content, list) and all(isinstance(p, (str, dict)) for p in content))):
+            raise ValueError(f"message {index}: content is neither text, a list of parts nor null")
+        calls = message.get("tool_calls")
+        if calls is not None and not (isinstance(calls, list) and all(isinstance(call, dict) and _named(call.get("function")) for call in calls)):
+            raise ValueError(f"message {index}: tool_calls is not a list of named function calls")
+    for index, tool in enumerate(tools):
+        if not isinstance(tool, dict) or (tool.get("type", "function") == "function" and not _named(tool.get("function"))):
+            raise ValueError(f"tool {index}: not a named function")
+    for key, value in params.items():
+        if value is not None and not _PARAM_TYPES.get(key, lambda _: True)(value):
+            raise ValueError(f"{key}: {value!r} is not a valid value")
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+_PARAM_TYPES = {
+    "temperature": _number, "top_p": _number, "max_tokens": _count, "max_completion_tokens": _count,
+    "seed": lambda value: isinstance(value, int) and not isinstance(value, bool),
+    "stop": lambda value: isinstance(value, str) or (isinstance(value, list) and all(isinstance(item, str) for item in value)),
+    "tool_choice": lambda value: isinstance(value, (str, dict)),
+}  # fmt: skip
+
+
+def _named(function) -> bool:
+    return isinstance(function, dict) and isinstance(function.get("name"), str)
+
+
 def chat_body(response, model: str) -> dict:
     message = chat_message_of(response)
     prompt, completion = usage_of(response)

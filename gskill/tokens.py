@@ -1,4 +1,7 @@
-"""Token counts for skill budgets (tiktoken, o200k_base).
+"""Token counts (tiktoken, o200k_base): the engine's skill budgets, the scripted reflector's simplify.
+
+Here, not in `gskill.engine`, so the gateway's scripted models count as the engine does without importing
+the optimizer.
 
 tiktoken downloads its BPE files on first use; litellm ships them, so we point tiktoken at litellm's
 copy (found without importing litellm, which takes seconds) and stay offline-capable.
