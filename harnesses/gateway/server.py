@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
+import socketserver
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -98,9 +101,12 @@ class Gateway:
             def do_POST(self):
                 gateway._handle(self, "POST")
 
+        self._handler = Handler
         self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
+        self._unix: socketserver.ThreadingUnixStreamServer | None = None
+        self.socket_path: Path | None = None  # set by `listen_unix`
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -114,9 +120,30 @@ class Gateway:
         self._thread.start()
         return self
 
+    def listen_unix(self) -> Path:
+        """Serve on a unix socket as well (idempotent); returns its path. Task containers without a
+        network reach the gateway through it: its folder is bind-mounted into them
+        (`harnesses.sandbox.network`). The folder holds nothing else; a request still needs a live
+        rollout's token, as on TCP."""
+        with self._lock:
+            if self.socket_path is None:
+                folder = Path(tempfile.mkdtemp(prefix="gskill-gw-", dir="/tmp"))  # short: socket paths max 107 bytes
+                folder.chmod(0o755)  # containers' root may be a remapped uid
+                path = folder / "gateway.sock"
+                server = socketserver.ThreadingUnixStreamServer(str(path), self._handler)
+                server.daemon_threads = True
+                path.chmod(0o666)
+                threading.Thread(target=server.serve_forever, name="gskill-gateway-unix", daemon=True).start()
+                self._unix, self.socket_path = server, path
+            return self.socket_path
+
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        if self._unix is not None and self.socket_path is not None:
+            self._unix.shutdown()
+            self._unix.server_close()
+            shutil.rmtree(self.socket_path.parent, ignore_errors=True)
 
     def __enter__(self) -> "Gateway":
         return self.start()
