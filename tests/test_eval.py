@@ -300,3 +300,52 @@ def test_grading_statuses_in_fresh_containers(tasks_dir):
     assert result.status is GradeStatus.P2P_REGRESSION and result.f2p_failed == [] and "tests/test_core.py::test_area" in result.p2p_failed
     # Test files the task restores are reset first: the agent's own test_perimeter is replaced.
     assert grade(task, self_graded).status is GradeStatus.F2P_FAILED
+
+
+def test_the_network_opt_in_is_recorded_and_flagged(tasks_dir, tmp_path):
+    """`limits.network: true` gives task containers a network again; each rollout records it, and
+    `gskill doctor` and `gskill report` say so. The default says "off" and records False."""
+    from gskill.engine.store import RunStore
+
+    on = {"GSKILL_LIMITS__NETWORK": "true"}
+    run_dir = tmp_path / "run"
+    done = gskill("eval", "--tasks", str(tasks_dir), "--model", "scripted/inspector", "--max-tasks", "1", "--out", str(run_dir), env=on)
+    assert done.returncode == 0, done.stderr[-3000:]
+    record = json.loads((run_dir / "rollouts.jsonl").read_text().splitlines()[0])
+    assert record["rollout"]["network"] is True
+    # The opt-in container is on Docker's bridge; a container agent then calls the gateway's bridge address.
+    from gskill.schema import SandboxLimits
+    from harnesses.agents import adapter_for
+    from harnesses.gateway.server import Gateway
+    from harnesses.rollout import open_agent_sandbox
+    from harnesses.sandbox import bridge_gateway_ip
+
+    task = read_tasks(tasks_dir / "tasks.jsonl")[0]
+    with Gateway(host=bridge_gateway_ip()) as gateway:
+        box, base_url = open_agent_sandbox(task, adapter_for("codex"), gateway, gateway.url, limits=SandboxLimits(network=True),
+                                           run_id="test-network-on", tools_dir=tmp_path)  # fmt: skip
+        try:
+            assert "eth0" in box.exec("ls /sys/class/net", timeout=30).output and base_url == gateway.url
+        finally:
+            box.stop()
+
+    doctor_on, doctor_off = gskill("doctor", env=on), gskill("doctor")
+    assert "task network" in doctor_on.stdout and "ON (limits.network: true)" in doctor_on.stdout
+    assert "task network" in doctor_off.stdout and "off: task containers have no network" in doctor_off.stdout
+
+    # A learn folder (one scored seed) whose rollouts had the network: the report flags it.
+    learn_dir = tmp_path / "learn"
+    (learn_dir / "rollouts" / "abc").mkdir(parents=True)
+    store = RunStore(learn_dir / "store.sqlite")
+    store.save_candidate(0, {"index": 0, "components": {"skill": ""}, "parents": [], "operator": "seed", "iteration": 0,
+                             "val_scores": {"t1": 1.0}, "val_mean": 1.0, "tokens": 0})  # fmt: skip
+    store.close()
+    rollouts = learn_dir / "rollouts" / "abc" / "rollouts.jsonl"
+    rollouts.write_text((run_dir / "rollouts.jsonl").read_text())
+    assert gskill("report", str(learn_dir)).returncode == 0
+    page = (learn_dir / "report.html").read_text()
+    assert "Task containers had a network in 1 of 1 rollouts" in page and "ON in 1 of 1 rollouts" in page
+    record["rollout"]["network"] = False
+    rollouts.write_text(json.dumps(record) + "\n")
+    assert gskill("report", str(learn_dir)).returncode == 0
+    assert "had a network" not in (learn_dir / "report.html").read_text()
