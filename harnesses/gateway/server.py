@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
+import socket
 import socketserver
 import tempfile
 import threading
@@ -127,6 +128,7 @@ class Gateway:
         rollout's token, as on TCP."""
         with self._lock:
             if self.socket_path is None:
+                _remove_dead_sockets()
                 folder = Path(tempfile.mkdtemp(prefix="gskill-gw-", dir="/tmp"))  # short: socket paths max 107 bytes
                 folder.chmod(0o755)  # containers' root may be a remapped uid
                 path = folder / "gateway.sock"
@@ -251,6 +253,20 @@ class Gateway:
             _send_stream(handler, to_stream(reply))
         else:
             _send_json(handler, 200, reply)
+
+
+def _remove_dead_sockets() -> None:
+    """Remove the socket folders of gateways that were killed (nobody answers on them any more)."""
+    for path in Path("/tmp").glob("gskill-gw-*/gateway.sock"):
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(str(path))
+        except ConnectionRefusedError:
+            shutil.rmtree(path.parent, ignore_errors=True)
+        except OSError:
+            pass  # not ours to judge (another user's, or not a socket)
+        finally:
+            probe.close()
 
 
 def _send_json(handler: BaseHTTPRequestHandler, status: int, payload: dict) -> None:
