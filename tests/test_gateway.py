@@ -148,9 +148,11 @@ def test_malformed_requests_get_a_400_and_are_recorded(gateway, tmp_path):
 def test_the_unix_socket_serves_the_same_sessions_and_leaves_nothing_behind(tmp_path):
     """Task containers without a network reach the gateway through its unix socket (harnesses.sandbox.network)."""
     import http.client
+    import os
     import shutil
     import socket
     import tempfile
+    import time
     from pathlib import Path
 
     class UnixConnection(http.client.HTTPConnection):
@@ -167,6 +169,7 @@ def test_the_unix_socket_serves_the_same_sessions_and_leaves_nothing_behind(tmp_
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(dead / "gateway.sock"))
     listener.close()
+    os.utime(dead / "gateway.sock", (time.time() - 120,) * 2, follow_symlinks=False)
     try:
         with Gateway() as gateway:
             path = gateway.listen_unix()

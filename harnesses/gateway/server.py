@@ -256,10 +256,13 @@ class Gateway:
 
 
 def _remove_dead_sockets() -> None:
-    """Remove the socket folders of gateways that were killed (nobody answers on them any more)."""
+    """Remove the socket folders of gateways that were killed (nobody answers on them any more). A
+    socket younger than a minute is left alone: it may be between its bind and its listen."""
     for path in Path("/tmp").glob("gskill-gw-*/gateway.sock"):
         probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
+            if time.time() - path.lstat().st_mtime < 60:
+                continue
             probe.connect(str(path))
         except ConnectionRefusedError:
             shutil.rmtree(path.parent, ignore_errors=True)

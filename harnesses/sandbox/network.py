@@ -26,7 +26,11 @@ GATEWAY_PORT = 18080  # in the container's own network namespace: nothing else l
 # Runs in the container with the image's python3 (every env image has one): accept on loopback,
 # relay bytes both ways to the unix socket, half-close each direction as its source ends.
 FORWARDER = r"""
-import socket, sys, threading
+import os, socket, sys, threading
+try:
+    os.setsid()  # its own session: what the agent's commands do to their process groups never reaches it
+except OSError:
+    pass
 SOCKET, PORT = sys.argv[1], int(sys.argv[2])
 def pump(source, sink):
     try:
@@ -83,7 +87,7 @@ def start_forwarder(box: Sandbox, socket_path: Path) -> str:
     """Start the relay to the mounted gateway socket inside `box`; returns the base URL agents use there."""
     inside = f"{CONTAINER_SOCKET_DIR}/{socket_path.name}"
     command = (
-        f"setsid python3 -c {shlex.quote(FORWARDER)} {shlex.quote(inside)} {GATEWAY_PORT} </dev/null >/dev/null 2>&1 & "
+        f"python3 -c {shlex.quote(FORWARDER)} {shlex.quote(inside)} {GATEWAY_PORT} </dev/null >/dev/null 2>&1 & "
         f"python3 -c {shlex.quote(_READY)} {GATEWAY_PORT}"
     )
     done = box.exec(command, timeout=60, workdir="/")
