@@ -209,7 +209,7 @@ def test_task_containers_reach_nothing_but_the_gateway(tasks_dir, host_server, t
                                                tools_dir=tmp_path)  # fmt: skip
             try:
                 assert box.exec("ls /sys/class/net", timeout=30).output.split() == ["lo"], agent
-                gateway_port = gateway._server.server_address[1]
+                gateway_port = gateway.url.rsplit(":", 1)[1]
                 assert_no_way_out(box, task, host_port=host_server, allowed="" if agent == "mini" else f"{base_url}/v1/models")
                 direct = box.exec(f"python3 -c 'import socket; socket.create_connection((\"{bridge_gateway_ip()}\", {gateway_port}), timeout=5)'", timeout=60)
                 assert not direct.ok, direct.output
