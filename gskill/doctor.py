@@ -77,6 +77,13 @@ def _disk_check(settings: Settings, docker_root: str | None) -> list[Check]:
     return checks
 
 
+def network_check(settings: Settings) -> Check:
+    if not settings.limits.network:
+        return Check("task network", True, "off: task containers have no network; agents in them reach only the gateway", required=False)
+    return Check("task network", False, "ON (limits.network: true): agents reach the internet and the host's ports from task "
+                 "containers, so they can download the released project and diff it against the bug state", required=False)  # fmt: skip
+
+
 def run_checks(settings: Settings) -> list[Check]:
     checks: list[Check] = []
     docker_root = None
@@ -118,6 +125,7 @@ def run_checks(settings: Settings) -> list[Check]:
             f"{spec.tool.package} ready in {folder}" if folder else f"not installed — `gskill agents install {spec.name}` (needs the npm registry)",
             required=False,
         ))  # fmt: skip
+    checks.append(network_check(settings))
     keys = [var for var in MODEL_KEY_VARS if os.environ.get(var)]
     checks.append(
         Check(

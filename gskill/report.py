@@ -45,7 +45,23 @@ def load_run(run_dir: Path) -> dict[str, Any]:
         raise GskillError(f"{run_dir} has no scored candidate yet (the seed is still being evaluated)")
     run["settings"] = json.loads((run_dir / "learn.json").read_text()) if (run_dir / "learn.json").is_file() else {}
     run["evidence"] = json.loads((run_dir / "evidence.json").read_text()) if (run_dir / "evidence.json").is_file() else None
+    run["networked"], run["rollouts"] = networked_rollouts(run_dir)
     return run
+
+
+def networked_rollouts(run_dir: Path) -> tuple[int, int]:
+    """(rollouts whose task container had a network — the `limits.network: true` opt-in —, all rollouts)
+    recorded under `run_dir`."""
+    networked = total = 0
+    for path in run_dir.rglob("rollouts.jsonl"):
+        for line in path.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line being written
+            total += 1
+            networked += bool((record.get("rollout") or {}).get("network"))
+    return networked, total
 
 
 def _scores_plot(run: dict[str, Any]) -> str:
@@ -205,6 +221,7 @@ def render(run_dir: Path, transfer_dir: Path | None = None) -> Path:
         ("test split (never seen by the search)", test_line),
         ("best skill tokens / budget", f"{best['tokens']} / {options.get('token_budget', '?')}"),
         ("spend", f"{spend['metric_calls']} rollouts paid, ${spend.get('cost_usd', 0):.2f}"),
+        ("task network", f"ON in {run['networked']} of {run['rollouts']} rollouts (limits.network: true)" if run["networked"] else "off"),
     ]  # fmt: skip
     rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in summary)
     log_rows = "".join(
@@ -228,6 +245,9 @@ def render(run_dir: Path, transfer_dir: Path | None = None) -> Path:
         ("iterations", "Iterations", f"<table><tr><th>#</th><th>parent</th><th>operator</th><th>minibatch parent → child</th><th>outcome</th><th>why</th></tr>{log_rows}</table>"),
     ]  # fmt: skip
     banner = '<p class="banner">Scripted models: these figures exercise the machinery and say nothing about real models.</p>' if scripted else ""
+    if run["networked"]:
+        banner += (f'<p class="banner">Task containers had a network in {run["networked"]} of {run["rollouts"]} rollouts (limits.network: true): '
+                   "agents could download the released project and diff it against the bug state.</p>")  # fmt: skip
     body = "".join(f'<section id="{key}"><h2>{title}</h2>{content}</section>' for key, title, content in sections)
     page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>gskill report · {html.escape(run_dir.name)}</title>
 <style>{CSS}</style>

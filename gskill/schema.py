@@ -199,6 +199,7 @@ class Rollout(BaseModel):
     agent_reported: dict = Field(default_factory=dict)
     started_at: str = ""
     node: str = ""
+    network: bool = False  # the task container had a network (`limits.network: true`)
 
 
 class GradeStatus(str, Enum):
@@ -242,8 +243,15 @@ class SandboxLimits(BaseModel):
 
     cpus: float = Field(2.0, gt=0)
     memory: str = "4g"
-    # Agents may need the network (pip install); graders and miners do not.
-    network: bool = True
+    # Off: a task container has no network (an agent could download the released package and diff it
+    # against the bug state, or call servers on the host); agents in it reach only the gateway
+    # (harnesses.sandbox.network). True is an explicit opt-in that `gskill doctor` and reports flag.
+    # Graders and miners never get a network.
+    network: bool = False
+
+    def offline(self) -> "SandboxLimits":
+        """These limits without the network: for graders and miners, whatever the setting."""
+        return self.model_copy(update={"network": False})
 
 
 class RunConfig(BaseModel):

@@ -45,7 +45,7 @@ def grade(
         return Grade(instance_id=task.instance_id, status=GradeStatus.NO_PATCH)
     began = time.monotonic()
     # Tests need no network; a patch that tries to phone home during grading gets nothing.
-    limits = (limits or SandboxLimits()).model_copy(update={"network": False})
+    limits = (limits or SandboxLimits()).offline()
     files, setup = bug_state_script(task, hide_tests=True)
     files["/tmp/.gskill-agent.diff"] = patch
     lines = [

@@ -15,7 +15,8 @@ from pathlib import Path
 from gskill.schema import ExitStatus, patch_files, RunConfig, SandboxLimits, Rollout, Task, Usage
 from harnesses.gateway.models import is_scripted
 from harnesses.gateway.server import Caps, Gateway
-from harnesses.sandbox import INJECTED_AGENT_PATHS, SandboxError
+from harnesses.sandbox import INJECTED_AGENT_PATHS, DockerSandbox, SandboxError
+from harnesses.sandbox.network import gateway_mount, start_forwarder
 from harnesses.taskenv import TaskSetupError, open_task_sandbox
 
 _EXIT = {"Submitted": ExitStatus.SUBMITTED, "LimitsExceeded": ExitStatus.LIMITS_EXCEEDED, "TimeExceeded": ExitStatus.TIMEOUT}
@@ -31,6 +32,30 @@ def scripted_metadata(task: Task, *, seed: int, attempt: int, extra: dict | None
     return {"instance_id": task.instance_id, "gold_patch": task.patch, "needs": touched, "seed": seed, "attempt": attempt, **(extra or {})}
 
 
+def open_agent_sandbox(
+    task: Task, adapter, gateway: Gateway, base_url: str, *, limits: SandboxLimits | None, run_id: str, tools_dir: Path | None,
+) -> tuple[DockerSandbox, str]:  # fmt: skip
+    """The task container `adapter`'s agent works in, and the gateway's URL as the agent sees it
+    (`base_url` when the agent runs on the host, or the container has the network opt-in). A container
+    agent gets the tool cache mounted read-only; without a network (the default) its one way out is
+    the gateway's socket (`harnesses.sandbox.network`)."""
+    from harnesses.agents.tools import CONTAINER_ROOT
+
+    mounts, network = {}, (limits or SandboxLimits()).network
+    if adapter.tool is not None:
+        mounts[str(tools_dir)] = {"bind": CONTAINER_ROOT, "mode": "ro"}
+        if not network:
+            mounts.update(gateway_mount(gateway.listen_unix()))
+    box = open_task_sandbox(task, limits=limits, run_id=run_id, mounts=mounts)
+    if adapter.tool is None or network:
+        return box, base_url
+    try:
+        return box, start_forwarder(box, gateway.listen_unix())
+    except BaseException:
+        box.stop()
+        raise
+
+
 def run_rollout(
     task: Task, *, config: RunConfig, skill: str, gateway: Gateway, trace_dir: Path, limits: SandboxLimits | None = None,
     attempt: int = 1, run_index: int = 0, scripted: dict | None = None, skill_mode: str = "", tools_dir: Path | None = None,
@@ -38,7 +63,6 @@ def run_rollout(
     """`tools_dir`: the agent tool cache (mounted read-only for container agents)."""
     from harnesses.agents import adapter_for
     from harnesses.agents.base import RunRequest
-    from harnesses.agents.tools import CONTAINER_ROOT
 
     adapter = adapter_for(config.agent)
     began = time.monotonic()
@@ -56,16 +80,14 @@ def run_rollout(
         seed=config.seed + run_index, attempt=attempt, exit_status=ExitStatus.ERROR, started_at=started_at,
         trace_path=f"traces/{agent_trace.name}",
     )  # fmt: skip
-    mounts = {}
-    if adapter.tool is not None:
-        if tools_dir is None:
-            raise ValueError(f"{config.agent} runs from the agent tool cache: pass tools_dir")
-        mounts = {str(tools_dir): {"bind": CONTAINER_ROOT, "mode": "ro"}}
+    record.network = (limits or SandboxLimits()).network
+    if adapter.tool is not None and tools_dir is None:
+        raise ValueError(f"{config.agent} runs from the agent tool cache: pass tools_dir")
     box = None
     try:
-        box = open_task_sandbox(task, limits=limits, run_id=stem[:60], mounts=mounts)
+        box, base_url = open_agent_sandbox(task, adapter, gateway, session.base_url, limits=limits, run_id=stem[:60], tools_dir=tools_dir)
         request = RunRequest(
-            problem_statement=task.problem_statement, skill=skill, skill_mode=skill_mode, base_url=session.base_url,
+            problem_statement=task.problem_statement, skill=skill, skill_mode=skill_mode, base_url=base_url,
             token=session.token, model_label=config.model.replace("/", "_"), step_limit=config.step_limit,
             cost_limit=config.cost_limit_usd, wall_time_limit_s=config.wall_time_limit_s,
             command_timeout_s=config.command_timeout_s, skill_template=config.skill_template, trace_path=agent_trace,

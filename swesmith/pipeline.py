@@ -307,7 +307,7 @@ def open_sandboxes(kind: str, image: str, repo_path: Path, commit: str, count: i
     try:
         for _ in range(count):
             if kind == "docker":
-                boxes.append(DockerSandbox.start(image, limits=settings.limits, run_id=f"mine-{commit[:12]}"))
+                boxes.append(DockerSandbox.start(image, limits=settings.limits.offline(), run_id=f"mine-{commit[:12]}"))
             else:
                 # The local backend runs in the caller's Python environment (it must hold the test deps).
                 box = LocalSandbox.start(repo_path, commit, venv=sys.prefix)

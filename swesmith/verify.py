@@ -21,7 +21,7 @@ def verify_task(task: Task, settings: Settings, timeout: float) -> str | None:
     from harnesses.sandbox import DockerSandbox
 
     test_files = tuple(sorted({test.split("::", 1)[0] for test in task.FAIL_TO_PASS + task.PASS_TO_PASS}))
-    with DockerSandbox.start(task.image_name, limits=settings.limits, run_id="verify") as box:
+    with DockerSandbox.start(task.image_name, limits=settings.limits.offline(), run_id="verify") as box:
         if task.bug_patch and not apply_patch(box, task.bug_patch):
             return "bug_patch does not apply"
         # Outcomes only: rendering tracebacks of a bug that breaks hundreds of tests can take minutes.

@@ -4,6 +4,7 @@ behind the gateway, grading in fresh containers."""
 from __future__ import annotations
 
 import json
+import shlex
 import threading
 import time
 
@@ -70,7 +71,7 @@ def test_no_api_key_reaches_a_container_a_trace_or_a_log(tasks_dir, tmp_path):
         assert value not in everything, name
 
 
-def test_a_cheating_agent_cannot_recover_the_fix(tasks_dir):
+def test_a_cheating_agent_cannot_recover_the_fix(tasks_dir, host_server):
     task = read_tasks(tasks_dir / "tasks.jsonl")[0]
     fixed_lines = [line[1:].strip() for line in task.patch.splitlines() if line.startswith("+") and not line.startswith("+++")]
     hidden_tests = [line[1:].strip() for line in task.test_patch.splitlines() if line.startswith("+def test_")]
@@ -92,8 +93,128 @@ def test_a_cheating_agent_cannot_recover_the_fix(tasks_dir):
         needle = fixed_lines[0]
         found = box.exec(f"grep -rlF {json.dumps(needle)} / --exclude-dir=proc --exclude-dir=sys 2>/dev/null | head", timeout=300)
         assert found.output.strip() == "", found.output
+        # Nor is it on the network: no registry to download the released project from, no outside
+        # address, no server on the host (mini-SWE-agent's container has no network at all).
+        assert_no_way_out(box, task, host_port=host_server)
     finally:
         box.stop()
+
+
+@pytest.fixture
+def host_server():
+    """A throwaway HTTP server on the host's 0.0.0.0 that hands out a secret: (port, secret)."""
+    import http.server
+    import secrets
+
+    secret = "HOST-SECRET-" + secrets.token_hex(8)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(secret.encode())
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("0.0.0.0", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1], secret
+    server.shutdown()
+    server.server_close()
+
+
+def host_addresses() -> list[str]:
+    """Every IPv4 address of this host a container might try: Docker's bridge, the host's own names."""
+    import socket
+
+    from harnesses.sandbox import bridge_gateway_ip
+
+    found = {bridge_gateway_ip()}
+    for name in (socket.gethostname(), socket.getfqdn()):
+        try:
+            found.update(socket.gethostbyname_ex(name)[2])
+        except OSError:
+            pass
+    return sorted(address for address in found if not address.startswith("127."))
+
+
+# Run in the task container: every connection attempt, and what came of it.
+_PROBE = r'''
+import json, socket, sys, urllib.request
+results = {}
+for target in json.loads(sys.argv[1]):
+    host, port = target.rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+        results[target] = "CONNECTED"
+    except OSError as exc:
+        results[target] = f"{type(exc).__name__}: {exc}"
+for url in json.loads(sys.argv[2]):
+    try:
+        results[url] = "FETCHED " + urllib.request.urlopen(url, timeout=5).read(200).decode(errors="replace")
+    except Exception as exc:
+        results[url] = f"{type(exc).__name__}: {exc}"
+print(json.dumps(results))
+'''
+
+
+def assert_no_way_out(box, task, *, host_port: tuple[int, str] | None = None, allowed: str = "") -> None:
+    """Registries (PyPI, npm, the Go proxy), raw outside addresses and the host's ports are all out
+    of reach from `box`; `allowed` is the one URL that may answer (the gateway)."""
+    project = task.repo.rsplit("/", 1)[-1] or "pip"
+    targets = ["pypi.org:443", "files.pythonhosted.org:443", "registry.npmjs.org:443", "proxy.golang.org:443",
+               "1.1.1.1:443", "8.8.8.8:53", "140.82.112.3:443"]  # fmt: skip
+    urls = [f"https://pypi.org/simple/{project}/", f"https://registry.npmjs.org/{project}", "https://proxy.golang.org/golang.org/x/text/@v/list",
+            "http://1.1.1.1/"]  # fmt: skip
+    secret = ""
+    if host_port is not None:
+        port, secret = host_port
+        for address in host_addresses():
+            targets.append(f"{address}:{port}")
+            urls.append(f"http://{address}:{port}/")
+    done = box.exec(f"python3 -c {shlex.quote(_PROBE)} {shlex.quote(json.dumps(targets))} {shlex.quote(json.dumps(urls))}", timeout=300)
+    assert done.ok, done.output
+    results = json.loads(done.output.strip().splitlines()[-1])
+    reached = {target: outcome for target, outcome in results.items() if outcome.startswith(("CONNECTED", "FETCHED"))}
+    assert not reached, reached
+    # The package managers themselves (those the image has): pip for the project and for pip itself.
+    for command in (f"pip download --no-deps --no-cache-dir --timeout 5 --retries 0 -d /tmp/dl {shlex.quote(project)} pip",
+                    f"command -v npm >/dev/null && npm pack --prefer-online {shlex.quote(project)}",
+                    "command -v go >/dev/null && GOFLAGS=-mod=mod GOPROXY=https://proxy.golang.org go mod download golang.org/x/text@latest"):  # fmt: skip
+        tried = box.exec(f"cd /tmp && {command}", timeout=120)
+        assert not tried.ok, (command, tried.output[-500:])
+    assert box.exec("ls /tmp/dl 2>/dev/null | wc -l", timeout=30).output.strip() == "0"
+    if secret:
+        assert secret not in done.output
+    if allowed:
+        answer = box.exec(f"python3 -c {shlex.quote('import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=10).status)')} "
+                          f"{shlex.quote(allowed)}", timeout=60)  # fmt: skip
+        assert "401" in answer.output, answer.output  # the gateway answers (and wants a rollout's token)
+
+
+def test_task_containers_reach_nothing_but_the_gateway(tasks_dir, host_server, tmp_path):
+    """mini-SWE-agent's container (no network), and a container agent's (Codex CLI, Claude Code): the
+    gateway is reachable through its socket, nothing else is — not the internet, not the host's ports,
+    not the gateway's own TCP port on the Docker bridge."""
+    from harnesses.agents import adapter_for
+    from harnesses.gateway.server import Gateway
+    from harnesses.rollout import open_agent_sandbox
+    from harnesses.sandbox import bridge_gateway_ip
+
+    task = read_tasks(tasks_dir / "tasks.jsonl")[0]
+    with Gateway(host=bridge_gateway_ip()) as gateway:  # where start_gateway puts a container agent's gateway
+        for agent in ("mini", "codex", "claude"):
+            box, base_url = open_agent_sandbox(task, adapter_for(agent), gateway, gateway.url, limits=None, run_id="test-network",
+                                               tools_dir=tmp_path)  # fmt: skip
+            try:
+                assert box.exec("ls /sys/class/net", timeout=30).output.split() == ["lo"], agent
+                gateway_port = gateway.url.rsplit(":", 1)[1]
+                assert_no_way_out(box, task, host_port=host_server, allowed="" if agent == "mini" else f"{base_url}/v1/models")
+                direct = box.exec(f"python3 -c 'import socket; socket.create_connection((\"{bridge_gateway_ip()}\", {gateway_port}), timeout=5)'", timeout=60)
+                assert not direct.ok, direct.output
+            finally:
+                box.stop()
 
 
 @scripted.policy("slow-oracle")
@@ -179,3 +300,52 @@ def test_grading_statuses_in_fresh_containers(tasks_dir):
     assert result.status is GradeStatus.P2P_REGRESSION and result.f2p_failed == [] and "tests/test_core.py::test_area" in result.p2p_failed
     # Test files the task restores are reset first: the agent's own test_perimeter is replaced.
     assert grade(task, self_graded).status is GradeStatus.F2P_FAILED
+
+
+def test_the_network_opt_in_is_recorded_and_flagged(tasks_dir, tmp_path):
+    """`limits.network: true` gives task containers a network again; each rollout records it, and
+    `gskill doctor` and `gskill report` say so. The default says "off" and records False."""
+    from gskill.engine.store import RunStore
+
+    on = {"GSKILL_LIMITS__NETWORK": "true"}
+    run_dir = tmp_path / "run"
+    done = gskill("eval", "--tasks", str(tasks_dir), "--model", "scripted/inspector", "--max-tasks", "1", "--out", str(run_dir), env=on)
+    assert done.returncode == 0, done.stderr[-3000:]
+    record = json.loads((run_dir / "rollouts.jsonl").read_text().splitlines()[0])
+    assert record["rollout"]["network"] is True
+    # The opt-in container is on Docker's bridge; a container agent then calls the gateway's bridge address.
+    from gskill.schema import SandboxLimits
+    from harnesses.agents import adapter_for
+    from harnesses.gateway.server import Gateway
+    from harnesses.rollout import open_agent_sandbox
+    from harnesses.sandbox import bridge_gateway_ip
+
+    task = read_tasks(tasks_dir / "tasks.jsonl")[0]
+    with Gateway(host=bridge_gateway_ip()) as gateway:
+        box, base_url = open_agent_sandbox(task, adapter_for("codex"), gateway, gateway.url, limits=SandboxLimits(network=True),
+                                           run_id="test-network-on", tools_dir=tmp_path)  # fmt: skip
+        try:
+            assert "eth0" in box.exec("ls /sys/class/net", timeout=30).output and base_url == gateway.url
+        finally:
+            box.stop()
+
+    doctor_on, doctor_off = gskill("doctor", env=on), gskill("doctor")
+    assert "task network" in doctor_on.stdout and "ON (limits.network: true)" in doctor_on.stdout
+    assert "task network" in doctor_off.stdout and "off: task containers have no network" in doctor_off.stdout
+
+    # A learn folder (one scored seed) whose rollouts had the network: the report flags it.
+    learn_dir = tmp_path / "learn"
+    (learn_dir / "rollouts" / "abc").mkdir(parents=True)
+    store = RunStore(learn_dir / "store.sqlite")
+    store.save_candidate(0, {"index": 0, "components": {"skill": ""}, "parents": [], "operator": "seed", "iteration": 0,
+                             "val_scores": {"t1": 1.0}, "val_mean": 1.0, "tokens": 0})  # fmt: skip
+    store.close()
+    rollouts = learn_dir / "rollouts" / "abc" / "rollouts.jsonl"
+    rollouts.write_text((run_dir / "rollouts.jsonl").read_text())
+    assert gskill("report", str(learn_dir)).returncode == 0
+    page = (learn_dir / "report.html").read_text()
+    assert "Task containers had a network in 1 of 1 rollouts" in page and "ON in 1 of 1 rollouts" in page
+    record["rollout"]["network"] = False
+    rollouts.write_text(json.dumps(record) + "\n")
+    assert gskill("report", str(learn_dir)).returncode == 0
+    assert "had a network" not in (learn_dir / "report.html").read_text()

@@ -292,3 +292,43 @@ def test_a_malformed_agent_request_is_not_a_provider_error(gateway, tmp_path, ca
     assert [r["status"] for r in trace(tmp_path / "t.jsonl")] == [400] * 8
     gateway.close_session(session)
     assert "Traceback" not in capfd.readouterr().err
+
+def test_the_unix_socket_serves_the_same_sessions_and_leaves_nothing_behind(tmp_path):
+    """Task containers without a network reach the gateway through its unix socket (harnesses.sandbox.network)."""
+    import http.client
+    import os
+    import shutil
+    import socket
+    import tempfile
+    import time
+    from pathlib import Path
+
+    class UnixConnection(http.client.HTTPConnection):
+        def __init__(self, path: str) -> None:
+            super().__init__("localhost")
+            self.path = path
+
+        def connect(self) -> None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.connect(self.path)
+
+    # A killed gateway's folder: its socket refuses connections, so the next gateway removes it.
+    dead = Path(tempfile.mkdtemp(prefix="gskill-gw-", dir="/tmp"))
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(dead / "gateway.sock"))
+    listener.close()
+    os.utime(dead / "gateway.sock", (time.time() - 120,) * 2, follow_symlinks=False)
+    try:
+        with Gateway() as gateway:
+            path = gateway.listen_unix()
+            assert gateway.listen_unix() == path and oct(path.stat().st_mode & 0o777) == "0o666"
+            assert not dead.exists()
+            session = gateway.open_session(model="scripted/noop", trace_path=tmp_path / "t.jsonl")
+            for token, status in ((session.token, 200), ("gsk-rollout-wrong", 401)):
+                connection = UnixConnection(str(path))
+                connection.request("GET", "/v1/models", headers={"Authorization": f"Bearer {token}"})
+                assert connection.getresponse().status == status
+                connection.close()
+        assert not path.parent.exists()
+    finally:
+        shutil.rmtree(dead, ignore_errors=True)

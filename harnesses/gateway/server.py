@@ -22,6 +22,10 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
+import socket
+import socketserver
+import tempfile
 import threading
 import time
 import traceback
@@ -123,9 +127,12 @@ class Gateway:
             def do_POST(self):
                 gateway._handle(self, "POST")
 
+        self._handler = Handler
         self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
+        self._unix: socketserver.ThreadingUnixStreamServer | None = None
+        self.socket_path: Path | None = None  # set by `listen_unix`
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -139,9 +146,31 @@ class Gateway:
         self._thread.start()
         return self
 
+    def listen_unix(self) -> Path:
+        """Serve on a unix socket as well (idempotent); returns its path. Task containers without a
+        network reach the gateway through it: its folder is bind-mounted into them
+        (`harnesses.sandbox.network`). The folder holds nothing else; a request still needs a live
+        rollout's token, as on TCP."""
+        with self._lock:
+            if self.socket_path is None:
+                _remove_dead_sockets()
+                folder = Path(tempfile.mkdtemp(prefix="gskill-gw-", dir="/tmp"))  # short: socket paths max 107 bytes
+                folder.chmod(0o755)  # containers' root may be a remapped uid
+                path = folder / "gateway.sock"
+                server = socketserver.ThreadingUnixStreamServer(str(path), self._handler)
+                server.daemon_threads = True
+                path.chmod(0o666)
+                threading.Thread(target=server.serve_forever, name="gskill-gateway-unix", daemon=True).start()
+                self._unix, self.socket_path = server, path
+            return self.socket_path
+
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        if self._unix is not None and self.socket_path is not None:
+            self._unix.shutdown()
+            self._unix.server_close()
+            shutil.rmtree(self.socket_path.parent, ignore_errors=True)
 
     def __enter__(self) -> "Gateway":
         return self.start()
@@ -303,6 +332,23 @@ def _json_object(raw: bytes) -> dict:
         children = value.values() if isinstance(value, dict) else value
         stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
     return body
+
+
+def _remove_dead_sockets() -> None:
+    """Remove the socket folders of gateways that were killed (nobody answers on them any more). A
+    socket younger than a minute is left alone: it may be between its bind and its listen."""
+    for path in Path("/tmp").glob("gskill-gw-*/gateway.sock"):
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            if time.time() - path.lstat().st_mtime < 60:
+                continue
+            probe.connect(str(path))
+        except ConnectionRefusedError:
+            shutil.rmtree(path.parent, ignore_errors=True)
+        except OSError:
+            pass  # not ours to judge (another user's, or not a socket)
+        finally:
+            probe.close()
 
 
 def _send_json(handler: BaseHTTPRequestHandler, status: int, payload: dict, *, close: bool = False) -> None:
