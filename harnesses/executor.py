@@ -43,12 +43,20 @@ class Executor(Protocol):
 
 
 def run_all(executor: Executor, jobs: list[RolloutJob], on_record: Callable[[EvalRecord], None]) -> None:
-    """Every job, `executor.workers` at once; `on_record` is called (in this thread) as each finishes."""
+    """Every job, `executor.workers` at once; `on_record` is called (in this thread) as each finishes.
+    A stop (SIGTERM/SIGINT: SystemExit or KeyboardInterrupt here) starts no queued job and does not
+    wait for the running ones: a rollout retrying its model could hold the process for minutes."""
     if not jobs:
         return
-    with ThreadPoolExecutor(max_workers=max(1, min(executor.workers, len(jobs)))) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, min(executor.workers, len(jobs))))
+    try:
         for future in as_completed([pool.submit(executor.run_one, job) for job in jobs]):
             on_record(future.result())
+    except BaseException as exc:
+        stopping = not isinstance(exc, Exception)
+        pool.shutdown(wait=not stopping, cancel_futures=stopping)
+        raise
+    pool.shutdown()
 
 
 class LocalExecutor:

@@ -34,6 +34,7 @@ from pathlib import Path
 from gskill.errors import GskillError
 from gskill.schema import EvalRecord, RateLimit
 from harnesses.rollout import RolloutJob, run_job, start_gateway
+from harnesses.sandbox import shut_down_sandboxes
 
 IMAGE_CHUNK_BYTES = 16 * 1024 * 1024
 
@@ -224,6 +225,8 @@ class _NodeRunner:
         return record.model_dump_json(), files
 
     def stop(self) -> None:
+        """The driver is done (or stopping): the node's containers go, none starts after, then the gateway."""
+        shut_down_sandboxes()
         self.gateway.stop()
 
 

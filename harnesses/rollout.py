@@ -25,7 +25,7 @@ from harnesses.agents.tools import CONTAINER_ROOT
 from harnesses.gateway.models import is_scripted
 from harnesses.gateway.server import Caps, Gateway
 from harnesses.grading import grade
-from harnesses.sandbox import INJECTED_AGENT_PATHS, bridge_gateway_ip
+from harnesses.sandbox import INJECTED_AGENT_PATHS, Stopping, bridge_gateway_ip, shutting_down
 from harnesses.taskenv import is_infra_failure, open_task_sandbox
 
 _EXIT = {"Submitted": ExitStatus.SUBMITTED, "LimitsExceeded": ExitStatus.LIMITS_EXCEEDED, "TimeExceeded": ExitStatus.TIMEOUT}
@@ -58,13 +58,19 @@ def scripted_metadata(task: Task, *, seed: int, attempt: int, extra: dict | None
 
 def run_job(job: RolloutJob, gateway: Gateway, *, tools_dir: Path | None = None) -> EvalRecord:
     """Rollout + grade, an infrastructure failure retried up to `job.infra_retries` times. `tools_dir`:
-    the agent tool cache (mounted read-only for container agents)."""
+    the agent tool cache (mounted read-only for container agents). A process that is stopping (SIGTERM,
+    SIGINT: `harnesses.sandbox.shut_down_sandboxes`) raises `Stopping` instead of returning a record:
+    a rollout the stop cut short is neither the agent's result nor an infrastructure failure."""
     task, retries = job.task, 0
     while True:
+        if shutting_down():
+            raise Stopping(f"gskill is stopping: {task.instance_id} run {job.run_index} not started")
         rollout = run_rollout(job, gateway, attempt=retries + 1, tools_dir=tools_dir)
         record = EvalRecord(instance_id=task.instance_id, run_index=job.run_index, rollout=rollout, retries=retries)
         if not rollout.infra_error:
             record.grade = grade(task, rollout.patch, limits=job.limits, timeout=job.config.test_timeout_s, run_id=f"grade-{task.instance_id[:40]}")
+        if shutting_down():
+            raise Stopping(f"gskill is stopping: {task.instance_id} run {job.run_index} left unrecorded")
         if not record.infra_error or retries >= job.infra_retries:
             return record
         retries += 1
