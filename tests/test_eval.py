@@ -10,10 +10,12 @@ import sys
 import threading
 import time
 
+import docker.errors
 import pytest
 
 from gskill.schema import EvalRecord, RunConfig, read_tasks
 from harnesses.gateway import scripted
+from harnesses.sandbox import SandboxError
 from harnesses.taskenv import open_task_sandbox
 from tests.test_cli import ROOT, gskill
 
@@ -142,6 +144,47 @@ def test_a_killed_rollout_is_an_infra_error_and_is_retried(tasks_dir, tmp_path, 
     records = [EvalRecord.model_validate_json(line) for line in (tmp_path / "rollouts.jsonl").read_text().splitlines()]
     assert len(records) == 1 and records[0].retries == 1 and records[0].rollout.attempt == 2
     assert (tmp_path / "traces" / f"{task.instance_id}.run0.attempt1.gateway.jsonl").exists()  # the killed attempt's trace
+
+
+def test_the_rollout_modules_import_one_way_at_module_level():
+    """evaluate → executor → ray_executor → rollout: no module imports another inside a function to
+    dodge a cycle, and each imports on its own in a fresh interpreter."""
+    import ast
+
+    modules = {f"harnesses.{name}" for name in ("rollout", "executor", "ray_executor", "evaluate")}
+    for module in sorted(modules):
+        tree = ast.parse((ROOT / (module.replace(".", "/") + ".py")).read_text())
+        functions = [node for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        hidden = {inner.module for node in functions for inner in ast.walk(node) if isinstance(inner, ast.ImportFrom)} & modules
+        assert not hidden, f"{module} imports {hidden} inside a function"
+        done = subprocess.run([sys.executable, "-c", f"import {module}"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+
+
+class _FailingBox:
+    """A sandbox whose every command fails with `error` (the agent's host-side loop sees it raised)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def exec(self, command, timeout=None, env=None, workdir=None):
+        raise self.error
+
+
+@pytest.mark.parametrize("error,infra", [(SandboxError("container gskill-x is gone"), True), (docker.errors.NotFound("No such container"), True),
+                                         (ValueError("the agent's own bug"), False)])  # fmt: skip
+def test_the_agent_outcome_says_by_type_whether_its_sandbox_killed_it(error, infra, tmp_path):
+    """The rollout's infra decision reads a typed flag (`is_infra_failure` of the exception), not the error text."""
+    from harnesses.agents import adapter_for
+    from harnesses.agents.base import RunRequest
+    from harnesses.gateway.server import Gateway
+
+    with Gateway() as gateway:
+        session = gateway.open_session(model="scripted/noop")
+        request = RunRequest(problem_statement="Fix it.", skill="", skill_mode="", base_url=session.base_url, token=session.token,
+                             model_label="noop", step_limit=5, cost_limit=0, wall_time_limit_s=60, command_timeout_s=30)  # fmt: skip
+        outcome = adapter_for("mini").run(_FailingBox(error), request)
+    assert outcome.error.startswith(type(error).__name__) and outcome.infra_error is infra
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
