@@ -7,9 +7,11 @@ one line on stderr, exit code 2, no traceback.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Annotated, Optional
@@ -330,6 +332,7 @@ def eval_command(
     ray_address: RayAddressFlag = None,
     per_node: PerNodeFlag = 4,
     rate_limits: RateLimitFlag = [],  # noqa: B006 - typer reads the default; it is never mutated
+    scripted_params: list[str] = typer.Option([], "--scripted", help="KEY=VALUE for scripted/ models, e.g. throttle=3 (repeatable)."),
 ) -> None:
     """Run an agent on mined tasks with a skill and grade every patch in a fresh container."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -363,6 +366,7 @@ def eval_command(
             raise GskillError(f"no skill file {skill_file}")
         skill = skill_file.read_text()
     where = _executor_options(executor, ray_address, per_node, workers, rate_limits, "gskill eval")
+    scripted = _scripted_params(scripted_params)
     config = cfg.run.model_copy(update={"agent": agent, "model": model, "runs": runs, "workers": workers})
     claim_run_folder(out_dir, config, skill, skill_mode)
     columns = (TextColumn("{task.description:>12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -370,7 +374,7 @@ def eval_command(
         handle = bar.add_task("rollouts", total=None)
         summary = evaluate(tasks, config=config, skill=skill, run_dir=out_dir, limits=cfg.limits, skill_mode=skill_mode,
                            cache_dir=cfg.cache_dir, progress=lambda done, total: bar.update(handle, completed=done, total=total),
-                           executor_options=where)  # fmt: skip
+                           executor_options=where, scripted=scripted or None)  # fmt: skip
     out.print_json(data=summary)
     if summary["scripted_model"]:
         out.print("note: a scripted model's results say nothing about real models.")
@@ -763,19 +767,54 @@ def refresh(
     raise typer.Exit(code=EXIT_REFRESHED)
 
 
-def _terminate(signum, frame) -> None:
-    # SIGTERM → remove our containers NOW (worker threads blocked in a container's command then fail
-    # at once instead of running to their timeout), then a normal exit.
-    try:
-        from harnesses.sandbox.docker_backend import stop_all_sandboxes
+# After a stop signal, how long the process may take to wind down (executors close, containers go)
+# before it exits regardless: a worker thread waiting out a model's back-off cannot be interrupted.
+STOP_GRACE_S = 5.0
+_stopping = threading.Event()
 
-        stop_all_sandboxes()
+
+def _terminate(signum, frame) -> None:
+    """SIGTERM or SIGINT: stop the run. No container starts from here on and ours are removed NOW
+    (worker threads blocked in one fail at once instead of running to their timeout); no queued
+    rollout starts (`run_all`); the main thread unwinds (executors close; every finished record is
+    already written, so a re-run resumes) and the process exits 128 + signum, at the latest after
+    `STOP_GRACE_S`. A second signal exits at once."""
+    code = 128 + signum
+    if _stopping.is_set():
+        _exit_now(code)
+    _stopping.set()
+    threading.Thread(target=_exit_after, args=(code, STOP_GRACE_S), name="gskill-stop", daemon=True).start()
+    try:
+        from harnesses.sandbox.docker_backend import shut_down_sandboxes
+
+        shut_down_sandboxes()
     finally:
-        raise SystemExit(128 + signum)
+        raise SystemExit(code)
+
+
+def _exit_after(code: int, seconds: float) -> None:
+    time.sleep(seconds)
+    _exit_now(code)
+
+
+def _exit_now(code: int) -> None:
+    """Exit without waiting for worker threads (and without atexit hooks: the containers go first)."""
+    try:
+        from harnesses.sandbox.docker_backend import shut_down_sandboxes
+
+        shut_down_sandboxes()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        os._exit(code)
 
 
 def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)
     try:
         # standalone mode: typer prints usage errors itself (exit 2); our errors propagate to here.
         app(args=argv, prog_name="gskill")

@@ -121,12 +121,13 @@ class HarnessEvaluator:
         return task.instance_id
 
     def evaluate(self, candidate: dict[str, str], task: Task, seed: int) -> Evaluation:
-        from harnesses.executor import RolloutJob
+        from harnesses.rollout import RolloutJob
 
         skill = candidate.get(COMPONENT, "")
         folder = self.run_dir / "rollouts" / candidate_hash(candidate)
         config = self.config.model_copy(update={"seed": seed})
-        record = self.executor.run_one(RolloutJob(task, 0, config, skill, self.skill_mode, self.limits, 2, self.scripted or None, folder))
+        job = RolloutJob(task=task, config=config, skill=skill, skill_mode=self.skill_mode, limits=self.limits, scripted=self.scripted or None, run_dir=folder)
+        record = self.executor.run_one(job)
         folder.mkdir(parents=True, exist_ok=True)
         with self._lock, (folder / "rollouts.jsonl").open("a") as handle:
             handle.write(record.model_dump_json() + "\n")

@@ -15,11 +15,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable
 
+from gskill.errors import GskillError
 from gskill.schema import EvalRecord, GradeStatus, RunConfig, SandboxLimits, Task, default_cache_dir
-from harnesses.executor import Executor, ExecutorOptions, RolloutJob, make_executor, run_all
-from harnesses.gateway.server import Gateway
-from harnesses.grading import grade
-from harnesses.rollout import run_rollout, skill_hash
+from harnesses.agents import adapter_for
+from harnesses.executor import Executor, ExecutorOptions, make_executor, run_all
+from harnesses.rollout import RolloutJob, skill_hash
 
 
 def read_records(path: Path) -> list[EvalRecord]:
@@ -33,24 +33,6 @@ def read_records(path: Path) -> list[EvalRecord]:
             except ValueError:
                 continue  # a line cut short by a crash: that run is simply redone
     return records
-
-
-def evaluate_one(
-    task: Task, run_index: int, *, config: RunConfig, skill: str, gateway: Gateway, run_dir: Path,
-    limits: SandboxLimits | None, infra_retries: int, scripted: dict | None, skill_mode: str = "", tools_dir: Path | None = None,
-) -> EvalRecord:  # fmt: skip
-    retries = 0
-    while True:
-        rollout = run_rollout(
-            task, config=config, skill=skill, gateway=gateway, trace_dir=run_dir / "traces", limits=limits,
-            attempt=retries + 1, run_index=run_index, scripted=scripted, skill_mode=skill_mode, tools_dir=tools_dir,
-        )  # fmt: skip
-        record = EvalRecord(instance_id=task.instance_id, run_index=run_index, rollout=rollout, retries=retries)
-        if not rollout.infra_error:
-            record.grade = grade(task, rollout.patch, limits=limits, timeout=config.test_timeout_s, run_id=f"grade-{task.instance_id[:40]}")
-        if not record.infra_error or retries >= infra_retries:
-            return record
-        retries += 1
 
 
 def summarize(records: list[EvalRecord], tasks: list[Task], config: RunConfig, skill: str) -> dict:
@@ -77,8 +59,6 @@ def summarize(records: list[EvalRecord], tasks: list[Task], config: RunConfig, s
 def claim_run_folder(run_dir: Path, config: RunConfig, skill: str, skill_mode: str = "") -> None:
     """A run folder holds one configuration: resuming it with another agent, model or skill would mix
     results that must be compared, not pooled. Raises GskillError on a mismatch."""
-    from gskill.errors import GskillError
-
     run_dir.mkdir(parents=True, exist_ok=True)
     identity = {"agent": config.agent, "model": config.model, "skill_hash": skill_hash(skill), "skill_mode": skill_mode or ""}
     identity_path = run_dir / "run.json"
@@ -103,8 +83,6 @@ def evaluate(
     """Rollouts run on `executor` (shared with the caller, who closes it), else on one made here from
     `executor_options` (default: a local pool of `config.workers`). `cache_dir` holds the container
     agents' binaries (fetched on first use). Records and traces land in `run_dir` either way."""
-    from harnesses.agents import adapter_for
-
     adapter = adapter_for(config.agent)
     run_dir.mkdir(parents=True, exist_ok=True)
     claim_run_folder(run_dir, config, skill, skill_mode)
@@ -123,7 +101,11 @@ def evaluate(
         done += 1
         progress(done, len(wanted))
 
-    jobs = [RolloutJob(task, index, config, skill, skill_mode, limits, infra_retries, scripted, run_dir) for task, index in todo]
+    jobs = [
+        RolloutJob(task=task, run_index=index, config=config, skill=skill, skill_mode=skill_mode, limits=limits,
+                   infra_retries=infra_retries, scripted=scripted, run_dir=run_dir)
+        for task, index in todo
+    ]  # fmt: skip
     if executor is not None:
         run_all(executor, jobs, record_done)
     elif jobs:

@@ -1,13 +1,14 @@
 """Where rollouts run: the boundary `gskill eval`, `learn` and `transfer` share.
 
     with make_executor(ExecutorOptions(kind="local", workers=4), agent="mini", cache_dir=...) as executor:
-        record = executor.run_one(RolloutJob(task, 0, config, skill, ..., run_dir=folder))
+        record = executor.run_one(RolloutJob(task=task, config=config, skill=skill, run_dir=folder))
         run_all(executor, jobs, on_record)          # `workers` at once, records as they finish
 
-An executor runs one `RolloutJob` (rollout + grade, infra retries) and leaves its traces under the
-job's `run_dir`, wherever the rollout ran. `LocalExecutor` runs it here against one gateway;
-`harnesses.ray_executor.RayExecutor` on a Ray cluster (a gateway per node, traces shipped back).
-Both keep provider rate limits: here in the gateway's limiter, on Ray in one limiter at the driver.
+An executor runs one `harnesses.rollout.RolloutJob` through `harnesses.rollout.run_job` (rollout +
+grade, infra retries) and leaves its traces under the job's `run_dir`, wherever the rollout ran.
+`LocalExecutor` runs it here against one gateway; `harnesses.ray_executor.RayExecutor` on a Ray
+cluster (a gateway per node, traces shipped back). Both keep provider rate limits: here in the
+gateway's limiter, on Ray in one limiter at the driver.
 """
 
 from __future__ import annotations
@@ -18,20 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal, Protocol
 
-from gskill.schema import EvalRecord, RateLimit, RunConfig, SandboxLimits, Task
-
-
-@dataclass
-class RolloutJob:
-    task: Task
-    run_index: int
-    config: RunConfig
-    skill: str
-    skill_mode: str
-    limits: SandboxLimits | None
-    infra_retries: int
-    scripted: dict | None
-    run_dir: Path  # the driver's folder for this rollout's traces
+from gskill.schema import EvalRecord, RateLimit
+from harnesses.gateway.limits import RateLimiter
+from harnesses.ray_executor import RayExecutor
+from harnesses.rollout import RolloutJob, run_job, start_gateway
 
 
 @dataclass
@@ -52,12 +43,20 @@ class Executor(Protocol):
 
 
 def run_all(executor: Executor, jobs: list[RolloutJob], on_record: Callable[[EvalRecord], None]) -> None:
-    """Every job, `executor.workers` at once; `on_record` is called (in this thread) as each finishes."""
+    """Every job, `executor.workers` at once; `on_record` is called (in this thread) as each finishes.
+    A stop (SIGTERM/SIGINT: SystemExit or KeyboardInterrupt here) starts no queued job and does not
+    wait for the running ones: a rollout retrying its model could hold the process for minutes."""
     if not jobs:
         return
-    with ThreadPoolExecutor(max_workers=max(1, min(executor.workers, len(jobs)))) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, min(executor.workers, len(jobs))))
+    try:
         for future in as_completed([pool.submit(executor.run_one, job) for job in jobs]):
             on_record(future.result())
+    except BaseException as exc:
+        stopping = not isinstance(exc, Exception)
+        pool.shutdown(wait=not stopping, cancel_futures=stopping)
+        raise
+    pool.shutdown()
 
 
 class LocalExecutor:
@@ -65,8 +64,6 @@ class LocalExecutor:
     never used costs nothing)."""
 
     def __init__(self, *, agent: str, workers: int, cache_dir: Path | None, rate_limits: list[RateLimit] | None = None) -> None:
-        from harnesses.gateway.limits import RateLimiter
-
         self.agent, self.workers, self.cache_dir = agent, workers, cache_dir
         self._lock = threading.Lock()
         self._gateway = None
@@ -81,13 +78,8 @@ class LocalExecutor:
             return self._gateway
 
     def run_one(self, job: RolloutJob) -> EvalRecord:
-        from harnesses.evaluate import evaluate_one
-
         gateway = self.gateway
-        return evaluate_one(
-            job.task, job.run_index, config=job.config, skill=job.skill, gateway=gateway, run_dir=job.run_dir, limits=job.limits,
-            infra_retries=job.infra_retries, scripted=job.scripted, skill_mode=job.skill_mode, tools_dir=self.tools_dir,
-        )  # fmt: skip
+        return run_job(job, gateway, tools_dir=self.tools_dir)
 
     def close(self) -> None:
         with self._lock:
@@ -102,27 +94,8 @@ class LocalExecutor:
         self.close()
 
 
-def start_gateway(agent: str, cache_dir: Path | None, limiter=None):
-    """A gateway for `agent`'s rollouts on this machine, and the folder of its binary (None for an agent
-    that runs in this process). A containerised agent reaches the gateway on the Docker bridge."""
-    from harnesses.agents import adapter_for
-    from harnesses.agents.tools import install, tools_dir
-    from harnesses.gateway.server import Gateway
-    from harnesses.sandbox import bridge_gateway_ip
-
-    adapter = adapter_for(agent)
-    if adapter.tool is None:
-        return Gateway(limiter=limiter).start(), None
-    if cache_dir is None:
-        raise ValueError(f"{agent} needs cache_dir (its binary lives in the tool cache)")
-    install(adapter.tool, cache_dir)
-    return Gateway(host=bridge_gateway_ip(), limiter=limiter).start(), tools_dir(cache_dir)
-
-
 def make_executor(options: ExecutorOptions, *, agent: str, cache_dir: Path) -> Executor:
     if options.kind == "ray":
-        from harnesses.ray_executor import RayExecutor
-
         return RayExecutor(options.ray_address, workers=options.workers, per_node=options.per_node, agent=agent,
                            cache_dir=cache_dir, rate_limits=options.rate_limits)  # fmt: skip
     return LocalExecutor(agent=agent, workers=options.workers, cache_dir=cache_dir, rate_limits=options.rate_limits)

@@ -4,7 +4,7 @@
         record = executor.run_one(job)       # thread-safe; `harnesses.executor.run_all` fans jobs out
 
 Every alive node gets one runner, pinned there with a node-affinity strategy. A runner owns a gateway
-on its node, so agents in that node's containers always call a local endpoint, and runs `evaluate_one`
+on its node, so agents in that node's containers always call a local endpoint, and runs `run_job`
 (rollout + grade) for the jobs it is handed, at most `per_node` at once. Traces are written on the
 node and shipped back with the record; the driver writes them under the job's `run_dir`, so the
 driver's folder stays the single source of truth and every command resumes as it does locally.
@@ -28,11 +28,13 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 from gskill.errors import GskillError
 from gskill.schema import EvalRecord, RateLimit
-from harnesses.executor import RolloutJob
+from harnesses.rollout import RolloutJob, run_job, start_gateway
+from harnesses.sandbox import shut_down_sandboxes
 
 IMAGE_CHUNK_BYTES = 16 * 1024 * 1024
 
@@ -154,7 +156,6 @@ class _NodeRunner:
     def __init__(self, agent: str, cache_dir: str, service, per_node: int) -> None:
         import ray
 
-        from harnesses.executor import start_gateway
         from harnesses.gateway.models import _litellm
 
         _litellm()  # import it now (seconds), not in the node's first rollout
@@ -216,20 +217,16 @@ class _NodeRunner:
                     self._ready.add(name)
 
     def run(self, job: RolloutJob) -> tuple[str, dict[str, bytes]]:
-        from harnesses.evaluate import evaluate_one
-
         with self._slots, tempfile.TemporaryDirectory(prefix="gskill-ray-") as tmp:
             self._ensure_image(job.task.image_name)
-            record = evaluate_one(
-                job.task, job.run_index, config=job.config, skill=job.skill, gateway=self.gateway, run_dir=Path(tmp),
-                limits=job.limits, infra_retries=job.infra_retries, scripted=job.scripted, skill_mode=job.skill_mode,
-                tools_dir=self.tools_dir,
-            )  # fmt: skip
+            record = run_job(replace(job, run_dir=Path(tmp)), self.gateway, tools_dir=self.tools_dir)
             record.rollout.node = self.node
             files = {str(p.relative_to(tmp)): p.read_bytes() for p in Path(tmp).rglob("*") if p.is_file()}
         return record.model_dump_json(), files
 
     def stop(self) -> None:
+        """The driver is done (or stopping): the node's containers go, none starts after, then the gateway."""
+        shut_down_sandboxes()
         self.gateway.stop()
 
 

@@ -29,6 +29,13 @@ class TaskSetupError(RuntimeError):
     """The task's patches do not apply to its image: a broken task or image (an infra error)."""
 
 
+def is_infra_failure(exc: BaseException) -> bool:
+    """Whether `exc` is the infrastructure's failure, never the agent's: the sandbox failed (the
+    container vanished, `SandboxError`), the Docker engine did (its client's exceptions), or the task's
+    patches do not apply to its image. A rollout that died of one is retried, never scored."""
+    return isinstance(exc, (SandboxError, TaskSetupError)) or type(exc).__module__.startswith(("docker", "requests", "urllib3"))
+
+
 # Exit codes of the setup scripts, so one exec can say which step failed.
 BUG_PATCH_FAILED, TEST_PATCH_FAILED, AGENT_PATCH_FAILED = 61, 62, 63
 

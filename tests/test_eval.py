@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import json
 import shlex
+import signal
+import subprocess
+import sys
 import threading
 import time
 
+import docker.errors
 import pytest
 
 from gskill.schema import EvalRecord, RunConfig, read_tasks
 from harnesses.gateway import scripted
+from harnesses.sandbox import SandboxError
 from harnesses.taskenv import open_task_sandbox
-from tests.helpers import gskill
+from tests.helpers import ROOT, gskill
 
 SENTINELS = {"OPENAI_API_KEY": "sk-SENTINEL-openai-4f1c", "ANTHROPIC_API_KEY": "sk-ant-SENTINEL-9d2e",
              "GEMINI_API_KEY": "SENTINEL-gemini-77aa"}  # fmt: skip
@@ -260,6 +265,92 @@ def test_a_killed_rollout_is_an_infra_error_and_is_retried(tasks_dir, tmp_path, 
     records = [EvalRecord.model_validate_json(line) for line in (tmp_path / "rollouts.jsonl").read_text().splitlines()]
     assert len(records) == 1 and records[0].retries == 1 and records[0].rollout.attempt == 2
     assert (tmp_path / "traces" / f"{task.instance_id}.run0.attempt1.gateway.jsonl").exists()  # the killed attempt's trace
+
+
+def test_the_rollout_modules_import_one_way_at_module_level():
+    """evaluate → executor → ray_executor → rollout: no module imports another inside a function to
+    dodge a cycle, and each imports on its own in a fresh interpreter."""
+    import ast
+
+    modules = {f"harnesses.{name}" for name in ("rollout", "executor", "ray_executor", "evaluate")}
+    for module in sorted(modules):
+        tree = ast.parse((ROOT / (module.replace(".", "/") + ".py")).read_text())
+        functions = [node for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        hidden = {inner.module for node in functions for inner in ast.walk(node) if isinstance(inner, ast.ImportFrom)} & modules
+        assert not hidden, f"{module} imports {hidden} inside a function"
+        done = subprocess.run([sys.executable, "-c", f"import {module}"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+
+
+class _FailingBox:
+    """A sandbox whose every command fails with `error` (the agent's host-side loop sees it raised)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def exec(self, command, timeout=None, env=None, workdir=None):
+        raise self.error
+
+
+@pytest.mark.parametrize("error,infra", [(SandboxError("container gskill-x is gone"), True), (docker.errors.NotFound("No such container"), True),
+                                         (ValueError("the agent's own bug"), False)])  # fmt: skip
+def test_the_agent_outcome_says_by_type_whether_its_sandbox_killed_it(error, infra, tmp_path):
+    """The rollout's infra decision reads a typed flag (`is_infra_failure` of the exception), not the error text."""
+    from harnesses.agents import adapter_for
+    from harnesses.agents.base import RunRequest
+    from harnesses.gateway.server import Gateway
+
+    with Gateway() as gateway:
+        session = gateway.open_session(model="scripted/noop")
+        request = RunRequest(problem_statement="Fix it.", skill="", skill_mode="", base_url=session.base_url, token=session.token,
+                             model_label="noop", step_limit=5, cost_limit=0, wall_time_limit_s=60, command_timeout_s=30)  # fmt: skip
+        outcome = adapter_for("mini").run(_FailingBox(error), request)
+    assert outcome.error.startswith(type(error).__name__) and outcome.infra_error is infra
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_stop_signal_ends_a_run_whose_rollout_retries_its_model(tasks_dir, tmp_path, docker_client, signum):
+    """SIGTERM or SIGINT while a rollout retries its model (the agent backs off for minutes): the
+    process exits non-zero within seconds, its containers are gone and none starts after the signal,
+    the finished record stays, and a re-run resumes from it."""
+    run_dir, task_id = tmp_path / "run", read_tasks(tasks_dir / "tasks.jsonl")[1].instance_id
+    first = gskill("eval", "--tasks", str(tasks_dir), "--model", "scripted/oracle", "--max-tasks", "1", "--out", str(run_dir))
+    assert first.returncode == 0, first.stderr[-3000:]
+    finished = (run_dir / "rollouts.jsonl").read_text()
+    # The provider refuses every call (429s): the gateway retries, then answers 502; the agent backs off.
+    command = [sys.executable, "-m", "gskill", "eval", "--tasks", str(tasks_dir), "--model", "scripted/oracle",
+               "--scripted", "throttle=1000000", "--out", str(run_dir)]  # fmt: skip
+    with (tmp_path / "stderr.txt").open("w") as stderr:
+        run = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr)
+    ours = {"label": f"gskill.owner-pid={run.pid}"}
+    try:
+        trace = run_dir / "traces" / f"{task_id}.run0.attempt1.gateway.jsonl"
+        deadline = time.monotonic() + 240
+        while not (trace.is_file() and '"status": 502' in trace.read_text()):
+            assert time.monotonic() < deadline and run.poll() is None, (tmp_path / "stderr.txt").read_text()[-3000:]
+            time.sleep(0.2)
+        assert docker_client.containers.list(filters=ours), "the retrying rollout's container should be up"
+        signalled = time.time()
+        run.send_signal(signum)
+        assert run.wait(timeout=30) == 128 + signum, (tmp_path / "stderr.txt").read_text()[-3000:]
+        assert time.time() - signalled < 15
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+            for container in docker_client.containers.list(all=True, filters=ours):
+                container.remove(force=True)
+    assert docker_client.containers.list(all=True, filters=ours) == []
+    created = docker_client.events(since=int(signalled), until=int(time.time()) + 1, decode=True,
+                                   filters={"type": "container", "event": "create", **ours})  # fmt: skip
+    assert list(created) == [], "a container started after the stop signal"
+    assert (run_dir / "rollouts.jsonl").read_text() == finished  # the finished record, nothing of the cut rollout
+
+    resumed = gskill("eval", "--tasks", str(tasks_dir), "--model", "scripted/oracle", "--out", str(run_dir))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert (run_dir / "rollouts.jsonl").read_text().startswith(finished)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["runs"] == 2 and summary["resolved"] == 2 and summary["infra_errors"] == 0
 
 
 def test_bad_eval_inputs_are_one_line_errors(tasks_dir, tmp_path):

@@ -53,6 +53,7 @@ class AgentOutcome:
     exit_status: str  # "Submitted", "LimitsExceeded", "TimeExceeded", or an error name
     steps: int = 0
     error: str = ""
+    infra_error: bool = False  # the agent died of its sandbox's or the engine's failure (`taskenv.is_infra_failure`)
     messages: list[dict] = field(default_factory=list)
     # Paths the adapter wrote into the repo (skill files) that must never count as the agent's patch.
     injected_paths: tuple[str, ...] = ()

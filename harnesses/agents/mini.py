@@ -20,6 +20,7 @@ import yaml
 from harnesses.agents import AGENTS
 from harnesses.agents.base import AgentOutcome
 from harnesses.sandbox import Sandbox
+from harnesses.taskenv import is_infra_failure
 
 # Before minisweagent is imported: no banner, and its global config (which may load a user's .env
 # of keys into this process) lives in a directory of ours.
@@ -107,7 +108,8 @@ def run_mini(
         result = agent.run(problem_statement)
         return AgentOutcome(result.get("exit_status", ""), steps=agent.n_calls, messages=agent.messages)
     except Exception as exc:
-        return AgentOutcome(type(exc).__name__, steps=agent.n_calls, messages=agent.messages, error=f"{type(exc).__name__}: {exc}"[:2000])
+        return AgentOutcome(type(exc).__name__, steps=agent.n_calls, messages=agent.messages, error=f"{type(exc).__name__}: {exc}"[:2000],
+                            infra_error=is_infra_failure(exc))  # fmt: skip
 
 
 class MiniAgent:

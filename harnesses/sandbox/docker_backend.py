@@ -115,17 +115,27 @@ def reap(client: docker.DockerClient | None = None, *, everything: bool = False,
     return removed
 
 
+class Stopping(SandboxError):
+    """This process is stopping (SIGTERM, SIGINT): it opens no container any more."""
+
+
 class _OpenSandboxes:
-    """Sandboxes of this process still open; removed at interpreter exit whatever happened."""
+    """Sandboxes of this process still open; removed at interpreter exit whatever happened. Once shut
+    down (a signal's stop) it refuses new ones, so no container starts after the stop."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a signal handler may run while this thread holds it
         self._open: dict[str, "DockerSandbox"] = {}
+        self.shut = False
         atexit.register(self.stop_all)
 
     def add(self, sandbox: "DockerSandbox") -> None:
         with self._lock:
-            self._open[sandbox.container_id] = sandbox
+            if not self.shut:
+                self._open[sandbox.container_id] = sandbox
+                return
+        sandbox.stop()  # started while the process was stopping: removed at once
+        raise Stopping(f"gskill is stopping: {sandbox.name} removed")
 
     def discard(self, sandbox: "DockerSandbox") -> None:
         with self._lock:
@@ -136,6 +146,11 @@ class _OpenSandboxes:
             sandboxes = list(self._open.values())
         for sandbox in sandboxes:
             sandbox.stop()
+
+    def shut_down(self) -> None:
+        with self._lock:
+            self.shut = True
+        self.stop_all()
 
 
 _OPEN = _OpenSandboxes()
@@ -167,6 +182,8 @@ class DockerSandbox:
         extra_labels: Mapping[str, str] | None = None,
         client: docker.DockerClient | None = None,
     ) -> "DockerSandbox":
+        if _OPEN.shut:
+            raise Stopping(f"gskill is stopping: no container from {image}")
         limits = limits or SandboxLimits()
         client = client or docker_client()
         labels = {**owner_labels(run_id), **(extra_labels or {})}
@@ -348,6 +365,11 @@ def bridge_gateway_ip(client: docker.DockerClient | None = None) -> str:
         raise SandboxError(f"cannot find the Docker bridge's host address: {exc}") from None
 
 
-def stop_all_sandboxes() -> None:
-    """Remove every container this process opened (signal handlers: running execs then fail fast)."""
-    _OPEN.stop_all()
+def shut_down_sandboxes() -> None:
+    """This process is stopping (SIGTERM, SIGINT): every container it opened is removed (a command
+    running in one fails at once) and none opens from now on (`DockerSandbox.start` raises `Stopping`)."""
+    _OPEN.shut_down()
+
+
+def shutting_down() -> bool:
+    return _OPEN.shut
