@@ -501,7 +501,7 @@ def mine(repo: str, options: MineOptions, settings: Settings, progress: Progress
             progress("coverage", 0, 1)
             coverage = store.get_meta(f"coverage-nodes:{image}")
             coverage_failure = ""
-            if coverage is None:
+            if not coverage:  # an empty map is measured again: earlier versions cached a failed step as one
                 from swesmith.coverage_map import CoverageError, measure, tests_per_function
 
                 try:

@@ -232,6 +232,15 @@ def test_procedural_survives_code_compiled_from_files_not_on_disk(template_repo,
     report = json.loads((tmp_path / "mining_report.json").read_text())
     assert report["candidates"]["procedural"] >= 2 and report["empty_strategies"] == {}
 
+    # Earlier versions cached the failed coverage step as an empty map: a resumed run measures again.
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "mining_cache.sqlite") as db:
+        assert db.execute("UPDATE meta SET value = '[]' WHERE key LIKE 'coverage-nodes:%'").rowcount == 1
+    again = gskill("mine", str(repo), "--out", str(tmp_path), "--snapshot", commits["engine"], "--strategies", "procedural",
+                   "--max-tasks", "2", env={"GSKILL_BASE_IMAGE": base_image})  # fmt: skip
+    assert again.returncode == 0 and len(read_tasks(tmp_path / "tasks.jsonl")) == 2, again.stdout + again.stderr[-2000:]
+
 
 def test_a_strategy_that_yields_nothing_says_why(template_repo, base_image, tmp_path):
     """The coverage step fails for good (the suite leaves before any test runs under coverage): the
