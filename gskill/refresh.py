@@ -86,15 +86,19 @@ def renamed_paths(repo: Path, since: str, commit: str = "HEAD") -> dict[str, str
 
 def carry_renames(skill: str, renames: dict[str, str]) -> tuple[str, dict[str, str]]:
     """(the skill with each renamed path it names replaced by the new one, {old: new} it replaced).
-    A path is replaced only whole (`src/a.py` inside `src/a.py.bak` or `x/src/a.py` stays)."""
-    applied = {}
-    for old in sorted(renames, key=len, reverse=True):  # `src/shop/stock.py` before `src/shop/`
-        pattern = re.compile(r"(?<![\w./-])" + re.escape(old.rstrip("/")) + (r"/" if old.endswith("/") else r"(?![\w/-]|\.\w)"))
-        replacement = renames[old].rstrip("/") + ("/" if old.endswith("/") else "")
-        skill, count = pattern.subn(lambda _: replacement, skill)
-        if count:
-            applied[old] = renames[old]
-    return skill, applied
+    One pass (a swap a <-> b stays a swap); a path is replaced only whole (`src/a.py` inside
+    `src/a.py.bak` or `x/src/a.py` stays), a folder `src/shop/` also where it begins a longer path."""
+    if not renames:
+        return skill, {}
+    # Longest first: `src/shop/stock.py` wins over `src/shop/`.
+    alternatives = [re.escape(old) + ("" if old.endswith("/") else r"(?![\w/-]|\.\w)") for old in sorted(renames, key=len, reverse=True)]
+    applied: dict[str, str] = {}
+
+    def replace(match: re.Match) -> str:
+        applied[match.group(1)] = renames[match.group(1)]
+        return renames[match.group(1)]
+
+    return re.sub(r"(?<![\w./-])(" + "|".join(alternatives) + ")", replace, skill), applied
 
 
 def gone_paths_note(missing: list[str], renames: dict[str, str]) -> str:

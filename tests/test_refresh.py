@@ -118,6 +118,7 @@ def test_renames_are_carried_and_no_skill_naming_a_missing_path_is_published(pub
     carried, applied = carry_renames(body + "Not `src/shop/stock.pyc`, nor docs/src/shop/stock.py.\n", renames)
     assert "`src/shop/inventory.py`" in carried and "`checks/`" in carried and set(applied) == {"src/shop/stock.py", "tests/"}
     assert "`src/shop/stock.pyc`" in carried and "docs/src/shop/stock.py" in carried  # only whole paths are renamed
+    assert carry_renames("`a.py` then `b.py`", {"a.py": "b.py", "b.py": "a.py"}) == ("`b.py` then `a.py`", {"a.py": "b.py", "b.py": "a.py"})
 
     # learn / skills publish: a skill naming a path missing at HEAD is refused, in one line; nothing is written.
     run = _learn_run(tmp_path / "run", body)
