@@ -709,7 +709,7 @@ def refresh(
 ) -> None:
     """Nightly: mine only new commits, re-check the skill, re-learn from it when stale. Exit 0 unchanged, 10 refreshed."""
     from gskill.learn import LearnOptions, learn as run_learn
-    from gskill.refresh import EXIT_REFRESHED, RepoLock, git_out, judge, missing_paths, published_skill, recorded_interval
+    from gskill.refresh import EXIT_REFRESHED, RepoLock, git_out, judge, missing_paths, published_skill, recorded_interval, relearn_inputs
     from gskill.schema import read_tasks
     from gskill.skills import publish
     from harnesses.evaluate import evaluate
@@ -755,14 +755,17 @@ def refresh(
             out.print(f"unchanged: {folder.name} is fresh ({shown}; {new_commits} new commit(s), every named path exists)")
             return
         out.print("stale: " + "; ".join(verdict.reasons))
+        start = relearn_inputs(repo, recorded, body, missing, head)
+        if start.carried:
+            out.print("carried renames into the skill: " + ", ".join(f"{old} → {new}" for old, new in start.carried.items()))
         tasks_dir = _mine_for_learn(str(repo), cfg, workers, 0)
         learn_options = LearnOptions(
             agent=meta.get("agent", "mini"), model=agent_model, reflection_model=reflection_model or meta.get("reflection_model") or agent_model,
-            seed_skill=body, max_metric_calls=max_metric_calls, workers=workers, scripted=scripted,
+            seed_skill=start.seed, max_metric_calls=max_metric_calls, workers=workers, scripted=scripted, background=start.background,
         )  # fmt: skip
         with console.status("re-learning from the current skill"):
             packet = run_learn(tasks_dir, out_dir / "learn", learn_options, limits=cfg.limits, run_config=cfg.run, cache_dir=cfg.cache_dir)
-        published = publish(out_dir / "learn", repo, name=folder.name)
+        published = publish(out_dir / "learn", repo, name=folder.name, renames=start.renames)
         out.print(f"refreshed: {published} (validation {packet['seed']['val_mean']:.2f} → {packet['best']['val_mean']:.2f}) at {head[:12]}")
     raise typer.Exit(code=EXIT_REFRESHED)
 

@@ -5,7 +5,9 @@
     3. mine ONLY the commits after the recorded one (commit strategies, `since=`);
     4. stale if a path the skill names no longer exists at HEAD, or if the skill's resolve rate on the
        new tasks falls below the 95% Wilson interval of the rate it was published with;
-    5. stale → re-learn at HEAD starting from the current skill, and publish over the old one.
+    5. stale → carry the renames git sees since the recorded commit into the skill, tell reflection which
+       paths are gone, re-learn at HEAD from that skill, and publish over the old one (publishing refuses
+       a skill that still names a path missing at HEAD).
 
 Exit codes (for cron and CI): 0 unchanged, 10 refreshed, 1 failed; bad input 2.
 """
@@ -58,6 +60,70 @@ def missing_paths(repo: Path, skill: str, commit: str = "HEAD") -> list[str]:
     tree = set(git_out(repo, "ls-tree", "-r", "--name-only", commit).splitlines())
     folders = {str(Path(path).parent) + "/" for path in tree} | {"/".join(p.split("/")[:i]) + "/" for p in tree for i in range(1, p.count("/") + 1)}
     return [path for path in referenced_paths(skill) if path not in tree and (path if path.endswith("/") else path + "/") not in folders]
+
+
+def renamed_paths(repo: Path, since: str, commit: str = "HEAD") -> dict[str, str]:
+    """{old path: new path} for every file git sees renamed between `since` and `commit` (`-M`), and
+    for each folder that is gone at `commit` whose renamed files all moved into one new folder."""
+    renames: dict[str, str] = {}
+    for line in git_out(repo, "diff", "--name-status", "-M", since, commit).splitlines():
+        status, *paths = line.split("\t")
+        if status.startswith("R") and len(paths) == 2:
+            renames[paths[0]] = paths[1]
+    present = set(git_out(repo, "ls-tree", "-r", "--name-only", commit).splitlines())
+    folders: dict[str, set[str]] = {}
+    for old, new in renames.items():
+        old_parts, new_parts = old.split("/"), new.split("/")
+        # The folder that changed: strip the common tail (`src/shop/x.py` -> `src/store/x.py`: src/shop/ -> src/store/).
+        while len(old_parts) > 1 and len(new_parts) > 1 and old_parts[-1] == new_parts[-1]:
+            old_parts, new_parts = old_parts[:-1], new_parts[:-1]
+            folders.setdefault("/".join(old_parts) + "/", set()).add("/".join(new_parts) + "/")
+    for old, targets in folders.items():
+        if len(targets) == 1 and not any(path.startswith(old) for path in present):
+            renames[old] = next(iter(targets))
+    return renames
+
+
+def carry_renames(skill: str, renames: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """(the skill with each renamed path it names replaced by the new one, {old: new} it replaced).
+    One pass (a swap a <-> b stays a swap); a path is replaced only whole (`src/a.py` inside
+    `src/a.py.bak` or `x/src/a.py` stays), a folder `src/shop/` also where it begins a longer path."""
+    if not renames:
+        return skill, {}
+    # Longest first: `src/shop/stock.py` wins over `src/shop/`.
+    alternatives = [re.escape(old) + ("" if old.endswith("/") else r"(?![\w/-]|\.\w)") for old in sorted(renames, key=len, reverse=True)]
+    applied: dict[str, str] = {}
+
+    def replace(match: re.Match) -> str:
+        applied[match.group(1)] = renames[match.group(1)]
+        return renames[match.group(1)]
+
+    return re.sub(r"(?<![\w./-])(" + "|".join(alternatives) + ")", replace, skill), applied
+
+
+def gone_paths_note(missing: list[str], renames: dict[str, str]) -> str:
+    """What reflection is told about paths the skill named that no longer exist (its Background)."""
+    if not missing:
+        return ""
+    named = ", ".join(f"`{path}`" + (f" (now `{renames[path]}`)" if path in renames else " (deleted)") for path in missing)
+    return (f"These paths no longer exist in the repository: {named}. The skill must not name them: name the "
+            "new path where there is one, and drop what it said about a deleted one.")
+
+
+@dataclass
+class Relearn:
+    """What a stale skill's re-learn starts from."""
+
+    seed: str  # the current skill with the renames carried in
+    renames: dict[str, str]  # every rename git sees since the skill's commit (publish re-applies them)
+    carried: dict[str, str]  # the renames the skill's text named
+    background: str  # for reflection: the paths that are gone
+
+
+def relearn_inputs(repo: Path, since: str, skill: str, missing: list[str], commit: str = "HEAD") -> Relearn:
+    renames = renamed_paths(repo, since, commit)
+    seed, carried = carry_renames(skill, renames)
+    return Relearn(seed, renames, carried, gone_paths_note(missing, renames))
 
 
 class RepoLock:

@@ -32,7 +32,13 @@ def skill_name(raw: str) -> str:
     return name
 
 
-def publish(run_dir: Path, repo: Path | None, *, name: str = "") -> Path | None:
+def publish(run_dir: Path, repo: Path | None, *, name: str = "", renames: dict[str, str] | None = None) -> Path | None:
+    """Write the run's best skill into REPO/.skills/<name>/. Never publishes a skill that names a path
+    missing at the repository's HEAD (it would be stale at once): `renames` ({old: new}, from
+    `gskill.refresh.renamed_paths`) are carried into the text first, then any path still missing is
+    refused with one line."""
+    from gskill.refresh import carry_renames, missing_paths
+
     evidence_path = run_dir / "evidence.json"
     if not evidence_path.is_file() or not (run_dir / "best_skill.md").is_file():
         raise GskillError(f"{run_dir} holds no finished learn run (evidence.json / best_skill.md missing)")
@@ -40,10 +46,18 @@ def publish(run_dir: Path, repo: Path | None, *, name: str = "") -> Path | None:
         return None
     packet = json.loads(evidence_path.read_text())
     name = skill_name(name or f"{repo.resolve().name}-skill")
-    commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    done = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "-q", "HEAD"], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise GskillError(f"{repo} has no commit to publish a skill at")
+    commit = done.stdout.strip()
+    body, _ = carry_renames((run_dir / "best_skill.md").read_text().strip(), renames or {})
+    if missing := missing_paths(repo, body, commit):
+        raise GskillError(
+            f"not publishing {run_dir / 'best_skill.md'}: it names path(s) missing at {commit[:12]}: {', '.join(missing)} "
+            "(edit them out, then `gskill skills publish`)"
+        )
     folder = repo / ".skills" / name
     folder.mkdir(parents=True, exist_ok=True)
-    body = (run_dir / "best_skill.md").read_text().strip()
     (folder / "SKILL.md").write_text(f"---\nname: {name}\ndescription: {json.dumps(DESCRIPTION)}\n---\n\n{body}\n")
     meta = {
         "name": name, "repo_commit": commit, "learned_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

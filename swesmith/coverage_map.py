@@ -13,12 +13,26 @@ from harnesses.sandbox import Sandbox
 from swesmith.entities import parse_entities
 from swesmith.validate import reset
 
+# ignore_errors: code compiled at run time under a file name that is not on disk (a template engine's
+# generated modules) makes `coverage json` stop with "No source for code"; skip those files instead.
 _RC = """\
 [run]
 dynamic_context = test_function
 relative_files = True
 data_file = /tmp/gskill-cov.data
+
+[report]
+ignore_errors = True
 """
+
+
+class CoverageError(Exception):
+    """The coverage step could not produce a map; the message says why (for the mining report)."""
+
+
+def _last_line(output: str) -> str:
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "no output"
 
 
 def _module_index(test_files: set[str]) -> dict[str, str | None]:
@@ -47,21 +61,31 @@ def context_node_id(context: str, index: dict[str, str | None]) -> str | None:
     return None
 
 
-def measure(sandbox: Sandbox, test_files: set[str], timeout: float) -> dict[str, dict[int, set[str]]] | None:
-    """{source path: {line: {test node ids}}}, or None when coverage cannot be installed or run."""
+def measure(sandbox: Sandbox, test_files: set[str], timeout: float) -> dict[str, dict[int, set[str]]]:
+    """{source path: {line: {test node ids}}}; CoverageError (saying why) when coverage cannot be
+    installed, run or reported."""
     installed = sandbox.exec("python -m coverage --version >/dev/null 2>&1 || python -m pip install -q coverage", timeout=300)
     if not installed.ok:
-        return None
+        raise CoverageError(f"coverage could not be installed in the sandbox: {_last_line(installed.output)}")
     sandbox.write_file("/tmp/gskill-cov.rc", _RC)
-    sandbox.exec(
-        "python -m coverage run --rcfile=/tmp/gskill-cov.rc -m pytest -q -p no:cacheprovider -x --no-header >/dev/null 2>&1; "
-        "python -m coverage json --rcfile=/tmp/gskill-cov.rc --show-contexts -o /tmp/gskill-cov.json >/dev/null 2>&1",
-        timeout=timeout,
-    )
     try:
-        data = json.loads(sandbox.read_file("/tmp/gskill-cov.json"))
-    except (FileNotFoundError, ValueError):
-        return None
+        # Failing tests are fine here (the map only needs what ran); the report step must succeed.
+        ran = sandbox.exec(
+            "python -m coverage run --rcfile=/tmp/gskill-cov.rc -m pytest -q -p no:cacheprovider -x --no-header >/dev/null 2>&1",
+            timeout=timeout,
+        )
+        if ran.timed_out:
+            raise CoverageError(f"the test suite under coverage did not finish in {timeout:.0f}s")
+        reported = sandbox.exec(
+            "python -m coverage json --rcfile=/tmp/gskill-cov.rc --show-contexts -o /tmp/gskill-cov.json 2>&1",
+            timeout=timeout,
+        )
+        if not reported.ok:
+            raise CoverageError(f"`coverage json` failed: {_last_line(reported.output)}")
+        try:
+            data = json.loads(sandbox.read_file("/tmp/gskill-cov.json"))
+        except (FileNotFoundError, ValueError) as exc:
+            raise CoverageError(f"`coverage json` wrote no readable report: {exc}") from None
     finally:
         sandbox.exec("rm -f /tmp/gskill-cov.data /tmp/gskill-cov.json")
         reset(sandbox)

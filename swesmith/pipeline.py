@@ -30,7 +30,7 @@ from gskill.schema import Difficulty, Settings, Strategy, Task, write_jsonl
 from swesmith.candidate import Candidate, is_test_file
 from swesmith.hide import hidden_test_patch
 from swesmith.patches import patch_size
-from swesmith.split import assign_splits, dedupe
+from swesmith.split import assign_splits, dedupe, shortfall
 from swesmith.statements import write_problem_statement
 from swesmith.validate import Baseline, Verdict, pytest_command, validate
 
@@ -85,6 +85,9 @@ class MiningReport:
     mean_validation_seconds: float = 0.0
     mean_test_seconds: float = 0.0
     wall_seconds: float = 0.0
+    # A strategy that was asked for and produced no candidate at all: why (it must never be silent).
+    empty_strategies: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what else the user should know (splits short of the sizes)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -192,6 +195,26 @@ def history_candidates(
                 if why != "ok":
                     rejected[f"historical:{why}"] += 1
     return mirrored, historical
+
+
+def history_empty_reason(strategy: str, rejected: Counter) -> str:
+    """Why a walk over the history gave `strategy` no candidate: the commonest rejections, in words."""
+    stage = "mirror" if strategy == "commit-mirror" else "historical"
+    walked = sum(count for key, count in rejected.items() if key.startswith(("history:", f"{stage}:")))
+    if not walked:
+        return "the walk over the history found no commit to consider"
+    top = sorted(((key, count) for key, count in rejected.items() if key.startswith(("history:", f"{stage}:"))), key=lambda kv: (-kv[1], kv[0]))
+    return f"every one of {walked} commit(s) was rejected (" + ", ".join(f"{key} {count}" for key, count in top[:4]) + ")"
+
+
+def noting_empty(source: Iterable[Candidate], strategy: str, why: str, empty: dict[str, str]) -> Iterator[Candidate]:
+    """`source`, recording `empty[strategy] = why` if it turns out to yield nothing."""
+    produced = False
+    for candidate in source:
+        produced = True
+        yield candidate
+    if not produced:
+        empty[strategy] = why
 
 
 def ranked_targets(files: dict[str, str], coverage: dict[tuple[str, str], set[str]], history_counts: Counter) -> list[tuple[str, str]]:
@@ -448,6 +471,7 @@ def mine(repo: str, options: MineOptions, settings: Settings, progress: Progress
         rejected: Counter = Counter()
         history_counts: Counter = Counter()
         sources = []
+        empty: dict[str, str] = {}  # strategy -> why it gave no candidate
         walk_strategies = [name for name in HISTORY_STRATEGIES if name in options.strategies]
         if walk_strategies:
             progress("history", 0, None)
@@ -469,31 +493,45 @@ def mine(repo: str, options: MineOptions, settings: Settings, progress: Progress
                 rejected.update(walked["rejected"])
                 history_counts.update({(path, name): count for path, name, count in walked["counts"]})
             sources.extend(found for found in (mirrored, historical) if found)
+            for name, found in (("commit-mirror", mirrored), ("commit-historical", historical)):
+                if name in options.strategies and not found:
+                    empty[name] = history_empty_reason(name, rejected)
             progress("history", len(mirrored) + len(historical), len(mirrored) + len(historical))
         if {"procedural", "llm-rewrite"} & set(options.strategies):
             progress("coverage", 0, 1)
             coverage = store.get_meta(f"coverage-nodes:{image}")
-            if coverage is None:
-                from swesmith.coverage_map import measure, tests_per_function
+            coverage_failure = ""
+            if not coverage:  # an empty map is measured again: earlier versions cached a failed step as one
+                from swesmith.coverage_map import CoverageError, measure, tests_per_function
 
-                lines = measure(boxes[0], set(baseline.by_file), options.test_timeout_s * 8)
-                per_function = tests_per_function({p: t for p, t in files.items() if not is_test_file(p)}, lines or {})
+                try:
+                    lines = measure(boxes[0], set(baseline.by_file), options.test_timeout_s * 8)
+                except CoverageError as exc:  # not cached: the next run measures again
+                    coverage_failure, lines = str(exc), {}
+                per_function = tests_per_function({p: t for p, t in files.items() if not is_test_file(p)}, lines)
                 coverage = [[path, name, sorted(tests)] for (path, name), tests in per_function.items()]
-                store.set_meta(f"coverage-nodes:{image}", coverage)
+                if not coverage_failure:
+                    store.set_meta(f"coverage-nodes:{image}", coverage)
             coverage_map = {(path, name): set(tests) for path, name, tests in coverage}
             progress("coverage", 1, 1)
             targets = ranked_targets(files, coverage_map, history_counts)
             tests_for = covering_selector(coverage_map, collect_seconds, baseline, options)
+            if coverage_failure:
+                why = f"the coverage step failed, so no function is known to be tested: {coverage_failure}"
+            elif not targets:
+                why = "coverage maps no source function to a test (no test executes the body of a function in the snapshot's source files)"
+            else:
+                why = f"none of the {len(targets)} covered function(s) gave a candidate"
             if "procedural" in options.strategies:
-                sources.append(procedural_source(files, targets, tests_for, options))
+                sources.append(noting_empty(procedural_source(files, targets, tests_for, options), "procedural", why, empty))
             if "llm-rewrite" in options.strategies:
                 from swesmith.llm_rewrite import rewrite_candidates
 
                 assert model_access is not None
-                sources.append(rewrite_candidates(
+                sources.append(noting_empty(rewrite_candidates(
                     files, targets, ask=lambda messages, attempt: model_access.ask(messages, attempt, "llm-rewrite"),
                     attempts=options.llm_attempts, rejected=rejected, test_files_for=tests_for,
-                ))  # fmt: skip
+                ), "llm-rewrite", why, empty))  # fmt: skip
         # Validation, in parallel, resumable; candidates are drawn lazily so --max-tasks stops early.
         results: list[tuple[Candidate, Verdict]] = []
         seen_keys: set[str] = set()
@@ -606,6 +644,12 @@ def mine(repo: str, options: MineOptions, settings: Settings, progress: Progress
         unique = unique[:target]
     split_tasks = assign_splits(unique, options.sizes, options.seed)
     report.tasks = len(split_tasks)
+    report.empty_strategies = {name: empty[name] for name in options.strategies if name in empty}
+    for name, why in report.empty_strategies.items():
+        log(f"warning: {name} gave no candidates: {why}")
+    if note := shortfall(split_tasks, options.sizes):
+        report.notes.append(note)
+        log(f"warning: {note}")
     report.rejected = {}
     for key, count in sorted(rejected.items()):
         stage, _, reason = key.partition(":")

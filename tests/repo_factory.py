@@ -345,3 +345,92 @@ def make_library_repo(root: Path) -> Path:
     write(repo, files)
     commit_all(repo, "shop: pricing, stock, units, labels")
     return repo
+
+
+TEMPLATE_ENGINE = '''
+import os
+import re
+
+_FIELD = re.compile(r"\\{(\\w+)\\}")
+_GENERATED = os.path.join(os.path.dirname(__file__), "_generated")
+
+
+def escape(value):
+    text = str(value)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def generate(text):
+    """Python source of a render function for `text`."""
+    pieces = []
+    last = 0
+    for match in _FIELD.finditer(text):
+        pieces.append(repr(text[last : match.start()]))
+        pieces.append("escape(context[%r])" % match.group(1))
+        last = match.end()
+    pieces.append(repr(text[last:]))
+    return "def render(context):\\n    return " + " + ".join(pieces) + "\\n"
+
+
+def compile_template(text, name="page"):
+    # As template engines do: the generated module is compiled under a file name not on disk.
+    namespace = {"escape": escape}
+    exec(compile(generate(text), os.path.join(_GENERATED, name + ".py"), "exec"), namespace)
+    return namespace["render"]
+
+
+def render(text, **context):
+    return compile_template(text)(context)
+'''
+
+TEMPLATE_TESTS = '''
+from tmpl import escape, generate, render
+
+
+def test_escape():
+    assert escape("<a & b>") == "&lt;a &amp; b&gt;"
+
+
+def test_render_fields():
+    assert render("Hello {name}!", name="Ann") == "Hello Ann!"
+
+
+def test_render_escapes():
+    assert render("<p>{body}</p>", body="1 < 2") == "<p>1 &lt; 2</p>"
+
+
+def test_render_plain_text():
+    assert render("no fields") == "no fields"
+
+
+def test_generate_defines_render():
+    assert generate("x").startswith("def render(context):")
+'''
+
+# A suite that leaves at once when run under coverage: no test runs, so `coverage json` has "No data
+# to report" however tolerant it is; plain pytest runs are unaffected.
+HARD_EXIT_CONFTEST = '''
+import os
+import sys
+
+
+def pytest_sessionstart(session):
+    if "coverage" in sys.modules:
+        os._exit(0)
+'''
+
+
+def make_template_repo(root: Path) -> tuple[Path, dict[str, str]]:
+    """A tiny template engine whose tests run code compiled at run time from a file that does not
+    exist ("No source for code" for `coverage json`). Commits: "engine", then "hard_exit" (a conftest
+    that makes the coverage step fail for good)."""
+    repo = root / "tmpl"
+    repo.mkdir(parents=True)
+    git(repo, "init", "-q", "-b", "main")
+    pyproject = CALC_FILES["pyproject.toml"].replace('name = "calc"', 'name = "tmpl"')
+    write(repo, {"pyproject.toml": pyproject, ".gitignore": "__pycache__/\n", "src/tmpl/__init__.py": TEMPLATE_ENGINE,
+                 "tests/test_tmpl.py": TEMPLATE_TESTS})  # fmt: skip
+    commits = {"engine": commit_all(repo, "tmpl: a template engine")}
+    write(repo, {"tests/conftest.py": HARD_EXIT_CONFTEST})
+    commits["hard_exit"] = commit_all(repo, "tests: leave hard")
+    return repo, commits

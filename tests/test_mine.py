@@ -9,7 +9,7 @@ import pytest
 
 from gskill.schema import read_tasks
 from tests.helpers import gskill
-from tests.repo_factory import make_history_repo
+from tests.repo_factory import make_history_repo, make_template_repo
 
 CORE = "tests/test_core.py::"
 
@@ -212,3 +212,48 @@ def test_llm_options_without_a_model_are_one_line_errors(history_repo, tmp_path)
     for extra in (["--strategies", "llm-rewrite"], ["--issue-writer", "llm"]):
         done = gskill("mine", str(repo), "--out", str(tmp_path), *extra)
         assert done.returncode == 2 and done.stderr.strip().count("\n") == 0 and "--model" in done.stderr, done.stderr
+
+
+@pytest.fixture(scope="module")
+def template_repo(tmp_path_factory):
+    return make_template_repo(tmp_path_factory.mktemp("template"))
+
+
+def test_procedural_survives_code_compiled_from_files_not_on_disk(template_repo, base_image, tmp_path):
+    """A template engine's tests run generated code whose file name is not on disk: `coverage json`
+    stops with "No source for code" unless told to skip such files, and procedural mining got nothing."""
+    repo, commits = template_repo
+    done = gskill("mine", str(repo), "--out", str(tmp_path), "--snapshot", commits["engine"], "--strategies", "procedural",
+                  "--max-tasks", "2", env={"GSKILL_BASE_IMAGE": base_image})  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    tasks = read_tasks(tmp_path / "tasks.jsonl")
+    assert len(tasks) == 2, done.stdout + done.stderr[-2000:]
+    assert all(task.strategy.value == "procedural" and task.group.startswith("src/tmpl/__init__.py::") for task in tasks)
+    report = json.loads((tmp_path / "mining_report.json").read_text())
+    assert report["candidates"]["procedural"] >= 2 and report["empty_strategies"] == {}
+
+    # Earlier versions cached the failed coverage step as an empty map: a resumed run measures again.
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "mining_cache.sqlite") as db:
+        assert db.execute("UPDATE meta SET value = '[]' WHERE key LIKE 'coverage-nodes:%'").rowcount == 1
+    again = gskill("mine", str(repo), "--out", str(tmp_path), "--snapshot", commits["engine"], "--strategies", "procedural",
+                   "--max-tasks", "2", env={"GSKILL_BASE_IMAGE": base_image})  # fmt: skip
+    assert again.returncode == 0 and len(read_tasks(tmp_path / "tasks.jsonl")) == 2, again.stdout + again.stderr[-2000:]
+
+
+def test_a_strategy_that_yields_nothing_says_why(template_repo, base_image, tmp_path):
+    """The coverage step fails for good (the suite leaves before any test runs under coverage): the
+    procedural strategy has nothing to mutate, and the report and the console say why."""
+    repo, _ = template_repo
+    done = gskill("mine", str(repo), "--out", str(tmp_path), "--strategies", "commit-mirror,procedural", "--max-tasks", "2",
+                  env={"GSKILL_BASE_IMAGE": base_image})  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads((tmp_path / "mining_report.json").read_text())
+    why = report["empty_strategies"]["procedural"]
+    assert why.startswith("the coverage step failed") and "No data to report" in why, why
+    assert "commit-mirror" in report["empty_strategies"]  # no commit fixes source code with a test: said too
+    console = " ".join((done.stdout + done.stderr).split())
+    assert "warning: procedural gave no candidates: the coverage step failed" in console, console[-3000:]
+    assert "warning: commit-mirror gave no candidates" in console
+    assert report["tasks"] == 0

@@ -9,7 +9,7 @@ import pytest
 from gskill.schema import Difficulty, Split, Strategy, Task
 from swesmith.candidate import is_test_file
 from swesmith.entities import changed_entities, parse_entities, replace_entity
-from swesmith.split import assign_splits, dedupe, parse_sizes
+from swesmith.split import apportion, assign_splits, dedupe, parse_sizes, shortfall
 from swesmith.statements import commit_subject, write_problem_statement
 
 
@@ -103,13 +103,69 @@ def test_split_is_deterministic_sized_and_keeps_groups_together():
     assert first == assign_splits(tasks, (200, 50, 60), seed=7)
     assert first != assign_splits(tasks, (200, 50, 60), seed=8)
     sizes = Counter(task.split for task in first)
-    assert abs(sizes[Split.TRAIN] - 200) <= 3 and abs(sizes[Split.VAL] - 50) <= 3 and abs(sizes[Split.TEST] - 60) <= 3
+    # Groups of 3 cannot make 200 or 50: the nearest sizes, and a note saying so.
+    assert (sizes[Split.TRAIN], sizes[Split.VAL], sizes[Split.TEST]) == (201, 51, 60)
+    assert shortfall(first, (200, 50, 60)).startswith("splits 201/51/60 instead of 200/50/60")
     by_group: dict[str, set] = {}
     for task in first:
         by_group.setdefault(task.group, set()).add(task.split)
     assert all(len(splits) == 1 for splits in by_group.values())
     # Both strategies reach the test split.
     assert {task.strategy for task in first if task.split is Split.TEST} == {Strategy.COMMIT_MIRROR, Strategy.PROCEDURAL}
+
+
+def groups_summing_to(total: int, rng, choices) -> list[int]:
+    sizes = []
+    while sum(sizes) < total:
+        sizes.append(min(rng.choice(choices), total - sum(sizes)))
+    return sizes
+
+
+@pytest.mark.parametrize("choices", [(1, 2, 3), (2, 3, 5), (4, 6, 9), (1, 10), (3,), (2, 7, 11, 13)])
+@pytest.mark.parametrize("surplus", [0, 1, 40])
+def test_split_meets_the_sizes_exactly_whenever_whole_groups_can(choices, surplus):
+    """A real run dealt 198 / 51 / 61 for 200 / 50 / 60. Here every task set is built so that some
+    assignment of whole groups meets the sizes; the split must find one, per seed, groups kept whole."""
+    import random
+
+    for trial in range(4):
+        rng = random.Random(f"{choices}:{surplus}:{trial}")
+        group_sizes = [*groups_summing_to(200, rng, choices), *groups_summing_to(50, rng, choices), *groups_summing_to(60, rng, choices)]
+        group_sizes += groups_summing_to(surplus, rng, choices) if surplus else []
+        rng.shuffle(group_sizes)
+        tasks, index = [], 0
+        for group, size in enumerate(group_sizes):
+            for _ in range(size):
+                strategy = Strategy.COMMIT_MIRROR if group % 3 else Strategy.PROCEDURAL
+                tasks.append(make_task(index, f"g{group}", strategy=strategy, lines=1 + index % 25))
+                index += 1
+        split = assign_splits(tasks, (200, 50, 60), seed=trial)
+        sizes = Counter(task.split for task in split)
+        assert (sizes[Split.TRAIN], sizes[Split.VAL], sizes[Split.TEST]) == (200, 50, 60), (choices, surplus, trial)
+        assert shortfall(split, (200, 50, 60)) == ""
+        assert split == assign_splits(tasks, (200, 50, 60), seed=trial)
+        by_group: dict[str, set] = {}
+        for task in split:
+            by_group.setdefault(task.group, set()).add(task.split)
+        assert all(len(splits) == 1 for splits in by_group.values())
+
+
+def test_split_scaled_down_sizes_are_exact_too():
+    tasks = [make_task(i, group=f"g{i // 2}", lines=i % 9) for i in range(146)]  # 73 groups of 2
+    sizes = Counter(task.split for task in assign_splits(tasks, (200, 50, 60), seed=3))
+    wanted = apportion((200, 50, 60), 146)  # [94, 24, 28]: all even, so whole pairs meet them
+    assert [sizes[Split.TRAIN], sizes[Split.VAL], sizes[Split.TEST]] == wanted == [94, 24, 28]
+
+
+def test_split_impossible_sizes_get_the_closest_and_say_so():
+    tasks = [make_task(i, group=f"g{i // 3}") for i in range(21)]  # 7 groups of 3; 10/5/5 cannot be met
+    split = assign_splits(tasks, (10, 5, 5))
+    sizes = Counter(task.split for task in split)
+    assert (sizes[Split.TRAIN], sizes[Split.VAL], sizes[Split.TEST]) == (9, 6, 6)  # 3 off: nothing closer exists
+    assert shortfall(split, (10, 5, 5)).startswith("splits 9/6/6 instead of 10/5/5")
+    # One group bigger than a share: it still goes somewhere rather than leaving train empty.
+    one = assign_splits([make_task(i, group="g") for i in range(3)], (200, 50, 60))
+    assert {task.split for task in one} == {Split.TRAIN}
 
 
 def test_split_scales_down_when_there_are_fewer_tasks():

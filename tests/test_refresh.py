@@ -8,7 +8,9 @@ import subprocess
 
 import pytest
 
-from gskill.refresh import RepoLock, missing_paths, referenced_paths
+from gskill.errors import GskillError
+from gskill.refresh import RepoLock, carry_renames, missing_paths, referenced_paths, renamed_paths
+from gskill.skills import publish
 from tests.helpers import assert_one_line_error, gskill
 from tests.repo_factory import commit_all, git, make_library_repo, write
 
@@ -74,7 +76,14 @@ def test_refresh_unchanged_fresh_and_stale(published, base_image, tmp_path):
     meta = json.loads((published / ".skills/shop-skill/skill.json").read_text())
     assert meta["repo_commit"] == head and meta["model"] == "scripted/needs-skill"
     learned = json.loads((tmp_path / "r2" / "learn" / "learn.json").read_text())["options"]
-    assert learned["seed_skill"].strip() == SKILL.split("---\n", 2)[2].strip()  # re-learned FROM the current skill
+    # Re-learned FROM the current skill, with the rename git saw carried in; reflection is told what is gone.
+    assert "carried renames into the skill: src/shop/stock.py → src/shop/inventory.py" in stale.stdout
+    assert learned["seed_skill"].strip() == SKILL.split("---\n", 2)[2].strip().replace("src/shop/stock.py", "src/shop/inventory.py")
+    assert "`src/shop/stock.py` (now `src/shop/inventory.py`)" in learned["background"]
+    # The published skill names only the path that exists now.
+    published_text = (published / ".skills/shop-skill/SKILL.md").read_text()
+    assert "`src/shop/inventory.py`" in published_text and "stock.py" not in published_text
+    assert missing_paths(published, published_text) == []
     again = run("r3")
     assert again.returncode == 0 and "no commit since" in again.stdout
 
@@ -86,3 +95,42 @@ def test_one_refresh_at_a_time_and_bad_input(published, tmp_path):
     bare = make_library_repo(tmp_path / "bare")
     assert_one_line_error(gskill("refresh", str(bare)), "no published skill")
     assert subprocess.run(["git", "-C", str(published), "status", "--porcelain"], capture_output=True, text=True).stdout.strip() == ""
+
+
+def _learn_run(folder, skill: str):
+    folder.mkdir(parents=True)
+    (folder / "best_skill.md").write_text(skill)
+    evidence = {"agent": "mini", "model": "scripted/needs-skill", "reflection_model": "scripted/reflector", "scripted": True,
+                "best": {"val_mean": 0.8, "tokens": 20, "token_budget": 2000}, "seed": {"val_mean": 0.0}, "test": {}}  # fmt: skip
+    (folder / "evidence.json").write_text(json.dumps(evidence))
+    return folder
+
+
+def test_renames_are_carried_and_no_skill_naming_a_missing_path_is_published(published, tmp_path):
+    before = git(published, "rev-parse", "HEAD")
+    git(published, "mv", "src/shop/stock.py", "src/shop/inventory.py")
+    git(published, "mv", "tests", "checks")
+    commit_all(published, "Rename stock to inventory, tests to checks")
+    renames = renamed_paths(published, before)
+    assert renames["src/shop/stock.py"] == "src/shop/inventory.py" and renames["tests/test_pricing.py"] == "checks/test_pricing.py"
+    assert renames["tests/"] == "checks/" and "src/shop/" not in renames  # a folder only when all of it moved
+    body = SKILL.split("---\n", 2)[2]
+    carried, applied = carry_renames(body + "Not `src/shop/stock.pyc`, nor docs/src/shop/stock.py.\n", renames)
+    assert "`src/shop/inventory.py`" in carried and "`checks/`" in carried and set(applied) == {"src/shop/stock.py", "tests/"}
+    assert "`src/shop/stock.pyc`" in carried and "docs/src/shop/stock.py" in carried  # only whole paths are renamed
+    assert carry_renames("`a.py` then `b.py`", {"a.py": "b.py", "b.py": "a.py"}) == ("`b.py` then `a.py`", {"a.py": "b.py", "b.py": "a.py"})
+
+    # learn / skills publish: a skill naming a path missing at HEAD is refused, in one line; nothing is written.
+    run = _learn_run(tmp_path / "run", body)
+    before_publish = (published / ".skills/shop-skill/SKILL.md").read_text()
+    with pytest.raises(GskillError, match=r"names path\(s\) missing at .*: src/shop/stock.py, tests/"):
+        publish(run, published, name="shop-skill")
+    assert (published / ".skills/shop-skill/SKILL.md").read_text() == before_publish
+    assert_one_line_error(gskill("skills", "publish", str(run), "--repo", str(published), "--name", "shop-skill"), "not publishing", "src/shop/stock.py")
+    # refresh: the renames git saw are carried in, then checked again.
+    folder = publish(run, published, name="shop-skill", renames=renames)
+    text = (folder / "SKILL.md").read_text()
+    assert "`src/shop/inventory.py`" in text and "`checks/`" in text and "stock.py" not in text and missing_paths(published, text) == []
+    gone = _learn_run(tmp_path / "gone", body.replace("stock levels", "stock levels; `src/shop/legacy.py` is deleted"))
+    with pytest.raises(GskillError, match=r"missing at .*: src/shop/legacy.py \("):
+        publish(gone, published, name="shop-skill", renames=renames)

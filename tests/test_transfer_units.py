@@ -12,6 +12,7 @@ from gskill.schema import EvalRecord, ExitStatus, Grade, GradeStatus, Rollout, U
 from gskill.skills import install, publish, read_skill, skill_name, skill_problems
 from gskill.stats import mcnemar_exact, wilson
 from gskill.transfer import compare, markdown_table, parse_matrix
+from tests.repo_factory import commit_all, write
 
 
 def test_wilson_interval_known_values():
@@ -67,6 +68,9 @@ def _published(tmp_path, name="shop-skill"):
     repo = tmp_path / "repo"
     repo.mkdir()
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    # The paths the published skills name exist at the repository's commit (publish refuses a skill otherwise).
+    write(repo, {"src/shop/pricing.py": "", "src/shop/stock.py": ""})
+    commit_all(repo, "shop")
     run = tmp_path / "run"
     run.mkdir()
     (run / "best_skill.md").write_text("# Working here\n\n- `src/shop/pricing.py`: prices\n")
