@@ -20,6 +20,7 @@ from harnesses.executor import Executor, ExecutorOptions, RolloutJob, make_execu
 from harnesses.gateway.server import Gateway
 from harnesses.grading import grade
 from harnesses.rollout import run_rollout, skill_hash
+from harnesses.sandbox.docker_backend import adopt_run_folder
 
 
 def read_records(path: Path) -> list[EvalRecord]:
@@ -108,6 +109,7 @@ def evaluate(
     adapter = adapter_for(config.agent)
     run_dir.mkdir(parents=True, exist_ok=True)
     claim_run_folder(run_dir, config, skill, skill_mode)
+    adopt_run_folder(run_dir)  # a killed run's containers here go; ours carry the folder
     path = run_dir / "rollouts.jsonl"
     # Resume: a (task, run) already recorded is done — unless it was recorded as an infra error.
     previous = {(r.instance_id, r.run_index): r for r in read_records(path) if not r.infra_error}
