@@ -118,18 +118,20 @@ def test_no_task_shows_its_fix_by_file_times_or_its_fail_to_pass_tests(mined_tas
 
     tasks = [task for folder in (mined_tasks, tally_tasks, library_tasks) for task in read_tasks(folder / "tasks.jsonl")]
     assert {task.strategy.value for task in tasks} == {"commit-mirror", "commit-historical", "procedural"}
-    some_p2p_collected = False
+    aged, visible, some_p2p_collected = {}, {}, False
     for task in tasks:
         box = open_task_sandbox(task)
         try:
             times = box.exec(DISTINCT_TIMES, timeout=120).output.split()
-            assert len(times) == 1, (task.instance_id, times)
             collected = _collectable(box, task.FAIL_TO_PASS + task.PASS_TO_PASS)
         finally:
             box.stop()
-        assert not collected & set(task.FAIL_TO_PASS), (task.instance_id, sorted(collected & set(task.FAIL_TO_PASS)))
-        some_p2p_collected |= bool(collected & set(task.PASS_TO_PASS))  # the check above is not vacuous
-    assert some_p2p_collected
+        if len(times) != 1:
+            aged[task.instance_id] = len(times)
+        if collected & set(task.FAIL_TO_PASS):
+            visible[task.instance_id] = sorted(collected & set(task.FAIL_TO_PASS))
+        some_p2p_collected |= bool(collected & set(task.PASS_TO_PASS))  # the check is not vacuous
+    assert aged == {} and visible == {} and some_p2p_collected, (aged, visible)
     # Grading containers too: one modification time once the patches and the tests are in.
     for task in {task.strategy: task for task in tasks}.values():
         count = lambda box, task: float(len(box.exec(DISTINCT_TIMES, timeout=120).output.split()))  # noqa: E731
