@@ -72,7 +72,7 @@ def grade(
     try:
         with DockerSandbox.start(task.image_name, limits=limits, run_id=run_id) as box:
             box.write_files(files)
-            prepared = box.exec("\n".join(lines), timeout=120)
+            prepared = box.exec("\n".join(lines), timeout=300)
             if prepared.exit_code == AGENT_PATCH_FAILED:
                 return Grade(instance_id=task.instance_id, status=GradeStatus.PATCH_FAILED_TO_APPLY, log_tail=prepared.output[-2000:])
             if prepared.exit_code == TEST_PATCH_FAILED:
