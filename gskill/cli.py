@@ -182,7 +182,8 @@ def env_reap(
     removed = reap(client, everything=everything, force=force)
     out.print(f"removed {len(removed)} container(s)" + (": " + ", ".join(removed) if removed else ""))
     if everything and not force:
-        live = [c for c in client.containers.list(all=True, filters={"label": f"{LABEL_MANAGED}=1"}) if owner_is_alive(c.labels or {})]
+        ours = client.containers.list(all=True, filters={"label": f"{LABEL_MANAGED}=1"}, ignore_removed=True)
+        live = [container for container in ours if owner_is_alive(container.labels or {})]
         if live:
             out.print(f"kept {len(live)} container(s) of runs still going on this host; --all --force removes them too")
 

@@ -80,7 +80,7 @@ def _containers_of(client, run_dir: Path) -> set[str]:
     """Names of the containers a run in `run_dir` started (its rollouts' and gradings')."""
     from harnesses.sandbox.docker_backend import LABEL_RUN_FOLDER
 
-    labelled = client.containers.list(all=True, filters={"label": f"{LABEL_RUN_FOLDER}={run_dir.resolve()}"})
+    labelled = client.containers.list(all=True, filters={"label": f"{LABEL_RUN_FOLDER}={run_dir.resolve()}"}, ignore_removed=True)
     return {container.name for container in labelled}
 
 
@@ -119,7 +119,7 @@ def test_kill_9_then_resume_ends_where_an_uninterrupted_run_does(reference_run, 
         rerun = {(c, e) for c, e in db.execute("SELECT candidate, example FROM executions WHERE session = ?", (sessions[-1],))}
     assert len(sessions) == 2 and rerun and not rerun & finished  # no finished rollout was paid again
     # The resumed run removed the killed run's containers (no `gskill env reap`).
-    assert not left_behind & {container.name for container in docker_client.containers.list(all=True)}
+    assert not left_behind & {container.name for container in docker_client.containers.list(all=True, ignore_removed=True)}
 
 
 def test_learn_input_errors_are_one_line(library_tasks, tmp_path):

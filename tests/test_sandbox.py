@@ -197,9 +197,9 @@ class _OneRun:
     def __init__(self, client, run_id: str) -> None:
         self.client, self.run_id, self.containers = client, run_id, self
 
-    def list(self, all: bool = False, filters: dict | None = None):
+    def list(self, all: bool = False, filters: dict | None = None, **options):
         labels = [(filters or {}).get("label", f"{LABEL_MANAGED}=1"), f"{LABEL_RUN}={self.run_id}"]
-        return self.client.containers.list(all=all, filters={"label": labels})
+        return self.client.containers.list(all=all, filters={"label": labels}, **options)
 
 
 def test_reap_all_spares_live_runs_unless_forced(docker_client, base_image, tmp_path):

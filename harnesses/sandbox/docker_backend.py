@@ -119,7 +119,8 @@ def reap(
     id. `run_folder`: only those of dead runs started in that folder or a folder inside it."""
     client = client or docker_client()
     removed = []
-    for container in client.containers.list(all=True, filters={"label": f"{LABEL_MANAGED}=1"}):
+    # ignore_removed: a container another process removes between the listing and its inspection.
+    for container in client.containers.list(all=True, filters={"label": f"{LABEL_MANAGED}=1"}, ignore_removed=True):
         labels = container.labels or {}
         if run_id is not None and labels.get(LABEL_RUN) != run_id:
             continue
