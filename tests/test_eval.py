@@ -158,7 +158,7 @@ def test_a_killed_rollout_is_an_infra_error_and_is_retried(tasks_dir, tmp_path, 
     def kill_first_task_container() -> None:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not killed:
-            for container in docker_client.containers.list(filters={"label": "gskill.task"}):
+            for container in docker_client.containers.list(filters={"label": "gskill.task"}, ignore_removed=True):
                 if container.attrs["Config"]["Labels"].get("gskill.task") == task.instance_id[:60]:
                     # Kill only while the agent's `sleep 6` runs: a fixed delay raced the rollout on a busy machine.
                     try:
