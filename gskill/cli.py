@@ -170,13 +170,25 @@ def env_base(
 
 @env_app.command("reap")
 def env_reap(
-    everything: bool = typer.Option(False, "--all", help="Remove every gskill container, not only orphans."),
+    everything: bool = typer.Option(
+        False, "--all", help="Also containers whose owner this host cannot judge (other hosts'); never a live run's."
+    ),
+    force: bool = typer.Option(False, "--force", help="With --all: remove live runs' containers too (stops those runs)."),
 ) -> None:
     """Remove gskill containers left behind by crashed runs."""
     from harnesses.sandbox import reap
+    from harnesses.sandbox.docker_backend import LABEL_MANAGED, owner_is_alive
 
-    removed = reap(require_docker(), everything=everything)
+    if force and not everything:
+        raise GskillError("--force goes with --all (`gskill env reap --all --force`)")
+    client = require_docker()
+    removed = reap(client, everything=everything, force=force)
     out.print(f"removed {len(removed)} container(s)" + (": " + ", ".join(removed) if removed else ""))
+    if everything and not force:
+        ours = client.containers.list(all=True, filters={"label": f"{LABEL_MANAGED}=1"}, ignore_removed=True)
+        live = [container for container in ours if owner_is_alive(container.labels or {})]
+        if live:
+            out.print(f"kept {len(live)} container(s) of runs still going on this host; --all --force removes them too")
 
 
 @app.command()

@@ -292,6 +292,7 @@ def learn(
 ) -> dict[str, Any]:  # fmt: skip
     from harnesses.evaluate import evaluate
     from harnesses.executor import make_executor
+    from harnesses.sandbox.docker_backend import adopt_run_folder
 
     train, val = load_split(tasks_dir, "train"), load_split(tasks_dir, "val")
     test = load_split(tasks_dir, "test") if (tasks_dir / "test.jsonl").is_file() else []
@@ -300,6 +301,7 @@ def learn(
     if count_tokens(options.seed_skill) > options.token_budget:
         raise GskillError(f"the seed skill has {count_tokens(options.seed_skill)} tokens, over --token-budget {options.token_budget}")
     claim_learn_folder(run_dir, tasks_dir, options)
+    adopt_run_folder(run_dir)  # a killed run's containers here go; ours carry the folder
     config = run_config.model_copy(update={"agent": options.agent, "model": options.model, "workers": options.workers, "seed": options.seed})
     engine_config = EngineConfig(
         seed=options.seed, minibatch_size=options.minibatch, operator_mix=options.operator_mix, token_budget=options.token_budget,

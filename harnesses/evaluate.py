@@ -20,6 +20,7 @@ from gskill.schema import EvalRecord, GradeStatus, RunConfig, SandboxLimits, Tas
 from harnesses.agents import adapter_for
 from harnesses.executor import Executor, ExecutorOptions, make_executor, run_all
 from harnesses.rollout import RolloutJob, skill_hash
+from harnesses.sandbox.docker_backend import adopt_run_folder
 
 
 def read_records(path: Path) -> list[EvalRecord]:
@@ -86,6 +87,7 @@ def evaluate(
     adapter = adapter_for(config.agent)
     run_dir.mkdir(parents=True, exist_ok=True)
     claim_run_folder(run_dir, config, skill, skill_mode)
+    adopt_run_folder(run_dir)  # a killed run's containers here go; ours carry the folder
     path = run_dir / "rollouts.jsonl"
     # Resume: a (task, run) already recorded is done — unless it was recorded as an infra error.
     previous = {(r.instance_id, r.run_index): r for r in read_records(path) if not r.infra_error}

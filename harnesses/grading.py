@@ -3,8 +3,9 @@
 Never the agent's container (it may have been tampered with). The grader rebuilds the agent's
 starting point (bug state, F2P tests hidden), applies the agent's patch, resets any test file the
 task's `test_patch` touches to that starting point (an agent may not grade itself by editing the
-tests), applies `test_patch`, and runs the test files of FAIL_TO_PASS + PASS_TO_PASS. Per-test
-results come from swebench's pytest log parser and its `get_eval_tests_report`.
+tests), applies `test_patch`, gives every file one modification time (as in the agent's container),
+and runs the test files of FAIL_TO_PASS + PASS_TO_PASS. Per-test results come from swebench's pytest
+log parser and its `get_eval_tests_report`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from swebench.harness.log_parsers.python import parse_log_pytest
 
 from gskill.schema import Grade, GradeStatus, SandboxLimits, Task
 from harnesses.sandbox import DockerSandbox, Sandbox, SandboxError
-from harnesses.taskenv import AGENT_PATCH_FAILED, TEST_PATCH_FAILED, TaskSetupError, bug_state_script, setup_error
+from harnesses.taskenv import (
+    AGENT_PATCH_FAILED, SAME_AGE, SNAPSHOT_TIME, TEST_PATCH_FAILED, TaskSetupError, bug_state_script, setup_error,
+)
 
 # One line per failure: full tracebacks of a patch that breaks hundreds of tests can take minutes to
 # render (seen on click), and the -rA summary already carries each failure's message.
@@ -49,7 +52,7 @@ def grade(
     files, setup = bug_state_script(task, hide_tests=True)
     files["/tmp/.gskill-agent.diff"] = patch
     lines = [
-        setup,
+        SNAPSHOT_TIME + SAME_AGE + setup,
         'tree=$(git add -A && git write-tree) || exit 1',  # the agent's starting point
         f"git apply --whitespace=nowarn /tmp/.gskill-agent.diff || exit {AGENT_PATCH_FAILED}",
     ]
@@ -63,11 +66,13 @@ def grade(
         )
         lines.append(f"git apply --whitespace=nowarn /tmp/.gskill-tests.diff || exit {TEST_PATCH_FAILED}")
     lines.append("rm -f /tmp/.gskill-*.diff")
+    # As in the agent's container: no file looks newer than another (the patched ones would).
+    lines.append('same_age "$stamp" --rewrite || exit 1')
     command = " ".join([PYTEST, *(shlex.quote(path) for path in test_files_of(task))])
     try:
         with DockerSandbox.start(task.image_name, limits=limits, run_id=run_id) as box:
             box.write_files(files)
-            prepared = box.exec("\n".join(lines), timeout=120)
+            prepared = box.exec("\n".join(lines), timeout=300)
             if prepared.exit_code == AGENT_PATCH_FAILED:
                 return Grade(instance_id=task.instance_id, status=GradeStatus.PATCH_FAILED_TO_APPLY, log_tail=prepared.output[-2000:])
             if prepared.exit_code == TEST_PATCH_FAILED:

@@ -6,15 +6,49 @@ SWE-bench), and then a FRESH git repository whose only commit is that state — 
 history (whose single commit is the snapshot, i.e. the fix) is deleted, so `git log -p`, `git show`,
 `git reflog` or `git stash list` reveal nothing. Build artefacts listed in `.git/info/exclude`
 stay excluded. Patch files are written to /tmp, applied, and deleted.
+
+Every file and folder of the tree then carries one and the same modification time (the image's
+commit time), and every work-tree file is rewritten (a fresh inode and birth time for each): the files
+the patches wrote would otherwise be the only new ones, pointing at the fix and at the hidden tests.
 """
 
 from __future__ import annotations
 
 from gskill.schema import SandboxLimits, Task
-from harnesses.sandbox import DockerSandbox, Sandbox, SandboxError
+from harnesses.sandbox import DockerSandbox, SandboxError
+
+# `$stamp`: the image's commit time, read before anything changes the tree (one time for every file).
+SNAPSHOT_TIME = "stamp=$(git log -1 --format=%ct 2>/dev/null || echo 0)\n"
+
+# Usage: same_age STAMP [--rewrite] [--skip-git]. Sets every path under . (folders and symlinks
+# included) to STAMP; --rewrite first copies each work-tree file over itself (new inode, birth time),
+# --skip-git leaves .git alone (it is about to be replaced).
+SAME_AGE = r"""
+same_age() {
+python3 - "$@" <<'GSKILL_SAME_AGE'
+import os, shutil, sys
+stamp, rewrite, skip_git = int(sys.argv[1]), "--rewrite" in sys.argv, "--skip-git" in sys.argv
+folders = []
+for root, dirs, files in os.walk("."):
+    if root == "." and skip_git and ".git" in dirs:
+        dirs.remove(".git")
+    folders.append(root)
+    in_git = root == "./.git" or root.startswith("./.git/")
+    for name in sorted(files) + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+        path = os.path.join(root, name)
+        if rewrite and not in_git and os.path.isfile(path) and not os.path.islink(path):
+            shutil.copy2(path, path + ".gskill-same-age")
+            os.replace(path + ".gskill-same-age", path)
+        os.utime(path, (stamp, stamp), follow_symlinks=False)
+for folder in reversed(folders):  # after every file: adding or renaming entries changes a folder's time
+    os.utime(folder, (stamp, stamp))
+GSKILL_SAME_AGE
+}
+"""
 
 _FRESH_HISTORY = r"""
 set -e
+same_age "$stamp" --rewrite --skip-git
 cp .git/info/exclude /tmp/.gskill-exclude 2>/dev/null || : > /tmp/.gskill-exclude
 rm -rf .git
 git init -q
@@ -22,6 +56,7 @@ mkdir -p .git/info && mv /tmp/.gskill-exclude .git/info/exclude
 git add -A
 git -c user.name=gskill -c user.email=gskill@localhost commit -q --no-gpg-sign -m "bug state"
 rm -rf /root/.cache/pip 2>/dev/null || true
+same_age "$stamp"
 """
 
 
@@ -38,14 +73,6 @@ def is_infra_failure(exc: BaseException) -> bool:
 
 # Exit codes of the setup scripts, so one exec can say which step failed.
 BUG_PATCH_FAILED, TEST_PATCH_FAILED, AGENT_PATCH_FAILED = 61, 62, 63
-
-
-def apply_patch(sandbox: Sandbox, patch: str, *, reverse: bool = False, name: str = "patch") -> bool:
-    path = f"/tmp/.gskill-{name}.diff"
-    sandbox.write_file(path, patch)
-    flags = "-R " if reverse else ""
-    done = sandbox.exec(f"git apply --whitespace=nowarn {flags}{path}; status=$?; rm -f {path}; exit $status", timeout=120)
-    return done.ok
 
 
 def bug_state_script(task: Task, *, hide_tests: bool = True) -> tuple[dict[str, str], str]:
@@ -69,15 +96,6 @@ def setup_error(task: Task, exit_code: int, output: str) -> Exception:
     return SandboxError(f"{task.instance_id}: task setup failed (exit {exit_code}): {output.strip()[-300:]}")
 
 
-def make_bug_state(sandbox: Sandbox, task: Task, *, hide_tests: bool = True) -> None:
-    files, script = bug_state_script(task, hide_tests=hide_tests)
-    if files:
-        sandbox.write_files(files)
-    done = sandbox.exec(script, timeout=120)
-    if not done.ok:
-        raise setup_error(task, done.exit_code, done.output)
-
-
 def open_task_sandbox(
     task: Task, *, limits: SandboxLimits | None = None, run_id: str = "", hide_tests: bool = True, env: dict | None = None,
     mounts: dict | None = None,
@@ -91,7 +109,7 @@ def open_task_sandbox(
         files, script = bug_state_script(task, hide_tests=hide_tests)
         if files:
             box.write_files(files)
-        done = box.exec(script + _FRESH_HISTORY, timeout=120)
+        done = box.exec(SNAPSHOT_TIME + script + SAME_AGE + _FRESH_HISTORY, timeout=300)
         if not done.ok:
             raise setup_error(task, done.exit_code, done.output)
         return box

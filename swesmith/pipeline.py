@@ -26,9 +26,9 @@ from typing import Callable, Iterable, Iterator
 import git
 
 from gskill.errors import GskillError
-from gskill.schema import Difficulty, Settings, Strategy, Task, write_jsonl
+from gskill.schema import Difficulty, Settings, Strategy, Task, patch_files, write_jsonl
 from swesmith.candidate import Candidate, is_test_file
-from swesmith.hide import hidden_test_patch
+from swesmith.hide import VisibleTests, hidden_test_patch
 from swesmith.patches import patch_size
 from swesmith.split import assign_splits, dedupe, shortfall
 from swesmith.statements import write_problem_statement
@@ -372,8 +372,38 @@ def llm_statement(candidate: Candidate, verdict: Verdict, repo: str, files: dict
     return statement + "\n", "llm"
 
 
+def git_reader(repo_path: Path) -> Callable[[str, str], str | None]:
+    """(commit, path) -> the file's text at that commit, None where it does not exist."""
+    repository = git.Repo(repo_path)
+
+    def read(commit: str, path: str) -> str | None:
+        try:
+            blob = repository.commit(commit).tree / path
+        except KeyError:
+            return None
+        return blob.data_stream.read().decode("utf-8", errors="replace") if blob.type == "blob" else None
+
+    return read
+
+
+def task_test_patch(candidate: Candidate, verdict: Verdict, *, snapshot: str, files: dict[str, str], read_at) -> str:
+    """The test_patch that hides every FAIL_TO_PASS test from the agent (raises VisibleTests).
+
+    Historical: the agent sees the commit's parent's test files, so the commit's own test changes
+    are the base, and F2P tests that already existed at the parent are removed from that view too.
+    Otherwise the agent sees the snapshot's tests, without the F2P ones."""
+    if candidate.strategy is Strategy.COMMIT_HISTORICAL:
+        parent, commit, base = candidate.meta["base_commit"], candidate.source_commit, candidate.meta.get("test_patch", "")
+        changed = set(patch_files(base))
+        return hidden_test_patch(
+            verdict.fail_to_pass, lambda path: read_at(commit if path in changed else parent, path),
+            shown=lambda path: read_at(parent, path), base_patch=base,
+        )  # fmt: skip
+    return hidden_test_patch(verdict.fail_to_pass, lambda path: files[path] if path in files else read_at(snapshot, path))
+
+
 def build_task(
-    candidate: Candidate, verdict: Verdict, *, repo: str, snapshot: str, image: str, files: dict[str, str], statement: str
+    candidate: Candidate, verdict: Verdict, *, repo: str, snapshot: str, image: str, test_patch: str, statement: str
 ) -> Task:
     size = patch_size(verdict.gold_patch)
     return Task(
@@ -381,8 +411,7 @@ def build_task(
         repo=repo,
         base_commit=snapshot,
         patch=verdict.gold_patch,
-        # Historical: the commit's own test changes; otherwise the F2P tests' removal, reversed.
-        test_patch=candidate.meta.get("test_patch") or hidden_test_patch(verdict.fail_to_pass, files.get),
+        test_patch=test_patch,
         problem_statement=statement,
         FAIL_TO_PASS=verdict.fail_to_pass,
         PASS_TO_PASS=verdict.pass_to_pass,
@@ -613,17 +642,23 @@ def mine(repo: str, options: MineOptions, settings: Settings, progress: Progress
 
     # Tasks.
     validation_times, test_times = [], []
-    accepted = []
+    accepted, test_patches = [], []
+    read_at = git_reader(snapshot.path)
     for candidate, verdict in results:
         strategy = candidate.strategy.value
         if verdict.validation_time_s:
             validation_times.append(verdict.validation_time_s)
-        if verdict.ok:
-            report.validated[strategy] = report.validated.get(strategy, 0) + 1
-            test_times.append(verdict.test_time_s)
-            accepted.append((candidate, verdict))
-        else:
+        if not verdict.ok:
             rejected[f"{strategy}:{verdict.reason}"] += 1
+            continue
+        try:
+            test_patches.append(task_test_patch(candidate, verdict, snapshot=snapshot.commit, files=files, read_at=read_at))
+        except VisibleTests:  # the agent could run the very tests that grade it
+            rejected[f"{strategy}:f2p_not_hideable"] += 1
+            continue
+        report.validated[strategy] = report.validated.get(strategy, 0) + 1
+        test_times.append(verdict.test_time_s)
+        accepted.append((candidate, verdict))
     if options.issue_writer == "llm":
         assert model_access is not None
         progress("issues", 0, len(accepted))
@@ -635,8 +670,8 @@ def mine(repo: str, options: MineOptions, settings: Settings, progress: Progress
     else:
         statements = [offline_statement(candidate, verdict, snapshot.name) for candidate, verdict in accepted]
     tasks = [
-        build_task(candidate, verdict, repo=snapshot.name, snapshot=snapshot.commit, image=image, files=files, statement=statement)
-        for (candidate, verdict), statement in zip(accepted, statements)
+        build_task(candidate, verdict, repo=snapshot.name, snapshot=snapshot.commit, image=image, test_patch=test_patch, statement=statement)
+        for (candidate, verdict), test_patch, statement in zip(accepted, test_patches, statements)
     ]
     unique = dedupe(tasks)
     report.duplicates = len(tasks) - len(unique)

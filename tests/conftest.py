@@ -99,6 +99,24 @@ def mined_tasks(base_image, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tally_tasks(base_image, tmp_path_factory) -> Path:
+    """Commit-mirror and commit-historical tasks of the `tally` fixture repo, whose F2P tests are hard
+    to hide (tests/repo_factory.make_tally_repo): two of each strategy."""
+    from gskill.schema import read_tasks
+    from tests.repo_factory import make_tally_repo
+    from tests.test_cli import gskill
+
+    repo, _ = make_tally_repo(tmp_path_factory.mktemp("tally"))
+    out = tmp_path_factory.mktemp("tally-tasks")
+    done = gskill("mine", str(repo), "--out", str(out), "--strategies", "commit-mirror,commit-historical",
+                  env={"GSKILL_BASE_IMAGE": base_image})  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    strategies = sorted(task.strategy.value for task in read_tasks(out / "tasks.jsonl"))
+    assert strategies == ["commit-historical"] * 2 + ["commit-mirror"] * 2, strategies
+    return out
+
+
+@pytest.fixture(scope="session")
 def library_tasks(base_image, tmp_path_factory) -> Path:
     """Procedural tasks of the 4-module `shop` fixture repo (tests/repo_factory.make_library_repo)."""
     from gskill.schema import patch_files, read_tasks

@@ -434,3 +434,62 @@ def make_template_repo(root: Path) -> tuple[Path, dict[str, str]]:
     write(repo, {"tests/conftest.py": HARD_EXIT_CONFTEST})
     commits["hard_exit"] = commit_all(repo, "tests: leave hard")
     return repo, commits
+
+
+TALLY_V1 = '''
+def double(x):
+    return x + x
+
+
+def triple(x):
+    return x + x
+
+
+def halve(x):
+    return x / 2
+'''
+
+TALLY_TESTS_V1 = '''
+from tally import double, halve, triple
+
+
+class Checks:
+    """Shared checks: collected through each Test class that inherits them."""
+
+    def test_double(self):
+        assert double(2) == 4
+
+
+class TestTally(Checks):
+    pass
+
+
+def test_halve():
+    assert halve(4) == 2
+'''
+
+
+def make_tally_repo(root: Path) -> tuple[Path, dict[str, str]]:
+    """Fixes whose F2P tests are hard to hide: `triple`'s test is added to a mixin, so its id
+    (`TestTally::test_triple`) names a class that does not define it; `halve`'s fix changes a test
+    that already existed before the fix (visible at a commit-historical task's parent)."""
+    repo = root / "tally"
+    repo.mkdir(parents=True)
+    git(repo, "init", "-q", "-b", "main")
+    pyproject = CALC_FILES["pyproject.toml"].replace('name = "calc"', 'name = "tally"')
+    write(repo, {"pyproject.toml": pyproject, ".gitignore": "__pycache__/\n", "README.md": "# tally\n",
+                 "src/tally/__init__.py": TALLY_V1, "tests/test_tally.py": TALLY_TESTS_V1})  # fmt: skip
+    commits = {"initial": commit_all(repo, "initial")}
+    source, tests = (repo / "src/tally/__init__.py").read_text(), (repo / "tests/test_tally.py").read_text()
+    source = source.replace("def triple(x):\n    return x + x", "def triple(x):\n    return 3 * x")
+    tests = tests.replace("        assert double(2) == 4\n", "        assert double(2) == 4\n\n    def test_triple(self):\n        assert triple(2) == 6\n")
+    write(repo, {"src/tally/__init__.py": source, "tests/test_tally.py": tests})
+    commits["fix_triple"] = commit_all(repo, "Fix triple (#3)")
+    source = source.replace("return x / 2", "return x // 2")
+    tests = tests.replace("    assert halve(4) == 2\n", "    assert halve(4) == 2\n    assert halve(5) == 2\n")
+    write(repo, {"src/tally/__init__.py": source, "tests/test_tally.py": tests})
+    commits["fix_halve"] = commit_all(repo, "halve: floor division")
+    # A later change without tests: the fixes' historical bug states now differ from their mirrors.
+    write(repo, {"src/tally/__init__.py": source + "\n\ndef quarter(x):\n    return x // 4\n"})
+    commits["quarter"] = commit_all(repo, "Add quarter")
+    return repo, commits

@@ -222,6 +222,48 @@ def test_task_containers_reach_nothing_but_the_gateway(tasks_dir, host_server, t
                 box.stop()
 
 
+# One line per distinct modification time in the tree (run before anything writes __pycache__).
+DISTINCT_TIMES = "find . -printf '%T@\\n' | sort -u"
+
+
+def _collectable(box, test_ids: list[str]) -> set[str]:
+    """The test ids pytest can collect in the sandbox's tree."""
+    loop = " ".join(shlex.quote(test) for test in test_ids)
+    script = f'for id in {loop}; do python -m pytest --collect-only -q -p no:cacheprovider "$id" >/dev/null 2>&1 && echo "COLLECTED $id"; done'
+    output = box.exec(script, timeout=300).output
+    return {line.split(" ", 1)[1] for line in output.splitlines() if line.startswith("COLLECTED ")}
+
+
+def test_no_task_shows_its_fix_by_file_times_or_its_fail_to_pass_tests(mined_tasks, tally_tasks, library_tasks):
+    """Every task of mining runs of each strategy (commit-mirror: `shapes` and `tally`; commit-historical:
+    `tally`; procedural: `shop`). The patched files would be the only new ones, and F2P tests the task
+    could not hide (inherited from a mixin, or already there at a historical task's parent) would let
+    the agent run the very tests that grade it."""
+    from harnesses.grading import grade
+
+    tasks = [task for folder in (mined_tasks, tally_tasks, library_tasks) for task in read_tasks(folder / "tasks.jsonl")]
+    assert {task.strategy.value for task in tasks} == {"commit-mirror", "commit-historical", "procedural"}
+    aged, visible, some_p2p_collected = {}, {}, False
+    for task in tasks:
+        box = open_task_sandbox(task)
+        try:
+            times = box.exec(DISTINCT_TIMES, timeout=120).output.split()
+            collected = _collectable(box, task.FAIL_TO_PASS + task.PASS_TO_PASS)
+        finally:
+            box.stop()
+        if len(times) != 1:
+            aged[task.instance_id] = len(times)
+        if collected & set(task.FAIL_TO_PASS):
+            visible[task.instance_id] = sorted(collected & set(task.FAIL_TO_PASS))
+        some_p2p_collected |= bool(collected & set(task.PASS_TO_PASS))  # the check is not vacuous
+    assert aged == {} and visible == {} and some_p2p_collected, (aged, visible)
+    # Grading containers too: one modification time once the patches and the tests are in.
+    for task in {task.strategy: task for task in tasks}.values():
+        count = lambda box, task: float(len(box.exec(DISTINCT_TIMES, timeout=120).output.split()))  # noqa: E731
+        graded = grade(task, task.patch, scorers={"times": count})
+        assert graded.resolved and graded.scores["times"] == 1.0, (task.instance_id, graded.status, graded.scores)
+
+
 @scripted.policy("slow-oracle")
 def _slow_oracle(request):
     """The oracle, with a first step slow enough for the test to remove the container under it."""
@@ -241,7 +283,7 @@ def test_a_killed_rollout_is_an_infra_error_and_is_retried(tasks_dir, tmp_path, 
     def kill_first_task_container() -> None:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not killed:
-            for container in docker_client.containers.list(filters={"label": "gskill.task"}):
+            for container in docker_client.containers.list(filters={"label": "gskill.task"}, ignore_removed=True):
                 if container.attrs["Config"]["Labels"].get("gskill.task") == task.instance_id[:60]:
                     # Kill only while the agent's `sleep 6` runs: a fixed delay raced the rollout on a busy machine.
                     try:

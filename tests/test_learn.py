@@ -76,6 +76,14 @@ def _evaluations(store: Path) -> int:
         return 0
 
 
+def _containers_of(client, run_dir: Path) -> set[str]:
+    """Names of the containers a run in `run_dir` started (its rollouts' and gradings')."""
+    from harnesses.sandbox.docker_backend import LABEL_RUN_FOLDER
+
+    labelled = client.containers.list(all=True, filters={"label": f"{LABEL_RUN_FOLDER}={run_dir.resolve()}"}, ignore_removed=True)
+    return {container.name for container in labelled}
+
+
 def test_kill_9_then_resume_ends_where_an_uninterrupted_run_does(reference_run, library_tasks, tmp_path, docker_client):
     run_dir = tmp_path / "run"
     process = subprocess.Popen(
@@ -84,7 +92,9 @@ def test_kill_9_then_resume_ends_where_an_uninterrupted_run_does(reference_run, 
         env={**os.environ, "COLUMNS": "200"},
     )  # fmt: skip
     deadline = time.monotonic() + 300
-    while _evaluations(run_dir / "store.sqlite") < 12 and process.poll() is None and time.monotonic() < deadline:
+    # Killed while it has containers: they stay behind, until the resumed run removes them itself.
+    while (_evaluations(run_dir / "store.sqlite") < 12 or not _containers_of(docker_client, run_dir)) and process.poll() is None \
+            and time.monotonic() < deadline:  # fmt: skip
         time.sleep(0.2)
     assert process.poll() is None, "the run finished before it could be killed"
     os.killpg(process.pid, signal.SIGKILL)
@@ -92,7 +102,8 @@ def test_kill_9_then_resume_ends_where_an_uninterrupted_run_does(reference_run, 
     with sqlite3.connect(run_dir / "store.sqlite") as db:
         finished = {(c, e) for c, e in db.execute("SELECT candidate, example FROM evaluations")}
     assert 12 <= len(finished) < 40
-    gskill("env", "reap")  # the killed run's containers
+    left_behind = _containers_of(docker_client, run_dir)
+    assert left_behind, "no container of the killed run was left to remove"
     in_progress = gskill("report", str(run_dir))  # a stopped run can be reported
     assert in_progress.returncode == 0 and "in progress" in (run_dir / "report.html").read_text()
 
@@ -107,6 +118,8 @@ def test_kill_9_then_resume_ends_where_an_uninterrupted_run_does(reference_run, 
         sessions = [row[0] for row in db.execute("SELECT DISTINCT session FROM executions ORDER BY id")]
         rerun = {(c, e) for c, e in db.execute("SELECT candidate, example FROM executions WHERE session = ?", (sessions[-1],))}
     assert len(sessions) == 2 and rerun and not rerun & finished  # no finished rollout was paid again
+    # The resumed run removed the killed run's containers (no `gskill env reap`).
+    assert not left_behind & {container.name for container in docker_client.containers.list(all=True, ignore_removed=True)}
 
 
 def test_learn_input_errors_are_one_line(library_tasks, tmp_path):

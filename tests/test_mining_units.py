@@ -241,3 +241,30 @@ def test_hiding_tests_removes_functions_and_keeps_classes_valid():
     compile(both, "t", "exec")
     patch = hidden_test_patch(["tests/test_a.py::TestA::test_x[case-1]"], {"tests/test_a.py": source}.get)
     assert "+    def test_x(self):" in patch and "test_y" not in patch.split("@@")[1].split("\n")[0]
+
+
+def test_hiding_covers_inherited_tests_tests_of_the_parent_and_refuses_doctests():
+    import pytest
+
+    from swesmith.hide import VisibleTests, hidden_test_patch
+
+    mixin = "class Checks:\n    def test_triple(self):\n        assert 1\n\n\nclass TestTally(Checks):\n    pass\n\n\ndef test_other():\n    pass\n"
+    # The id names a class that does not define the test: only removing the whole file hides it.
+    patch = hidden_test_patch(["tests/test_t.py::TestTally::test_triple"], {"tests/test_t.py": mixin}.get)
+    assert "deleted file" not in patch and "new file mode" in patch and "+class TestTally(Checks):" in patch
+    # Historical: the test exists (older) at the parent: it goes from the agent's view too, and the
+    # commit's own test changes to other files stay as they were.
+    parent, commit = "def test_halve():\n    assert 1\n\n\ndef test_keep():\n    pass\n", "def test_halve():\n    assert 2\n\n\ndef test_keep():\n    pass\n"
+    other = "diff --git a/tests/test_other.py b/tests/test_other.py\nnew file mode 100644\n--- /dev/null\n+++ b/tests/test_other.py\n@@ -0,0 +1 @@\n+x = 1\n"
+    patch = hidden_test_patch(
+        ["tests/test_h.py::test_halve"], {"tests/test_h.py": commit}.get, shown={"tests/test_h.py": parent}.get,
+        base_patch=other,
+    )  # fmt: skip
+    assert patch.startswith(other) and "+def test_halve():\n+    assert 2\n" in patch and "assert 1" not in patch
+    # A test that exists at the parent only where the commit adds it: nothing more to hide.
+    assert hidden_test_patch(["tests/test_o.py::test_new"], {"tests/test_o.py": "def test_new(): pass\n"}.get,
+                             shown=lambda path: None, base_patch=other) == other  # fmt: skip
+    # A doctest lives in a source module, which must stay: the task cannot hide it.
+    with pytest.raises(VisibleTests) as caught:
+        hidden_test_patch(["src/pkg/mod.py::pkg.mod.f"], {"src/pkg/mod.py": "def f():\n    '''>>> 1\n    1'''\n"}.get)
+    assert caught.value.tests == ["src/pkg/mod.py::pkg.mod.f"]

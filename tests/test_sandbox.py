@@ -191,6 +191,71 @@ def test_reapers_racing_for_the_same_orphans_both_finish(docker_client, base_ima
     assert _our_containers(docker_client, orphan_run) == [] and len(removed) >= 3
 
 
+class _OneRun:
+    """The engine as a reaper sees it, narrowed to one run id's containers: tests of `reap --all` and
+    `--force` never touch other runs' containers on a shared engine."""
+
+    def __init__(self, client, run_id: str) -> None:
+        self.client, self.run_id, self.containers = client, run_id, self
+
+    def list(self, all: bool = False, filters: dict | None = None, **options):
+        labels = [(filters or {}).get("label", f"{LABEL_MANAGED}=1"), f"{LABEL_RUN}={self.run_id}"]
+        return self.client.containers.list(all=all, filters={"label": labels}, **options)
+
+
+def test_reap_all_spares_live_runs_unless_forced(docker_client, base_image, tmp_path):
+    from harnesses.sandbox.docker_backend import LABEL_OWNER_HOST
+    from tests.test_cli import assert_one_line_error, gskill
+
+    run = f"test-all-{uuid.uuid4().hex[:8]}"
+    owner = _spawn_sandbox_owner(base_image, run, tmp_path)
+    owner.kill()
+    owner.wait()
+    foreign = DockerSandbox.start(base_image, workdir="/", run_id=run, extra_labels={LABEL_OWNER_HOST: "another-host"})
+    try:
+        with DockerSandbox.start(base_image, workdir="/", run_id=run) as live:
+            engine = _OneRun(docker_client, run)
+            names = {container.name for container in engine.list(all=True)}
+            assert len(names) == 3
+            # The orphan and the other host's container go; the live run's stays.
+            assert sorted(reap(engine, everything=True)) == sorted(names - {live.name})
+            assert [container.name for container in engine.list(all=True)] == [live.name], "--all must spare a live run"
+            assert reap(engine, everything=True, force=True) == [live.name]
+    finally:
+        foreign.stop()
+        reap(docker_client, run_id=run)
+    assert_one_line_error(gskill("env", "reap", "--force"), "--force goes with --all")
+
+
+def test_a_new_run_in_a_folder_removes_the_containers_a_killed_run_left_there(docker_client, base_image, tmp_path, monkeypatch):
+    from harnesses.sandbox import docker_backend
+
+    monkeypatch.setattr(docker_backend, "_run_folder", "")  # this process's label, restored afterwards
+    run, folder, elsewhere = f"test-folder-{uuid.uuid4().hex[:8]}", tmp_path / "run", tmp_path / "other-run"
+    adopt = f"from harnesses.sandbox.docker_backend import adopt_run_folder\nadopt_run_folder({str(folder / 'sub')!r})\n"
+    dead_here = _spawn_sandbox_owner(base_image, run, tmp_path, adopt)  # e.g. a learn run's test evaluation
+    dead_here.kill()
+    dead_here.wait()
+    other = f"from harnesses.sandbox.docker_backend import adopt_run_folder\nadopt_run_folder({str(elsewhere)!r})\n"
+    dead_elsewhere = _spawn_sandbox_owner(base_image, run + "x", tmp_path, other)
+    dead_elsewhere.kill()
+    dead_elsewhere.wait()
+    try:
+        labels = [c.labels for c in _OneRun(docker_client, run).list(all=True)]
+        assert [label[docker_backend.LABEL_RUN_FOLDER] for label in labels] == [str((folder / "sub").resolve())]
+        removed = docker_backend.adopt_run_folder(folder)
+        assert len(removed) == 1 and _our_containers(docker_client, run) == []
+        assert len(_our_containers(docker_client, run + "x")) == 1  # a dead run of another folder: not this run's business
+        with DockerSandbox.start(base_image, workdir="/", run_id=run) as box:
+            assert docker_client.containers.get(box.container_id).labels[docker_backend.LABEL_RUN_FOLDER] == str(folder.resolve())
+            docker_backend.adopt_run_folder(folder / "test" / "seed")  # nested in the run: the run's label stays
+            assert docker_backend._run_folder == str(folder.resolve())
+            assert docker_backend.adopt_run_folder(folder) == []  # a live run's containers stay
+            assert len(_our_containers(docker_client, run)) == 1
+    finally:
+        reap(docker_client, run_id=run + "x")
+
+
 def test_exec_in_a_removed_container_is_an_infrastructure_error(docker_client, base_image):
     from harnesses.sandbox import SandboxError
 

@@ -3,7 +3,8 @@
 Every container we create carries `gskill.managed=1` plus its owner's host, pid and process start
 time, so `reap()` can tell containers of a crashed gskill process (owner gone) from those of a live
 one. Containers are removed by `stop()`, by the context manager on any exception, by an atexit hook
-for the ones still open at interpreter exit, and by the reaper after a SIGKILL.
+for the ones still open at interpreter exit, and by the reaper after a SIGKILL (`gskill env reap`, or
+the next run in the same run folder: containers also carry the folder their run started in).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ LABEL_OWNER_PID = "gskill.owner-pid"
 LABEL_OWNER_START = "gskill.owner-start"
 LABEL_RUN = "gskill.run"
 LABEL_CREATED = "gskill.created"
+LABEL_RUN_FOLDER = "gskill.run-folder"  # the resolved run folder whose run started the container
 
 # Grace given to a killed command's output stream to close before we stop waiting on it.
 _KILL_GRACE_S = 5.0
@@ -79,6 +81,7 @@ def owner_labels(run_id: str = "") -> dict[str, str]:
         LABEL_OWNER_START: process_start_ticks(pid),
         LABEL_RUN: run_id,
         LABEL_CREATED: str(int(time.time())),
+        LABEL_RUN_FOLDER: _run_folder,
     }
 
 
@@ -95,15 +98,35 @@ def owner_is_gone(labels: Mapping[str, str]) -> bool:
     return process_start_ticks(pid) != labels.get(LABEL_OWNER_START, "")
 
 
-def reap(client: docker.DockerClient | None = None, *, everything: bool = False, run_id: str | None = None) -> list[str]:
-    """Remove our labelled containers whose owner process is gone (or all of them). Returns names."""
+def owner_is_alive(labels: Mapping[str, str]) -> bool:
+    """True if the process that created the container still runs on this host."""
+    return labels.get(LABEL_OWNER_HOST) == socket.gethostname() and not owner_is_gone(labels)
+
+
+def _in_folder(labels: Mapping[str, str], folder: str) -> bool:
+    started_in = labels.get(LABEL_RUN_FOLDER, "")
+    return bool(started_in) and (started_in == folder or started_in.startswith(folder.rstrip("/") + "/"))
+
+
+def reap(
+    client: docker.DockerClient | None = None, *, everything: bool = False, force: bool = False, run_id: str | None = None,
+    run_folder: str | None = None,
+) -> list[str]:  # fmt: skip
+    """Remove our labelled containers whose owner process is gone. Returns their names.
+
+    `everything`: also those whose owner cannot be judged here (another host's), but never those of a
+    live process on this host (a run going on) unless `force`. `run_id`: every container of that run
+    id. `run_folder`: only those of dead runs started in that folder or a folder inside it."""
     client = client or docker_client()
     removed = []
-    for container in client.containers.list(all=True, filters={"label": f"{LABEL_MANAGED}=1"}):
+    # ignore_removed: a container another process removes between the listing and its inspection.
+    for container in client.containers.list(all=True, filters={"label": f"{LABEL_MANAGED}=1"}, ignore_removed=True):
         labels = container.labels or {}
         if run_id is not None and labels.get(LABEL_RUN) != run_id:
             continue
-        if everything or run_id is not None or owner_is_gone(labels):
+        if run_folder is not None and not _in_folder(labels, run_folder):
+            continue
+        if force or run_id is not None or owner_is_gone(labels) or (everything and not owner_is_alive(labels)):
             try:
                 container.remove(force=True)
                 removed.append(container.name)
@@ -117,6 +140,25 @@ def reap(client: docker.DockerClient | None = None, *, everything: bool = False,
 
 class Stopping(SandboxError):
     """This process is stopping (SIGTERM, SIGINT): it opens no container any more."""
+
+
+# The run folder this process's containers are labelled with (see adopt_run_folder).
+_run_folder = ""
+
+
+def adopt_run_folder(run_dir: str | os.PathLike, client: docker.DockerClient | None = None) -> list[str]:
+    """Called as a run starts in `run_dir` (a new run, or a resumed one): removes the containers a
+    dead run left there (a kill -9 runs no cleanup), and labels this process's next containers with
+    the folder, so a later run there can do the same. A run nested in the current one (a learn run's
+    test evaluations) keeps the outer label. Best effort: without a Docker engine, nothing to do."""
+    global _run_folder
+    folder = str(os.path.realpath(run_dir))
+    if not (_run_folder and _in_folder({LABEL_RUN_FOLDER: folder}, _run_folder)):
+        _run_folder = folder
+    try:
+        return reap(client or docker_client(timeout=30), run_folder=folder)
+    except (SandboxError, docker.errors.DockerException):
+        return []
 
 
 class _OpenSandboxes:
