@@ -46,7 +46,7 @@ class _DefaultCommandGroup(TyperGroup):
     `repo` command: `gskill mine REPO ...` mines, `gskill mine verify DIR` re-checks."""
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
-        if not args or args[0] not in self.commands:
+        if not args or args[0] not in self.commands or args[0] == "repo":  # `gskill mine repo` mines ./repo
             args = ["repo", *args]  # `gskill mine --help` too: the mining options are what users look for
         return super().parse_args(ctx, args)
 
@@ -627,8 +627,6 @@ def transfer(
 
     cfg = settings()
     cells = parse_matrix(matrix)
-    for cell in cells:
-        check_skill_mode(cell.agent, cell.skill_mode, f"--matrix cell {cell.label}: skill mode")
     if split not in ("train", "val", "test"):
         raise GskillError(f"--split must be train, val or test, not {split!r}")
     skill = read_skill(skill_file, token_budget)

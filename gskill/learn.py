@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from gskill.checks import DEFAULT_TOKEN_BUDGET
 from gskill.engine import EngineConfig, Evaluation, EvaluationFailed, LMReply, Result, RunStore, candidate_hash, count_tokens, optimize
 from gskill.errors import GskillError
 from gskill.schema import EvalRecord, RateLimit, RunConfig, SandboxLimits, Task, patch_files, read_tasks
@@ -67,7 +68,7 @@ class LearnOptions:
     seed_skill: str = ""  # the seed's text ("" = empty seed)
     max_metric_calls: int | None = 150
     max_cost_usd: float | None = None
-    token_budget: int = 2000
+    token_budget: int = DEFAULT_TOKEN_BUDGET
     minibatch: int = 3
     workers: int = 2
     seed: int = 0

@@ -187,3 +187,29 @@ def test_refresh_run_folder_is_not_left_in_the_checkout(tmp_path, published):  #
     head = git(published, "rev-parse", "HEAD")[:12]
     expected = data / "gskill" / "runs" / f"{published.name}-refresh-{head}"
     assert expected.is_dir() and f"run folder: {expected}" in done.stdout.replace("\n", "")
+
+
+# ---- 17: the workflows run without a process ------------------------------------------------------------
+
+
+def test_refresh_runs_in_process(tmp_path, published, docker_client, monkeypatch):  # noqa: F811
+    from gskill.config import load_settings
+    from gskill.refresh import EXIT_UNCHANGED, refresh
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    lines: list[str] = []
+    mined: list[str] = []
+
+    def mine(repo, options, cfg):  # mines nothing: the skill's named paths all exist, so it stays fresh
+        from swesmith.pipeline import MiningReport
+
+        mined.append(repo)
+        return MiningReport(repo=repo, snapshot="0" * 40, image="")
+
+    assert refresh(published, load_settings(), mine=mine, say=lines.append) == EXIT_UNCHANGED
+    assert lines[-1].startswith("unchanged: no commit since") and not mined
+    write(published, {"NEWS.md": "news\n"})
+    commit_all(published, "A new commit")
+    assert refresh(published, load_settings(), mine=mine, say=lines.append) == EXIT_UNCHANGED
+    assert mined == [str(published.resolve())] and "no new task among 1 new commit(s)" in lines[-1]
+    assert lines[-2].startswith(f"run folder: {tmp_path / 'data' / 'gskill' / 'runs'}")
