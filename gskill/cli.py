@@ -6,25 +6,29 @@ one line on stderr, exit code 2, no traceback.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Iterator, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperCommand, TyperGroup
 
 from gskill import __version__
+from gskill.checks import (
+    DEFAULT_TOKEN_BUDGET, check_models, check_skill_mode, default_model, executor_options, read_skill, require_docker,
+    scripted_params,
+)  # fmt: skip
 from gskill.config import load_settings
 from gskill.errors import GskillError
 from gskill.schema import Settings
-from harnesses.agents import AGENTS, TOOLS, agent_spec
+from harnesses.agents import AGENTS, TOOLS
 
 app = typer.Typer(
     add_completion=False,
@@ -38,6 +42,30 @@ skills_app = typer.Typer(no_args_is_help=True, help="Published skills: .skills/ 
 app.add_typer(skills_app, name="skills")
 agents_app = typer.Typer(help=f"Agent binaries ({', '.join(AGENTS[name].title for name in TOOLS)}) in the tool cache.", no_args_is_help=True)
 app.add_typer(agents_app, name="agents")
+
+
+class _DefaultCommandGroup(TyperGroup):
+    """A group whose sub-commands are reserved words; any other first argument (or none) goes to its
+    `repo` command: `gskill mine REPO ...` mines, `gskill mine verify DIR` re-checks."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        if not args or args[0] not in self.commands or args[0] == "repo":  # `gskill mine repo` mines ./repo
+            args = ["repo", *args]  # `gskill mine --help` too: the mining options are what users look for
+        return super().parse_args(ctx, args)
+
+
+class _GroupPathContext(typer.Context):
+    @property
+    def command_path(self) -> str:  # the default command's usage reads `gskill mine [OPTIONS] REPO`
+        return self.parent.command_path if self.parent else super().command_path
+
+
+class _DefaultCommand(TyperCommand):
+    context_class = _GroupPathContext
+
+
+mine_app = typer.Typer(cls=_DefaultCommandGroup, help="Mine validated fail-to-pass tasks from REPO's history; `gskill mine verify DIR` re-checks them.")
+app.add_typer(mine_app, name="mine")
 
 console = Console(stderr=True)
 out = Console()
@@ -58,14 +86,26 @@ def settings() -> Settings:
     return state.settings
 
 
-def require_docker(hint: str = ""):
-    """A Docker client, or the one-line error saying why there is none."""
-    from harnesses.sandbox import SandboxError, docker_client
+@contextmanager
+def progress_bars() -> Iterator[Callable[..., None]]:
+    """One rich progress display for a long step. Yields `update(label, done=None, total=None, note="")`:
+    the first update of a label adds its bar; `note` replaces the text shown for it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    try:
-        return docker_client()
-    except SandboxError as exc:
-        raise GskillError(f"{exc}{hint}") from None
+    columns = (TextColumn("{task.description:>12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as bar:
+        handles: dict[str, int] = {}
+
+        def update(label: str, done: int | None = None, total: int | None = None, note: str = "") -> None:
+            if label not in handles:
+                handles[label] = bar.add_task(label, total=total)
+            bar.update(handles[label], completed=done, total=total, description=note or None)
+
+        yield update
+
+
+def say(line: str) -> None:
+    out.print(line)
 
 
 def _version(value: bool) -> None:
@@ -191,10 +231,9 @@ def env_reap(
             out.print(f"kept {len(live)} container(s) of runs still going on this host; --all --force removes them too")
 
 
-@app.command()
+@mine_app.command("repo", cls=_DefaultCommand)
 def mine(
-    repo: str = typer.Argument(..., help="Local path or git URL of the repository (or `verify` to re-check DIR)."),
-    target: Optional[Path] = typer.Argument(None, help="With `verify`: the mining output folder."),
+    repo: str = typer.Argument(..., help="Local path or git URL of the repository."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Output folder (tasks.jsonl, splits, report, cache)."),
     snapshot: Optional[str] = typer.Option(None, "--snapshot", help="Commit the tasks are mirrored onto (default HEAD)."),
     workers: int = typer.Option(2, "--workers", min=1, help="Parallel validation sandboxes."),
@@ -216,32 +255,12 @@ def mine(
     seed: int = typer.Option(0, "--seed"),
     sandbox: str = typer.Option("docker", "--sandbox", help="docker | local (local: your Python env must hold the test deps)."),
     max_commits: Optional[int] = typer.Option(None, "--max-commits", min=1, help="Only the newest N commits."),
-    sample: int = typer.Option(30, "--sample", min=1, help="With `verify`: how many tasks to re-check."),
 ) -> None:
     """Mine validated fail-to-pass tasks from REPO's history; `gskill mine verify DIR` re-checks them."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+    from swesmith.pipeline import DEFAULT_STRATEGIES, MineOptions
     from swesmith.split import parse_sizes
 
     cfg = settings()
-    columns = (TextColumn("{task.description:>12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    if repo == "verify":
-        from swesmith.verify import verify_tasks
-
-        if target is None:
-            raise GskillError("usage: gskill mine verify DIR")
-        if not (target / "tasks.jsonl").is_file():
-            raise GskillError(f"no tasks.jsonl in {target}")
-        with Progress(*columns, console=console, transient=False) as bar:
-            handle = bar.add_task("verify", total=None)
-            result = verify_tasks(target, cfg, sample=sample, workers=workers, seed=seed,
-                                  progress=lambda done, total: bar.update(handle, completed=done, total=total))  # fmt: skip
-        out.print_json(data=result)
-        if result["mismatches"]:
-            raise GskillError(f"{len(result['mismatches'])} of {result['checked']} tasks did not re-validate")
-        return
-    from swesmith.pipeline import DEFAULT_STRATEGIES, MineOptions
-
     if out_dir is None:
         raise GskillError("--out DIR is required")
     if sandbox not in ("docker", "local"):
@@ -250,6 +269,8 @@ def mine(
         sizes = parse_sizes(split)
     except ValueError as exc:
         raise GskillError(str(exc)) from None
+    if model:
+        check_models(("--model", model))
     if strategies is None:
         chosen = DEFAULT_STRATEGIES + (("llm-rewrite",) if model else ())
     else:
@@ -259,7 +280,7 @@ def mine(
         strategies=chosen, max_commits=max_commits, test_timeout_s=cfg.run.test_timeout_s,
         model=model, issue_writer=issue_writer, llm_attempts=llm_attempts,
     )  # fmt: skip
-    report = _mine_with_progress(repo, options, cfg)
+    report = mine_with_progress(repo, options, cfg)
     table = Table(title=f"mining {report.repo}@{report.snapshot[:12]}")
     for column in ("strategy", "candidates", "validated", "rejected (top reasons)"):
         table.add_column(column)
@@ -283,22 +304,34 @@ def mine(
         out.print(f"{report.llm_calls} model calls (recorded in {out_dir / 'llm_calls.jsonl'})" + (f"; issues: {written}" if written else ""))
 
 
-def _mine_with_progress(repo: str, options, cfg: Settings):
-    """swesmith's mining with one rich progress bar per stage."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+@mine_app.command("verify")
+def mine_verify(
+    target: Path = typer.Argument(..., help="The mining output folder."),
+    sample: int = typer.Option(30, "--sample", min=1, help="How many tasks to re-check."),
+    workers: int = typer.Option(2, "--workers", min=1, help="Parallel validation sandboxes."),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Re-validate a sample of mined tasks in fresh containers."""
+    from swesmith.verify import verify_tasks
 
+    cfg = settings()
+    if not (target / "tasks.jsonl").is_file():
+        raise GskillError(f"no tasks.jsonl in {target}")
+    with progress_bars() as update:
+        update("verify")
+        result = verify_tasks(target, cfg, sample=sample, workers=workers, seed=seed,
+                              progress=lambda done, total: update("verify", done, total))  # fmt: skip
+    out.print_json(data=result)
+    if result["mismatches"]:
+        raise GskillError(f"{len(result['mismatches'])} of {result['checked']} tasks did not re-validate")
+
+
+def mine_with_progress(repo: str, options, cfg: Settings):
+    """swesmith's mining with one progress bar per stage."""
     from swesmith.pipeline import mine as run_mine
 
-    columns = (TextColumn("{task.description:>12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console) as bar:
-        handles: dict[str, int] = {}
-
-        def progress(stage: str, done: int, total: int | None) -> None:
-            if stage not in handles:
-                handles[stage] = bar.add_task(stage, total=total)
-            bar.update(handles[stage], completed=done, total=total)
-
-        return run_mine(repo, options, cfg, progress=progress)
+    with progress_bars() as update:
+        return run_mine(repo, options, cfg, progress=update)
 
 
 @agents_app.command("install")
@@ -319,6 +352,7 @@ def agents_install(names: list[str] = typer.Argument(None, help=f"Any of {', '.j
 ExecutorFlag = Annotated[str, typer.Option("--executor", help="local | ray (rollouts as Ray tasks on a cluster).")]
 RayAddressFlag = Annotated[Optional[str], typer.Option("--ray-address", help="Ray cluster address (default: auto).")]
 PerNodeFlag = Annotated[int, typer.Option("--per-node", min=1, help="With --executor ray: rollouts at once per node.")]
+TokenBudgetFlag = Annotated[int, typer.Option("--token-budget", min=50, help="Hard limit on the skill's tokens (tiktoken).")]
 RateLimitFlag = Annotated[list[str], typer.Option(
     "--rate-limit", help="Provider limit kept before each model call, e.g. rpm=500,tpm=200000[,model=openai/*] (repeatable; "
     "adds to the config's rate_limits). On Ray, one limit for the whole cluster.",
@@ -332,6 +366,7 @@ def eval_command(
     agent: str = typer.Option("mini", "--agent", help=" | ".join(AGENTS) + "."),
     model: str = typer.Option(..., "--model", help="litellm model name, or scripted/oracle|noop|needs-skill."),
     skill_file: Optional[Path] = typer.Option(None, "--skill", help="Skill document injected into the agent's prompt."),
+    token_budget: TokenBudgetFlag = DEFAULT_TOKEN_BUDGET,
     skill_mode: str = typer.Option(
         "", "--skill-mode",
         help="How the skill is injected. " + "; ".join(f"{s.name}: {' | '.join(s.skill_modes)}" for s in AGENTS.values()) + " (default: the first).",
@@ -344,18 +379,14 @@ def eval_command(
     ray_address: RayAddressFlag = None,
     per_node: PerNodeFlag = 4,
     rate_limits: RateLimitFlag = [],  # noqa: B006 - typer reads the default; it is never mutated
-    scripted_params: list[str] = typer.Option([], "--scripted", help="KEY=VALUE for scripted/ models, e.g. throttle=3 (repeatable)."),
+    scripted: list[str] = typer.Option([], "--scripted", help="KEY=VALUE for scripted/ models, e.g. throttle=3 (repeatable)."),
 ) -> None:
     """Run an agent on mined tasks with a skill and grade every patch in a fresh container."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from gskill.schema import read_tasks
     from harnesses.evaluate import claim_run_folder, evaluate
 
     cfg = settings()
-    modes = agent_spec(agent).skill_modes
-    if skill_mode and skill_mode not in modes:
-        raise GskillError(f"--skill-mode {skill_mode!r} is not one of {agent}'s: {', '.join(modes)}")
+    check_skill_mode(agent, skill_mode)
     if tasks_dir.is_file():
         source = tasks_dir
     else:
@@ -372,231 +403,58 @@ def eval_command(
         tasks = tasks[:max_tasks]
     if not tasks:
         raise GskillError(f"{source} holds no tasks")
-    skill = ""
-    if skill_file is not None:
-        if not skill_file.is_file():
-            raise GskillError(f"no skill file {skill_file}")
-        skill = skill_file.read_text()
-    where = _executor_options(executor, ray_address, per_node, workers, rate_limits, "gskill eval")
-    scripted = _scripted_params(scripted_params)
+    skill = read_skill(skill_file, token_budget) if skill_file is not None else ""
+    check_models(("--model", model))
+    where = executor_options(cfg, executor, ray_address, per_node, workers, rate_limits, "gskill eval")
+    params = scripted_params(scripted)
     config = cfg.run.model_copy(update={"agent": agent, "model": model, "runs": runs, "workers": workers})
     claim_run_folder(out_dir, config, skill, skill_mode)
-    columns = (TextColumn("{task.description:>12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console) as bar:
-        handle = bar.add_task("rollouts", total=None)
+    with progress_bars() as update:
+        update("rollouts")
         summary = evaluate(tasks, config=config, skill=skill, run_dir=out_dir, limits=cfg.limits, skill_mode=skill_mode,
-                           cache_dir=cfg.cache_dir, progress=lambda done, total: bar.update(handle, completed=done, total=total),
-                           executor_options=where, scripted=scripted or None)  # fmt: skip
+                           cache_dir=cfg.cache_dir, progress=lambda done, total: update("rollouts", done, total),
+                           executor_options=where, scripted=params or None)  # fmt: skip
     out.print_json(data=summary)
     if summary["scripted_model"]:
         out.print("note: a scripted model's results say nothing about real models.")
 
 
-# The model a user with only one provider key gets by default (the paper's agent model, and a peer).
-DEFAULT_MODELS = (("OPENAI_API_KEY", "openai/gpt-5-mini"), ("ANTHROPIC_API_KEY", "anthropic/claude-haiku-4-5"))
+def _fresh_learn_options(
+    *, repo: str | None, tasks_dir: Path | None, agent: str, model: str | None, reflection_model: str | None, skill_mode: str,
+    seed_skill: Path | None, draft_seed: bool, max_metric_calls: int | None, max_cost: float | None, token_budget: int, minibatch: int,
+    workers: int, seed: int, mix: str, feedback: str, no_test: bool, scripted: list[str], executor: str, ray_address: str | None,
+    per_node: int, out_dir: Path | None, **_: object,
+):  # fmt: skip
+    """A new learn run's options from its flags, every one checked (the one-line errors of `gskill learn`)."""
+    from gskill.learn import LearnOptions
 
-
-def _default_model(given: Optional[str], flag: str) -> str:
-    import os
-
-    if given:
-        return given
-    for variable, model in DEFAULT_MODELS:
-        if os.environ.get(variable):
-            return model
-    raise GskillError(
-        f"no model: set OPENAI_API_KEY or ANTHROPIC_API_KEY (or give {flag} with any litellm model, "
-        "e.g. openai/gpt-5-mini, or scripted/needs-skill to try the pipeline without a model)"
-    )
-
-
-def _executor_options(executor: str, ray_address: Optional[str], per_node: int, workers: int, rate_limits: list[str], command: str):
-    """Where rollouts run, checked: a bad --executor or --rate-limit is one line, Ray missing says what to install."""
-    from harnesses.executor import ExecutorOptions
-    from harnesses.gateway.limits import parse_rate_limit
-
-    if executor not in ("local", "ray"):
-        raise GskillError(f"--executor must be local or ray, not {executor!r}")
+    check_skill_mode(agent, skill_mode)
+    if feedback not in ("files", "diff", "none"):
+        raise GskillError(f"--feedback must be files, diff or none, not {feedback!r}")
     try:
-        limits = [*settings().rate_limits, *(parse_rate_limit(text) for text in rate_limits)]
-    except ValueError as exc:
-        raise GskillError(f"--rate-limit: {exc}") from None
-    if executor == "ray":
-        from harnesses.ray_executor import import_ray
-
-        import_ray()  # says what to install when Ray is missing
-    else:
-        require_docker(f"; {command} runs every rollout in a container")
-    return ExecutorOptions(executor, workers, ray_address, per_node, limits)  # type: ignore[arg-type]
-
-
-def _scripted_params(items: list[str]) -> dict:
-    """`--scripted KEY=VALUE` pairs for scripted/ models (numbers become floats)."""
-    params: dict = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise GskillError(f"--scripted takes KEY=VALUE, not {item!r}")
-        try:
-            params[key] = float(value)
-        except ValueError:
-            params[key] = value
-    return params
+        weights = [float(part) for part in mix.split(",")]
+        assert len(weights) == 3 and all(w >= 0 for w in weights) and sum(weights) > 0
+    except (ValueError, AssertionError):
+        raise GskillError(f"--mix takes three non-negative numbers refine,combine,simplify, not {mix!r}") from None
+    if (repo is None) == (tasks_dir is None):
+        raise GskillError("give either a REPO to mine and learn from, or --tasks DIR")
+    if repo is None and out_dir is None:
+        raise GskillError("--out RUNDIR is required with --tasks")
+    agent_model = default_model(model, "--model")
+    if draft_seed and seed_skill is not None:
+        raise GskillError("give --seed-skill or --draft-seed, not both")
+    if seed_skill is not None and not seed_skill.is_file():
+        raise GskillError(f"no seed skill file {seed_skill}")
+    return LearnOptions(
+        agent=agent, model=agent_model, reflection_model=reflection_model or agent_model, skill_mode=skill_mode,
+        seed_skill=read_skill(seed_skill, token_budget, "--seed-skill") if seed_skill else "",
+        max_metric_calls=max_metric_calls if max_metric_calls is not None else (None if max_cost else 150), max_cost_usd=max_cost, token_budget=token_budget, minibatch=minibatch, workers=workers, seed=seed,
+        operator_mix=dict(zip(("refine", "combine", "simplify"), weights)), feedback_gold=feedback, test_eval=not no_test,
+        scripted=scripted_params(scripted), executor=executor, ray_address=ray_address, per_node=per_node,
+    )  # fmt: skip
 
 
-def _mine_for_learn(repo: str, cfg: Settings, workers: int, seed: int) -> Path:
-    """The one-shot job mines first, into the cache, keyed by the repository's snapshot: a second
-    `gskill learn REPO` at the same commit reuses the tasks (and a cut-short mining run resumes)."""
-    from harnesses.images.build import resolve_snapshot
-    from swesmith.pipeline import DEFAULT_STRATEGIES, MineOptions
-
-    snapshot = resolve_snapshot(repo, None, cfg.cache_dir)
-    out_dir = cfg.cache_dir / "mined" / f"{snapshot.name}-{snapshot.commit[:12]}"
-    if (out_dir / "val.jsonl").is_file() and (out_dir / "train.jsonl").is_file():
-        out.print(f"reusing mined tasks in {out_dir}")
-        return out_dir
-    options = MineOptions(out=out_dir, workers=workers, seed=seed, strategies=DEFAULT_STRATEGIES, test_timeout_s=cfg.run.test_timeout_s)
-    report = _mine_with_progress(str(snapshot.path), options, cfg)
-    out.print(f"mined {report.tasks} tasks → {out_dir}")
-    return out_dir
-
-
-@app.command()
-def learn(
-    repo: Optional[str] = typer.Argument(None, help="Repository (path or git URL): mine it, learn, publish .skills/ into it."),
-    tasks_dir: Optional[Path] = typer.Option(None, "--tasks", help="Mining output folder with train/val/test.jsonl."),
-    agent: str = typer.Option("mini", "--agent", help=" | ".join(AGENTS) + "."),
-    model: Optional[str] = typer.Option(None, "--model", help="The agent's model (litellm name or scripted/...)."),
-    reflection_model: Optional[str] = typer.Option(None, "--reflection-model", help="The model that proposes skills (default: --model's)."),
-    skill_mode: str = typer.Option("", "--skill-mode", help="How the skill reaches the agent (see gskill eval)."),
-    seed_skill: Optional[Path] = typer.Option(None, "--seed-skill", help="Start from this skill file (default: empty)."),
-    draft_seed: bool = typer.Option(False, "--draft-seed", help="Draft the seed from the repo's README, layout and test config (reflection model)."),
-    repo_path: Optional[Path] = typer.Option(None, "--repo", help="With --tasks: the repository to publish .skills/ into (and to draft from)."),
-    max_metric_calls: Optional[int] = typer.Option(None, "--max-metric-calls", min=1, help="Rollouts the search may pay for (default 150)."),
-    max_cost: Optional[float] = typer.Option(None, "--max-cost", min=0, help="Dollars the search may spend (rollouts + reflection)."),
-    token_budget: int = typer.Option(2000, "--token-budget", min=50, help="Hard limit on the skill's tokens (tiktoken)."),
-    minibatch: int = typer.Option(3, "--minibatch", min=1, help="Training tasks per iteration."),
-    workers: int = typer.Option(2, "--workers", min=1, help="Rollouts in parallel."),
-    seed: int = typer.Option(0, "--seed", help="Seeds the search (parent choice, minibatches, operators)."),
-    mix: str = typer.Option("60,20,20", "--mix", help="refine,combine,simplify weights."),
-    feedback: str = typer.Option("files", "--feedback", help="What reflection learns of a failed training task's fix: files | diff | none."),
-    no_test: bool = typer.Option(False, "--no-test", help="Skip scoring seed and best on the test split."),
-    skill_name: str = typer.Option("", "--skill-name", help="Published skill name (default: <repo>-skill)."),
-    scripted_params: list[str] = typer.Option(
-        [], "--scripted", help="KEY=VALUE for scripted/ agent models, e.g. base=0 competent=0.9 (repeatable)."
-    ),
-    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this folder (budget flags may be raised)."),
-    executor: ExecutorFlag = "local",
-    ray_address: RayAddressFlag = None,
-    per_node: PerNodeFlag = 4,
-    rate_limits: RateLimitFlag = [],  # noqa: B006 - typer reads the default; it is never mutated
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="Run folder (default with REPO: ./gskill-runs/<repo>)."),
-) -> None:
-    """Evolve a skill that raises an agent's resolve rate on a repository's tasks (GEPA)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from gskill.learn import LearnOptions, learn as run_learn, saved_options
-
-    cfg = settings()
-    where = _executor_options(executor, ray_address, per_node, workers, rate_limits, "gskill learn")
-    limits = [limit.model_dump() for limit in where.rate_limits]
-    if repo_path is not None and not (repo_path / ".git").exists():
-        raise GskillError(f"--repo {repo_path} is not a git repository")
-    if resume is not None:
-        tasks_dir, options = saved_options(resume)
-        out_dir = resume
-        updates = {"workers": workers, "executor": executor, "ray_address": ray_address, "per_node": per_node, "rate_limits": limits}
-        if max_metric_calls is not None:
-            updates["max_metric_calls"] = max_metric_calls
-        if max_cost is not None:
-            updates["max_cost_usd"] = max_cost
-        options = LearnOptions(**{**options.to_json(), **updates})
-        if repo_path is not None:
-            options.publish_to = str(repo_path.resolve())
-        options.skill_name = skill_name or options.skill_name
-        if options.publish_to:  # a resumed run publishes where the first run would have
-            repo_path, skill_name = Path(options.publish_to), options.skill_name
-    else:
-        agent_spec(agent)  # an unknown agent is one line
-        if feedback not in ("files", "diff", "none"):
-            raise GskillError(f"--feedback must be files, diff or none, not {feedback!r}")
-        try:
-            weights = [float(part) for part in mix.split(",")]
-            assert len(weights) == 3 and all(w >= 0 for w in weights) and sum(weights) > 0
-        except (ValueError, AssertionError):
-            raise GskillError(f"--mix takes three non-negative numbers refine,combine,simplify, not {mix!r}") from None
-        if (repo is None) == (tasks_dir is None):
-            raise GskillError("give either a REPO to mine and learn from, or --tasks DIR")
-        agent_model = _default_model(model, "--model")
-        scripted = _scripted_params(scripted_params)
-        seed_text = ""
-        if draft_seed and seed_skill is not None:
-            raise GskillError("give --seed-skill or --draft-seed, not both")
-        if seed_skill is not None:
-            if not seed_skill.is_file():
-                raise GskillError(f"no seed skill file {seed_skill}")
-            seed_text = seed_skill.read_text()
-        options = LearnOptions(
-            agent=agent, model=agent_model, reflection_model=reflection_model or agent_model, skill_mode=skill_mode,
-            seed_skill=seed_text, max_metric_calls=max_metric_calls if max_metric_calls is not None else (None if max_cost else 150),
-            max_cost_usd=max_cost, token_budget=token_budget, minibatch=minibatch, workers=workers, seed=seed,
-            operator_mix=dict(zip(("refine", "combine", "simplify"), weights)), feedback_gold=feedback, test_eval=not no_test,
-            scripted=scripted, executor=executor, ray_address=ray_address, per_node=per_node,
-            rate_limits=limits,
-        )  # fmt: skip
-        if repo is not None:
-            require_docker("; gskill learn runs every rollout in a container")
-            tasks_dir = _mine_for_learn(repo, cfg, workers, seed)
-            if Path(repo).is_dir():
-                repo_path = Path(repo)
-            out_dir = out_dir or Path("gskill-runs") / Path(repo.rstrip("/")).name.removesuffix(".git")
-        if out_dir is None:
-            raise GskillError("--out RUNDIR is required with --tasks")
-        if draft_seed:
-            from gskill.learn import LitellmReflection, draft_seed as draft
-
-            if repo_path is None:
-                raise GskillError("--draft-seed needs the repository: give REPO as a path, or --repo PATH")
-            out_dir.mkdir(parents=True, exist_ok=True)
-            reflection = LitellmReflection(options.reflection_model, log_path=out_dir / "reflection_calls.jsonl", seed=seed)
-            options.seed_skill = draft(repo_path, reflection, token_budget)
-            out.print(f"drafted a seed skill ({len(options.seed_skill.splitlines())} lines) from {repo_path}")
-        options.publish_to, options.skill_name = str(repo_path.resolve()) if repo_path else "", skill_name
-    if no_test:
-        options.test_eval = False
-    from gskill.learn import load_split
-
-    for split in ("train", "val"):  # bad input fails before any progress display
-        load_split(tasks_dir, split)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console) as bar:
-        total = options.max_metric_calls
-        search = bar.add_task("search", total=total)
-        test_bar: dict[str, int] = {}
-
-        def on_event(kind: str, data: dict) -> None:
-            spend = data.get("spend", {})
-            if kind == "candidate":
-                record = data["candidate"]
-                console.print(
-                    f"candidate {record.index} ({record.operator}) val {record.val_mean:.2f}, {record.tokens} tokens · "
-                    f"best val {data['best_val']:.2f} · frontier {data['frontier']} candidate(s) best on {data['covered']} task(s) · "
-                    f"{spend.get('metric_calls', 0)} rollouts, ${spend.get('cost_usd', 0):.2f}", highlight=False,
-                )  # fmt: skip
-            if kind == "iteration":
-                outcome = data.get("outcome", "")
-                note = f"#{data['iteration']} {data['operator']}: {outcome}" + (f" ({data.get('reason')})" if data.get("reason") else "")
-                bar.update(search, description=f"search {note[:70]} · ${spend.get('cost_usd', 0):.2f}")
-            if spend:
-                bar.update(search, completed=spend.get("metric_calls", 0))
-
-        def on_test(done: int, total_runs: int) -> None:
-            if "t" not in test_bar:
-                test_bar["t"] = bar.add_task("test split", total=total_runs)
-            bar.update(test_bar["t"], completed=done, total=total_runs)
-
-        packet = run_learn(tasks_dir, out_dir, options, limits=cfg.limits, run_config=cfg.run, cache_dir=cfg.cache_dir,
-                           on_event=on_event, on_test_progress=on_test)  # fmt: skip
+def _print_learn_result(packet: dict, out_dir: Path) -> None:
     table = Table(title=f"gskill learn → {out_dir}")
     for column in ("skill", "val mean", "test resolved", "tokens"):
         table.add_column(column)
@@ -609,6 +467,122 @@ def learn(
     out.print(f"{packet['candidates']} candidates over {packet['iterations']} iterations ({packet['stop_reason']}); "
               f"{spend['metric_calls']} rollouts paid, {spend['cache_hits']} from cache, ${spend['cost_usd']:.2f}")  # fmt: skip
     out.print(f"best skill: {out_dir / 'best_skill.md'}; evidence: {out_dir / 'evidence.json'}")
+
+
+def _search_display(update: Callable[..., None]) -> Callable[[str, dict], None]:
+    """The engine's events as a progress bar and one line per accepted candidate."""
+
+    def on_event(kind: str, data: dict) -> None:
+        spend = data.get("spend", {})
+        if kind == "candidate":
+            record = data["candidate"]
+            console.print(
+                f"candidate {record.index} ({record.operator}) val {record.val_mean:.2f}, {record.tokens} tokens · "
+                f"best val {data['best_val']:.2f} · frontier {data['frontier']} candidate(s) best on {data['covered']} task(s) · "
+                f"{spend.get('metric_calls', 0)} rollouts, ${spend.get('cost_usd', 0):.2f}", highlight=False,
+            )  # fmt: skip
+        if kind == "iteration":
+            outcome = data.get("outcome", "")
+            note = f"#{data['iteration']} {data['operator']}: {outcome}" + (f" ({data.get('reason')})" if data.get("reason") else "")
+            update("search", note=f"search {note[:70]} · ${spend.get('cost_usd', 0):.2f}")
+        if spend:
+            update("search", spend.get("metric_calls", 0))
+
+    return on_event
+
+
+# `learn --resume RUN` continues the search RUN/learn.json defines; only these flags may come with it.
+RESUME_FLAGS = ("resume", "max_metric_calls", "max_cost", "workers", "executor", "ray_address", "per_node", "rate_limits", "repo_path",
+                "skill_name", "no_test")  # fmt: skip
+
+
+def _refuse_search_flags(ctx: typer.Context, resume: Path) -> None:
+    """A flag given with --resume that the resumed run would silently ignore is an error instead."""
+    fixed = [param.opts[0] if param.param_type_name == "option" else param.human_readable_name for param in ctx.command.params
+             if param.name not in RESUME_FLAGS and ctx.get_parameter_source(param.name).name == "COMMANDLINE"]  # fmt: skip
+    if fixed:
+        raise GskillError(f"--resume continues the run as {resume / 'learn.json'} defines it: {', '.join(fixed)} cannot change")
+
+
+@app.command()
+def learn(
+    ctx: typer.Context,
+    repo: Optional[str] = typer.Argument(None, help="Repository (path or git URL): mine it, learn, publish .skills/ into it."),
+    tasks_dir: Optional[Path] = typer.Option(None, "--tasks", help="Mining output folder with train/val/test.jsonl."),
+    agent: str = typer.Option("mini", "--agent", help=" | ".join(AGENTS) + "."),
+    model: Optional[str] = typer.Option(None, "--model", help="The agent's model (litellm name or scripted/...)."),
+    reflection_model: Optional[str] = typer.Option(None, "--reflection-model", help="The model that proposes skills (default: --model's)."),
+    skill_mode: str = typer.Option("", "--skill-mode", help="How the skill reaches the agent (see gskill eval)."),
+    seed_skill: Optional[Path] = typer.Option(None, "--seed-skill", help="Start from this skill file (default: empty)."),
+    draft_seed: bool = typer.Option(False, "--draft-seed", help="Draft the seed from the repo's README, layout and test config (reflection model)."),
+    repo_path: Optional[Path] = typer.Option(None, "--repo", help="With --tasks: the repository to publish .skills/ into (and to draft from)."),
+    max_metric_calls: Optional[int] = typer.Option(None, "--max-metric-calls", min=1, help="Rollouts the search may pay for (default 150)."),
+    max_cost: Optional[float] = typer.Option(None, "--max-cost", min=0, help="Dollars the search may spend (rollouts + reflection)."),
+    token_budget: TokenBudgetFlag = DEFAULT_TOKEN_BUDGET,
+    minibatch: int = typer.Option(3, "--minibatch", min=1, help="Training tasks per iteration."),
+    workers: int = typer.Option(2, "--workers", min=1, help="Rollouts in parallel."),
+    seed: int = typer.Option(0, "--seed", help="Seeds the search (parent choice, minibatches, operators)."),
+    mix: str = typer.Option("60,20,20", "--mix", help="refine,combine,simplify weights."),
+    feedback: str = typer.Option("files", "--feedback", help="What reflection learns of a failed training task's fix: files | diff | none."),
+    no_test: bool = typer.Option(False, "--no-test", help="Skip scoring seed and best on the test split."),
+    skill_name: str = typer.Option("", "--skill-name", help="Published skill name (default: <repo>-skill)."),
+    scripted: list[str] = typer.Option(
+        [], "--scripted", help="KEY=VALUE for scripted/ agent models, e.g. base=0 competent=0.9 (repeatable)."
+    ),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this folder (budget flags may be raised)."),
+    executor: ExecutorFlag = "local",
+    ray_address: RayAddressFlag = None,
+    per_node: PerNodeFlag = 4,
+    rate_limits: RateLimitFlag = [],  # noqa: B006 - typer reads the default; it is never mutated
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Run folder (default with REPO: <runs_dir>/<repo>, ~/.local/share/gskill/runs/)."),
+) -> None:
+    """Evolve a skill that raises an agent's resolve rate on a repository's tasks (GEPA)."""
+    from gskill.learn import learn as run_learn, load_split, mine_for_learn, resume_options
+
+    cfg = settings()
+    if repo_path is not None and not (repo_path / ".git").exists():
+        raise GskillError(f"--repo {repo_path} is not a git repository")
+    if resume is not None:
+        _refuse_search_flags(ctx, resume)
+        tasks_dir, options = resume_options(resume, {
+            "workers": workers, "executor": executor, "ray_address": ray_address, "per_node": per_node, "max_metric_calls": max_metric_calls,
+            "max_cost_usd": max_cost, "publish_to": str(repo_path.resolve()) if repo_path else None, "skill_name": skill_name,
+        })  # fmt: skip
+        out_dir = resume
+        if options.publish_to:  # a resumed run publishes where the first run would have
+            repo_path, skill_name = Path(options.publish_to), options.skill_name
+    else:
+        options = _fresh_learn_options(**ctx.params)
+    check_models(("--model", options.model), ("--reflection-model", options.reflection_model))
+    where = executor_options(cfg, executor, ray_address, per_node, workers, rate_limits, "gskill learn")
+    options.rate_limits = [limit.model_dump() for limit in where.rate_limits]
+    if resume is None:
+        if repo is not None:
+            require_docker("; gskill learn runs every rollout in a container")
+            tasks_dir = mine_for_learn(repo, cfg, workers, seed, mine_with_progress, say)
+            if Path(repo).is_dir():
+                repo_path = Path(repo)
+            out_dir = out_dir or cfg.runs_dir / Path(repo.rstrip("/")).name.removesuffix(".git")
+        if draft_seed:
+            from gskill.learn import LitellmReflection, draft_seed as draft
+
+            if repo_path is None:
+                raise GskillError("--draft-seed needs the repository: give REPO as a path, or --repo PATH")
+            out_dir.mkdir(parents=True, exist_ok=True)
+            reflection = LitellmReflection(options.reflection_model, log_path=out_dir / "reflection_calls.jsonl", seed=seed)
+            options.seed_skill = draft(repo_path, reflection, token_budget)
+            out.print(f"drafted a seed skill ({len(options.seed_skill.splitlines())} lines) from {repo_path}")
+        options.publish_to, options.skill_name = str(repo_path.resolve()) if repo_path else "", skill_name
+    if no_test:
+        options.test_eval = False
+    for split in ("train", "val"):  # bad input fails before any progress display
+        load_split(tasks_dir, split)
+    say(f"run folder: {out_dir}")
+    with progress_bars() as update:
+        update("search", 0, options.max_metric_calls)
+        packet = run_learn(tasks_dir, out_dir, options, limits=cfg.limits, run_config=cfg.run, cache_dir=cfg.cache_dir,
+                           on_event=_search_display(update), on_test_progress=lambda done, total: update("test split", done, total))  # fmt: skip
+    _print_learn_result(packet, out_dir)
     if repo_path is not None:
         from gskill.skills import publish
 
@@ -650,6 +624,7 @@ def skills_install(
 @app.command()
 def transfer(
     skill_file: Path = typer.Option(..., "--skill", help="The skill to test (e.g. RUN/best_skill.md)."),
+    token_budget: TokenBudgetFlag = DEFAULT_TOKEN_BUDGET,
     tasks_dir: Path = typer.Option(..., "--tasks", help="Mining output folder."),
     split: str = typer.Option("test", "--split", help="train | val | test."),
     matrix: str = typer.Option(..., "--matrix", help="agent:model[@skill-mode][#k=v&...], comma-separated."),
@@ -663,8 +638,6 @@ def transfer(
     rate_limits: RateLimitFlag = [],  # noqa: B006 - typer reads the default; it is never mutated
 ) -> None:
     """Baseline vs with-skill for every agent × model: resolve rates with 95% intervals, McNemar p, flips."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from gskill.learn import load_split
     from gskill.transfer import parse_matrix, transfer as run_transfer
 
@@ -672,24 +645,15 @@ def transfer(
     cells = parse_matrix(matrix)
     if split not in ("train", "val", "test"):
         raise GskillError(f"--split must be train, val or test, not {split!r}")
-    if not skill_file.is_file():
-        raise GskillError(f"no skill file {skill_file}")
+    skill = read_skill(skill_file, token_budget)
     tasks = load_split(tasks_dir, split)[: max_tasks or None]
     if not tasks:
         raise GskillError(f"the {split} split of {tasks_dir} holds no tasks")
-    where = _executor_options(executor, ray_address, per_node, workers, rate_limits, "gskill transfer")
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console) as bar:
-        handles: dict[str, int] = {}
-
-        def progress(arm: str, done: int, total: int) -> None:
-            if arm not in handles:
-                handles[arm] = bar.add_task(arm, total=total)
-            bar.update(handles[arm], completed=done, total=total)
-
-        result = run_transfer(skill_file.read_text(), tasks, cells, runs=runs, workers=workers, out_dir=out_dir, run_config=cfg.run,
-                              limits=cfg.limits, cache_dir=cfg.cache_dir, progress=progress,
-                              executor_options=where)  # fmt: skip
+    check_models(*((f"--matrix cell {cell.label}", cell.model) for cell in cells))
+    where = executor_options(cfg, executor, ray_address, per_node, workers, rate_limits, "gskill transfer")
+    with progress_bars() as update:
+        result = run_transfer(skill, tasks, cells, runs=runs, workers=workers, out_dir=out_dir, run_config=cfg.run,
+                              limits=cfg.limits, cache_dir=cfg.cache_dir, progress=update, executor_options=where)  # fmt: skip
     out.print((out_dir / "transfer.md").read_text(), markup=False, highlight=False)
     out.print(f"{result['tasks']} tasks × {runs} run(s) per cell → {out_dir / 'transfer.json'}")
     if any(cell["scripted"] for cell in result["cells"]):
@@ -713,73 +677,21 @@ def refresh(
     name: str = typer.Option("", "--name", help="Which published skill (when .skills/ holds several)."),
     model: Optional[str] = typer.Option(None, "--model", help="Agent model (default: the one the skill was learned with)."),
     reflection_model: Optional[str] = typer.Option(None, "--reflection-model", help="Reflection model (default: as recorded)."),
-    scripted_params: list[str] = typer.Option([], "--scripted", help="KEY=VALUE for scripted/ agent models (repeatable)."),
+    scripted: list[str] = typer.Option([], "--scripted", help="KEY=VALUE for scripted/ agent models (repeatable)."),
     sample: int = typer.Option(20, "--sample", min=1, help="New tasks the current skill is re-evaluated on."),
     max_metric_calls: int = typer.Option(150, "--max-metric-calls", min=1, help="Budget of a re-learn."),
     workers: int = typer.Option(2, "--workers", min=1),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="Where the check and any re-learn go (default ./gskill-runs/<repo>-refresh-<commit>)."),
+    out_dir: Optional[Path] = typer.Option(
+        None, "--out", help="Where the check and any re-learn go (default <runs_dir>/<repo>-refresh-<commit>, ~/.local/share/gskill/runs/)."
+    ),
 ) -> None:
     """Nightly: mine only new commits, re-check the skill, re-learn from it when stale. Exit 0 unchanged, 10 refreshed."""
-    from gskill.learn import LearnOptions, learn as run_learn
-    from gskill.refresh import EXIT_REFRESHED, RepoLock, git_out, judge, missing_paths, published_skill, recorded_interval, relearn_inputs
-    from gskill.schema import read_tasks
-    from gskill.skills import publish
-    from harnesses.evaluate import evaluate
-    from swesmith.pipeline import MineOptions
+    from gskill.refresh import refresh as run_refresh
 
-    cfg = settings()
-    repo = repo.resolve()
-    if not (repo / ".git").exists():
-        raise GskillError(f"{repo} is not a git repository")
-    with RepoLock(repo):
-        folder, meta, body = published_skill(repo, name)
-        head, recorded = git_out(repo, "rev-parse", "HEAD"), meta.get("repo_commit", "")
-        if not recorded or subprocess.run(["git", "-C", str(repo), "cat-file", "-e", f"{recorded}^{{commit}}"]).returncode:
-            raise GskillError(f"{folder / 'skill.json'} records commit {recorded!r}, which {repo} does not have")
-        # Commits that only touch .skills/ (publishing the skill itself) are not news.
-        new_commits = int(git_out(repo, "rev-list", "--count", f"{recorded}..{head}", "--", ".", ":(exclude).skills"))
-        if new_commits == 0:
-            out.print(f"unchanged: no commit since {folder.name} was learned at {recorded[:12]} (besides .skills/)")
-            return
-        out_dir = out_dir or Path("gskill-runs") / f"{repo.name}-refresh-{head[:12]}"
-        out_dir.mkdir(parents=True, exist_ok=True)
-        missing = missing_paths(repo, body)
-        require_docker("; gskill refresh mines and evaluates in containers")
-        # Only what is new: the commits after the recorded one, mirrored onto HEAD.
-        options = MineOptions(out=out_dir / "new-tasks", strategies=("commit-mirror", "commit-historical"), since=recorded, exhaust=True,
-                              workers=workers, test_timeout_s=cfg.run.test_timeout_s)  # fmt: skip
-        report = _mine_with_progress(str(repo), options, cfg)
-        tasks = read_tasks(out_dir / "new-tasks" / "tasks.jsonl")[:sample] if (out_dir / "new-tasks" / "tasks.jsonl").is_file() else []
-        agent_model = model or meta["model"]
-        scripted = _scripted_params(scripted_params)
-        rate = None
-        if tasks:
-            config = cfg.run.model_copy(update={"agent": meta.get("agent", "mini"), "model": agent_model, "workers": workers})
-            summary = evaluate(tasks, config=config, skill=body, run_dir=out_dir / "current-skill", limits=cfg.limits,
-                               cache_dir=cfg.cache_dir, scripted=scripted or None)  # fmt: skip
-            rate = summary["resolve_rate"] if summary["scored_runs"] else None
-        verdict = judge(missing, new_commits, len(tasks), rate, recorded_interval(meta))
-        (out_dir / "refresh.json").write_text(json.dumps({"skill": folder.name, "from": recorded, "to": head,
-                                                           "mined_commits_after": recorded, "mining": {"candidates": report.candidates, "tasks": report.tasks},
-                                                           **verdict.to_json()}, indent=2))  # fmt: skip
-        shown = f"{rate:.0%} on {len(tasks)} new task(s)" if rate is not None else f"no new task among {new_commits} new commit(s)"
-        if not verdict.stale:
-            out.print(f"unchanged: {folder.name} is fresh ({shown}; {new_commits} new commit(s), every named path exists)")
-            return
-        out.print("stale: " + "; ".join(verdict.reasons))
-        start = relearn_inputs(repo, recorded, body, missing, head)
-        if start.carried:
-            out.print("carried renames into the skill: " + ", ".join(f"{old} → {new}" for old, new in start.carried.items()))
-        tasks_dir = _mine_for_learn(str(repo), cfg, workers, 0)
-        learn_options = LearnOptions(
-            agent=meta.get("agent", "mini"), model=agent_model, reflection_model=reflection_model or meta.get("reflection_model") or agent_model,
-            seed_skill=start.seed, max_metric_calls=max_metric_calls, workers=workers, scripted=scripted, background=start.background,
-        )  # fmt: skip
-        with console.status("re-learning from the current skill"):
-            packet = run_learn(tasks_dir, out_dir / "learn", learn_options, limits=cfg.limits, run_config=cfg.run, cache_dir=cfg.cache_dir)
-        published = publish(out_dir / "learn", repo, name=folder.name, renames=start.renames)
-        out.print(f"refreshed: {published} (validation {packet['seed']['val_mean']:.2f} → {packet['best']['val_mean']:.2f}) at {head[:12]}")
-    raise typer.Exit(code=EXIT_REFRESHED)
+    code = run_refresh(repo, settings(), name=name, model=model, reflection_model=reflection_model, scripted=scripted_params(scripted),
+                       sample=sample, max_metric_calls=max_metric_calls, workers=workers, out_dir=out_dir, mine=mine_with_progress,
+                       say=say, status=console.status)  # fmt: skip
+    raise typer.Exit(code=code)
 
 
 # After a stop signal, how long the process may take to wind down (executors close, containers go)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import os
 from pathlib import Path
 
 import yaml
@@ -9,6 +11,11 @@ from pydantic import ValidationError
 
 from gskill.errors import GskillError
 from gskill.schema import Settings
+
+PREFIX = "GSKILL_"
+# GSKILL_* variables that are not settings: markers gskill sets for commands run in its sandboxes
+# (harnesses.sandbox) and the gateway token it hands to Codex. A run nested in one of them must still start.
+NOT_SETTINGS = frozenset({"GSKILL_EXEC_ID", "GSKILL_SANDBOX_ID", "GSKILL_GATEWAY_TOKEN"})
 
 
 def load_settings(config_file: Path | None = None) -> Settings:
@@ -30,6 +37,7 @@ def load_settings(config_file: Path | None = None) -> Settings:
         if not isinstance(loaded, dict):
             raise GskillError(f"config file {config_file} must be a YAML mapping, got {type(loaded).__name__}")
         data = loaded
+    reject_unknown_environment()
     try:
         return Settings(**data)
     except ValidationError as exc:
@@ -37,3 +45,16 @@ def load_settings(config_file: Path | None = None) -> Settings:
         where = ".".join(str(part) for part in first["loc"]) or "(root)"
         source = f"config file {config_file}" if config_file else "configuration"
         raise GskillError(f"{source}: {where}: {first['msg']} ({exc.error_count()} error(s))") from None
+
+
+def reject_unknown_environment() -> None:
+    """pydantic-settings rejects an unknown nested key (`GSKILL_LIMITS__MEMRY`) but silently ignores an
+    unknown top-level one (`GSKILL_BASE_IMAG`): reject both, naming the likely intended variable."""
+    fields = {PREFIX + name.upper() for name in Settings.model_fields}
+    for variable in sorted(os.environ):
+        name = variable.upper()
+        if not name.startswith(PREFIX) or name in NOT_SETTINGS or name.split("__")[0] in fields:
+            continue
+        close = difflib.get_close_matches(name.split("__")[0], sorted(fields), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise GskillError(f"configuration: environment variable {variable} is not a gskill setting{hint}")

@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from gskill.checks import DEFAULT_TOKEN_BUDGET
 from gskill.engine import EngineConfig, Evaluation, EvaluationFailed, LMReply, Result, RunStore, candidate_hash, count_tokens, optimize
 from gskill.errors import GskillError
 from gskill.schema import EvalRecord, RateLimit, RunConfig, SandboxLimits, Task, patch_files, read_tasks, write_atomic
@@ -67,7 +68,7 @@ class LearnOptions:
     seed_skill: str = ""  # the seed's text ("" = empty seed)
     max_metric_calls: int | None = 150
     max_cost_usd: float | None = None
-    token_budget: int = 2000
+    token_budget: int = DEFAULT_TOKEN_BUDGET
     minibatch: int = 3
     workers: int = 2
     seed: int = 0
@@ -281,8 +282,47 @@ def saved_options(run_dir: Path) -> tuple[Path, LearnOptions]:
     path = run_dir / "learn.json"
     if not path.is_file():
         raise GskillError(f"{run_dir} is not a learn run folder (no learn.json)")
-    recorded = json.loads(path.read_text())
-    return Path(recorded["tasks"]), LearnOptions(**recorded["options"])
+    try:
+        recorded = json.loads(path.read_text())
+        tasks, options = recorded["tasks"], recorded["options"]
+        unknown = sorted(set(options) - set(LearnOptions.__dataclass_fields__))
+        if unknown:
+            raise GskillError(f"{path} holds unknown setting(s) {', '.join(unknown)} (written by another gskill version?)")
+        return Path(tasks), LearnOptions(**options)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise GskillError(f"{path} is not a learn run's settings ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})") from None
+
+
+# Flags a resumed run may change; everything else defines the search and is read from learn.json.
+RESUMABLE = ("workers", "executor", "ray_address", "per_node", "rate_limits", "max_metric_calls", "max_cost_usd", "publish_to", "skill_name")
+
+
+def resume_options(run_dir: Path, updates: dict[str, Any]) -> tuple[Path, LearnOptions]:
+    """The tasks folder and options of the run in `run_dir`, with `updates` (RESUMABLE keys; None = keep)
+    applied. A run that was to publish still publishes where its first start would have."""
+    tasks_dir, options = saved_options(run_dir)
+    assert set(updates) <= set(RESUMABLE), sorted(set(updates) - set(RESUMABLE))
+    kept = {"max_metric_calls", "max_cost_usd", "publish_to", "skill_name"}  # None / "" = as recorded
+    changes = {key: value for key, value in updates.items() if key not in kept or value not in (None, "")}
+    return tasks_dir, LearnOptions(**{**options.to_json(), **changes})
+
+
+def mine_for_learn(repo: str, settings, workers: int, seed: int, mine: Callable, say: Callable[[str], None]) -> Path:
+    """The one-shot job mines first, into the cache, keyed by the repository's snapshot: a second
+    `gskill learn REPO` at the same commit reuses the tasks (and a cut-short mining run resumes).
+    `mine(repo, MineOptions, settings)` runs swesmith's mining (the CLI's shows progress)."""
+    from harnesses.images.build import resolve_snapshot
+    from swesmith.pipeline import DEFAULT_STRATEGIES, MineOptions
+
+    snapshot = resolve_snapshot(repo, None, settings.cache_dir)
+    out_dir = settings.cache_dir / "mined" / f"{snapshot.name}-{snapshot.commit[:12]}"
+    if (out_dir / "val.jsonl").is_file() and (out_dir / "train.jsonl").is_file():
+        say(f"reusing mined tasks in {out_dir}")
+        return out_dir
+    options = MineOptions(out=out_dir, workers=workers, seed=seed, strategies=DEFAULT_STRATEGIES, test_timeout_s=settings.run.test_timeout_s)
+    report = mine(str(snapshot.path), options, settings)
+    say(f"mined {report.tasks} tasks → {out_dir}")
+    return out_dir
 
 
 def learn(

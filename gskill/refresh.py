@@ -18,11 +18,13 @@ import fcntl
 import json
 import re
 import subprocess
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from gskill.errors import GskillError
+from gskill.schema import Settings
 from gskill.stats import wilson
 
 EXIT_UNCHANGED, EXIT_REFRESHED, EXIT_FAILED = 0, 10, 1
@@ -177,3 +179,75 @@ def judge(missing: list[str], new_commits: int, new_tasks: int, rate: float | No
     if rate is not None and interval is not None and rate < interval[0]:
         reasons.append(f"resolve rate on {new_tasks} new task(s) {rate:.0%} is below the published interval {interval[0]:.0%}–{interval[1]:.0%}")
     return Verdict(bool(reasons), reasons, new_commits, new_tasks, rate, interval)
+
+
+def refresh(
+    repo: Path, cfg: Settings, *, name: str = "", model: str | None = None, reflection_model: str | None = None,
+    scripted: dict[str, Any] | None = None, sample: int = 20, max_metric_calls: int = 150, workers: int = 2,
+    out_dir: Path | None = None, mine: Callable, say: Callable[[str], None] = lambda line: None,
+    status: Callable[[str], AbstractContextManager] = nullcontext,
+) -> int:
+    """The whole nightly job (module docstring); returns EXIT_UNCHANGED or EXIT_REFRESHED. `mine(repo,
+    MineOptions, cfg)` runs swesmith's mining; `say` prints a line; `status` shows a long step."""
+    from gskill.checks import check_models, require_docker
+    from gskill.learn import LearnOptions, learn as run_learn, mine_for_learn
+    from gskill.schema import read_tasks
+    from gskill.skills import publish
+    from harnesses.evaluate import evaluate
+    from swesmith.pipeline import MineOptions
+
+    repo = repo.resolve()
+    if not (repo / ".git").exists():
+        raise GskillError(f"{repo} is not a git repository")
+    with RepoLock(repo):
+        folder, meta, body = published_skill(repo, name)
+        head, recorded = git_out(repo, "rev-parse", "HEAD"), meta.get("repo_commit", "")
+        if not recorded or subprocess.run(["git", "-C", str(repo), "cat-file", "-e", f"{recorded}^{{commit}}"]).returncode:
+            raise GskillError(f"{folder / 'skill.json'} records commit {recorded!r}, which {repo} does not have")
+        # Commits that only touch .skills/ (publishing the skill itself) are not news.
+        new_commits = int(git_out(repo, "rev-list", "--count", f"{recorded}..{head}", "--", ".", ":(exclude).skills"))
+        if new_commits == 0:
+            say(f"unchanged: no commit since {folder.name} was learned at {recorded[:12]} (besides .skills/)")
+            return EXIT_UNCHANGED
+        agent_model = model or meta["model"]
+        relearn_model = reflection_model or meta.get("reflection_model") or agent_model
+        check_models(("--model", agent_model), ("--reflection-model", relearn_model))
+        out_dir = out_dir or cfg.runs_dir / f"{repo.name}-refresh-{head[:12]}"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        say(f"run folder: {out_dir}")
+        missing = missing_paths(repo, body)
+        require_docker("; gskill refresh mines and evaluates in containers")
+        # Only what is new: the commits after the recorded one, mirrored onto HEAD.
+        options = MineOptions(out=out_dir / "new-tasks", strategies=("commit-mirror", "commit-historical"), since=recorded, exhaust=True,
+                              workers=workers, test_timeout_s=cfg.run.test_timeout_s)  # fmt: skip
+        report = mine(str(repo), options, cfg)
+        tasks = read_tasks(out_dir / "new-tasks" / "tasks.jsonl")[:sample] if (out_dir / "new-tasks" / "tasks.jsonl").is_file() else []
+        scripted = scripted or {}
+        rate = None
+        if tasks:
+            config = cfg.run.model_copy(update={"agent": meta.get("agent", "mini"), "model": agent_model, "workers": workers})
+            summary = evaluate(tasks, config=config, skill=body, run_dir=out_dir / "current-skill", limits=cfg.limits,
+                               cache_dir=cfg.cache_dir, scripted=scripted or None)  # fmt: skip
+            rate = summary["resolve_rate"] if summary["scored_runs"] else None
+        verdict = judge(missing, new_commits, len(tasks), rate, recorded_interval(meta))
+        (out_dir / "refresh.json").write_text(json.dumps({"skill": folder.name, "from": recorded, "to": head,
+                                                           "mined_commits_after": recorded, "mining": {"candidates": report.candidates, "tasks": report.tasks},
+                                                           **verdict.to_json()}, indent=2))  # fmt: skip
+        shown = f"{rate:.0%} on {len(tasks)} new task(s)" if rate is not None else f"no new task among {new_commits} new commit(s)"
+        if not verdict.stale:
+            say(f"unchanged: {folder.name} is fresh ({shown}; {new_commits} new commit(s), every named path exists)")
+            return EXIT_UNCHANGED
+        say("stale: " + "; ".join(verdict.reasons))
+        start = relearn_inputs(repo, recorded, body, missing, head)
+        if start.carried:
+            say("carried renames into the skill: " + ", ".join(f"{old} → {new}" for old, new in start.carried.items()))
+        tasks_dir = mine_for_learn(str(repo), cfg, workers, 0, mine, say)
+        learn_options = LearnOptions(
+            agent=meta.get("agent", "mini"), model=agent_model, reflection_model=relearn_model,
+            seed_skill=start.seed, max_metric_calls=max_metric_calls, workers=workers, scripted=scripted, background=start.background,
+        )  # fmt: skip
+        with status("re-learning from the current skill"):
+            packet = run_learn(tasks_dir, out_dir / "learn", learn_options, limits=cfg.limits, run_config=cfg.run, cache_dir=cfg.cache_dir)
+        published = publish(out_dir / "learn", repo, name=folder.name, renames=start.renames)
+        say(f"refreshed: {published} (validation {packet['seed']['val_mean']:.2f} → {packet['best']['val_mean']:.2f}) at {head[:12]}")
+    return EXIT_REFRESHED

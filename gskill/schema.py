@@ -304,6 +304,10 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gskill"
 
 
+def default_runs_dir() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "gskill" / "runs"
+
+
 class Settings(BaseSettings):
     """gskill's configuration: defaults < YAML file (`--config`) < environment (`GSKILL_*`).
 
@@ -321,6 +325,9 @@ class Settings(BaseSettings):
     # auto = Docker when an engine answers, else the local sandbox (weaker isolation).
     sandbox: Literal["auto", "docker", "local"] = "auto"
     cache_dir: Path = Field(default_factory=default_cache_dir)
+    # Where `learn REPO` and `refresh` put their run folders when no --out is given (a per-user data
+    # folder: a nightly job run from a checkout must not leave an untracked folder in it).
+    runs_dir: Path = Field(default_factory=default_runs_dir)
     # Host CA bundle passed into builds and containers (TLS-intercepting proxies). None = detect.
     ca_bundle: Path | None = None
     debian_mirror: str = "http://deb.debian.org/debian"

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from gskill.checks import check_skill_mode
 from gskill.errors import GskillError
 from gskill.schema import EvalRecord, RunConfig, SandboxLimits, Task
 from gskill.stats import mcnemar_exact, wilson
@@ -61,6 +62,7 @@ def parse_matrix(text: str) -> list[Cell]:
                 scripted[key] = float(value)
             except ValueError:
                 scripted[key] = value
+        check_skill_mode(agent, mode, f"--matrix cell {item!r}: skill mode")
         cells.append(Cell(agent, model, mode, scripted))
     if not cells:
         raise GskillError("--matrix names no cell (e.g. mini:openai/gpt-5-mini,claude:anthropic/claude-haiku-4-5)")

@@ -82,6 +82,31 @@ def is_scripted(model: str) -> bool:
     return model.startswith(SCRIPTED_PREFIX)
 
 
+def model_problem(model: str) -> str | None:
+    """Why a call to `model` cannot work from this host (litellm knows no provider for it, or the
+    provider's environment variables are not set), or None. Names variables, never their values.
+    Checked before a run starts: otherwise the first call fails and is retried with back-off."""
+    if is_scripted(model):
+        return None
+    litellm = _litellm()
+    try:
+        _, provider, _, _ = litellm.get_llm_provider(model)
+    except Exception:
+        return f"litellm knows no provider for model {model!r} (write provider/model, e.g. openai/gpt-5-mini, or scripted/<name>)"
+    # litellm counts a variable set to "" as present; for a key it is as good as unset. Checked once at
+    # start-up (before any thread runs), so hiding the empty ones for the call is safe.
+    empty = {name: value for name, value in os.environ.items() if not value}
+    for name in empty:
+        del os.environ[name]
+    try:
+        missing = litellm.validate_environment(model).get("missing_keys") or []
+    finally:
+        os.environ.update(empty)
+    if missing:
+        return f"model {model!r} ({provider}) needs {', '.join(missing)} set in the environment"
+    return None
+
+
 def cost_of(response: Any, model: str) -> float | None:
     if is_scripted(model):
         return 0.0
