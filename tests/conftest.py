@@ -104,7 +104,7 @@ def tally_tasks(base_image, tmp_path_factory) -> Path:
     to hide (tests/repo_factory.make_tally_repo): two of each strategy."""
     from gskill.schema import read_tasks
     from tests.repo_factory import make_tally_repo
-    from tests.test_cli import gskill
+    from tests.helpers import gskill
 
     repo, _ = make_tally_repo(tmp_path_factory.mktemp("tally"))
     out = tmp_path_factory.mktemp("tally-tasks")

@@ -205,7 +205,7 @@ class _OneRun:
 
 def test_reap_all_spares_live_runs_unless_forced(docker_client, base_image, tmp_path):
     from harnesses.sandbox.docker_backend import LABEL_OWNER_HOST
-    from tests.test_cli import assert_one_line_error, gskill
+    from tests.helpers import assert_one_line_error, gskill
 
     run = f"test-all-{uuid.uuid4().hex[:8]}"
     owner = _spawn_sandbox_owner(base_image, run, tmp_path)
