@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
+from harnesses.images.build import COVERAGE_TOOLS
 from harnesses.sandbox import Sandbox
 from swesmith.entities import parse_entities
 from swesmith.validate import reset
@@ -61,23 +62,31 @@ def context_node_id(context: str, index: dict[str, str | None]) -> str | None:
     return None
 
 
+# The project's own coverage first; else the copy the env image holds apart from the project
+# (harnesses.images.build); else pip, for a sandbox with a network (the local backend).
+_FIND_COVERAGE = f"""python -m coverage --version >/dev/null 2>&1 && exit 0
+PYTHONPATH={COVERAGE_TOOLS} python -m coverage --version >/dev/null 2>&1 && echo GSKILL_COVERAGE=tools && exit 0
+python -m pip install -q coverage 2>&1"""
+
+
 def measure(sandbox: Sandbox, test_files: set[str], timeout: float) -> dict[str, dict[int, set[str]]]:
     """{source path: {line: {test node ids}}}; CoverageError (saying why) when coverage cannot be
     installed, run or reported."""
-    installed = sandbox.exec("python -m coverage --version >/dev/null 2>&1 || python -m pip install -q coverage", timeout=300)
-    if not installed.ok:
-        raise CoverageError(f"coverage could not be installed in the sandbox: {_last_line(installed.output)}")
+    found = sandbox.exec(_FIND_COVERAGE, timeout=300)
+    if not found.ok:
+        raise CoverageError(f"coverage is not in the env image and could not be installed: {_last_line(found.output)}")
+    coverage = "python -m coverage" if "GSKILL_COVERAGE=tools" not in found.output else f"PYTHONPATH={COVERAGE_TOOLS} python -m coverage"
     sandbox.write_file("/tmp/gskill-cov.rc", _RC)
     try:
         # Failing tests are fine here (the map only needs what ran); the report step must succeed.
         ran = sandbox.exec(
-            "python -m coverage run --rcfile=/tmp/gskill-cov.rc -m pytest -q -p no:cacheprovider -x --no-header >/dev/null 2>&1",
+            f"{coverage} run --rcfile=/tmp/gskill-cov.rc -m pytest -q -p no:cacheprovider -x --no-header >/dev/null 2>&1",
             timeout=timeout,
         )
         if ran.timed_out:
             raise CoverageError(f"the test suite under coverage did not finish in {timeout:.0f}s")
         reported = sandbox.exec(
-            "python -m coverage json --rcfile=/tmp/gskill-cov.rc --show-contexts -o /tmp/gskill-cov.json 2>&1",
+            f"{coverage} json --rcfile=/tmp/gskill-cov.rc --show-contexts -o /tmp/gskill-cov.json 2>&1",
             timeout=timeout,
         )
         if not reported.ok:

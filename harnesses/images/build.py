@@ -32,6 +32,8 @@ from gskill.errors import GskillError
 from harnesses.images.deps import DependencySpec, detect_dependencies
 
 BUILDER_VERSION = "1"
+# Tools of gskill's own (coverage), installed with --target apart from the project's environment.
+COVERAGE_TOOLS = "/opt/gskill-tools"
 REPAIR_SCRIPT = Path(__file__).with_name("repair.py")
 _CA_CANDIDATES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem")
 
@@ -196,6 +198,9 @@ WORKDIR /repo
 RUN git init -q && git add -A && git -c user.name=gskill -c user.email=gskill@localhost commit -q --no-verify -m "snapshot" \\
     && git config --global user.name gskill && git config --global user.email gskill@localhost
 RUN PYTHONDONTWRITEBYTECODE=1 bash /opt/gskill/install.sh
+# Coverage for procedural mining, beside the project's venv (not in it): mining containers have no
+# network, so it cannot be fetched later. Without it, mining says so and skips procedural bugs.
+RUN python -m pip install -q --target {COVERAGE_TOOLS} coverage || echo "gskill: coverage not installed" >&2
 RUN PYTHONDONTWRITEBYTECODE=1 python /opt/gskill/repair.py --repo /repo --report /opt/gskill/env.json; \\
     find /repo -name __pycache__ -prune -exec rm -rf {{}} + ; rm -rf /repo/.pytest_cache; \\
     git status --porcelain --untracked-files=all | sed -n 's/^?? //p' >> .git/info/exclude; true
