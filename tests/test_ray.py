@@ -138,11 +138,13 @@ def test_learn_runs_its_rollouts_on_the_cluster(cluster, library_tasks, tmp_path
     cluster, _ = cluster
     run_dir = tmp_path / "learn"
     done = gskill("learn", "--tasks", str(library_tasks), "--model", "scripted/needs-skill", "--reflection-model", "scripted/reflector",
-                  "--scripted", "base=0", "--max-metric-calls", "25", "--no-test", "--executor", "ray", "--ray-address", cluster.address,
+                  "--scripted", "base=0", "--max-metric-calls", "45", "--no-test", "--executor", "ray", "--ray-address", cluster.address,
                   "--out", str(run_dir))  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     evidence = json.loads((run_dir / "evidence.json").read_text())
-    assert evidence["spend"]["metric_calls"] <= 25 and evidence["best"]["val_mean"] > evidence["seed"]["val_mean"]
+    # 45 calls: the seed and up to three iterations, so the first epoch's minibatches reach every module
+    # the validation tasks need (one iteration may train on modules validation never asks about).
+    assert evidence["spend"]["metric_calls"] <= 45 and evidence["best"]["val_mean"] > evidence["seed"]["val_mean"]
     nodes = {json.loads(line)["rollout"]["node"] for path in (run_dir / "rollouts").glob("*/rollouts.jsonl")
              for line in path.read_text().splitlines()}  # fmt: skip
     assert len(nodes) == 2 and "" not in nodes, done.stderr[-3000:]  # every rollout ran on a cluster node, on both of them
