@@ -86,7 +86,9 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # the scripted gateway imports litellm: no cost-map download
+os.environ.setdefault(
+    "LITELLM_LOCAL_MODEL_COST_MAP", "True"
+)  # the scripted gateway imports litellm: no cost-map download
 
 from gskill.engine import EngineConfig, Evaluation, LMReply, RunStore, optimize  # noqa: E402
 from gskill.engine.proposer import build_prompt  # noqa: E402
@@ -95,10 +97,12 @@ from tests.toy_problem import ScriptedReflector, ToyEvaluator, make_tasks  # noq
 
 SYSTEMS = ("ours", "gepa", "gepa+cache")
 BAD_KINDS = ("truncated", "think", "unchanged")
-THINK = ("<think>\nOkay, let me read the evaluation data first. Several tasks failed; their failing tests should point "
-         "at the code the agent did not find, so the new version has to say where that code lives. Before I write "
-         "anything, let me go through the current text line by line and check which parts the solved tasks relied on, "
-         "because those must stay. The first example")  # fmt: skip
+THINK = (
+    "<think>\nOkay, let me read the evaluation data first. Several tasks failed; their failing tests should point "
+    "at the code the agent did not find, so the new version has to say where that code lives. Before I write "
+    "anything, let me go through the current text line by line and check which parts the solved tasks relied on, "
+    "because those must stay. The first example"
+)
 
 
 class Meter:
@@ -145,7 +149,9 @@ class Noise:
         if draw >= self.rate:
             self.meter.blame = None
             return head + body + tail
-        reply = {"truncated": head + body[: int(cut * len(body))], "think": THINK, "unchanged": head + current + tail}[kind]
+        reply = {"truncated": head + body[: int(cut * len(body))], "think": THINK, "unchanged": head + current + tail}[
+            kind
+        ]
         self.kinds[kind] += 1
         self.meter.blame = kind
         text = extract(reply)  # "unchanged" yields the parent's own text: nothing new can enter a pool
@@ -171,8 +177,13 @@ class NoisyReflector:
         reply = self.inner(prompt)
         found = re.search(r"^````markdown\n(.*?)\n````$", reply.text, re.M | re.S)
         heading = "\n## Candidate A" if re.search(r"^## Strategy: combine$", prompt, re.M) else "\n## Current "
-        text = self.noise(reply.text[: found.start(1)], found.group(1), reply.text[found.end(1) :],
-                          _block_after(prompt, heading), gepa_extract)  # fmt: skip
+        text = self.noise(
+            reply.text[: found.start(1)],
+            found.group(1),
+            reply.text[found.end(1) :],
+            _block_after(prompt, heading),
+            gepa_extract,
+        )
         return LMReply(text, reply.cost_usd)
 
 
@@ -200,8 +211,14 @@ class GepaReflector:
         self.calls += 1
         current, examples = self.parse(prompt)
         solved = sum(e.score for _, e in examples)
-        ours = build_prompt("refine", component="skill", current=current, examples=examples, token_budget=2000,
-                            score_line=f"{solved:g}/{len(examples)} on this minibatch")  # fmt: skip
+        ours = build_prompt(
+            "refine",
+            component="skill",
+            current=current,
+            examples=examples,
+            token_budget=2000,
+            score_line=f"{solved:g}/{len(examples)} on this minibatch",
+        )
         request = ScriptedRequest("reflector", [{"role": "user", "content": ours}], metadata={"seed": self.seed})
         reply = POLICIES["reflector"](request).content
         text = re.search(r"^````markdown\n(.*?)\n````$", reply, re.M | re.S).group(1)
@@ -244,10 +261,17 @@ def pool_stats(texts: list[str], parents: list[list], noise: Noise) -> dict:
     tainted = [False] * len(texts)
     for i in range(len(texts)):  # parents come before children in both pools
         tainted[i] = bool(bad[i]) or "<think>" in texts[i] or any(p is not None and tainted[p] for p in parents[i])
-    return {"size": len(texts), "direct": Counter(k for k in bad if k), "tainted": sum(tainted), "tainted_flags": tainted}
+    return {
+        "size": len(texts),
+        "direct": Counter(k for k in bad if k),
+        "tainted": sum(tainted),
+        "tainted_flags": tainted,
+    }
 
 
-def run_ours(seed: int, budget: int, train: list, val: list, refine_only: bool, noise: float = 0.0) -> tuple[Meter, int, dict]:
+def run_ours(
+    seed: int, budget: int, train: list, val: list, refine_only: bool, noise: float = 0.0
+) -> tuple[Meter, int, dict]:
     meter = Meter(seed)
     lm = NoisyReflector(seed, Noise(seed, noise, meter)) if noise else ScriptedReflector(seed=seed)
     config = EngineConfig(seed=seed, eval_seed=seed, max_metric_calls=budget)
@@ -255,20 +279,37 @@ def run_ours(seed: int, budget: int, train: list, val: list, refine_only: bool, 
         config.operator_mix = {"refine": 1.0}
     on_event = (lambda kind, data: meter.new_iteration() if kind == "iteration" else None) if noise else None
     with tempfile.TemporaryDirectory() as tmp:
-        result = optimize({"skill": ""}, meter, train, val, reflection_lm=lm, store=RunStore(Path(tmp) / "run.sqlite"),
-                          config=config, on_event=on_event)  # fmt: skip
+        result = optimize(
+            {"skill": ""},
+            meter,
+            train,
+            val,
+            reflection_lm=lm,
+            store=RunStore(Path(tmp) / "run.sqlite"),
+            config=config,
+            on_event=on_event,
+        )
     stats: dict = {}
     if noise:
         texts = [c.components["skill"] for c in result.candidates]
-        stats = {"noise": lm.noise, "pool": pool_stats(texts, [c.parents for c in result.candidates], lm.noise),
-                 "best_tainted": None, "failures": [], "crash": None}  # fmt: skip
+        stats = {
+            "noise": lm.noise,
+            "pool": pool_stats(texts, [c.parents for c in result.candidates], lm.noise),
+            "best_tainted": None,
+            "failures": [],
+            "crash": None,
+        }
         stats["best_tainted"] = stats["pool"]["tainted_flags"][result.best.index]
-        rejected = Counter(e.get("reason", "").split(" (")[0] for e in result.iterations if e.get("outcome") == "rejected")
+        rejected = Counter(
+            e.get("reason", "").split(" (")[0] for e in result.iterations if e.get("outcome") == "rejected"
+        )
         stats["rejected"] = {k: v for k, v in rejected.items() if not k.startswith("minibatch")}
     return meter, len(lm.prompts), stats
 
 
-def run_gepa(seed: int, budget: int, train: list, val: list, cache: bool, noise: float = 0.0) -> tuple[Meter, int, dict]:
+def run_gepa(
+    seed: int, budget: int, train: list, val: list, cache: bool, noise: float = 0.0
+) -> tuple[Meter, int, dict]:
     from gepa.optimize_anything import EngineConfig as GepaEngine
     from gepa.optimize_anything import GEPAConfig, ReflectionConfig, TrackingConfig, optimize_anything
 
@@ -283,12 +324,14 @@ def run_gepa(seed: int, budget: int, train: list, val: list, cache: bool, noise:
         reflection=ReflectionConfig(reflection_lm=lm, perfect_score=1.0, skip_perfect_score=True),
         tracking=TrackingConfig(logger=logger, use_wandb=False, use_mlflow=False),
         callbacks=[IterationStart()] if noise else None,
-    )  # fmt: skip
+    )
     if cache:
         train, val = KeyedLoader(train), KeyedLoader(val)
     stats: dict = {"noise": lm.noise, "pool": None, "best_tainted": None, "failures": logger.failures, "crash": None}
     try:
-        result = optimize_anything({"skill": ""}, evaluator=meter.gepa_evaluator, dataset=train, valset=val, config=config)
+        result = optimize_anything(
+            {"skill": ""}, evaluator=meter.gepa_evaluator, dataset=train, valset=val, config=config
+        )
     except Exception as error:  # recorded and reported; the wrapper's log up to the crash still counts
         if not noise:
             raise
@@ -297,7 +340,9 @@ def run_gepa(seed: int, budget: int, train: list, val: list, cache: bool, noise:
     if not cache and result.total_metric_calls != len(meter.log):  # without a cache both counts must agree
         print(f"  note: gepa counted {result.total_metric_calls} metric calls, the wrapper {len(meter.log)}")
     if logger.failures:
-        print(f"  note: gepa logged {len(logger.failures)} failure message(s); first: {logger.failures[0].splitlines()[0][:160]}")
+        print(
+            f"  note: gepa logged {len(logger.failures)} failure message(s); first: {logger.failures[0].splitlines()[0][:160]}"
+        )
     if noise:
         stats["pool"] = pool_stats([c["skill"] for c in result.candidates], result.parents, lm.noise)
         stats["best_tainted"] = stats["pool"]["tainted_flags"][result.best_idx]
@@ -342,8 +387,13 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--budget", type=int, default=150, help="max metric calls per run (both systems)")
     parser.add_argument("--refine-only", action="store_true", help="ours without combine/simplify, like gepa")
-    parser.add_argument("--noise", type=float, default=0.0, metavar="P",
-                        help="share of reflection replies made bad (truncated / <think> / unchanged), both systems")  # fmt: skip
+    parser.add_argument(
+        "--noise",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="share of reflection replies made bad (truncated / <think> / unchanged), both systems",
+    )
     args = parser.parse_args()
     if not 0.0 <= args.noise <= 1.0:
         parser.error("--noise must be between 0 and 1")
@@ -356,30 +406,48 @@ def main() -> None:
     val_ids = {t["id"] for t in val}
     began = time.perf_counter()
     mix = "refine only" if args.refine_only else "default operator mix"
-    print(f"ours: {mix}; budget {args.budget} metric calls per run; {len(train)} train / {len(val)} val tasks; seeds 0..{args.seeds - 1}")
+    print(
+        f"ours: {mix}; budget {args.budget} metric calls per run; {len(train)} train / {len(val)} val tasks; seeds 0..{args.seeds - 1}"
+    )
     if args.noise:
-        print(f"noisy reflection: P = {args.noise:g} of the replies bad (truncated / <think> / unchanged), same draw per call index for all")
+        print(
+            f"noisy reflection: P = {args.noise:g} of the replies bad (truncated / <think> / unchanged), same draw per call index for all"
+        )
     table: dict[str, dict[str, list]] = {s: {"final": [], "t80": [], "common": []} for s in SYSTEMS}
     noisy: dict[str, list[tuple[Meter, int, dict]]] = {s: [] for s in SYSTEMS}
     for seed in range(args.seeds):
-        runs = {"ours": run_ours(seed, args.budget, train, val, args.refine_only, args.noise),
-                "gepa": run_gepa(seed, args.budget, train, val, cache=False, noise=args.noise),
-                "gepa+cache": run_gepa(seed, args.budget, train, val, cache=True, noise=args.noise)}  # fmt: skip
+        runs = {
+            "ours": run_ours(seed, args.budget, train, val, args.refine_only, args.noise),
+            "gepa": run_gepa(seed, args.budget, train, val, cache=False, noise=args.noise),
+            "gepa+cache": run_gepa(seed, args.budget, train, val, cache=True, noise=args.noise),
+        }
         curves = {name: val_curve(meter, val_ids) for name, (meter, *_) in runs.items()}
         finals = {name: max(m for n, m in points if n <= args.budget) for name, points in curves.items()}
         attainable = ToyEvaluator().attainable(val, seed)
         t80, common = 0.8 * attainable, min(finals["ours"], finals["gepa"])
-        print(f"\nseed {seed}: attainable {attainable:.3f}; 0.8x = {t80:.3f}; common (best ours and gepa both reached) = {common:.3f}")
-        print(f"  {'system':<11} {'seed-val':>8} {'final':>6} {'calls@0.8x':>10} {'calls@common':>12} {'used':>5} {'reflections':>11}")
+        print(
+            f"\nseed {seed}: attainable {attainable:.3f}; 0.8x = {t80:.3f}; common (best ours and gepa both reached) = {common:.3f}"
+        )
+        print(
+            f"  {'system':<11} {'seed-val':>8} {'final':>6} {'calls@0.8x':>10} {'calls@common':>12} {'used':>5} {'reflections':>11}"
+        )
         for name, (meter, reflections, _) in runs.items():
-            row = {"final": finals[name], "t80": calls_to(curves[name], t80, args.budget),
-                   "common": calls_to(curves[name], common, args.budget)}  # fmt: skip
+            row = {
+                "final": finals[name],
+                "t80": calls_to(curves[name], t80, args.budget),
+                "common": calls_to(curves[name], common, args.budget),
+            }
             for key, value in row.items():
                 table[name][key].append(value)
-            print(f"  {name:<11} {curves[name][0][1]:>8.3f} {row['final']:>6.3f} {fmt(row['t80']):>10} "
-                  f"{fmt(row['common']):>12} {len(meter.log):>5} {reflections:>11}")  # fmt: skip
+            print(
+                f"  {name:<11} {curves[name][0][1]:>8.3f} {row['final']:>6.3f} {fmt(row['t80']):>10} "
+                f"{fmt(row['common']):>12} {len(meter.log):>5} {reflections:>11}"
+            )
         quotients = [(other, table["ours"]["common"][-1], table[other]["common"][-1]) for other in SYSTEMS[1:]]
-        print("  calls@common ours/" + ", ours/".join(f"{o} {fmt(a / b if a and b else None, '.2f')}" for o, a, b in quotients))
+        print(
+            "  calls@common ours/"
+            + ", ours/".join(f"{o} {fmt(a / b if a and b else None, '.2f')}" for o, a, b in quotients)
+        )
         if args.noise:
             for name, run in runs.items():
                 noisy[name].append(run)
@@ -389,8 +457,10 @@ def main() -> None:
     for name in SYSTEMS:
         col = table[name]
         reached = sum(x is not None for x in col["t80"])
-        print(f"  {name:<11} {statistics.mean(col['final']):>10.3f} {f'{reached}/{args.seeds}':>12} "
-              f"{mean_of_reached(col['t80']):>15} {mean_of_reached(col['common']):>17}")  # fmt: skip
+        print(
+            f"  {name:<11} {statistics.mean(col['final']):>10.3f} {f'{reached}/{args.seeds}':>12} "
+            f"{mean_of_reached(col['t80']):>15} {mean_of_reached(col['common']):>17}"
+        )
     for other in SYSTEMS[1:]:
         print(f"  ratio ours/{other} calls@0.8x:   {ratio(table['ours']['t80'], table[other]['t80'])}")
         print(f"  ratio ours/{other} calls@common: {ratio(table['ours']['common'], table[other]['common'])}")
@@ -412,13 +482,19 @@ def kinds(counter: Counter) -> str:
 
 def noise_line(name: str, meter: Meter, reflections: int, stats: dict) -> str:
     noise, pool = stats["noise"], stats["pool"]
-    line = (f"{name:<11} bad replies {sum(noise.kinds.values())}/{reflections} (trunc/think/unch {kinds(noise.kinds)}); "
-            f"real calls on them {sum(meter.blamed.values())} ({kinds(meter.blamed)})")  # fmt: skip
+    line = (
+        f"{name:<11} bad replies {sum(noise.kinds.values())}/{reflections} (trunc/think/unch {kinds(noise.kinds)}); "
+        f"real calls on them {sum(meter.blamed.values())} ({kinds(meter.blamed)})"
+    )
     if pool is not None:
-        line += (f"; pool {pool['size']}: from bad replies {sum(pool['direct'].values())} ({kinds(pool['direct'])}), "
-                 f"with descendants {pool['tainted']}; best {'TAINTED' if stats['best_tainted'] else 'clean'}")  # fmt: skip
+        line += (
+            f"; pool {pool['size']}: from bad replies {sum(pool['direct'].values())} ({kinds(pool['direct'])}), "
+            f"with descendants {pool['tainted']}; best {'TAINTED' if stats['best_tainted'] else 'clean'}"
+        )
     if stats.get("rejected"):
-        line += "; rejected before evaluation (any cause): " + ", ".join(f"{k} {v}" for k, v in sorted(stats["rejected"].items()))
+        line += "; rejected before evaluation (any cause): " + ", ".join(
+            f"{k} {v}" for k, v in sorted(stats["rejected"].items())
+        )
     if stats["crash"]:
         line += f"; CRASHED: {stats['crash']}"
     if stats["failures"]:
@@ -438,10 +514,12 @@ def noise_summary(name: str, runs: list[tuple[Meter, int, dict]]) -> str:
             direct.update(stats["pool"]["direct"])
             size, tainted = size + stats["pool"]["size"], tainted + stats["pool"]["tainted"]
             best_tainted += bool(stats["best_tainted"])
-    return (f"{name:<11} bad replies {sum(bad.values())}/{reflections} (trunc/think/unch {kinds(bad)}); "
-            f"real calls on them {sum(blamed.values())}/{calls} ({kinds(blamed)}); pool candidates {size}, from bad "
-            f"replies {sum(direct.values())} ({kinds(direct)}), with descendants {tainted}; runs whose best is tainted "
-            f"{best_tainted}/{len(runs)}; crashes {crashes}; failure messages {failures}")  # fmt: skip
+    return (
+        f"{name:<11} bad replies {sum(bad.values())}/{reflections} (trunc/think/unch {kinds(bad)}); "
+        f"real calls on them {sum(blamed.values())}/{calls} ({kinds(blamed)}); pool candidates {size}, from bad "
+        f"replies {sum(direct.values())} ({kinds(direct)}), with descendants {tainted}; runs whose best is tainted "
+        f"{best_tainted}/{len(runs)}; crashes {crashes}; failure messages {failures}"
+    )
 
 
 if __name__ == "__main__":

@@ -52,8 +52,26 @@ def fixture_tasks(root: Path) -> Path:
 
     repo = make_library_repo(root)
     out = root / "tasks"
-    subprocess.run([sys.executable, "-m", "gskill", "mine", str(repo), "--out", str(out), "--strategies", "procedural",
-                    "--all", "--split", "10,5,5", "--seed", "2"], check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gskill",
+            "mine",
+            str(repo),
+            "--out",
+            str(out),
+            "--strategies",
+            "procedural",
+            "--all",
+            "--split",
+            "10,5,5",
+            "--seed",
+            "2",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return out
 
 
@@ -72,9 +90,16 @@ def measure(label: str, tasks, config, run_dir: Path, where: ExecutorOptions) ->
         executor.close()
     records = [json.loads(line) for line in (run_dir / "rollouts.jsonl").read_text().splitlines()]
     nodes = {r["rollout"]["node"] for r in records if r["rollout"]["node"]}
-    return {"label": label, "rollouts": len(records), "setup": setup, "wall": wall, "per_minute": len(records) / wall * 60,
-            "median_rollout": statistics.median(r["rollout"]["wall_time_s"] for r in records),
-            "resolved": summary["resolved"], "nodes": len(nodes) or 1}  # fmt: skip
+    return {
+        "label": label,
+        "rollouts": len(records),
+        "setup": setup,
+        "wall": wall,
+        "per_minute": len(records) / wall * 60,
+        "median_rollout": statistics.median(r["rollout"]["wall_time_s"] for r in records),
+        "resolved": summary["resolved"],
+        "nodes": len(nodes) or 1,
+    }
 
 
 def main() -> None:
@@ -90,7 +115,9 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="gskill-scaling-"))
     tasks_dir = args.tasks or fixture_tasks(root)
     tasks = read_tasks(tasks_dir / "tasks.jsonl")
-    config = load_settings().run.model_copy(update={"agent": "mini", "model": "scripted/oracle", "runs": args.runs, "workers": args.workers})
+    config = load_settings().run.model_copy(
+        update={"agent": "mini", "model": "scripted/oracle", "runs": args.runs, "workers": args.workers}
+    )
     _litellm()  # the local gateway lives in this process: import litellm before timing, as Ray runners do at set-up
     modes = {"local": None, "ray-1": [2], "ray-2": [1, 1]}
     results: dict[str, list[dict]] = {label: [] for label in modes}
@@ -115,26 +142,49 @@ def main() -> None:
                 cluster.shutdown()
     per_rollout = {label: statistics.median(r["wall"] / r["rollouts"] for r in runs) for label, runs in results.items()}
     local = per_rollout["local"]
-    with_setup = {label: statistics.median((r["setup"] + r["wall"]) / r["rollouts"] for r in runs) for label, runs in results.items()}
-    table = Table(title=f"{len(tasks)} tasks × {args.runs} runs, scripted/oracle, {args.workers} in flight, median of {args.repeats}")
-    for column in ("executor", "nodes", "rollouts", "resolved", "set-up s", "rollout phase s (range)", "rollouts/min", "median rollout s",
-                   "per-rollout overhead vs local (range)", "incl. set-up"):  # fmt: skip
+    with_setup = {
+        label: statistics.median((r["setup"] + r["wall"]) / r["rollouts"] for r in runs)
+        for label, runs in results.items()
+    }
+    table = Table(
+        title=f"{len(tasks)} tasks × {args.runs} runs, scripted/oracle, {args.workers} in flight, median of {args.repeats}"
+    )
+    for column in (
+        "executor",
+        "nodes",
+        "rollouts",
+        "resolved",
+        "set-up s",
+        "rollout phase s (range)",
+        "rollouts/min",
+        "median rollout s",
+        "per-rollout overhead vs local (range)",
+        "incl. set-up",
+    ):
         table.add_column(column)
     for label, runs in results.items():
         walls = [r["wall"] for r in runs]
         overheads = [(r["wall"] / r["rollouts"] - local) / local for r in runs]
         overhead = (per_rollout[label] - local) / local
         table.add_row(
-            label, str(runs[0]["nodes"]), str(runs[0]["rollouts"]), str(min(r["resolved"] for r in runs)),
+            label,
+            str(runs[0]["nodes"]),
+            str(runs[0]["rollouts"]),
+            str(min(r["resolved"] for r in runs)),
             f"{statistics.median(r['setup'] for r in runs):.1f}",
-            f"{statistics.median(walls):.1f} ({min(walls):.1f}–{max(walls):.1f})", f"{60 / per_rollout[label]:.1f}",
+            f"{statistics.median(walls):.1f} ({min(walls):.1f}–{max(walls):.1f})",
+            f"{60 / per_rollout[label]:.1f}",
             f"{statistics.median(r['median_rollout'] for r in runs):.2f}",
-            "-" if label == "local" else f"{overhead:+.1%} ({min(overheads):+.1%}…{max(overheads):+.1%})  target <= 10%",
+            "-"
+            if label == "local"
+            else f"{overhead:+.1%} ({min(overheads):+.1%}…{max(overheads):+.1%})  target <= 10%",
             "-" if label == "local" else f"{(with_setup[label] - with_setup['local']) / with_setup['local']:+.1%}",
-        )  # fmt: skip
+        )
     Console(width=220).print(table)
     if booking_ms:
-        Console(width=220).print(f"rate-limit booking, node gateway → driver limiter: median {statistics.median(booking_ms):.2f} ms per model call")
+        Console(width=220).print(
+            f"rate-limit booking, node gateway → driver limiter: median {statistics.median(booking_ms):.2f} ms per model call"
+        )
 
 
 def booking_round_trip_ms(address: str, calls: int = 300) -> float:
@@ -148,8 +198,11 @@ def booking_round_trip_ms(address: str, calls: int = 300) -> float:
         ray.init(address=address, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     here = ray.get_runtime_context().get_node_id()
     other = next(node["NodeID"] for node in ray.nodes() if node["Alive"] and node["NodeID"] != here)
-    service = ray.remote(num_cpus=0, max_concurrency=64)(_DriverService).options(
-        scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False)).remote([], tempfile.mkdtemp())  # fmt: skip
+    service = (
+        ray.remote(num_cpus=0, max_concurrency=64)(_DriverService)
+        .options(scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False))
+        .remote([], tempfile.mkdtemp())
+    )
 
     @ray.remote(num_cpus=0)
     def book(service, calls):
@@ -162,7 +215,9 @@ def booking_round_trip_ms(address: str, calls: int = 300) -> float:
             times.append((clock.perf_counter() - began) * 1000)
         return sorted(times)[len(times) // 2]
 
-    return ray.get(book.options(scheduling_strategy=NodeAffinitySchedulingStrategy(other, soft=False)).remote(service, calls))
+    return ray.get(
+        book.options(scheduling_strategy=NodeAffinitySchedulingStrategy(other, soft=False)).remote(service, calls)
+    )
 
 
 if __name__ == "__main__":

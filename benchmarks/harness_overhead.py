@@ -74,13 +74,24 @@ def main() -> None:
         with Gateway() as gateway:
             for task in tasks:
                 trace = Path(tmp) / f"{task.instance_id}.jsonl"
-                session = gateway.open_session(model="scripted/oracle", trace_path=trace, metadata=scripted_metadata(task, seed=0, attempt=1))
+                session = gateway.open_session(
+                    model="scripted/oracle", trace_path=trace, metadata=scripted_metadata(task, seed=0, attempt=1)
+                )
                 began = time.perf_counter()
                 box = open_task_sandbox(task)
                 ready = time.perf_counter()
-                outcome = run_mini(box, problem_statement=task.problem_statement, skill="", base_url=session.base_url,
-                                   token=session.token, model_label="oracle", step_limit=50, cost_limit=3.0,
-                                   wall_time_limit_s=600, command_timeout_s=120)  # fmt: skip
+                outcome = run_mini(
+                    box,
+                    problem_statement=task.problem_statement,
+                    skill="",
+                    base_url=session.base_url,
+                    token=session.token,
+                    model_label="oracle",
+                    step_limit=50,
+                    cost_limit=3.0,
+                    wall_time_limit_s=600,
+                    command_timeout_s=120,
+                )
                 agent_done = time.perf_counter()
                 patch = box.diff()
                 box.stop()
@@ -91,14 +102,32 @@ def main() -> None:
                 model_s = sum(json.loads(line)["seconds"] for line in trace.read_text().splitlines())
                 tests_s = test_seconds(task)
                 wall = graded - began
-                rows.append({
-                    "task": task.instance_id, "status": verdict.status.value, "exit": outcome.exit_status,
-                    "ready": ready - began, "agent_minus_model": agent_done - ready - model_s, "model": model_s,
-                    "patch_and_stop": extracted - agent_done, "grade_minus_tests": graded - extracted - tests_s,
-                    "tests": tests_s, "wall": wall, "overhead": wall - model_s - tests_s,
-                })  # fmt: skip
+                rows.append(
+                    {
+                        "task": task.instance_id,
+                        "status": verdict.status.value,
+                        "exit": outcome.exit_status,
+                        "ready": ready - began,
+                        "agent_minus_model": agent_done - ready - model_s,
+                        "model": model_s,
+                        "patch_and_stop": extracted - agent_done,
+                        "grade_minus_tests": graded - extracted - tests_s,
+                        "tests": tests_s,
+                        "wall": wall,
+                        "overhead": wall - model_s - tests_s,
+                    }
+                )
     table = Table(title="harness overhead per rollout (scripted oracle), seconds")
-    columns = ["ready", "agent_minus_model", "model", "patch_and_stop", "grade_minus_tests", "tests", "wall", "overhead"]
+    columns = [
+        "ready",
+        "agent_minus_model",
+        "model",
+        "patch_and_stop",
+        "grade_minus_tests",
+        "tests",
+        "wall",
+        "overhead",
+    ]
     table.add_column("task")
     table.add_column("status")
     for column in columns:
@@ -108,7 +137,9 @@ def main() -> None:
     table.add_row("median", "", *(f"{statistics.median(r[c] for r in rows):.2f}" for c in columns))
     console.print(table)
     median = statistics.median(r["overhead"] for r in rows)
-    console.print(f"median overhead {median:.2f} s per task (target <= 3 s); resolved {sum(r['status'] == 'resolved' for r in rows)}/{len(rows)}")
+    console.print(
+        f"median overhead {median:.2f} s per task (target <= 3 s); resolved {sum(r['status'] == 'resolved' for r in rows)}/{len(rows)}"
+    )
 
 
 if __name__ == "__main__":

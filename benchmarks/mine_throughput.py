@@ -40,7 +40,9 @@ def bare_seconds(tree: Path, env: dict, record: dict, runs: int) -> float:
         command = pytest_command(tuple(record["test_files"]), PYTEST_QUIET)  # the command validation runs
         began = time.perf_counter()
         for _ in range(runs):
-            subprocess.run(["bash", "-c", command], cwd=tree, env={**env, "PYTHONDONTWRITEBYTECODE": "1"}, capture_output=True)
+            subprocess.run(
+                ["bash", "-c", command], cwd=tree, env={**env, "PYTHONDONTWRITEBYTECODE": "1"}, capture_output=True
+            )
         return time.perf_counter() - began
     finally:
         subprocess.run(["git", "checkout", "-q", "--", "."], cwd=tree, check=True)
@@ -65,8 +67,11 @@ def main() -> None:
         db = sqlite3.connect(out / "mining_cache.sqlite")
         rows = [(json.loads(c), json.loads(v)) for c, v in db.execute("SELECT candidate, verdict FROM verdicts")]
         # Candidates validated against the shared baseline (historical ones also run their own fixed state).
-        timed = [(c, v) for c, v in rows if v["reason"] in ("ok", "no_f2p") and v["validation_time_s"] > 0
-                 and c["strategy"] != "commit-historical"]  # fmt: skip
+        timed = [
+            (c, v)
+            for c, v in rows
+            if v["reason"] in ("ok", "no_f2p") and v["validation_time_s"] > 0 and c["strategy"] != "commit-historical"
+        ]
         sample = random.Random(0).sample(timed, min(args.sample, len(timed)))
         snapshot = resolve_snapshot(args.repo, None, settings.cache_dir)
         with console.status("timing the same test runs bare on the host"):
@@ -85,7 +90,11 @@ def main() -> None:
     table.add_row("validated tasks", str(sum(report.validated.values())))
     table.add_row("candidates validated (incl. rejects)", str(len(rows)))
     table.add_row("wall time (s)", f"{wall:.1f}")
-    rate = f"{sum(report.validated.values()) / (wall / 60):.1f}" if report.cached == 0 else f"n/a ({report.cached} verdicts came from the cache)"
+    rate = (
+        f"{sum(report.validated.values()) / (wall / 60):.1f}"
+        if report.cached == 0
+        else f"n/a ({report.cached} verdicts came from the cache)"
+    )
     table.add_row("validated tasks per minute", rate)
     table.add_row("baseline suite (s)", f"{report.baseline_seconds}")
     overhead = sandboxed / bare if bare else float("nan")

@@ -66,7 +66,11 @@ def generated_repo(root: Path) -> Path:
             "@pytest.mark.parametrize('n', range(30))\n"
             f"def test_primes(n):\n    assert len(primes(20000 + n * {module + 1})) > 2000\n"
         )
-    for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=b", "-c", "user.email=b@b", "commit", "-q", "-m", "bench"]):
+    for args in (
+        ["init", "-q"],
+        ["add", "-A"],
+        ["-c", "user.name=b", "-c", "user.email=b@b", "commit", "-q", "-m", "bench"],
+    ):
         subprocess.run(["git", *args], cwd=repo, check=True)
     return repo
 
@@ -94,9 +98,13 @@ def main() -> None:
         snapshot = resolve_snapshot(repo, None, settings.cache_dir)
         with console.status("building / reusing the env image"):
             env = build_env_image(
-                client, snapshot, base_image=settings.base_image, base_image_fallback=settings.base_image_fallback,
-                cache_dir=settings.cache_dir, ca_bundle=host_ca_bundle(settings.ca_bundle),
-            )  # fmt: skip
+                client,
+                snapshot,
+                base_image=settings.base_image,
+                base_image_fallback=settings.base_image_fallback,
+                cache_dir=settings.cache_dir,
+                ca_bundle=host_ca_bundle(settings.ca_bundle),
+            )
         with console.status("installing the repo on the host"):
             tree, venv = host_environment(snapshot, root)
 
@@ -132,14 +140,20 @@ def main() -> None:
 
     med = statistics.median
     ratio = med(docker_tests) / med(host_times)
-    table = Table(title=f"sandbox overhead — {snapshot.name}@{snapshot.commit[:12]} ({first.output.strip().splitlines()[-1]})")
+    table = Table(
+        title=f"sandbox overhead — {snapshot.name}@{snapshot.commit[:12]} ({first.output.strip().splitlines()[-1]})"
+    )
     for column in ("measure", "docker", "local", "host", "target", "verdict"):
         table.add_column(column)
     ready = med(docker_start)
-    table.add_row("start-to-ready (s)", f"{ready:.3f}", f"{med(local_start):.3f}", "-", "<= 1.0", "ok" if ready <= 1.0 else "MISS")
+    table.add_row(
+        "start-to-ready (s)", f"{ready:.3f}", f"{med(local_start):.3f}", "-", "<= 1.0", "ok" if ready <= 1.0 else "MISS"
+    )
     table.add_row("exec round trip (ms)", f"{med(exec_rt) * 1e3:.1f}", f"{med(local_rt) * 1e3:.1f}", "-", "-", "-")
     table.add_row("test suite (s)", f"{med(docker_tests):.3f}", "-", f"{med(host_times):.3f}", "-", "-")
-    table.add_row("test-time ratio docker/host", f"{ratio:.3f}", "-", "1.000", "<= 1.2", "ok" if ratio <= 1.2 else "MISS")
+    table.add_row(
+        "test-time ratio docker/host", f"{ratio:.3f}", "-", "1.000", "<= 1.2", "ok" if ratio <= 1.2 else "MISS"
+    )
     console.print(table)
     console.print(f"image {env.image}; runs={args.runs}; medians of wall-clock times measured in this run")
 

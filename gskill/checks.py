@@ -79,7 +79,15 @@ def default_model(given: str | None, flag: str) -> str:
     )
 
 
-def executor_options(settings: Settings, executor: str, ray_address: str | None, per_node: int, workers: int, rate_limits: list[str], command: str):
+def executor_options(
+    settings: Settings,
+    executor: str,
+    ray_address: str | None,
+    per_node: int,
+    workers: int,
+    rate_limits: list[str],
+    command: str,
+):
     """Where rollouts run, checked: a bad --executor or --rate-limit is one line, Ray missing says what to install."""
     from harnesses.executor import ExecutorOptions
     from harnesses.gateway.limits import parse_rate_limit

@@ -22,9 +22,15 @@ from typer.core import TyperCommand, TyperGroup
 
 from gskill import __version__
 from gskill.checks import (
-    DEFAULT_TOKEN_BUDGET, check_models, check_skill_mode, default_model, executor_options, read_skill, require_docker,
+    DEFAULT_TOKEN_BUDGET,
+    check_models,
+    check_skill_mode,
+    default_model,
+    executor_options,
+    read_skill,
+    require_docker,
     scripted_params,
-)  # fmt: skip
+)
 from gskill.config import load_settings
 from gskill.errors import GskillError
 from gskill.schema import Settings
@@ -40,7 +46,9 @@ env_app = typer.Typer(no_args_is_help=True, help="Environment images: the offlin
 app.add_typer(env_app, name="env")
 skills_app = typer.Typer(no_args_is_help=True, help="Published skills: .skills/ in a repository, installed per agent.")
 app.add_typer(skills_app, name="skills")
-agents_app = typer.Typer(help=f"Agent binaries ({', '.join(AGENTS[name].title for name in TOOLS)}) in the tool cache.", no_args_is_help=True)
+agents_app = typer.Typer(
+    help=f"Agent binaries ({', '.join(AGENTS[name].title for name in TOOLS)}) in the tool cache.", no_args_is_help=True
+)
 app.add_typer(agents_app, name="agents")
 
 
@@ -64,7 +72,10 @@ class _DefaultCommand(TyperCommand):
     context_class = _GroupPathContext
 
 
-mine_app = typer.Typer(cls=_DefaultCommandGroup, help="Mine validated fail-to-pass tasks from REPO's history; `gskill mine verify DIR` re-checks them.")
+mine_app = typer.Typer(
+    cls=_DefaultCommandGroup,
+    help="Mine validated fail-to-pass tasks from REPO's history; `gskill mine verify DIR` re-checks them.",
+)
 app.add_typer(mine_app, name="mine")
 
 console = Console(stderr=True)
@@ -213,7 +224,9 @@ def env_reap(
     everything: bool = typer.Option(
         False, "--all", help="Also containers whose owner this host cannot judge (other hosts'); never a live run's."
     ),
-    force: bool = typer.Option(False, "--force", help="With --all: remove live runs' containers too (stops those runs)."),
+    force: bool = typer.Option(
+        False, "--force", help="With --all: remove live runs' containers too (stops those runs)."
+    ),
 ) -> None:
     """Remove gskill containers left behind by crashed runs."""
     from harnesses.sandbox import reap
@@ -235,14 +248,19 @@ def env_reap(
 def mine(
     repo: str = typer.Argument(..., help="Local path or git URL of the repository."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Output folder (tasks.jsonl, splits, report, cache)."),
-    snapshot: Optional[str] = typer.Option(None, "--snapshot", help="Commit the tasks are mirrored onto (default HEAD)."),
+    snapshot: Optional[str] = typer.Option(
+        None, "--snapshot", help="Commit the tasks are mirrored onto (default HEAD)."
+    ),
     workers: int = typer.Option(2, "--workers", min=1, help="Parallel validation sandboxes."),
     max_tasks: Optional[int] = typer.Option(
         None, "--max-tasks", min=1, help="Stop after this many validated tasks (default: the split sizes' sum)."
     ),
-    exhaust: bool = typer.Option(False, "--all", help="Validate every candidate instead of stopping at the split sizes."),
+    exhaust: bool = typer.Option(
+        False, "--all", help="Validate every candidate instead of stopping at the split sizes."
+    ),
     strategies: Optional[str] = typer.Option(
-        None, "--strategies",
+        None,
+        "--strategies",
         help="Comma-separated: commit-mirror, commit-historical, procedural, llm-rewrite "
         "(default: the first three, plus llm-rewrite when --model is given).",
     ),
@@ -253,7 +271,9 @@ def mine(
     llm_attempts: int = typer.Option(1, "--llm-attempts", min=1, help="llm-rewrite: rewrites asked per function."),
     split: str = typer.Option("200,50,60", "--split", help="train,val,test sizes."),
     seed: int = typer.Option(0, "--seed"),
-    sandbox: str = typer.Option("docker", "--sandbox", help="docker | local (local: your Python env must hold the test deps)."),
+    sandbox: str = typer.Option(
+        "docker", "--sandbox", help="docker | local (local: your Python env must hold the test deps)."
+    ),
     max_commits: Optional[int] = typer.Option(None, "--max-commits", min=1, help="Only the newest N commits."),
 ) -> None:
     """Mine validated fail-to-pass tasks from REPO's history; `gskill mine verify DIR` re-checks them."""
@@ -276,10 +296,21 @@ def mine(
     else:
         chosen = tuple(part.strip() for part in strategies.split(",") if part.strip())
     options = MineOptions(
-        out=out_dir, snapshot=snapshot, workers=workers, max_tasks=max_tasks, exhaust=exhaust, seed=seed, sandbox=sandbox, sizes=sizes,
-        strategies=chosen, max_commits=max_commits, test_timeout_s=cfg.run.test_timeout_s,
-        model=model, issue_writer=issue_writer, llm_attempts=llm_attempts,
-    )  # fmt: skip
+        out=out_dir,
+        snapshot=snapshot,
+        workers=workers,
+        max_tasks=max_tasks,
+        exhaust=exhaust,
+        seed=seed,
+        sandbox=sandbox,
+        sizes=sizes,
+        strategies=chosen,
+        max_commits=max_commits,
+        test_timeout_s=cfg.run.test_timeout_s,
+        model=model,
+        issue_writer=issue_writer,
+        llm_attempts=llm_attempts,
+    )
     report = mine_with_progress(repo, options, cfg)
     table = Table(title=f"mining {report.repo}@{report.snapshot[:12]}")
     for column in ("strategy", "candidates", "validated", "rejected (top reasons)"):
@@ -301,7 +332,10 @@ def mine(
     )
     if report.llm_calls or report.issue_writer:
         written = ", ".join(f"{source} {count}" for source, count in sorted(report.issue_writer.items()))
-        out.print(f"{report.llm_calls} model calls (recorded in {out_dir / 'llm_calls.jsonl'})" + (f"; issues: {written}" if written else ""))
+        out.print(
+            f"{report.llm_calls} model calls (recorded in {out_dir / 'llm_calls.jsonl'})"
+            + (f"; issues: {written}" if written else "")
+        )
 
 
 @mine_app.command("verify")
@@ -319,8 +353,14 @@ def mine_verify(
         raise GskillError(f"no tasks.jsonl in {target}")
     with progress_bars() as update:
         update("verify")
-        result = verify_tasks(target, cfg, sample=sample, workers=workers, seed=seed,
-                              progress=lambda done, total: update("verify", done, total))  # fmt: skip
+        result = verify_tasks(
+            target,
+            cfg,
+            sample=sample,
+            workers=workers,
+            seed=seed,
+            progress=lambda done, total: update("verify", done, total),
+        )
     out.print_json(data=result)
     if result["mismatches"]:
         raise GskillError(f"{len(result['mismatches'])} of {result['checked']} tasks did not re-validate")
@@ -352,34 +392,49 @@ def agents_install(names: list[str] = typer.Argument(None, help=f"Any of {', '.j
 ExecutorFlag = Annotated[str, typer.Option("--executor", help="local | ray (rollouts as Ray tasks on a cluster).")]
 RayAddressFlag = Annotated[Optional[str], typer.Option("--ray-address", help="Ray cluster address (default: auto).")]
 PerNodeFlag = Annotated[int, typer.Option("--per-node", min=1, help="With --executor ray: rollouts at once per node.")]
-TokenBudgetFlag = Annotated[int, typer.Option("--token-budget", min=50, help="Hard limit on the skill's tokens (tiktoken).")]
-RateLimitFlag = Annotated[list[str], typer.Option(
-    "--rate-limit", help="Provider limit kept before each model call, e.g. rpm=500,tpm=200000[,model=openai/*] (repeatable; "
-    "adds to the config's rate_limits). On Ray, one limit for the whole cluster.",
-)]  # fmt: skip
+TokenBudgetFlag = Annotated[
+    int, typer.Option("--token-budget", min=50, help="Hard limit on the skill's tokens (tiktoken).")
+]
+RateLimitFlag = Annotated[
+    list[str],
+    typer.Option(
+        "--rate-limit",
+        help="Provider limit kept before each model call, e.g. rpm=500,tpm=200000[,model=openai/*] (repeatable; "
+        "adds to the config's rate_limits). On Ray, one limit for the whole cluster.",
+    ),
+]
 
 
 @app.command("eval")
 def eval_command(
-    tasks_dir: Path = typer.Option(..., "--tasks", help="Mining output folder (tasks.jsonl / train|val|test.jsonl) or a .jsonl file."),
+    tasks_dir: Path = typer.Option(
+        ..., "--tasks", help="Mining output folder (tasks.jsonl / train|val|test.jsonl) or a .jsonl file."
+    ),
     split: Optional[str] = typer.Option(None, "--split", help="train | val | test (default: all tasks)."),
     agent: str = typer.Option("mini", "--agent", help=" | ".join(AGENTS) + "."),
     model: str = typer.Option(..., "--model", help="litellm model name, or scripted/oracle|noop|needs-skill."),
     skill_file: Optional[Path] = typer.Option(None, "--skill", help="Skill document injected into the agent's prompt."),
     token_budget: TokenBudgetFlag = DEFAULT_TOKEN_BUDGET,
     skill_mode: str = typer.Option(
-        "", "--skill-mode",
-        help="How the skill is injected. " + "; ".join(f"{s.name}: {' | '.join(s.skill_modes)}" for s in AGENTS.values()) + " (default: the first).",
+        "",
+        "--skill-mode",
+        help="How the skill is injected. "
+        + "; ".join(f"{s.name}: {' | '.join(s.skill_modes)}" for s in AGENTS.values())
+        + " (default: the first).",
     ),
     runs: int = typer.Option(1, "--runs", min=1, help="Runs per task."),
     workers: int = typer.Option(2, "--workers", min=1, help="Rollouts in parallel."),
     max_tasks: Optional[int] = typer.Option(None, "--max-tasks", min=1, help="Only the first N tasks."),
-    out_dir: Path = typer.Option(..., "--out", help="Run folder: rollouts.jsonl, traces/, summary.json (re-run to resume)."),
+    out_dir: Path = typer.Option(
+        ..., "--out", help="Run folder: rollouts.jsonl, traces/, summary.json (re-run to resume)."
+    ),
     executor: ExecutorFlag = "local",
     ray_address: RayAddressFlag = None,
     per_node: PerNodeFlag = 4,
     rate_limits: RateLimitFlag = [],  # noqa: B006 - typer reads the default; it is never mutated
-    scripted: list[str] = typer.Option([], "--scripted", help="KEY=VALUE for scripted/ models, e.g. throttle=3 (repeatable)."),
+    scripted: list[str] = typer.Option(
+        [], "--scripted", help="KEY=VALUE for scripted/ models, e.g. throttle=3 (repeatable)."
+    ),
 ) -> None:
     """Run an agent on mined tasks with a skill and grade every patch in a fresh container."""
     from gskill.schema import read_tasks
@@ -411,20 +466,49 @@ def eval_command(
     claim_run_folder(out_dir, config, skill, skill_mode)
     with progress_bars() as update:
         update("rollouts")
-        summary = evaluate(tasks, config=config, skill=skill, run_dir=out_dir, limits=cfg.limits, skill_mode=skill_mode,
-                           cache_dir=cfg.cache_dir, progress=lambda done, total: update("rollouts", done, total),
-                           executor_options=where, scripted=params or None)  # fmt: skip
+        summary = evaluate(
+            tasks,
+            config=config,
+            skill=skill,
+            run_dir=out_dir,
+            limits=cfg.limits,
+            skill_mode=skill_mode,
+            cache_dir=cfg.cache_dir,
+            progress=lambda done, total: update("rollouts", done, total),
+            executor_options=where,
+            scripted=params or None,
+        )
     out.print_json(data=summary)
     if summary["scripted_model"]:
         out.print("note: a scripted model's results say nothing about real models.")
 
 
 def _fresh_learn_options(
-    *, repo: str | None, tasks_dir: Path | None, agent: str, model: str | None, reflection_model: str | None, skill_mode: str,
-    seed_skill: Path | None, draft_seed: bool, max_metric_calls: int | None, max_cost: float | None, token_budget: int, minibatch: int,
-    workers: int, seed: int, mix: str, feedback: str, no_test: bool, scripted: list[str], executor: str, ray_address: str | None,
-    per_node: int, out_dir: Path | None, **_: object,
-):  # fmt: skip
+    *,
+    repo: str | None,
+    tasks_dir: Path | None,
+    agent: str,
+    model: str | None,
+    reflection_model: str | None,
+    skill_mode: str,
+    seed_skill: Path | None,
+    draft_seed: bool,
+    max_metric_calls: int | None,
+    max_cost: float | None,
+    token_budget: int,
+    minibatch: int,
+    workers: int,
+    seed: int,
+    mix: str,
+    feedback: str,
+    no_test: bool,
+    scripted: list[str],
+    executor: str,
+    ray_address: str | None,
+    per_node: int,
+    out_dir: Path | None,
+    **_: object,
+):
     """A new learn run's options from its flags, every one checked (the one-line errors of `gskill learn`)."""
     from gskill.learn import LearnOptions
 
@@ -446,12 +530,25 @@ def _fresh_learn_options(
     if seed_skill is not None and not seed_skill.is_file():
         raise GskillError(f"no seed skill file {seed_skill}")
     return LearnOptions(
-        agent=agent, model=agent_model, reflection_model=reflection_model or agent_model, skill_mode=skill_mode,
+        agent=agent,
+        model=agent_model,
+        reflection_model=reflection_model or agent_model,
+        skill_mode=skill_mode,
         seed_skill=read_skill(seed_skill, token_budget, "--seed-skill") if seed_skill else "",
-        max_metric_calls=max_metric_calls if max_metric_calls is not None else (None if max_cost else 150), max_cost_usd=max_cost, token_budget=token_budget, minibatch=minibatch, workers=workers, seed=seed,
-        operator_mix=dict(zip(("refine", "combine", "simplify"), weights)), feedback_gold=feedback, test_eval=not no_test,
-        scripted=scripted_params(scripted), executor=executor, ray_address=ray_address, per_node=per_node,
-    )  # fmt: skip
+        max_metric_calls=max_metric_calls if max_metric_calls is not None else (None if max_cost else 150),
+        max_cost_usd=max_cost,
+        token_budget=token_budget,
+        minibatch=minibatch,
+        workers=workers,
+        seed=seed,
+        operator_mix=dict(zip(("refine", "combine", "simplify"), weights)),
+        feedback_gold=feedback,
+        test_eval=not no_test,
+        scripted=scripted_params(scripted),
+        executor=executor,
+        ray_address=ray_address,
+        per_node=per_node,
+    )
 
 
 def _print_learn_result(packet: dict, out_dir: Path) -> None:
@@ -461,11 +558,13 @@ def _print_learn_result(packet: dict, out_dir: Path) -> None:
     for label in ("seed", "best"):
         test = packet["test"].get(label)
         shown = f"{test['resolved']}/{test['scored_runs']} ({test['resolve_rate']:.0%})" if test else "-"
-        table.add_row(label, f"{packet[label]['val_mean']:.2f}", shown, str(packet[label]['tokens']))
+        table.add_row(label, f"{packet[label]['val_mean']:.2f}", shown, str(packet[label]["tokens"]))
     out.print(table)
     spend = packet["spend"]
-    out.print(f"{packet['candidates']} candidates over {packet['iterations']} iterations ({packet['stop_reason']}); "
-              f"{spend['metric_calls']} rollouts paid, {spend['cache_hits']} from cache, ${spend['cost_usd']:.2f}")  # fmt: skip
+    out.print(
+        f"{packet['candidates']} candidates over {packet['iterations']} iterations ({packet['stop_reason']}); "
+        f"{spend['metric_calls']} rollouts paid, {spend['cache_hits']} from cache, ${spend['cost_usd']:.2f}"
+    )
     out.print(f"best skill: {out_dir / 'best_skill.md'}; evidence: {out_dir / 'evidence.json'}")
 
 
@@ -479,11 +578,14 @@ def _search_display(update: Callable[..., None]) -> Callable[[str, dict], None]:
             console.print(
                 f"candidate {record.index} ({record.operator}) val {record.val_mean:.2f}, {record.tokens} tokens · "
                 f"best val {data['best_val']:.2f} · frontier {data['frontier']} candidate(s) best on {data['covered']} task(s) · "
-                f"{spend.get('metric_calls', 0)} rollouts, ${spend.get('cost_usd', 0):.2f}", highlight=False,
-            )  # fmt: skip
+                f"{spend.get('metric_calls', 0)} rollouts, ${spend.get('cost_usd', 0):.2f}",
+                highlight=False,
+            )
         if kind == "iteration":
             outcome = data.get("outcome", "")
-            note = f"#{data['iteration']} {data['operator']}: {outcome}" + (f" ({data.get('reason')})" if data.get("reason") else "")
+            note = f"#{data['iteration']} {data['operator']}: {outcome}" + (
+                f" ({data.get('reason')})" if data.get("reason") else ""
+            )
             update("search", note=f"search {note[:70]} · ${spend.get('cost_usd', 0):.2f}")
         if spend:
             update("search", spend.get("metric_calls", 0))
@@ -492,49 +594,85 @@ def _search_display(update: Callable[..., None]) -> Callable[[str, dict], None]:
 
 
 # `learn --resume RUN` continues the search RUN/learn.json defines; only these flags may come with it.
-RESUME_FLAGS = ("resume", "max_metric_calls", "max_cost", "workers", "executor", "ray_address", "per_node", "rate_limits", "repo_path",
-                "skill_name", "no_test")  # fmt: skip
+RESUME_FLAGS = (
+    "resume",
+    "max_metric_calls",
+    "max_cost",
+    "workers",
+    "executor",
+    "ray_address",
+    "per_node",
+    "rate_limits",
+    "repo_path",
+    "skill_name",
+    "no_test",
+)
 
 
 def _refuse_search_flags(ctx: typer.Context, resume: Path) -> None:
     """A flag given with --resume that the resumed run would silently ignore is an error instead."""
-    fixed = [param.opts[0] if param.param_type_name == "option" else param.human_readable_name for param in ctx.command.params
-             if param.name not in RESUME_FLAGS and ctx.get_parameter_source(param.name).name == "COMMANDLINE"]  # fmt: skip
+    fixed = [
+        param.opts[0] if param.param_type_name == "option" else param.human_readable_name
+        for param in ctx.command.params
+        if param.name not in RESUME_FLAGS and ctx.get_parameter_source(param.name).name == "COMMANDLINE"
+    ]
     if fixed:
-        raise GskillError(f"--resume continues the run as {resume / 'learn.json'} defines it: {', '.join(fixed)} cannot change")
+        raise GskillError(
+            f"--resume continues the run as {resume / 'learn.json'} defines it: {', '.join(fixed)} cannot change"
+        )
 
 
 @app.command()
 def learn(
     ctx: typer.Context,
-    repo: Optional[str] = typer.Argument(None, help="Repository (path or git URL): mine it, learn, publish .skills/ into it."),
+    repo: Optional[str] = typer.Argument(
+        None, help="Repository (path or git URL): mine it, learn, publish .skills/ into it."
+    ),
     tasks_dir: Optional[Path] = typer.Option(None, "--tasks", help="Mining output folder with train/val/test.jsonl."),
     agent: str = typer.Option("mini", "--agent", help=" | ".join(AGENTS) + "."),
     model: Optional[str] = typer.Option(None, "--model", help="The agent's model (litellm name or scripted/...)."),
-    reflection_model: Optional[str] = typer.Option(None, "--reflection-model", help="The model that proposes skills (default: --model's)."),
+    reflection_model: Optional[str] = typer.Option(
+        None, "--reflection-model", help="The model that proposes skills (default: --model's)."
+    ),
     skill_mode: str = typer.Option("", "--skill-mode", help="How the skill reaches the agent (see gskill eval)."),
-    seed_skill: Optional[Path] = typer.Option(None, "--seed-skill", help="Start from this skill file (default: empty)."),
-    draft_seed: bool = typer.Option(False, "--draft-seed", help="Draft the seed from the repo's README, layout and test config (reflection model)."),
-    repo_path: Optional[Path] = typer.Option(None, "--repo", help="With --tasks: the repository to publish .skills/ into (and to draft from)."),
-    max_metric_calls: Optional[int] = typer.Option(None, "--max-metric-calls", min=1, help="Rollouts the search may pay for (default 150)."),
-    max_cost: Optional[float] = typer.Option(None, "--max-cost", min=0, help="Dollars the search may spend (rollouts + reflection)."),
+    seed_skill: Optional[Path] = typer.Option(
+        None, "--seed-skill", help="Start from this skill file (default: empty)."
+    ),
+    draft_seed: bool = typer.Option(
+        False, "--draft-seed", help="Draft the seed from the repo's README, layout and test config (reflection model)."
+    ),
+    repo_path: Optional[Path] = typer.Option(
+        None, "--repo", help="With --tasks: the repository to publish .skills/ into (and to draft from)."
+    ),
+    max_metric_calls: Optional[int] = typer.Option(
+        None, "--max-metric-calls", min=1, help="Rollouts the search may pay for (default 150)."
+    ),
+    max_cost: Optional[float] = typer.Option(
+        None, "--max-cost", min=0, help="Dollars the search may spend (rollouts + reflection)."
+    ),
     token_budget: TokenBudgetFlag = DEFAULT_TOKEN_BUDGET,
     minibatch: int = typer.Option(3, "--minibatch", min=1, help="Training tasks per iteration."),
     workers: int = typer.Option(2, "--workers", min=1, help="Rollouts in parallel."),
     seed: int = typer.Option(0, "--seed", help="Seeds the search (parent choice, minibatches, operators)."),
     mix: str = typer.Option("60,20,20", "--mix", help="refine,combine,simplify weights."),
-    feedback: str = typer.Option("files", "--feedback", help="What reflection learns of a failed training task's fix: files | diff | none."),
+    feedback: str = typer.Option(
+        "files", "--feedback", help="What reflection learns of a failed training task's fix: files | diff | none."
+    ),
     no_test: bool = typer.Option(False, "--no-test", help="Skip scoring seed and best on the test split."),
     skill_name: str = typer.Option("", "--skill-name", help="Published skill name (default: <repo>-skill)."),
     scripted: list[str] = typer.Option(
         [], "--scripted", help="KEY=VALUE for scripted/ agent models, e.g. base=0 competent=0.9 (repeatable)."
     ),
-    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this folder (budget flags may be raised)."),
+    resume: Optional[Path] = typer.Option(
+        None, "--resume", help="Continue the run in this folder (budget flags may be raised)."
+    ),
     executor: ExecutorFlag = "local",
     ray_address: RayAddressFlag = None,
     per_node: PerNodeFlag = 4,
     rate_limits: RateLimitFlag = [],  # noqa: B006 - typer reads the default; it is never mutated
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="Run folder (default with REPO: <runs_dir>/<repo>, ~/.local/share/gskill/runs/)."),
+    out_dir: Optional[Path] = typer.Option(
+        None, "--out", help="Run folder (default with REPO: <runs_dir>/<repo>, ~/.local/share/gskill/runs/)."
+    ),
 ) -> None:
     """Evolve a skill that raises an agent's resolve rate on a repository's tasks (GEPA)."""
     from gskill.learn import learn as run_learn, load_split, mine_for_learn, resume_options
@@ -544,10 +682,19 @@ def learn(
         raise GskillError(f"--repo {repo_path} is not a git repository")
     if resume is not None:
         _refuse_search_flags(ctx, resume)
-        tasks_dir, options = resume_options(resume, {
-            "workers": workers, "executor": executor, "ray_address": ray_address, "per_node": per_node, "max_metric_calls": max_metric_calls,
-            "max_cost_usd": max_cost, "publish_to": str(repo_path.resolve()) if repo_path else None, "skill_name": skill_name,
-        })  # fmt: skip
+        tasks_dir, options = resume_options(
+            resume,
+            {
+                "workers": workers,
+                "executor": executor,
+                "ray_address": ray_address,
+                "per_node": per_node,
+                "max_metric_calls": max_metric_calls,
+                "max_cost_usd": max_cost,
+                "publish_to": str(repo_path.resolve()) if repo_path else None,
+                "skill_name": skill_name,
+            },
+        )
         out_dir = resume
         if options.publish_to:  # a resumed run publishes where the first run would have
             repo_path, skill_name = Path(options.publish_to), options.skill_name
@@ -569,7 +716,9 @@ def learn(
             if repo_path is None:
                 raise GskillError("--draft-seed needs the repository: give REPO as a path, or --repo PATH")
             out_dir.mkdir(parents=True, exist_ok=True)
-            reflection = LitellmReflection(options.reflection_model, log_path=out_dir / "reflection_calls.jsonl", seed=seed)
+            reflection = LitellmReflection(
+                options.reflection_model, log_path=out_dir / "reflection_calls.jsonl", seed=seed
+            )
             options.seed_skill = draft(repo_path, reflection, token_budget)
             out.print(f"drafted a seed skill ({len(options.seed_skill.splitlines())} lines) from {repo_path}")
         options.publish_to, options.skill_name = str(repo_path.resolve()) if repo_path else "", skill_name
@@ -580,8 +729,16 @@ def learn(
     say(f"run folder: {out_dir}")
     with progress_bars() as update:
         update("search", 0, options.max_metric_calls)
-        packet = run_learn(tasks_dir, out_dir, options, limits=cfg.limits, run_config=cfg.run, cache_dir=cfg.cache_dir,
-                           on_event=_search_display(update), on_test_progress=lambda done, total: update("test split", done, total))  # fmt: skip
+        packet = run_learn(
+            tasks_dir,
+            out_dir,
+            options,
+            limits=cfg.limits,
+            run_config=cfg.run,
+            cache_dir=cfg.cache_dir,
+            on_event=_search_display(update),
+            on_test_progress=lambda done, total: update("test split", done, total),
+        )
     _print_learn_result(packet, out_dir)
     if repo_path is not None:
         from gskill.skills import publish
@@ -652,8 +809,19 @@ def transfer(
     check_models(*((f"--matrix cell {cell.label}", cell.model) for cell in cells))
     where = executor_options(cfg, executor, ray_address, per_node, workers, rate_limits, "gskill transfer")
     with progress_bars() as update:
-        result = run_transfer(skill, tasks, cells, runs=runs, workers=workers, out_dir=out_dir, run_config=cfg.run,
-                              limits=cfg.limits, cache_dir=cfg.cache_dir, progress=update, executor_options=where)  # fmt: skip
+        result = run_transfer(
+            skill,
+            tasks,
+            cells,
+            runs=runs,
+            workers=workers,
+            out_dir=out_dir,
+            run_config=cfg.run,
+            limits=cfg.limits,
+            cache_dir=cfg.cache_dir,
+            progress=update,
+            executor_options=where,
+        )
     out.print((out_dir / "transfer.md").read_text(), markup=False, highlight=False)
     out.print(f"{result['tasks']} tasks × {runs} run(s) per cell → {out_dir / 'transfer.json'}")
     if any(cell["scripted"] for cell in result["cells"]):
@@ -663,7 +831,9 @@ def transfer(
 @app.command()
 def report(
     run_dir: Path = typer.Argument(..., help="A gskill learn run folder (finished or still running)."),
-    transfer_dir: Optional[Path] = typer.Option(None, "--transfer", help="A gskill transfer output folder (default RUN/transfer)."),
+    transfer_dir: Optional[Path] = typer.Option(
+        None, "--transfer", help="A gskill transfer output folder (default RUN/transfer)."
+    ),
 ) -> None:
     """Write RUN/report.html: scores, frontier coverage, lineage, spend, best skill and its diff, transfer."""
     from gskill.report import render
@@ -675,22 +845,40 @@ def report(
 def refresh(
     repo: Path = typer.Argument(..., help="The repository holding a published skill in .skills/."),
     name: str = typer.Option("", "--name", help="Which published skill (when .skills/ holds several)."),
-    model: Optional[str] = typer.Option(None, "--model", help="Agent model (default: the one the skill was learned with)."),
-    reflection_model: Optional[str] = typer.Option(None, "--reflection-model", help="Reflection model (default: as recorded)."),
+    model: Optional[str] = typer.Option(
+        None, "--model", help="Agent model (default: the one the skill was learned with)."
+    ),
+    reflection_model: Optional[str] = typer.Option(
+        None, "--reflection-model", help="Reflection model (default: as recorded)."
+    ),
     scripted: list[str] = typer.Option([], "--scripted", help="KEY=VALUE for scripted/ agent models (repeatable)."),
     sample: int = typer.Option(20, "--sample", min=1, help="New tasks the current skill is re-evaluated on."),
     max_metric_calls: int = typer.Option(150, "--max-metric-calls", min=1, help="Budget of a re-learn."),
     workers: int = typer.Option(2, "--workers", min=1),
     out_dir: Optional[Path] = typer.Option(
-        None, "--out", help="Where the check and any re-learn go (default <runs_dir>/<repo>-refresh-<commit>, ~/.local/share/gskill/runs/)."
+        None,
+        "--out",
+        help="Where the check and any re-learn go (default <runs_dir>/<repo>-refresh-<commit>, ~/.local/share/gskill/runs/).",
     ),
 ) -> None:
     """Nightly: mine only new commits, re-check the skill, re-learn from it when stale. Exit 0 unchanged, 10 refreshed."""
     from gskill.refresh import refresh as run_refresh
 
-    code = run_refresh(repo, settings(), name=name, model=model, reflection_model=reflection_model, scripted=scripted_params(scripted),
-                       sample=sample, max_metric_calls=max_metric_calls, workers=workers, out_dir=out_dir, mine=mine_with_progress,
-                       say=say, status=console.status)  # fmt: skip
+    code = run_refresh(
+        repo,
+        settings(),
+        name=name,
+        model=model,
+        reflection_model=reflection_model,
+        scripted=scripted_params(scripted),
+        sample=sample,
+        max_metric_calls=max_metric_calls,
+        workers=workers,
+        out_dir=out_dir,
+        mine=mine_with_progress,
+        say=say,
+        status=console.status,
+    )
     raise typer.Exit(code=code)
 
 

@@ -11,10 +11,19 @@ from gskill.schema import Settings
 
 # Provider keys litellm reads from the environment. We report only whether each is set.
 MODEL_KEY_VARS = (
-    "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "AZURE_API_KEY",
-    "OPENROUTER_API_KEY", "MISTRAL_API_KEY", "DEEPSEEK_API_KEY", "GROQ_API_KEY", "TOGETHERAI_API_KEY",
-    "AWS_ACCESS_KEY_ID", "XAI_API_KEY",
-)  # fmt: skip
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "AZURE_API_KEY",
+    "OPENROUTER_API_KEY",
+    "MISTRAL_API_KEY",
+    "DEEPSEEK_API_KEY",
+    "GROQ_API_KEY",
+    "TOGETHERAI_API_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "XAI_API_KEY",
+)
 
 
 @dataclass
@@ -31,9 +40,13 @@ def _docker_checks(settings: Settings) -> tuple[list[Check], object | None]:
     try:
         client = docker_client(timeout=10)
     except SandboxError as exc:
-        return [Check("docker engine", False, f"{exc} — install docker.io and start dockerd, or use --sandbox local")], None
+        return [
+            Check("docker engine", False, f"{exc} — install docker.io and start dockerd, or use --sandbox local")
+        ], None
     version = client.version()
-    checks = [Check("docker engine", True, f"Docker {version.get('Version', '?')} (API {version.get('ApiVersion', '?')})")]
+    checks = [
+        Check("docker engine", True, f"Docker {version.get('Version', '?')} (API {version.get('ApiVersion', '?')})")
+    ]
     checks.append(_base_image_check(client, settings))
     from harnesses.sandbox.docker_backend import LABEL_MANAGED, owner_is_gone
 
@@ -46,7 +59,10 @@ def _docker_checks(settings: Settings) -> tuple[list[Check], object | None]:
 
 def _base_image_check(client, settings: Settings) -> Check:
     # Presence only: doctor never pulls (that is `gskill env build`'s job).
-    for name, note in ((settings.base_image, ""), (settings.base_image_fallback, " (fallback: the configured image is absent)")):
+    for name, note in (
+        (settings.base_image, ""),
+        (settings.base_image_fallback, " (fallback: the configured image is absent)"),
+    ):
         if not name:
             continue
         try:
@@ -79,9 +95,19 @@ def _disk_check(settings: Settings, docker_root: str | None) -> list[Check]:
 
 def network_check(settings: Settings) -> Check:
     if not settings.limits.network:
-        return Check("task network", True, "off: task containers have no network; agents in them reach only the gateway", required=False)
-    return Check("task network", False, "ON (limits.network: true): agents reach the internet and the host's ports from task "
-                 "containers, so they can download the released project and diff it against the bug state", required=False)  # fmt: skip
+        return Check(
+            "task network",
+            True,
+            "off: task containers have no network; agents in them reach only the gateway",
+            required=False,
+        )
+    return Check(
+        "task network",
+        False,
+        "ON (limits.network: true): agents reach the internet and the host's ports from task "
+        "containers, so they can download the released project and diff it against the bug state",
+        required=False,
+    )
 
 
 def run_checks(settings: Settings) -> list[Check]:
@@ -114,17 +140,26 @@ def run_checks(settings: Settings) -> list[Check]:
                 found = version(spec.package)
             except PackageNotFoundError:
                 found = ""
-            detail = f"{spec.package} {found} (Python package, runs on the host)" if found else f"{spec.package} is not installed"
+            detail = (
+                f"{spec.package} {found} (Python package, runs on the host)"
+                if found
+                else f"{spec.package} is not installed"
+            )
             if found and found != spec.version:
                 detail += f" — gskill pins {spec.version}"
             checks.append(Check(f"agent {spec.name}", found == spec.version, detail, required=False))
             continue
         folder = installed(spec.tool, settings.cache_dir)
-        checks.append(Check(
-            f"agent {spec.name}", folder is not None,
-            f"{spec.tool.package} ready in {folder}" if folder else f"not installed — `gskill agents install {spec.name}` (needs the npm registry)",
-            required=False,
-        ))  # fmt: skip
+        checks.append(
+            Check(
+                f"agent {spec.name}",
+                folder is not None,
+                f"{spec.tool.package} ready in {folder}"
+                if folder
+                else f"not installed — `gskill agents install {spec.name}` (needs the npm registry)",
+                required=False,
+            )
+        )
     checks.append(network_check(settings))
     keys = [var for var in MODEL_KEY_VARS if os.environ.get(var)]
     checks.append(

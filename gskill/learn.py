@@ -27,7 +27,17 @@ from pathlib import Path
 from typing import Any, Callable
 
 from gskill.checks import DEFAULT_TOKEN_BUDGET
-from gskill.engine import EngineConfig, Evaluation, EvaluationFailed, LMReply, Result, RunStore, candidate_hash, count_tokens, optimize
+from gskill.engine import (
+    EngineConfig,
+    Evaluation,
+    EvaluationFailed,
+    LMReply,
+    Result,
+    RunStore,
+    candidate_hash,
+    count_tokens,
+    optimize,
+)
 from gskill.errors import GskillError
 from gskill.schema import EvalRecord, RateLimit, RunConfig, SandboxLimits, Task, patch_files, read_tasks, write_atomic
 
@@ -94,7 +104,9 @@ class LearnOptions:
     def executor_options(self):
         from harnesses.executor import ExecutorOptions
 
-        return ExecutorOptions(self.executor, self.workers, self.ray_address, self.per_node, [RateLimit(**r) for r in self.rate_limits])
+        return ExecutorOptions(
+            self.executor, self.workers, self.ray_address, self.per_node, [RateLimit(**r) for r in self.rate_limits]
+        )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -106,15 +118,32 @@ class HarnessEvaluator:
     fresh container. Score 1 = resolved. Infrastructure failures are retried by the harness, then
     raised as `EvaluationFailed` (the engine stops; a resume retries) — never scored 0."""
 
-    def __init__(self, *, config: RunConfig, run_dir: Path, executor, limits: SandboxLimits | None, skill_mode: str,
-                 feedback_gold: str, scripted: dict | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        config: RunConfig,
+        run_dir: Path,
+        executor,
+        limits: SandboxLimits | None,
+        skill_mode: str,
+        feedback_gold: str,
+        scripted: dict | None = None,
+    ) -> None:
         self.config, self.run_dir, self.executor, self.limits = config, run_dir, executor, limits
         self.skill_mode, self.feedback_gold, self.scripted = skill_mode, feedback_gold, scripted or {}
-        self.identity = json.dumps({
-            "agent": config.agent, "model": config.model, "skill_mode": skill_mode, "step_limit": config.step_limit,
-            "command_timeout_s": config.command_timeout_s, "test_timeout_s": config.test_timeout_s,
-            "skill_template": config.skill_template, "scripted": self.scripted,
-        }, sort_keys=True)  # fmt: skip
+        self.identity = json.dumps(
+            {
+                "agent": config.agent,
+                "model": config.model,
+                "skill_mode": skill_mode,
+                "step_limit": config.step_limit,
+                "command_timeout_s": config.command_timeout_s,
+                "test_timeout_s": config.test_timeout_s,
+                "skill_template": config.skill_template,
+                "scripted": self.scripted,
+            },
+            sort_keys=True,
+        )
         self.max_cost_per_call = 0.0 if config.model.startswith("scripted/") else float(config.cost_limit_usd)
         self._lock = threading.Lock()
 
@@ -127,14 +156,28 @@ class HarnessEvaluator:
         skill = candidate.get(COMPONENT, "")
         folder = self.run_dir / "rollouts" / candidate_hash(candidate)
         config = self.config.model_copy(update={"seed": seed})
-        job = RolloutJob(task=task, config=config, skill=skill, skill_mode=self.skill_mode, limits=self.limits, scripted=self.scripted or None, run_dir=folder)
+        job = RolloutJob(
+            task=task,
+            config=config,
+            skill=skill,
+            skill_mode=self.skill_mode,
+            limits=self.limits,
+            scripted=self.scripted or None,
+            run_dir=folder,
+        )
         record = self.executor.run_one(job)
         folder.mkdir(parents=True, exist_ok=True)
         with self._lock, (folder / "rollouts.jsonl").open("a") as handle:
             handle.write(record.model_dump_json() + "\n")
         if record.infra_error:
-            raise EvaluationFailed(f"{task.instance_id}: infrastructure failure after retries: {record.rollout.error or (record.grade and record.grade.log_tail[-300:])}")
-        return Evaluation(1.0 if record.resolved else 0.0, side_info(task, record, folder, self.feedback_gold), record.rollout.usage.cost_usd)
+            raise EvaluationFailed(
+                f"{task.instance_id}: infrastructure failure after retries: {record.rollout.error or (record.grade and record.grade.log_tail[-300:])}"
+            )
+        return Evaluation(
+            1.0 if record.resolved else 0.0,
+            side_info(task, record, folder, self.feedback_gold),
+            record.rollout.usage.cost_usd,
+        )
 
 
 def side_info(task: Task, record: EvalRecord, folder: Path, feedback_gold: str) -> dict[str, Any]:
@@ -145,9 +188,9 @@ def side_info(task: Task, record: EvalRecord, folder: Path, feedback_gold: str) 
     status = grade.status.value if grade else "infra_error"
     info: dict[str, Any] = {
         "Outcome": f"{status}; agent exit {rollout.exit_status.value} after {rollout.steps} steps, {rollout.wall_time_s:.0f} s, "
-                   f"{rollout.usage.input_tokens + rollout.usage.output_tokens} tokens",
+        f"{rollout.usage.input_tokens + rollout.usage.output_tokens} tokens",
         "Task": task.problem_statement,
-    }  # fmt: skip
+    }
     if grade and grade.status.value != "resolved":
         failing = grade.f2p_failed or (task.FAIL_TO_PASS if status == "no_patch" else [])
         if failing:
@@ -203,10 +246,14 @@ class LitellmReflection:
 
         messages = [{"role": "user", "content": prompt}]
         response, _ = call_within_limits(
-            self.limiter, self.model, estimate_tokens(messages, None, {}),
-            lambda: complete(self.model, messages, metadata={"seed": self.seed}, log=CallLog(self.log_path), purpose="reflection"),
+            self.limiter,
+            self.model,
+            estimate_tokens(messages, None, {}),
+            lambda: complete(
+                self.model, messages, metadata={"seed": self.seed}, log=CallLog(self.log_path), purpose="reflection"
+            ),
             lambda response: int(getattr(response.usage, "total_tokens", 0) or 0),
-        )  # fmt: skip
+        )
         cost = cost_of(response, self.model)
         if cost is None:
             self.unpriced += 1
@@ -233,14 +280,17 @@ def draft_seed(repo: Path, reflection: "LitellmReflection", token_budget: int) -
         "You write the first version of a skill document: what a coding agent should know before fixing bugs in this repository.",
         f"## README\n{trim_middle(readme.read_text(errors='replace'), 4000) if readme else '(none)'}",
         "## Layout\n" + "\n".join(files[:300]) + (f"\n[... {len(files) - 300} more files]" if len(files) > 300 else ""),
-        "## Test configuration\n" + "\n\n".join(f"### {name}\n{trim_middle((repo / name).read_text(errors='replace'), 1500)}" for name in config),
+        "## Test configuration\n"
+        + "\n\n".join(f"### {name}\n{trim_middle((repo / name).read_text(errors='replace'), 1500)}" for name in config),
         "## Strategy: draft\nWrite a concise skill: where the main code lives, how the tests are organised and run, and "
         "conventions visible from these files. Only what these files support; no generic advice.",
         f"## Output\nReturn the skill inside ONE fenced block that opens with ````markdown and closes with ````. Hard limit: {token_budget} tokens.",
-    ]  # fmt: skip
+    ]
     proposal = parse_proposal(reflection("\n\n".join(sections)).text, current="", token_budget=token_budget)
     if not proposal.ok:
-        raise GskillError(f"the reflection model's draft seed was unusable ({proposal.reason}); give --seed-skill FILE instead")
+        raise GskillError(
+            f"the reflection model's draft seed was unusable ({proposal.reason}); give --seed-skill FILE instead"
+        )
     return proposal.text
 
 
@@ -267,13 +317,25 @@ def claim_learn_folder(run_dir: Path, tasks_dir: Path, options: LearnOptions) ->
         path.write_text(json.dumps(wanted, indent=2))
         return
     recorded = json.loads(path.read_text())
-    free = {"max_metric_calls", "max_cost_usd", "workers", "test_eval", "executor", "ray_address", "per_node", "rate_limits",
-            "publish_to", "skill_name"}  # fmt: skip
+    free = {
+        "max_metric_calls",
+        "max_cost_usd",
+        "workers",
+        "test_eval",
+        "executor",
+        "ray_address",
+        "per_node",
+        "rate_limits",
+        "publish_to",
+        "skill_name",
+    }
     changed = sorted(
         key for key in wanted["options"] if key not in free and recorded["options"].get(key) != wanted["options"][key]
     ) + (["tasks"] if recorded.get("tasks") != wanted["tasks"] else [])
     if changed:
-        raise GskillError(f"{run_dir} holds a learn run with another {', '.join(changed)}; resume it with --resume or use a new --out")
+        raise GskillError(
+            f"{run_dir} holds a learn run with another {', '.join(changed)}; resume it with --resume or use a new --out"
+        )
     recorded["options"].update({key: wanted["options"][key] for key in free})
     path.write_text(json.dumps(recorded, indent=2))
 
@@ -287,14 +349,28 @@ def saved_options(run_dir: Path) -> tuple[Path, LearnOptions]:
         tasks, options = recorded["tasks"], recorded["options"]
         unknown = sorted(set(options) - set(LearnOptions.__dataclass_fields__))
         if unknown:
-            raise GskillError(f"{path} holds unknown setting(s) {', '.join(unknown)} (written by another gskill version?)")
+            raise GskillError(
+                f"{path} holds unknown setting(s) {', '.join(unknown)} (written by another gskill version?)"
+            )
         return Path(tasks), LearnOptions(**options)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise GskillError(f"{path} is not a learn run's settings ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})") from None
+        raise GskillError(
+            f"{path} is not a learn run's settings ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
+        ) from None
 
 
 # Flags a resumed run may change; everything else defines the search and is read from learn.json.
-RESUMABLE = ("workers", "executor", "ray_address", "per_node", "rate_limits", "max_metric_calls", "max_cost_usd", "publish_to", "skill_name")
+RESUMABLE = (
+    "workers",
+    "executor",
+    "ray_address",
+    "per_node",
+    "rate_limits",
+    "max_metric_calls",
+    "max_cost_usd",
+    "publish_to",
+    "skill_name",
+)
 
 
 def resume_options(run_dir: Path, updates: dict[str, Any]) -> tuple[Path, LearnOptions]:
@@ -319,17 +395,29 @@ def mine_for_learn(repo: str, settings, workers: int, seed: int, mine: Callable,
     if (out_dir / "val.jsonl").is_file() and (out_dir / "train.jsonl").is_file():
         say(f"reusing mined tasks in {out_dir}")
         return out_dir
-    options = MineOptions(out=out_dir, workers=workers, seed=seed, strategies=DEFAULT_STRATEGIES, test_timeout_s=settings.run.test_timeout_s)
+    options = MineOptions(
+        out=out_dir,
+        workers=workers,
+        seed=seed,
+        strategies=DEFAULT_STRATEGIES,
+        test_timeout_s=settings.run.test_timeout_s,
+    )
     report = mine(str(snapshot.path), options, settings)
     say(f"mined {report.tasks} tasks → {out_dir}")
     return out_dir
 
 
 def learn(
-    tasks_dir: Path, run_dir: Path, options: LearnOptions, *, limits: SandboxLimits | None, run_config: RunConfig,
-    cache_dir: Path, on_event: Callable[[str, dict[str, Any]], None] | None = None,
+    tasks_dir: Path,
+    run_dir: Path,
+    options: LearnOptions,
+    *,
+    limits: SandboxLimits | None,
+    run_config: RunConfig,
+    cache_dir: Path,
+    on_event: Callable[[str, dict[str, Any]], None] | None = None,
     on_test_progress: Callable[[int, int], None] | None = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     from harnesses.evaluate import evaluate
     from harnesses.executor import make_executor
     from harnesses.sandbox.docker_backend import adopt_run_folder
@@ -339,28 +427,57 @@ def learn(
     if not train or not val:
         raise GskillError(f"{tasks_dir} needs tasks in both train and val (has {len(train)} / {len(val)})")
     if count_tokens(options.seed_skill) > options.token_budget:
-        raise GskillError(f"the seed skill has {count_tokens(options.seed_skill)} tokens, over --token-budget {options.token_budget}")
+        raise GskillError(
+            f"the seed skill has {count_tokens(options.seed_skill)} tokens, over --token-budget {options.token_budget}"
+        )
     claim_learn_folder(run_dir, tasks_dir, options)
     adopt_run_folder(run_dir)  # a killed run's containers here go; ours carry the folder
-    config = run_config.model_copy(update={"agent": options.agent, "model": options.model, "workers": options.workers, "seed": options.seed})
+    config = run_config.model_copy(
+        update={"agent": options.agent, "model": options.model, "workers": options.workers, "seed": options.seed}
+    )
     engine_config = EngineConfig(
-        seed=options.seed, minibatch_size=options.minibatch, operator_mix=options.operator_mix, token_budget=options.token_budget,
-        max_metric_calls=options.max_metric_calls, max_cost_usd=options.max_cost_usd, workers=options.workers, eval_seed=options.seed,
+        seed=options.seed,
+        minibatch_size=options.minibatch,
+        operator_mix=options.operator_mix,
+        token_budget=options.token_budget,
+        max_metric_calls=options.max_metric_calls,
+        max_cost_usd=options.max_cost_usd,
+        workers=options.workers,
+        eval_seed=options.seed,
         directives=DIRECTIVES,
-    )  # fmt: skip
+    )
     store = RunStore(run_dir / "store.sqlite")
     executor = make_executor(options.executor_options(), agent=options.agent, cache_dir=cache_dir)
     try:
-        evaluator = HarnessEvaluator(config=config, run_dir=run_dir, executor=executor, limits=limits, skill_mode=options.skill_mode,
-                                     feedback_gold=options.feedback_gold, scripted=options.scripted)  # fmt: skip
+        evaluator = HarnessEvaluator(
+            config=config,
+            run_dir=run_dir,
+            executor=executor,
+            limits=limits,
+            skill_mode=options.skill_mode,
+            feedback_gold=options.feedback_gold,
+            scripted=options.scripted,
+        )
         # Reflection calls keep the same provider limits as the rollouts (one limiter, at the driver).
-        reflection = LitellmReflection(options.reflection_model, log_path=run_dir / "reflection_calls.jsonl", seed=options.seed,
-                                       limiter=executor.limiter)  # fmt: skip
+        reflection = LitellmReflection(
+            options.reflection_model,
+            log_path=run_dir / "reflection_calls.jsonl",
+            seed=options.seed,
+            limiter=executor.limiter,
+        )
         try:
             result = optimize(
-                {COMPONENT: options.seed_skill}, evaluator, train, val, reflection_lm=reflection, store=store, config=engine_config,
-                objective=OBJECTIVE, background=options.background, on_event=on_event,
-            )  # fmt: skip
+                {COMPONENT: options.seed_skill},
+                evaluator,
+                train,
+                val,
+                reflection_lm=reflection,
+                store=store,
+                config=engine_config,
+                objective=OBJECTIVE,
+                background=options.background,
+                on_event=on_event,
+            )
         except EvaluationFailed as exc:
             raise GskillError(f"{exc}; everything finished so far is saved: rerun with --resume {run_dir}") from None
         except ValueError as exc:
@@ -373,10 +490,16 @@ def learn(
                     tests["best"] = tests["seed"]
                     continue
                 tests[label] = evaluate(
-                    test, config=config, skill=candidate.components[COMPONENT], run_dir=run_dir / "test" / label, limits=limits,
-                    skill_mode=options.skill_mode, scripted=options.scripted or None, executor=executor,
+                    test,
+                    config=config,
+                    skill=candidate.components[COMPONENT],
+                    run_dir=run_dir / "test" / label,
+                    limits=limits,
+                    skill_mode=options.skill_mode,
+                    scripted=options.scripted or None,
+                    executor=executor,
                     progress=on_test_progress or (lambda done, total: None),
-                )  # fmt: skip
+                )
     finally:
         executor.close()
         store.close()
@@ -387,36 +510,76 @@ def learn(
 def write_outputs(run_dir: Path, result: Result, store: RunStore) -> None:
     lines = [json.dumps(record.to_json()) for record in result.candidates]
     write_atomic(run_dir / "candidates.jsonl", "\n".join(lines) + "\n")
-    write_atomic(run_dir / "iterations.jsonl", "".join(json.dumps(entry, default=str) + "\n" for entry in result.iterations))
+    write_atomic(
+        run_dir / "iterations.jsonl", "".join(json.dumps(entry, default=str) + "\n" for entry in result.iterations)
+    )
     write_atomic(run_dir / "best_skill.md", result.best.components[COMPONENT])
 
 
-def evidence(run_dir: Path, result: Result, options: LearnOptions, tests: dict[str, Any], unpriced: int, store: RunStore) -> dict[str, Any]:
+def evidence(
+    run_dir: Path, result: Result, options: LearnOptions, tests: dict[str, Any], unpriced: int, store: RunStore
+) -> dict[str, Any]:
     seed, best = result.seed, result.best
     wins = sorted(k for k in best.val_scores if best.val_scores[k] > seed.val_scores.get(k, 0))
     losses = sorted(k for k in best.val_scores if best.val_scores[k] < seed.val_scores.get(k, 0))
-    diff = "".join(difflib.unified_diff(seed.components[COMPONENT].splitlines(True), best.components[COMPONENT].splitlines(True), "seed", "best"))
-    samples = sorted(str(path.relative_to(run_dir)) for path in (run_dir / "rollouts" / best.hash / "traces").glob("*.gateway.jsonl"))[:4]
+    diff = "".join(
+        difflib.unified_diff(
+            seed.components[COMPONENT].splitlines(True), best.components[COMPONENT].splitlines(True), "seed", "best"
+        )
+    )
+    samples = sorted(
+        str(path.relative_to(run_dir)) for path in (run_dir / "rollouts" / best.hash / "traces").glob("*.gateway.jsonl")
+    )[:4]
     executions = store.executions()
     store.close()
     packet = {
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "agent": options.agent, "model": options.model, "reflection_model": options.reflection_model,
+        "agent": options.agent,
+        "model": options.model,
+        "reflection_model": options.reflection_model,
         "scripted": options.model.startswith("scripted/") or options.reflection_model.startswith("scripted/"),
         "stop_reason": result.stop_reason,
         "seed": {"val_mean": round(seed.val_mean, 4), "tokens": seed.tokens},
-        "best": {"index": best.index, "hash": best.hash, "operator": best.operator, "parents": best.parents, "val_mean": round(best.val_mean, 4),
-                 "tokens": best.tokens, "token_budget": options.token_budget, "text": best.components[COMPONENT]},
+        "best": {
+            "index": best.index,
+            "hash": best.hash,
+            "operator": best.operator,
+            "parents": best.parents,
+            "val_mean": round(best.val_mean, 4),
+            "tokens": best.tokens,
+            "token_budget": options.token_budget,
+            "text": best.components[COMPONENT],
+        },
         "diff_vs_seed": diff,
-        "val_wins": wins, "val_losses": losses,
-        "candidates": len(result.candidates), "iterations": len(result.iterations),
-        "operators": {op: sum(1 for it in result.iterations if it.get("operator") == op) for op in ("refine", "combine", "simplify")},
+        "val_wins": wins,
+        "val_losses": losses,
+        "candidates": len(result.candidates),
+        "iterations": len(result.iterations),
+        "operators": {
+            op: sum(1 for it in result.iterations if it.get("operator") == op)
+            for op in ("refine", "combine", "simplify")
+        },
         "accepted": sum(1 for it in result.iterations if it.get("outcome") == "accepted"),
-        "spend": result.spend.to_json(), "budget": {"max_metric_calls": options.max_metric_calls, "max_cost_usd": options.max_cost_usd},
-        "executions": len(executions), "unpriced_reflection_calls": unpriced,
-        "test": {label: {k: run[k] for k in ("tasks", "resolved", "resolve_rate", "scored_runs", "infra_errors", "cost_usd", "mean_duration_s")}
-                 for label, run in tests.items()},
+        "spend": result.spend.to_json(),
+        "budget": {"max_metric_calls": options.max_metric_calls, "max_cost_usd": options.max_cost_usd},
+        "executions": len(executions),
+        "unpriced_reflection_calls": unpriced,
+        "test": {
+            label: {
+                k: run[k]
+                for k in (
+                    "tasks",
+                    "resolved",
+                    "resolve_rate",
+                    "scored_runs",
+                    "infra_errors",
+                    "cost_usd",
+                    "mean_duration_s",
+                )
+            }
+            for label, run in tests.items()
+        },
         "sample_traces": samples,
-    }  # fmt: skip
+    }
     write_atomic(run_dir / "evidence.json", json.dumps(packet, indent=2))
     return packet

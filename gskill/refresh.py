@@ -54,14 +54,22 @@ def git_out(repo: Path, *args: str) -> str:
 
 
 def referenced_paths(skill: str) -> list[str]:
-    return sorted({token for token in _PATH.findall(skill) if _FILE_LIKE.search(token) and not token.startswith(("http", "-"))})
+    return sorted(
+        {token for token in _PATH.findall(skill) if _FILE_LIKE.search(token) and not token.startswith(("http", "-"))}
+    )
 
 
 def missing_paths(repo: Path, skill: str, commit: str = "HEAD") -> list[str]:
     """Paths the skill names that do not exist at `commit` (files or folders)."""
     tree = set(git_out(repo, "ls-tree", "-r", "--name-only", commit).splitlines())
-    folders = {str(Path(path).parent) + "/" for path in tree} | {"/".join(p.split("/")[:i]) + "/" for p in tree for i in range(1, p.count("/") + 1)}
-    return [path for path in referenced_paths(skill) if path not in tree and (path if path.endswith("/") else path + "/") not in folders]
+    folders = {str(Path(path).parent) + "/" for path in tree} | {
+        "/".join(p.split("/")[:i]) + "/" for p in tree for i in range(1, p.count("/") + 1)
+    }
+    return [
+        path
+        for path in referenced_paths(skill)
+        if path not in tree and (path if path.endswith("/") else path + "/") not in folders
+    ]
 
 
 def renamed_paths(repo: Path, since: str, commit: str = "HEAD") -> dict[str, str]:
@@ -93,7 +101,10 @@ def carry_renames(skill: str, renames: dict[str, str]) -> tuple[str, dict[str, s
     if not renames:
         return skill, {}
     # Longest first: `src/shop/stock.py` wins over `src/shop/`.
-    alternatives = [re.escape(old) + ("" if old.endswith("/") else r"(?![\w/-]|\.\w)") for old in sorted(renames, key=len, reverse=True)]
+    alternatives = [
+        re.escape(old) + ("" if old.endswith("/") else r"(?![\w/-]|\.\w)")
+        for old in sorted(renames, key=len, reverse=True)
+    ]
     applied: dict[str, str] = {}
 
     def replace(match: re.Match) -> str:
@@ -107,9 +118,13 @@ def gone_paths_note(missing: list[str], renames: dict[str, str]) -> str:
     """What reflection is told about paths the skill named that no longer exist (its Background)."""
     if not missing:
         return ""
-    named = ", ".join(f"`{path}`" + (f" (now `{renames[path]}`)" if path in renames else " (deleted)") for path in missing)
-    return (f"These paths no longer exist in the repository: {named}. The skill must not name them: name the "
-            "new path where there is one, and drop what it said about a deleted one.")
+    named = ", ".join(
+        f"`{path}`" + (f" (now `{renames[path]}`)" if path in renames else " (deleted)") for path in missing
+    )
+    return (
+        f"These paths no longer exist in the repository: {named}. The skill must not name them: name the "
+        "new path where there is one, and drop what it said about a deleted one."
+    )
 
 
 @dataclass
@@ -155,13 +170,21 @@ class RepoLock:
 def published_skill(repo: Path, name: str = "") -> tuple[Path, dict[str, Any], str]:
     from gskill.skills import read_skill
 
-    folders = sorted(p for p in (repo / ".skills").glob("*") if (p / "skill.json").is_file()) if (repo / ".skills").is_dir() else []
+    folders = (
+        sorted(p for p in (repo / ".skills").glob("*") if (p / "skill.json").is_file())
+        if (repo / ".skills").is_dir()
+        else []
+    )
     if name:
         folders = [p for p in folders if p.name == name]
     if not folders:
-        raise GskillError(f"no published skill in {repo / '.skills'}{' named ' + repr(name) if name else ''}: run gskill learn {repo} first")
+        raise GskillError(
+            f"no published skill in {repo / '.skills'}{' named ' + repr(name) if name else ''}: run gskill learn {repo} first"
+        )
     if len(folders) > 1:
-        raise GskillError(f"{repo / '.skills'} holds several skills ({', '.join(p.name for p in folders)}): choose one with --name")
+        raise GskillError(
+            f"{repo / '.skills'} holds several skills ({', '.join(p.name for p in folders)}): choose one with --name"
+        )
     folder = folders[0]
     _, body = read_skill(folder)
     return folder, json.loads((folder / "skill.json").read_text()), body
@@ -174,17 +197,31 @@ def recorded_interval(meta: dict[str, Any]) -> tuple[float, float] | None:
     return wilson(int(test["resolved"]), int(test["scored_runs"]))
 
 
-def judge(missing: list[str], new_commits: int, new_tasks: int, rate: float | None, interval: tuple[float, float] | None) -> Verdict:
+def judge(
+    missing: list[str], new_commits: int, new_tasks: int, rate: float | None, interval: tuple[float, float] | None
+) -> Verdict:
     reasons = [f"the skill names paths that no longer exist: {', '.join(missing)}"] if missing else []
     if rate is not None and interval is not None and rate < interval[0]:
-        reasons.append(f"resolve rate on {new_tasks} new task(s) {rate:.0%} is below the published interval {interval[0]:.0%}–{interval[1]:.0%}")
+        reasons.append(
+            f"resolve rate on {new_tasks} new task(s) {rate:.0%} is below the published interval {interval[0]:.0%}–{interval[1]:.0%}"
+        )
     return Verdict(bool(reasons), reasons, new_commits, new_tasks, rate, interval)
 
 
 def refresh(
-    repo: Path, cfg: Settings, *, name: str = "", model: str | None = None, reflection_model: str | None = None,
-    scripted: dict[str, Any] | None = None, sample: int = 20, max_metric_calls: int = 150, workers: int = 2,
-    out_dir: Path | None = None, mine: Callable, say: Callable[[str], None] = lambda line: None,
+    repo: Path,
+    cfg: Settings,
+    *,
+    name: str = "",
+    model: str | None = None,
+    reflection_model: str | None = None,
+    scripted: dict[str, Any] | None = None,
+    sample: int = 20,
+    max_metric_calls: int = 150,
+    workers: int = 2,
+    out_dir: Path | None = None,
+    mine: Callable,
+    say: Callable[[str], None] = lambda line: None,
     status: Callable[[str], AbstractContextManager] = nullcontext,
 ) -> int:
     """The whole nightly job (module docstring); returns EXIT_UNCHANGED or EXIT_REFRESHED. `mine(repo,
@@ -202,7 +239,10 @@ def refresh(
     with RepoLock(repo):
         folder, meta, body = published_skill(repo, name)
         head, recorded = git_out(repo, "rev-parse", "HEAD"), meta.get("repo_commit", "")
-        if not recorded or subprocess.run(["git", "-C", str(repo), "cat-file", "-e", f"{recorded}^{{commit}}"]).returncode:
+        if (
+            not recorded
+            or subprocess.run(["git", "-C", str(repo), "cat-file", "-e", f"{recorded}^{{commit}}"]).returncode
+        ):
             raise GskillError(f"{folder / 'skill.json'} records commit {recorded!r}, which {repo} does not have")
         # Commits that only touch .skills/ (publishing the skill itself) are not news.
         new_commits = int(git_out(repo, "rev-list", "--count", f"{recorded}..{head}", "--", ".", ":(exclude).skills"))
@@ -218,22 +258,55 @@ def refresh(
         missing = missing_paths(repo, body)
         require_docker("; gskill refresh mines and evaluates in containers")
         # Only what is new: the commits after the recorded one, mirrored onto HEAD.
-        options = MineOptions(out=out_dir / "new-tasks", strategies=("commit-mirror", "commit-historical"), since=recorded, exhaust=True,
-                              workers=workers, test_timeout_s=cfg.run.test_timeout_s)  # fmt: skip
+        options = MineOptions(
+            out=out_dir / "new-tasks",
+            strategies=("commit-mirror", "commit-historical"),
+            since=recorded,
+            exhaust=True,
+            workers=workers,
+            test_timeout_s=cfg.run.test_timeout_s,
+        )
         report = mine(str(repo), options, cfg)
-        tasks = read_tasks(out_dir / "new-tasks" / "tasks.jsonl")[:sample] if (out_dir / "new-tasks" / "tasks.jsonl").is_file() else []
+        tasks = (
+            read_tasks(out_dir / "new-tasks" / "tasks.jsonl")[:sample]
+            if (out_dir / "new-tasks" / "tasks.jsonl").is_file()
+            else []
+        )
         scripted = scripted or {}
         rate = None
         if tasks:
-            config = cfg.run.model_copy(update={"agent": meta.get("agent", "mini"), "model": agent_model, "workers": workers})
-            summary = evaluate(tasks, config=config, skill=body, run_dir=out_dir / "current-skill", limits=cfg.limits,
-                               cache_dir=cfg.cache_dir, scripted=scripted or None)  # fmt: skip
+            config = cfg.run.model_copy(
+                update={"agent": meta.get("agent", "mini"), "model": agent_model, "workers": workers}
+            )
+            summary = evaluate(
+                tasks,
+                config=config,
+                skill=body,
+                run_dir=out_dir / "current-skill",
+                limits=cfg.limits,
+                cache_dir=cfg.cache_dir,
+                scripted=scripted or None,
+            )
             rate = summary["resolve_rate"] if summary["scored_runs"] else None
         verdict = judge(missing, new_commits, len(tasks), rate, recorded_interval(meta))
-        (out_dir / "refresh.json").write_text(json.dumps({"skill": folder.name, "from": recorded, "to": head,
-                                                           "mined_commits_after": recorded, "mining": {"candidates": report.candidates, "tasks": report.tasks},
-                                                           **verdict.to_json()}, indent=2))  # fmt: skip
-        shown = f"{rate:.0%} on {len(tasks)} new task(s)" if rate is not None else f"no new task among {new_commits} new commit(s)"
+        (out_dir / "refresh.json").write_text(
+            json.dumps(
+                {
+                    "skill": folder.name,
+                    "from": recorded,
+                    "to": head,
+                    "mined_commits_after": recorded,
+                    "mining": {"candidates": report.candidates, "tasks": report.tasks},
+                    **verdict.to_json(),
+                },
+                indent=2,
+            )
+        )
+        shown = (
+            f"{rate:.0%} on {len(tasks)} new task(s)"
+            if rate is not None
+            else f"no new task among {new_commits} new commit(s)"
+        )
         if not verdict.stale:
             say(f"unchanged: {folder.name} is fresh ({shown}; {new_commits} new commit(s), every named path exists)")
             return EXIT_UNCHANGED
@@ -243,11 +316,26 @@ def refresh(
             say("carried renames into the skill: " + ", ".join(f"{old} → {new}" for old, new in start.carried.items()))
         tasks_dir = mine_for_learn(str(repo), cfg, workers, 0, mine, say)
         learn_options = LearnOptions(
-            agent=meta.get("agent", "mini"), model=agent_model, reflection_model=relearn_model,
-            seed_skill=start.seed, max_metric_calls=max_metric_calls, workers=workers, scripted=scripted, background=start.background,
-        )  # fmt: skip
+            agent=meta.get("agent", "mini"),
+            model=agent_model,
+            reflection_model=relearn_model,
+            seed_skill=start.seed,
+            max_metric_calls=max_metric_calls,
+            workers=workers,
+            scripted=scripted,
+            background=start.background,
+        )
         with status("re-learning from the current skill"):
-            packet = run_learn(tasks_dir, out_dir / "learn", learn_options, limits=cfg.limits, run_config=cfg.run, cache_dir=cfg.cache_dir)
+            packet = run_learn(
+                tasks_dir,
+                out_dir / "learn",
+                learn_options,
+                limits=cfg.limits,
+                run_config=cfg.run,
+                cache_dir=cfg.cache_dir,
+            )
         published = publish(out_dir / "learn", repo, name=folder.name, renames=start.renames)
-        say(f"refreshed: {published} (validation {packet['seed']['val_mean']:.2f} → {packet['best']['val_mean']:.2f}) at {head[:12]}")
+        say(
+            f"refreshed: {published} (validation {packet['seed']['val_mean']:.2f} → {packet['best']['val_mean']:.2f}) at {head[:12]}"
+        )
     return EXIT_REFRESHED

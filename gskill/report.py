@@ -44,7 +44,9 @@ def load_run(run_dir: Path) -> dict[str, Any]:
     if not run["candidates"]:
         raise GskillError(f"{run_dir} has no scored candidate yet (the seed is still being evaluated)")
     run["settings"] = json.loads((run_dir / "learn.json").read_text()) if (run_dir / "learn.json").is_file() else {}
-    run["evidence"] = json.loads((run_dir / "evidence.json").read_text()) if (run_dir / "evidence.json").is_file() else None
+    run["evidence"] = (
+        json.loads((run_dir / "evidence.json").read_text()) if (run_dir / "evidence.json").is_file() else None
+    )
     run["networked"], run["rollouts"] = networked_rollouts(run_dir)
     return run
 
@@ -75,11 +77,22 @@ def _scores_plot(run: dict[str, Any]) -> str:
             axis.scatter(entry["iteration"], sum(entry["parent_scores"]) / n, marker="_", color="#999999", s=60)
         if entry.get("child_scores"):
             n = len(entry["child_scores"])
-            axis.scatter(entry["iteration"], sum(entry["child_scores"]) / n, marker="x", s=25,
-                         color="#d62728" if entry.get("outcome") != "accepted" else "#2ca02c")  # fmt: skip
+            axis.scatter(
+                entry["iteration"],
+                sum(entry["child_scores"]) / n,
+                marker="x",
+                s=25,
+                color="#d62728" if entry.get("outcome") != "accepted" else "#2ca02c",
+            )
     best, xs, ys = 0.0, [], []
     for candidate in candidates:
-        axis.scatter(candidate["iteration"], candidate["val_mean"], s=70, color=OPERATOR_COLOURS.get(candidate["operator"], "k"), zorder=3)
+        axis.scatter(
+            candidate["iteration"],
+            candidate["val_mean"],
+            s=70,
+            color=OPERATOR_COLOURS.get(candidate["operator"], "k"),
+            zorder=3,
+        )
         best = max(best, candidate["val_mean"])
         xs.append(candidate["iteration"])
         ys.append(best)
@@ -89,7 +102,9 @@ def _scores_plot(run: dict[str, Any]) -> str:
     for label, marker in (("seed", "v"), ("best", "^")):
         test = (evidence.get("test") or {}).get(label)
         if test:
-            axis.scatter(last + 0.6, test["resolve_rate"], marker=marker, s=80, color="#17becf", zorder=4, label=f"test: {label}")
+            axis.scatter(
+                last + 0.6, test["resolve_rate"], marker=marker, s=80, color="#17becf", zorder=4, label=f"test: {label}"
+            )
     axis.scatter([], [], marker="_", color="#999999", label="minibatch: parent")
     axis.scatter([], [], marker="x", color="#2ca02c", label="minibatch: child (accepted)")
     axis.scatter([], [], marker="x", color="#d62728", label="minibatch: child (rejected)")
@@ -108,8 +123,12 @@ def _frontier_plot(run: dict[str, Any]) -> str:
     from gskill.engine import frontier
     from gskill.engine.types import CandidateRecord
 
-    records = [CandidateRecord(c["index"], c["components"], c["parents"], c["operator"], c["iteration"], c["val_scores"], c["tokens"])
-               for c in run["candidates"]]  # fmt: skip
+    records = [
+        CandidateRecord(
+            c["index"], c["components"], c["parents"], c["operator"], c["iteration"], c["val_scores"], c["tokens"]
+        )
+        for c in run["candidates"]
+    ]
     tasks = list(records[0].val_scores)
     fronts = frontier.fronts(records)
     weights = frontier.frontier_weights(records)
@@ -121,7 +140,11 @@ def _frontier_plot(run: dict[str, Any]) -> str:
             if record.index in fronts[task] and grid[row, column] > 0:
                 axis.text(column, row, "★", ha="center", va="center", fontsize=8, color="#ff7f0e")
     axis.set_xticks(range(len(tasks)), [t[-10:] for t in tasks], rotation=70, fontsize=7)
-    axis.set_yticks(range(len(records)), [f"#{r.index} {r.operator}" + (" (frontier)" if r.index in weights else "") for r in records], fontsize=7)
+    axis.set_yticks(
+        range(len(records)),
+        [f"#{r.index} {r.operator}" + (" (frontier)" if r.index in weights else "") for r in records],
+        fontsize=7,
+    )
     axis.set_xlabel("validation task (★ = best score on it)")
     return _png(figure)
 
@@ -135,10 +158,30 @@ def _lineage_plot(run: dict[str, Any]) -> str:
         for parent in candidate["parents"]:
             source = by_index.get(parent)
             if source:
-                axis.annotate("", xy=(candidate["iteration"], candidate["val_mean"]), xytext=(source["iteration"], source["val_mean"]),
-                              arrowprops={"arrowstyle": "->", "color": OPERATOR_COLOURS.get(candidate["operator"], "k"), "alpha": 0.7})  # fmt: skip
-        axis.scatter(candidate["iteration"], candidate["val_mean"], s=120, color=OPERATOR_COLOURS.get(candidate["operator"], "k"), zorder=3)
-        axis.annotate(f"#{candidate['index']}", (candidate["iteration"], candidate["val_mean"]), textcoords="offset points", xytext=(6, 6), fontsize=8)
+                axis.annotate(
+                    "",
+                    xy=(candidate["iteration"], candidate["val_mean"]),
+                    xytext=(source["iteration"], source["val_mean"]),
+                    arrowprops={
+                        "arrowstyle": "->",
+                        "color": OPERATOR_COLOURS.get(candidate["operator"], "k"),
+                        "alpha": 0.7,
+                    },
+                )
+        axis.scatter(
+            candidate["iteration"],
+            candidate["val_mean"],
+            s=120,
+            color=OPERATOR_COLOURS.get(candidate["operator"], "k"),
+            zorder=3,
+        )
+        axis.annotate(
+            f"#{candidate['index']}",
+            (candidate["iteration"], candidate["val_mean"]),
+            textcoords="offset points",
+            xytext=(6, 6),
+            fontsize=8,
+        )
     for operator, colour in OPERATOR_COLOURS.items():
         axis.scatter([], [], color=colour, label=operator)
     axis.set(xlabel="iteration", ylabel="validation mean", ylim=(-0.05, 1.1))
@@ -168,7 +211,13 @@ def _spend_plot(run: dict[str, Any]) -> str:
 def _diff_html(seed: str, best: str) -> str:
     lines = []
     for line in difflib.unified_diff(seed.splitlines(), best.splitlines(), "seed", "best", lineterm=""):
-        kind = "add" if line.startswith("+") and not line.startswith("+++") else "del" if line.startswith("-") and not line.startswith("---") else ""
+        kind = (
+            "add"
+            if line.startswith("+") and not line.startswith("+++")
+            else "del"
+            if line.startswith("-") and not line.startswith("---")
+            else ""
+        )
         lines.append(f'<span class="{kind}">{html.escape(line)}</span>')
     return "\n".join(lines) or "(identical to the seed)"
 
@@ -179,7 +228,9 @@ def _transfer_html(transfer: dict[str, Any] | None) -> str:
     if not transfer:
         return "<p>No transfer result yet: run <code>gskill transfer --skill RUN/best_skill.md ... --out RUN/transfer</code>.</p>"
     head = "".join(f"<th>{html.escape(h)}</th>" for h in TABLE_HEADERS)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>" for row in table_rows(transfer))
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>" for row in table_rows(transfer)
+    )
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
@@ -207,47 +258,86 @@ def render(run_dir: Path, transfer_dir: Path | None = None) -> Path:
     if evidence:
         best = next((c for c in candidates if c["index"] == evidence["best"]["index"]), best)
     seed = candidates[0]
-    spend = run["iterations"][-1]["spend"] if run["iterations"] else {"metric_calls": len(seed["val_scores"]), "cost_usd": 0.0}
-    scripted = str(options.get("model", "")).startswith("scripted/") or str(options.get("reflection_model", "")).startswith("scripted/")
-    status = f"finished: {evidence['stop_reason']}" if evidence else "in progress (or stopped before its end): figures as of now"
+    spend = (
+        run["iterations"][-1]["spend"]
+        if run["iterations"]
+        else {"metric_calls": len(seed["val_scores"]), "cost_usd": 0.0}
+    )
+    scripted = str(options.get("model", "")).startswith("scripted/") or str(
+        options.get("reflection_model", "")
+    ).startswith("scripted/")
+    status = (
+        f"finished: {evidence['stop_reason']}"
+        if evidence
+        else "in progress (or stopped before its end): figures as of now"
+    )
     test = (evidence or {}).get("test") or {}
-    test_line = ", ".join(f"{label} {t['resolved']}/{t['scored_runs']} ({t['resolve_rate']:.0%})" for label, t in test.items()) or "not scored yet"
+    test_line = (
+        ", ".join(f"{label} {t['resolved']}/{t['scored_runs']} ({t['resolve_rate']:.0%})" for label, t in test.items())
+        or "not scored yet"
+    )
     summary = [
         ("agent / model", f"{options.get('agent', '?')} / {options.get('model', '?')}"),
         ("reflection model", options.get("reflection_model", "?")),
         ("status", status),
         ("candidates / iterations", f"{len(candidates)} / {len(run['iterations'])}"),
-        ("validation mean: seed → best", f"{seed['val_mean']:.2f} → {best['val_mean']:.2f} (candidate #{best['index']}, {best['operator']})"),
+        (
+            "validation mean: seed → best",
+            f"{seed['val_mean']:.2f} → {best['val_mean']:.2f} (candidate #{best['index']}, {best['operator']})",
+        ),
         ("test split (never seen by the search)", test_line),
         ("best skill tokens / budget", f"{best['tokens']} / {options.get('token_budget', '?')}"),
         ("spend", f"{spend['metric_calls']} rollouts paid, ${spend.get('cost_usd', 0):.2f}"),
-        ("task network", f"ON in {run['networked']} of {run['rollouts']} rollouts (limits.network: true)" if run["networked"] else "off"),
-    ]  # fmt: skip
+        (
+            "task network",
+            f"ON in {run['networked']} of {run['rollouts']} rollouts (limits.network: true)"
+            if run["networked"]
+            else "off",
+        ),
+    ]
     rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in summary)
     log_rows = "".join(
         f"<tr><td>{e['iteration']}</td><td>#{e['parent']}</td><td>{e['operator']}</td><td>{sum(e.get('parent_scores') or [0]):g}"
         f" → {sum(e['child_scores']):g}</td><td>{e.get('outcome', '')}</td><td>{html.escape(str(e.get('reason') or ''))}</td></tr>"
-        if e.get("child_scores") is not None else
-        f"<tr><td>{e['iteration']}</td><td>#{e['parent']}</td><td>{e['operator']}</td><td>-</td><td>{e.get('outcome', '')}</td>"
+        if e.get("child_scores") is not None
+        else f"<tr><td>{e['iteration']}</td><td>#{e['parent']}</td><td>{e['operator']}</td><td>-</td><td>{e.get('outcome', '')}</td>"
         f"<td>{html.escape(str(e.get('reason') or ''))}</td></tr>"
         for e in run["iterations"]
-    )  # fmt: skip
+    )
     sections = [
         ("summary", "Summary", f"<table>{rows}</table>"),
-        ("scores", "Scores over the run", f'<img alt="scores" src="{_scores_plot(run)}"><p class="note">Dots: validation mean of each accepted candidate; '
-                                           "dashes and crosses: minibatch scores of parents and children; triangles: the test split.</p>"),
+        (
+            "scores",
+            "Scores over the run",
+            f'<img alt="scores" src="{_scores_plot(run)}"><p class="note">Dots: validation mean of each accepted candidate; '
+            "dashes and crosses: minibatch scores of parents and children; triangles: the test split.</p>",
+        ),
         ("frontier", "Frontier coverage per validation task", f'<img alt="frontier" src="{_frontier_plot(run)}">'),
         ("lineage", "Lineage of candidates", f'<img alt="lineage" src="{_lineage_plot(run)}">'),
         ("spend", "Spend over the run", f'<img alt="spend" src="{_spend_plot(run)}">'),
-        ("skill", "The best skill", f"<pre>{html.escape(best['components'].get('skill', ''))}</pre><h3>Diff from the seed</h3>"
-                                    f"<pre>{_diff_html(seed['components'].get('skill', ''), best['components'].get('skill', ''))}</pre>"),
+        (
+            "skill",
+            "The best skill",
+            f"<pre>{html.escape(best['components'].get('skill', ''))}</pre><h3>Diff from the seed</h3>"
+            f"<pre>{_diff_html(seed['components'].get('skill', ''), best['components'].get('skill', ''))}</pre>",
+        ),
         ("transfer", "Transfer", _transfer_html(transfer)),
-        ("iterations", "Iterations", f"<table><tr><th>#</th><th>parent</th><th>operator</th><th>minibatch parent → child</th><th>outcome</th><th>why</th></tr>{log_rows}</table>"),
-    ]  # fmt: skip
-    banner = '<p class="banner">Scripted models: these figures exercise the machinery and say nothing about real models.</p>' if scripted else ""
+        (
+            "iterations",
+            "Iterations",
+            f"<table><tr><th>#</th><th>parent</th><th>operator</th><th>minibatch parent → child</th><th>outcome</th><th>why</th></tr>{log_rows}</table>",
+        ),
+    ]
+    banner = (
+        '<p class="banner">Scripted models: these figures exercise the machinery and say nothing about real models.</p>'
+        if scripted
+        else ""
+    )
     if run["networked"]:
-        banner += (f'<p class="banner">Task containers had a network in {run["networked"]} of {run["rollouts"]} rollouts (limits.network: true): '
-                   "agents could download the released project and diff it against the bug state.</p>")  # fmt: skip
+        banner += (
+            f'<p class="banner">Task containers had a network in {run["networked"]} of {run["rollouts"]} rollouts (limits.network: true): '
+            "agents could download the released project and diff it against the bug state.</p>"
+        )
     body = "".join(f'<section id="{key}"><h2>{title}</h2>{content}</section>' for key, title, content in sections)
     page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>gskill report · {html.escape(run_dir.name)}</title>
 <style>{CSS}</style>

@@ -46,7 +46,9 @@ def publish(run_dir: Path, repo: Path | None, *, name: str = "", renames: dict[s
         return None
     packet = json.loads(evidence_path.read_text())
     name = skill_name(name or f"{repo.resolve().name}-skill")
-    done = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "-q", "HEAD"], capture_output=True, text=True)
+    done = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "--verify", "-q", "HEAD"], capture_output=True, text=True
+    )
     if done.returncode != 0:
         raise GskillError(f"{repo} has no commit to publish a skill at")
     commit = done.stdout.strip()
@@ -60,12 +62,20 @@ def publish(run_dir: Path, repo: Path | None, *, name: str = "", renames: dict[s
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "SKILL.md").write_text(f"---\nname: {name}\ndescription: {json.dumps(DESCRIPTION)}\n---\n\n{body}\n")
     meta = {
-        "name": name, "repo_commit": commit, "learned_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "agent": packet["agent"], "model": packet["model"], "reflection_model": packet["reflection_model"],
-        "scripted": packet["scripted"], "val_mean": packet["best"]["val_mean"], "seed_val_mean": packet["seed"]["val_mean"],
-        "test": packet["test"], "tokens": packet["best"]["tokens"], "token_budget": packet["best"]["token_budget"],
+        "name": name,
+        "repo_commit": commit,
+        "learned_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "agent": packet["agent"],
+        "model": packet["model"],
+        "reflection_model": packet["reflection_model"],
+        "scripted": packet["scripted"],
+        "val_mean": packet["best"]["val_mean"],
+        "seed_val_mean": packet["seed"]["val_mean"],
+        "test": packet["test"],
+        "tokens": packet["best"]["tokens"],
+        "token_budget": packet["best"]["token_budget"],
         "run": str(run_dir.resolve()),
-    }  # fmt: skip
+    }
     (folder / "skill.json").write_text(json.dumps(meta, indent=2) + "\n")
     return folder
 
@@ -126,11 +136,17 @@ def _marked_section(existing: str, name: str, body: str) -> str:
 def install(repo: Path, targets: list[str], name: str = "") -> list[Path]:
     """Copy `.skills/<name>` to `.claude/skills/`, `.agents/skills/` and/or a marked AGENTS.md section.
     Idempotent; bytes of AGENTS.md outside gskill's markers are never changed."""
-    skills = sorted(p for p in (repo / ".skills").glob("*") if (p / "SKILL.md").is_file()) if (repo / ".skills").is_dir() else []
+    skills = (
+        sorted(p for p in (repo / ".skills").glob("*") if (p / "SKILL.md").is_file())
+        if (repo / ".skills").is_dir()
+        else []
+    )
     if name:
         skills = [p for p in skills if p.name == name]
     if not skills:
-        raise GskillError(f"no published skill{' ' + repr(name) if name else ''} in {repo / '.skills'} (run gskill learn or gskill skills publish)")
+        raise GskillError(
+            f"no published skill{' ' + repr(name) if name else ''} in {repo / '.skills'} (run gskill learn or gskill skills publish)"
+        )
     unknown = [t for t in targets if t not in TARGETS]
     if unknown:
         raise GskillError(f"unknown --agent {unknown[0]!r}; choose from {', '.join(TARGETS)} or all")

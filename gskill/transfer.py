@@ -40,8 +40,14 @@ class Cell:
 
     @property
     def label(self) -> str:
-        params = "&".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(self.scripted.items()))
-        return f"{self.agent}:{self.model}" + (f"@{self.skill_mode}" if self.skill_mode else "") + (f"#{params}" if params else "")
+        params = "&".join(
+            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(self.scripted.items())
+        )
+        return (
+            f"{self.agent}:{self.model}"
+            + (f"@{self.skill_mode}" if self.skill_mode else "")
+            + (f"#{params}" if params else "")
+        )
 
 
 def parse_matrix(text: str) -> list[Cell]:
@@ -91,25 +97,40 @@ def compare(baseline: dict[tuple[str, int], EvalRecord], skilled: dict[tuple[str
         times = [r.rollout.wall_time_s for r in records]
         low, high = wilson(wins, n)
         return {
-            "resolved": wins, "runs": n, "resolve_rate": round(wins / n, 4) if n else 0.0, "ci95": [round(low, 4), round(high, 4)],
+            "resolved": wins,
+            "runs": n,
+            "resolve_rate": round(wins / n, 4) if n else 0.0,
+            "ci95": [round(low, 4), round(high, 4)],
             "mean_duration_s": round(statistics.mean(times), 2) if times else 0.0,
             "median_duration_s": round(statistics.median(times), 2) if times else 0.0,
             "input_tokens": sum(r.rollout.usage.input_tokens for r in records),
             "output_tokens": sum(r.rollout.usage.output_tokens for r in records),
             "cost_usd": round(sum(r.rollout.usage.cost_usd for r in records), 6),
-        }  # fmt: skip
+        }
 
     return {
-        "pairs": n, "excluded_infra_pairs": len(keys) - n,
-        "baseline": arm([b for b, _ in pairs], base_wins), "skill": arm([s for _, s in pairs], skill_wins),
+        "pairs": n,
+        "excluded_infra_pairs": len(keys) - n,
+        "baseline": arm([b for b, _ in pairs], base_wins),
+        "skill": arm([s for _, s in pairs], skill_wins),
         "difference": round((skill_wins - base_wins) / n, 4) if n else 0.0,
         "mcnemar_p": round(mcnemar_exact(len(gained), len(lost)), 6),
-        "fail_to_pass": gained, "pass_to_fail": lost,
-    }  # fmt: skip
+        "fail_to_pass": gained,
+        "pass_to_fail": lost,
+    }
 
 
-TABLE_HEADERS = ("agent:model", "pairs", "baseline (95% CI)", "with skill (95% CI)", "Δ", "McNemar p", "flips +/−",
-                 "median s base → skill", "cost $ base → skill")  # fmt: skip
+TABLE_HEADERS = (
+    "agent:model",
+    "pairs",
+    "baseline (95% CI)",
+    "with skill (95% CI)",
+    "Δ",
+    "McNemar p",
+    "flips +/−",
+    "median s base → skill",
+    "cost $ base → skill",
+)
 
 
 def table_rows(result: dict[str, Any]) -> list[list[str]]:
@@ -117,12 +138,19 @@ def table_rows(result: dict[str, Any]) -> list[list[str]]:
     rows = []
     for cell in result["cells"]:
         b, s = cell["baseline"], cell["skill"]
-        rows.append([
-            cell["cell"], str(cell["pairs"]), f"{b['resolve_rate']:.0%} ({b['ci95'][0]:.0%}–{b['ci95'][1]:.0%})",
-            f"{s['resolve_rate']:.0%} ({s['ci95'][0]:.0%}–{s['ci95'][1]:.0%})", f"{cell['difference']:+.0%}", f"{cell['mcnemar_p']:.3g}",
-            f"+{len(cell['fail_to_pass'])}/−{len(cell['pass_to_fail'])}", f"{b['median_duration_s']:.1f} → {s['median_duration_s']:.1f}",
-            f"{b['cost_usd']:.2f} → {s['cost_usd']:.2f}",
-        ])  # fmt: skip
+        rows.append(
+            [
+                cell["cell"],
+                str(cell["pairs"]),
+                f"{b['resolve_rate']:.0%} ({b['ci95'][0]:.0%}–{b['ci95'][1]:.0%})",
+                f"{s['resolve_rate']:.0%} ({s['ci95'][0]:.0%}–{s['ci95'][1]:.0%})",
+                f"{cell['difference']:+.0%}",
+                f"{cell['mcnemar_p']:.3g}",
+                f"+{len(cell['fail_to_pass'])}/−{len(cell['pass_to_fail'])}",
+                f"{b['median_duration_s']:.1f} → {s['median_duration_s']:.1f}",
+                f"{b['cost_usd']:.2f} → {s['cost_usd']:.2f}",
+            ]
+        )
     return rows
 
 
@@ -133,10 +161,19 @@ def markdown_table(result: dict[str, Any]) -> str:
 
 
 def transfer(
-    skill: str, tasks: list[Task], cells: list[Cell], *, runs: int, workers: int, out_dir: Path, run_config: RunConfig,
-    limits: SandboxLimits | None, cache_dir: Path, progress: Callable[[str, int, int], None] = lambda arm, done, total: None,
+    skill: str,
+    tasks: list[Task],
+    cells: list[Cell],
+    *,
+    runs: int,
+    workers: int,
+    out_dir: Path,
+    run_config: RunConfig,
+    limits: SandboxLimits | None,
+    cache_dir: Path,
+    progress: Callable[[str, int, int], None] = lambda arm, done, total: None,
     executor_options=None,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """`executor_options` (harnesses.executor.ExecutorOptions): where rollouts run; default a local pool
     of `workers`. One executor per agent serves all its cells (one gateway, one limiter, one set of Ray runners)."""
     from harnesses.executor import ExecutorOptions, make_executor
@@ -151,8 +188,20 @@ def transfer(
         for cell in cells:
             if cell.agent not in executors:
                 executors[cell.agent] = make_executor(options, agent=cell.agent, cache_dir=cache_dir)
-            result["cells"].append(_transfer_cell(skill, tasks, cell, executors[cell.agent], runs=runs, workers=workers, out_dir=out_dir,
-                                                  run_config=run_config, limits=limits, progress=progress))  # fmt: skip
+            result["cells"].append(
+                _transfer_cell(
+                    skill,
+                    tasks,
+                    cell,
+                    executors[cell.agent],
+                    runs=runs,
+                    workers=workers,
+                    out_dir=out_dir,
+                    run_config=run_config,
+                    limits=limits,
+                    progress=progress,
+                )
+            )
     finally:
         for executor in executors.values():
             executor.close()
@@ -162,9 +211,18 @@ def transfer(
 
 
 def _transfer_cell(
-    skill: str, tasks: list[Task], cell: Cell, executor, *, runs: int, workers: int, out_dir: Path, run_config: RunConfig,
-    limits: SandboxLimits | None, progress: Callable[[str, int, int], None],
-) -> dict[str, Any]:  # fmt: skip
+    skill: str,
+    tasks: list[Task],
+    cell: Cell,
+    executor,
+    *,
+    runs: int,
+    workers: int,
+    out_dir: Path,
+    run_config: RunConfig,
+    limits: SandboxLimits | None,
+    progress: Callable[[str, int, int], None],
+) -> dict[str, Any]:
     """Both arms of one cell on the same tasks and seeds, compared."""
     from harnesses.evaluate import evaluate
 
@@ -172,10 +230,26 @@ def _transfer_cell(
     arms = {}
     for arm, text in (("baseline", ""), ("skill", skill)):
         folder = out_dir / cell.name / arm
-        evaluate(tasks, config=config, skill=text, run_dir=folder, limits=limits, skill_mode=cell.skill_mode, executor=executor,
-                 scripted=cell.scripted or None, progress=lambda done, total, a=f"{cell.label} {arm}": progress(a, done, total))  # fmt: skip
+        evaluate(
+            tasks,
+            config=config,
+            skill=text,
+            run_dir=folder,
+            limits=limits,
+            skill_mode=cell.skill_mode,
+            executor=executor,
+            scripted=cell.scripted or None,
+            progress=lambda done, total, a=f"{cell.label} {arm}": progress(a, done, total),
+        )
         arms[arm] = latest_records(folder)
     ids = {task.instance_id for task in tasks}
     keep = lambda records: {k: r for k, r in records.items() if k[0] in ids and k[1] < runs}  # noqa: E731
-    return {"cell": cell.label, "folder": cell.name, "agent": cell.agent, "model": cell.model, "skill_mode": cell.skill_mode,
-            "scripted": cell.model.startswith("scripted/"), **compare(keep(arms["baseline"]), keep(arms["skill"]))}  # fmt: skip
+    return {
+        "cell": cell.label,
+        "folder": cell.name,
+        "agent": cell.agent,
+        "model": cell.model,
+        "skill_mode": cell.skill_mode,
+        "scripted": cell.model.startswith("scripted/"),
+        **compare(keep(arms["baseline"]), keep(arms["skill"])),
+    }

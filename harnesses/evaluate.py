@@ -42,10 +42,16 @@ def summarize(records: list[EvalRecord], tasks: list[Task], config: RunConfig, s
     statuses = Counter(record.grade.status.value if record.grade else "infra_error" for record in records)
     resolved = sum(record.resolved for record in scored)
     return {
-        "agent": config.agent, "model": config.model, "skill_hash": skill_hash(skill),
-        "tasks": len(tasks), "runs": len(records), "scored_runs": len(scored),
-        "resolved": resolved, "resolve_rate": round(resolved / len(scored), 4) if scored else 0.0,
-        "infra_errors": len(records) - len(scored), "infra_retries": sum(record.retries for record in records),
+        "agent": config.agent,
+        "model": config.model,
+        "skill_hash": skill_hash(skill),
+        "tasks": len(tasks),
+        "runs": len(records),
+        "scored_runs": len(scored),
+        "resolved": resolved,
+        "resolve_rate": round(resolved / len(scored), 4) if scored else 0.0,
+        "infra_errors": len(records) - len(scored),
+        "infra_retries": sum(record.retries for record in records),
         "statuses": dict(sorted(statuses.items())),
         "mean_duration_s": round(statistics.mean(durations), 2) if durations else 0.0,
         "median_duration_s": round(statistics.median(durations), 2) if durations else 0.0,
@@ -54,14 +60,19 @@ def summarize(records: list[EvalRecord], tasks: list[Task], config: RunConfig, s
         "cost_usd": round(sum(record.rollout.usage.cost_usd for record in records), 6),
         "calls": sum(record.rollout.usage.calls for record in records),
         "scripted_model": config.model.startswith("scripted/"),
-    }  # fmt: skip
+    }
 
 
 def claim_run_folder(run_dir: Path, config: RunConfig, skill: str, skill_mode: str = "") -> None:
     """A run folder holds one configuration: resuming it with another agent, model or skill would mix
     results that must be compared, not pooled. Raises GskillError on a mismatch."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    identity = {"agent": config.agent, "model": config.model, "skill_hash": skill_hash(skill), "skill_mode": skill_mode or ""}
+    identity = {
+        "agent": config.agent,
+        "model": config.model,
+        "skill_hash": skill_hash(skill),
+        "skill_mode": skill_mode or "",
+    }
     identity_path = run_dir / "run.json"
     if not identity_path.is_file():
         identity_path.write_text(json.dumps(identity, indent=2))
@@ -76,11 +87,20 @@ def claim_run_folder(run_dir: Path, config: RunConfig, skill: str, skill_mode: s
 
 
 def evaluate(
-    tasks: list[Task], *, config: RunConfig, skill: str, run_dir: Path, limits: SandboxLimits | None = None,
-    infra_retries: int = 2, scripted: dict | None = None, progress: Callable[[int, int], None] = lambda done, total: None,
-    skill_mode: str = "", cache_dir: Path | None = None, executor: Executor | None = None,
+    tasks: list[Task],
+    *,
+    config: RunConfig,
+    skill: str,
+    run_dir: Path,
+    limits: SandboxLimits | None = None,
+    infra_retries: int = 2,
+    scripted: dict | None = None,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+    skill_mode: str = "",
+    cache_dir: Path | None = None,
+    executor: Executor | None = None,
     executor_options: ExecutorOptions | None = None,
-) -> dict:  # fmt: skip
+) -> dict:
     """Rollouts run on `executor` (shared with the caller, who closes it), else on one made here from
     `executor_options` (default: a local pool of `config.workers`). `cache_dir` holds the container
     agents' binaries (fetched on first use). Records and traces land in `run_dir` either way."""
@@ -104,20 +124,33 @@ def evaluate(
         progress(done, len(wanted))
 
     jobs = [
-        RolloutJob(task=task, run_index=index, config=config, skill=skill, skill_mode=skill_mode, limits=limits,
-                   infra_retries=infra_retries, scripted=scripted, run_dir=run_dir)
+        RolloutJob(
+            task=task,
+            run_index=index,
+            config=config,
+            skill=skill,
+            skill_mode=skill_mode,
+            limits=limits,
+            infra_retries=infra_retries,
+            scripted=scripted,
+            run_dir=run_dir,
+        )
         for task, index in todo
-    ]  # fmt: skip
+    ]
     if executor is not None:
         run_all(executor, jobs, record_done)
     elif jobs:
         options = executor_options or ExecutorOptions(workers=config.workers)
-        with contextlib.closing(make_executor(options, agent=config.agent, cache_dir=cache_dir or default_cache_dir())) as owned:
+        with contextlib.closing(
+            make_executor(options, agent=config.agent, cache_dir=cache_dir or default_cache_dir())
+        ) as owned:
             run_all(owned, jobs, record_done)
     return _finish(tasks, config, skill, skill_mode, run_dir, path, adapter)
 
 
-def _finish(tasks: list[Task], config: RunConfig, skill: str, skill_mode: str, run_dir: Path, path: Path, adapter) -> dict:
+def _finish(
+    tasks: list[Task], config: RunConfig, skill: str, skill_mode: str, run_dir: Path, path: Path, adapter
+) -> dict:
     # The last record per (task, run) wins: a run redone after an infra error replaces it.
     latest = {(r.instance_id, r.run_index): r for r in read_records(path)}
     ids = {task.instance_id for task in tasks}

@@ -63,7 +63,9 @@ class LocalExecutor:
     """Rollouts on this machine against one gateway (started on first use, so an executor that is
     never used costs nothing)."""
 
-    def __init__(self, *, agent: str, workers: int, cache_dir: Path | None, rate_limits: list[RateLimit] | None = None) -> None:
+    def __init__(
+        self, *, agent: str, workers: int, cache_dir: Path | None, rate_limits: list[RateLimit] | None = None
+    ) -> None:
         self.agent, self.workers, self.cache_dir = agent, workers, cache_dir
         self._lock = threading.Lock()
         self._gateway = None
@@ -96,6 +98,12 @@ class LocalExecutor:
 
 def make_executor(options: ExecutorOptions, *, agent: str, cache_dir: Path) -> Executor:
     if options.kind == "ray":
-        return RayExecutor(options.ray_address, workers=options.workers, per_node=options.per_node, agent=agent,
-                           cache_dir=cache_dir, rate_limits=options.rate_limits)  # fmt: skip
+        return RayExecutor(
+            options.ray_address,
+            workers=options.workers,
+            per_node=options.per_node,
+            agent=agent,
+            cache_dir=cache_dir,
+            rate_limits=options.rate_limits,
+        )
     return LocalExecutor(agent=agent, workers=options.workers, cache_dir=cache_dir, rate_limits=options.rate_limits)

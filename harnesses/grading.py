@@ -22,7 +22,13 @@ from swebench.harness.log_parsers.python import parse_log_pytest
 from gskill.schema import Grade, GradeStatus, SandboxLimits, Task
 from harnesses.sandbox import DockerSandbox, Sandbox, SandboxError
 from harnesses.taskenv import (
-    AGENT_PATCH_FAILED, SAME_AGE, SNAPSHOT_TIME, TEST_PATCH_FAILED, TaskSetupError, bug_state_script, setup_error,
+    AGENT_PATCH_FAILED,
+    SAME_AGE,
+    SNAPSHOT_TIME,
+    TEST_PATCH_FAILED,
+    TaskSetupError,
+    bug_state_script,
+    setup_error,
 )
 
 # One line per failure: full tracebacks of a patch that breaks hundreds of tests can take minutes to
@@ -41,9 +47,14 @@ Scorer = Callable[[Sandbox, Task], float]
 
 
 def grade(
-    task: Task, patch: str, *, limits: SandboxLimits | None = None, timeout: float = 300, run_id: str = "grade",
+    task: Task,
+    patch: str,
+    *,
+    limits: SandboxLimits | None = None,
+    timeout: float = 300,
+    run_id: str = "grade",
     scorers: Mapping[str, Scorer] | None = None,
-) -> Grade:  # fmt: skip
+) -> Grade:
     if not patch.strip():
         return Grade(instance_id=task.instance_id, status=GradeStatus.NO_PATCH)
     began = time.monotonic()
@@ -53,7 +64,7 @@ def grade(
     files["/tmp/.gskill-agent.diff"] = patch
     lines = [
         SNAPSHOT_TIME + SAME_AGE + setup,
-        'tree=$(git add -A && git write-tree) || exit 1',  # the agent's starting point
+        "tree=$(git add -A && git write-tree) || exit 1",  # the agent's starting point
         f"git apply --whitespace=nowarn /tmp/.gskill-agent.diff || exit {AGENT_PATCH_FAILED}",
     ]
     if task.test_patch:
@@ -74,7 +85,11 @@ def grade(
             box.write_files(files)
             prepared = box.exec("\n".join(lines), timeout=300)
             if prepared.exit_code == AGENT_PATCH_FAILED:
-                return Grade(instance_id=task.instance_id, status=GradeStatus.PATCH_FAILED_TO_APPLY, log_tail=prepared.output[-2000:])
+                return Grade(
+                    instance_id=task.instance_id,
+                    status=GradeStatus.PATCH_FAILED_TO_APPLY,
+                    log_tail=prepared.output[-2000:],
+                )
             if prepared.exit_code == TEST_PATCH_FAILED:
                 raise TaskSetupError(f"{task.instance_id}: test_patch does not apply for grading")
             if not prepared.ok:
@@ -84,10 +99,16 @@ def grade(
     except (SandboxError, TaskSetupError) as exc:
         return Grade(instance_id=task.instance_id, status=GradeStatus.INFRA_ERROR, log_tail=str(exc)[-2000:])
     except Exception as exc:  # the Docker engine itself failed us
-        return Grade(instance_id=task.instance_id, status=GradeStatus.INFRA_ERROR, log_tail=f"{type(exc).__name__}: {exc}"[-2000:])
+        return Grade(
+            instance_id=task.instance_id,
+            status=GradeStatus.INFRA_ERROR,
+            log_tail=f"{type(exc).__name__}: {exc}"[-2000:],
+        )
     status_map = {} if run.timed_out else parse_log_pytest(run.output, None)
     report = get_eval_tests_report(
-        status_map, {"FAIL_TO_PASS": task.FAIL_TO_PASS, "PASS_TO_PASS": task.PASS_TO_PASS}, eval_type=EvalType.PASS_AND_FAIL
+        status_map,
+        {"FAIL_TO_PASS": task.FAIL_TO_PASS, "PASS_TO_PASS": task.PASS_TO_PASS},
+        eval_type=EvalType.PASS_AND_FAIL,
     )
     f2p, p2p = report["FAIL_TO_PASS"], report["PASS_TO_PASS"]
     if f2p["failure"]:
@@ -98,8 +119,13 @@ def grade(
         status = GradeStatus.RESOLVED
     tail = "\n".join(run.output.strip().splitlines()[-60:])
     return Grade(
-        instance_id=task.instance_id, status=status,
-        f2p_passed=f2p["success"], f2p_failed=f2p["failure"], p2p_passed=p2p["success"], p2p_failed=p2p["failure"],
-        test_time_s=round(time.monotonic() - began, 2), log_tail=("TIMED OUT\n" if run.timed_out else "") + tail,
+        instance_id=task.instance_id,
+        status=status,
+        f2p_passed=f2p["success"],
+        f2p_failed=f2p["failure"],
+        p2p_passed=p2p["success"],
+        p2p_failed=p2p["failure"],
+        test_time_s=round(time.monotonic() - began, 2),
+        log_tail=("TIMED OUT\n" if run.timed_out else "") + tail,
         scores=scores,
-    )  # fmt: skip
+    )

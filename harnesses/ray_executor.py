@@ -231,10 +231,24 @@ class _NodeRunner:
 
 
 class RayExecutor:
-    def __init__(self, address: str | None, *, workers: int, per_node: int, agent: str, cache_dir: Path,
-                 rate_limits: list[RateLimit] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        address: str | None,
+        *,
+        workers: int,
+        per_node: int,
+        agent: str,
+        cache_dir: Path,
+        rate_limits: list[RateLimit] | None = None,
+    ) -> None:
         self.ray = import_ray()
-        self.address, self.workers, self.per_node, self.agent, self.cache_dir = address, workers, per_node, agent, cache_dir
+        self.address, self.workers, self.per_node, self.agent, self.cache_dir = (
+            address,
+            workers,
+            per_node,
+            agent,
+            cache_dir,
+        )
         self.rate_limits = list(rate_limits or [])
         self._lock = threading.Lock()
         self._pool: dict[str, object] | None = None  # node id -> runner, made on first use
@@ -245,9 +259,13 @@ class RayExecutor:
         ray = self.ray
         if not ray.is_initialized():
             try:
-                ray.init(address=self.address or "auto", include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+                ray.init(
+                    address=self.address or "auto", include_dashboard=False, logging_level="ERROR", log_to_driver=False
+                )
             except Exception as exc:  # ConnectionError and friends: one line, no traceback
-                raise GskillError(f"cannot connect to the Ray cluster at {self.address or 'auto'}: {str(exc).splitlines()[0][:200]}") from None
+                raise GskillError(
+                    f"cannot connect to the Ray cluster at {self.address or 'auto'}: {str(exc).splitlines()[0][:200]}"
+                ) from None
 
     def _node_died(self, exc: Exception) -> bool:
         e = self.ray.exceptions
@@ -269,7 +287,9 @@ class RayExecutor:
         for node in ray.nodes():
             if node.get("Alive"):
                 strategy = NodeAffinitySchedulingStrategy(node_id=node["NodeID"], soft=False)
-                runners[node["NodeID"]] = actor.options(scheduling_strategy=strategy).remote(self.agent, str(self.cache_dir), self.service, self.per_node)
+                runners[node["NodeID"]] = actor.options(scheduling_strategy=strategy).remote(
+                    self.agent, str(self.cache_dir), self.service, self.per_node
+                )
         if not runners:
             raise GskillError(f"the Ray cluster at {self.address or 'auto'} has no alive node")
         skipped = {}  # node id -> why it runs no rollouts
@@ -284,9 +304,13 @@ class RayExecutor:
                 ray.kill(runners.pop(node))
                 _warn(f"Ray node {node[:12]} runs no rollouts: {why}")
         if not runners:
-            raise GskillError(f"no node of the Ray cluster at {self.address or 'auto'} can run rollouts: {next(iter(skipped.values()))}")
+            raise GskillError(
+                f"no node of the Ray cluster at {self.address or 'auto'} can run rollouts: {next(iter(skipped.values()))}"
+            )
         self._pool, self._load = runners, {node: 0 for node in runners}
-        _tell(f"Ray: rollouts on {len(runners)} node(s), at most {self.per_node} at once on each, {self.workers} in flight in all")
+        _tell(
+            f"Ray: rollouts on {len(runners)} node(s), at most {self.per_node} at once on each, {self.workers} in flight in all"
+        )
 
     def _ensure_started(self) -> None:
         with self._lock:

@@ -29,7 +29,11 @@ from harnesses.sandbox import INJECTED_AGENT_PATHS, DockerSandbox, Stopping, bri
 from harnesses.sandbox.network import gateway_mount, start_forwarder
 from harnesses.taskenv import is_infra_failure, open_task_sandbox
 
-_EXIT = {"Submitted": ExitStatus.SUBMITTED, "LimitsExceeded": ExitStatus.LIMITS_EXCEEDED, "TimeExceeded": ExitStatus.TIMEOUT}
+_EXIT = {
+    "Submitted": ExitStatus.SUBMITTED,
+    "LimitsExceeded": ExitStatus.LIMITS_EXCEEDED,
+    "TimeExceeded": ExitStatus.TIMEOUT,
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,12 +58,26 @@ def skill_hash(skill: str) -> str:
 def scripted_metadata(task: Task, *, seed: int, attempt: int, extra: dict | None = None) -> dict:
     """What a scripted model may know about the task it serves. Never sent to a real provider."""
     touched = patch_files(task.patch)
-    return {"instance_id": task.instance_id, "gold_patch": task.patch, "needs": touched, "seed": seed, "attempt": attempt, **(extra or {})}
+    return {
+        "instance_id": task.instance_id,
+        "gold_patch": task.patch,
+        "needs": touched,
+        "seed": seed,
+        "attempt": attempt,
+        **(extra or {}),
+    }
 
 
 def open_agent_sandbox(
-    task: Task, adapter, gateway: Gateway, base_url: str, *, limits: SandboxLimits | None, run_id: str, tools_dir: Path | None,
-) -> tuple[DockerSandbox, str]:  # fmt: skip
+    task: Task,
+    adapter,
+    gateway: Gateway,
+    base_url: str,
+    *,
+    limits: SandboxLimits | None,
+    run_id: str,
+    tools_dir: Path | None,
+) -> tuple[DockerSandbox, str]:
     """The task container `adapter`'s agent works in, and the gateway's URL as the agent sees it
     (`base_url` when the agent runs on the host, or the container has the network opt-in). A container
     agent gets the tool cache mounted read-only; without a network (the default) its one way out is
@@ -91,7 +109,13 @@ def run_job(job: RolloutJob, gateway: Gateway, *, tools_dir: Path | None = None)
         rollout = run_rollout(job, gateway, attempt=retries + 1, tools_dir=tools_dir)
         record = EvalRecord(instance_id=task.instance_id, run_index=job.run_index, rollout=rollout, retries=retries)
         if not rollout.infra_error:
-            record.grade = grade(task, rollout.patch, limits=job.limits, timeout=job.config.test_timeout_s, run_id=f"grade-{task.instance_id[:40]}")
+            record.grade = grade(
+                task,
+                rollout.patch,
+                limits=job.limits,
+                timeout=job.config.test_timeout_s,
+                run_id=f"grade-{task.instance_id[:40]}",
+            )
         if shutting_down():
             raise Stopping(f"gskill is stopping: {task.instance_id} run {job.run_index} left unrecorded")
         if not record.infra_error or retries >= job.infra_retries:
@@ -108,29 +132,52 @@ def run_rollout(job: RolloutJob, gateway: Gateway, *, attempt: int = 1, tools_di
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     stem = f"{task.instance_id}.run{run_index}.attempt{attempt}"
     trace_dir.mkdir(parents=True, exist_ok=True)
-    metadata = scripted_metadata(task, seed=config.seed + run_index, attempt=attempt, extra=job.scripted) if is_scripted(config.model) else {}
+    metadata = (
+        scripted_metadata(task, seed=config.seed + run_index, attempt=attempt, extra=job.scripted)
+        if is_scripted(config.model)
+        else {}
+    )
     session = gateway.open_session(
-        model=config.model, rollout_id=stem, trace_path=trace_dir / f"{stem}.gateway.jsonl", metadata=metadata,
+        model=config.model,
+        rollout_id=stem,
+        trace_path=trace_dir / f"{stem}.gateway.jsonl",
+        metadata=metadata,
         caps=Caps(max_calls=config.step_limit + 5, max_cost_usd=config.cost_limit_usd),
-    )  # fmt: skip
+    )
     agent_trace = trace_dir / f"{stem}.agent.{'json' if adapter.tool is None else 'jsonl'}"
     record = Rollout(
-        instance_id=task.instance_id, agent=config.agent, model=config.model, skill_hash=skill_hash(skill),
-        seed=config.seed + run_index, attempt=attempt, exit_status=ExitStatus.ERROR, started_at=started_at,
+        instance_id=task.instance_id,
+        agent=config.agent,
+        model=config.model,
+        skill_hash=skill_hash(skill),
+        seed=config.seed + run_index,
+        attempt=attempt,
+        exit_status=ExitStatus.ERROR,
+        started_at=started_at,
         trace_path=f"traces/{agent_trace.name}",
-    )  # fmt: skip
+    )
     record.network = (limits or SandboxLimits()).network
     if adapter.tool is not None and tools_dir is None:
         raise ValueError(f"{config.agent} runs from the agent tool cache: pass tools_dir")
     box = None
     try:
-        box, base_url = open_agent_sandbox(task, adapter, gateway, session.base_url, limits=limits, run_id=stem[:60], tools_dir=tools_dir)
+        box, base_url = open_agent_sandbox(
+            task, adapter, gateway, session.base_url, limits=limits, run_id=stem[:60], tools_dir=tools_dir
+        )
         request = RunRequest(
-            problem_statement=task.problem_statement, skill=skill, skill_mode=skill_mode, base_url=base_url,
-            token=session.token, model_label=config.model.replace("/", "_"), step_limit=config.step_limit,
-            cost_limit=config.cost_limit_usd, wall_time_limit_s=config.wall_time_limit_s,
-            command_timeout_s=config.command_timeout_s, skill_template=config.skill_template, trace_path=agent_trace,
-        )  # fmt: skip
+            problem_statement=task.problem_statement,
+            skill=skill,
+            skill_mode=skill_mode,
+            base_url=base_url,
+            token=session.token,
+            model_label=config.model.replace("/", "_"),
+            step_limit=config.step_limit,
+            cost_limit=config.cost_limit_usd,
+            wall_time_limit_s=config.wall_time_limit_s,
+            command_timeout_s=config.command_timeout_s,
+            skill_template=config.skill_template,
+            trace_path=agent_trace,
+        )
         outcome = adapter.run(box, request)
         record.exit_status = _EXIT.get(outcome.exit_status, ExitStatus.ERROR)
         if session.limit_hit:

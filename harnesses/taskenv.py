@@ -68,7 +68,9 @@ def is_infra_failure(exc: BaseException) -> bool:
     """Whether `exc` is the infrastructure's failure, never the agent's: the sandbox failed (the
     container vanished, `SandboxError`), the Docker engine did (its client's exceptions), or the task's
     patches do not apply to its image. A rollout that died of one is retried, never scored."""
-    return isinstance(exc, (SandboxError, TaskSetupError)) or type(exc).__module__.startswith(("docker", "requests", "urllib3"))
+    return isinstance(exc, (SandboxError, TaskSetupError)) or type(exc).__module__.startswith(
+        ("docker", "requests", "urllib3")
+    )
 
 
 # Exit codes of the setup scripts, so one exec can say which step failed.
@@ -97,13 +99,23 @@ def setup_error(task: Task, exit_code: int, output: str) -> Exception:
 
 
 def open_task_sandbox(
-    task: Task, *, limits: SandboxLimits | None = None, run_id: str = "", hide_tests: bool = True, env: dict | None = None,
+    task: Task,
+    *,
+    limits: SandboxLimits | None = None,
+    run_id: str = "",
+    hide_tests: bool = True,
+    env: dict | None = None,
     mounts: dict | None = None,
 ) -> DockerSandbox:
     """The agent's container: bug state, F2P tests hidden (unless `hide_tests=False`), fresh history.
     One upload and one command after the container starts."""
     box = DockerSandbox.start(
-        task.image_name, limits=limits, run_id=run_id, env=env, mounts=mounts, extra_labels={"gskill.task": task.instance_id[:60]}
+        task.image_name,
+        limits=limits,
+        run_id=run_id,
+        env=env,
+        mounts=mounts,
+        extra_labels={"gskill.task": task.instance_id[:60]},
     )
     try:
         files, script = bug_state_script(task, hide_tests=hide_tests)

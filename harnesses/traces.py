@@ -84,7 +84,11 @@ def transcript(gateway_trace: Path, *, skip_system: bool = True) -> str:
         errors = [record.get("error", "") for record in records if record.get("error")]
         return "no model call was served" + (f": {errors[-1]}" if errors else "")
     last = served[-1]
-    lines = [(role, text) for role, text in _conversation(last.get("request", {})) if not (skip_system and role in ("system", "developer"))]
+    lines = [
+        (role, text)
+        for role, text in _conversation(last.get("request", {}))
+        if not (skip_system and role in ("system", "developer"))
+    ]
     lines.append(("assistant", _response(last.get("response", {}))))
     tail = [record.get("error") for record in records[records.index(last) + 1 :] if record.get("error")]
     if tail:

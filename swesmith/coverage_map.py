@@ -75,7 +75,11 @@ def measure(sandbox: Sandbox, test_files: set[str], timeout: float) -> dict[str,
     found = sandbox.exec(_FIND_COVERAGE, timeout=300)
     if not found.ok:
         raise CoverageError(f"coverage is not in the env image and could not be installed: {_last_line(found.output)}")
-    coverage = "python -m coverage" if "GSKILL_COVERAGE=tools" not in found.output else f"PYTHONPATH={COVERAGE_TOOLS} python -m coverage"
+    coverage = (
+        "python -m coverage"
+        if "GSKILL_COVERAGE=tools" not in found.output
+        else f"PYTHONPATH={COVERAGE_TOOLS} python -m coverage"
+    )
     sandbox.write_file("/tmp/gskill-cov.rc", _RC)
     try:
         # Failing tests are fine here (the map only needs what ran); the report step must succeed.
@@ -113,7 +117,9 @@ def measure(sandbox: Sandbox, test_files: set[str], timeout: float) -> dict[str,
     return lines_to_tests
 
 
-def tests_per_function(sources: dict[str, str], lines_to_tests: dict[str, dict[int, set[str]]]) -> dict[tuple[str, str], set[str]]:
+def tests_per_function(
+    sources: dict[str, str], lines_to_tests: dict[str, dict[int, set[str]]]
+) -> dict[tuple[str, str], set[str]]:
     """{(path, qualname): node ids of the tests that execute a line of the function's body}."""
     result: dict[tuple[str, str], set[str]] = {}
     for path, text in sources.items():

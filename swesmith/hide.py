@@ -89,7 +89,9 @@ def _sections(patch: str) -> dict[str, str]:
     return sections
 
 
-def hidden_test_patch(fail_to_pass: list[str], read_file: Reader, *, shown: Reader | None = None, base_patch: str = "") -> str:
+def hidden_test_patch(
+    fail_to_pass: list[str], read_file: Reader, *, shown: Reader | None = None, base_patch: str = ""
+) -> str:
     """The task's test_patch: a diff from the agent's test files to the graded ones.
 
     `read_file(path)`: a file as grading runs it. `shown(path)`: as the agent would see it before any

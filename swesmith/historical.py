@@ -58,7 +58,9 @@ def bug_tree(repo: Path, change: CommitChange, test_paths: list[str]) -> str:
         return _git(repo, "write-tree", env=env).strip()
 
 
-def historical_candidate(repo: Path, snapshot: str, change: CommitChange, *, max_lines: int) -> tuple[Candidate | None, str]:
+def historical_candidate(
+    repo: Path, snapshot: str, change: CommitChange, *, max_lines: int
+) -> tuple[Candidate | None, str]:
     """(candidate, "ok") or (None, why not)."""
     if not change.parent:
         return None, "root_commit"

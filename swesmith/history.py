@@ -66,7 +66,11 @@ class BlobReader:
 
     def __init__(self, repo: str | Path) -> None:
         self._process = subprocess.Popen(
-            ["git", "cat-file", "--batch"], cwd=repo, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+            ["git", "cat-file", "--batch"],
+            cwd=repo,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
         )
         self._lock = threading.Lock()
         # Ends the process even when the owner forgets close() (e.g. an abandoned generator).
@@ -202,10 +206,24 @@ def _parse_record(record: str) -> _RawCommit | None:
 def _log_records(repo: str | Path, revisions: list[str], max_commits: int | None) -> Iterator[_RawCommit]:
     """Stream `git log` records (parsing as they arrive keeps memory flat on long histories)."""
     command = [
-        "git", "-c", "core.quotepath=off", "-c", "log.showRoot=true", "log", "--no-merges", "--full-history",
-        "-M", "--raw", "--numstat", "--no-abbrev", "-z", "--no-color", "--no-ext-diff", "--no-show-signature",
+        "git",
+        "-c",
+        "core.quotepath=off",
+        "-c",
+        "log.showRoot=true",
+        "log",
+        "--no-merges",
+        "--full-history",
+        "-M",
+        "--raw",
+        "--numstat",
+        "--no-abbrev",
+        "-z",
+        "--no-color",
+        "--no-ext-diff",
+        "--no-show-signature",
         f"--format={_LOG_FORMAT}",
-    ]  # fmt: skip
+    ]
     if max_commits is not None:
         command.append(f"--max-count={max_commits}")
     # `--full-history`: every non-merge commit reachable from the snapshot, not only those on the
@@ -287,9 +305,17 @@ def _build_change(raw: _RawCommit, blobs: BlobReader, cache: _EntityCache) -> Co
     tests = sorted({delta.path for delta in raw.files if _is_test_change(delta)})
     lines = sum(count for path, count in raw.lines.items() if path.endswith(".py") and not is_test_file(path))
     return CommitChange(
-        sha=raw.sha, parent=raw.parent, message=raw.message, date=raw.date, source_files=source_files,
-        test_files=tuple(tests), modified=modified, added=added, removed=removed, lines_changed=lines,
-    )  # fmt: skip
+        sha=raw.sha,
+        parent=raw.parent,
+        message=raw.message,
+        date=raw.date,
+        source_files=source_files,
+        test_files=tuple(tests),
+        modified=modified,
+        added=added,
+        removed=removed,
+        lines_changed=lines,
+    )
 
 
 def walk_commits(
@@ -331,7 +357,9 @@ def filter_reason(
         return "too_many_lines"
     # strip_docstrings compares ASTs, so comment and formatting edits vanish along with docstrings.
     with quiet_parsing():
-        docs_only = all(strip_docstrings(old or "") == strip_docstrings(new or "") for old, new in change.source_files.values())
+        docs_only = all(
+            strip_docstrings(old or "") == strip_docstrings(new or "") for old, new in change.source_files.values()
+        )
     if docs_only:
         return "docs_only"
     # Checked before "no_modified_entity": a commit that only deletes code is a removal, and R2E

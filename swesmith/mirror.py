@@ -104,9 +104,19 @@ class SnapshotIndex:
     def _rename_map(self, commit: str) -> dict[str, str | None]:
         # Only deletions and renames matter; git still pairs renames before applying the filter.
         output = git_text(
-            self.repo, "-c", "core.quotepath=off", "diff", "-M", f"-l{RENAME_LIMIT}", "--name-status", "-z",
-            "--diff-filter=DR", "--no-ext-diff", commit, self.snapshot,
-        )  # fmt: skip
+            self.repo,
+            "-c",
+            "core.quotepath=off",
+            "diff",
+            "-M",
+            f"-l{RENAME_LIMIT}",
+            "--name-status",
+            "-z",
+            "--diff-filter=DR",
+            "--no-ext-diff",
+            commit,
+            self.snapshot,
+        )
         tokens = output.split("\0")
         mapping: dict[str, str | None] = {}
         position = 0
@@ -127,10 +137,22 @@ class SnapshotIndex:
         """`path` carried through every rename recorded after `commit`, oldest first."""
         if self._history_renames is None:
             output = git_text(
-                self.repo, "-c", "core.quotepath=off", "log", "--topo-order", "--reverse", "-M", f"-l{RENAME_LIMIT}",
-                "--diff-filter=R", "--name-status", "-z", "--no-ext-diff", "--no-show-signature", "--format=%x1e%H",
+                self.repo,
+                "-c",
+                "core.quotepath=off",
+                "log",
+                "--topo-order",
+                "--reverse",
+                "-M",
+                f"-l{RENAME_LIMIT}",
+                "--diff-filter=R",
+                "--name-status",
+                "-z",
+                "--no-ext-diff",
+                "--no-show-signature",
+                "--format=%x1e%H",
                 self.snapshot,
-            )  # fmt: skip
+            )
             self._history_renames = []
             for record in output.split("\x1e"):
                 sha, *tokens = [token.lstrip("\n") for token in record.split("\0")]
@@ -138,7 +160,9 @@ class SnapshotIndex:
                 if not sha:
                     continue
                 # "-z --name-status" of renames only: triples "R<score>", old path, new path.
-                mapping = {tokens[i + 1]: tokens[i + 2] for i in range(0, len(tokens) - 2, 3) if tokens[i].startswith("R")}
+                mapping = {
+                    tokens[i + 1]: tokens[i + 2] for i in range(0, len(tokens) - 2, 3) if tokens[i].startswith("R")
+                }
                 self._history_renames.append((sha, mapping))
         if commit not in self._descendants:
             since = git_text(self.repo, "rev-list", f"{commit}..{self.snapshot}").split()
@@ -260,7 +284,9 @@ def _mirror(change: CommitChange, index: SnapshotIndex) -> tuple[Candidate | Non
             continue  # already the pre-commit version: nothing to re-introduce
         if "\ufffd" in old.source:
             return None, "unparsable"  # the parent's bytes were not UTF-8: never write a guess
-        replaced = replace_entity(edited.get(target) or index.text(target) or "", qualname, old.source, new_indent=old.indent)
+        replaced = replace_entity(
+            edited.get(target) or index.text(target) or "", qualname, old.source, new_indent=old.indent
+        )
         if replaced is None:
             return None, "unparsable"
         edited[target] = replaced

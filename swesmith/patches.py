@@ -29,8 +29,19 @@ def make_patch(changes: Mapping[str, tuple[str | None, str | None]]) -> str:
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_text(text, encoding="utf-8")
         done = subprocess.run(
-            ["git", "-c", "core.quotepath=off", "diff", "--no-index", "--no-color", "--no-ext-diff",
-             "--src-prefix=", "--dst-prefix=", "a", "b"],
+            [
+                "git",
+                "-c",
+                "core.quotepath=off",
+                "diff",
+                "--no-index",
+                "--no-color",
+                "--no-ext-diff",
+                "--src-prefix=",
+                "--dst-prefix=",
+                "a",
+                "b",
+            ],
             cwd=tmp,
             capture_output=True,
             text=True,
@@ -63,6 +74,8 @@ def patch_size(patch: str) -> PatchSize:
             files += 1
         elif line.startswith("@@"):
             hunks += 1
-        elif (line.startswith("+") and not line.startswith("+++")) or (line.startswith("-") and not line.startswith("---")):
+        elif (line.startswith("+") and not line.startswith("+++")) or (
+            line.startswith("-") and not line.startswith("---")
+        ):
             lines += 1
     return PatchSize(files, hunks, lines)

@@ -37,7 +37,12 @@ from swesmith.validate import Baseline, Verdict, pytest_command, validate
 STRATEGY_CHOICES = ("commit-mirror", "commit-historical", "procedural", "llm-rewrite")
 DEFAULT_STRATEGIES = ("commit-mirror", "commit-historical", "procedural")  # llm-rewrite only with --model
 HISTORY_STRATEGIES = ("commit-mirror", "commit-historical")
-_SHORT = {Strategy.COMMIT_MIRROR: "mirror", Strategy.PROCEDURAL: "proc", Strategy.COMMIT_HISTORICAL: "hist", Strategy.LLM_REWRITE: "llm"}
+_SHORT = {
+    Strategy.COMMIT_MIRROR: "mirror",
+    Strategy.PROCEDURAL: "proc",
+    Strategy.COMMIT_HISTORICAL: "hist",
+    Strategy.LLM_REWRITE: "llm",
+}
 
 
 @dataclass
@@ -188,7 +193,9 @@ def history_candidates(
                 if too_far_in_a_row >= 5:
                     why = "too_far_from_snapshot"
                 else:
-                    candidate, why = historical_candidate(repo_path, snapshot, change, max_lines=options.max_historical_lines)
+                    candidate, why = historical_candidate(
+                        repo_path, snapshot, change, max_lines=options.max_historical_lines
+                    )
                     too_far_in_a_row = too_far_in_a_row + 1 if why == "too_far_from_snapshot" else 0
                     if candidate is not None:
                         historical.append(candidate)
@@ -203,8 +210,13 @@ def history_empty_reason(strategy: str, rejected: Counter) -> str:
     walked = sum(count for key, count in rejected.items() if key.startswith(("history:", f"{stage}:")))
     if not walked:
         return "the walk over the history found no commit to consider"
-    top = sorted(((key, count) for key, count in rejected.items() if key.startswith(("history:", f"{stage}:"))), key=lambda kv: (-kv[1], kv[0]))
-    return f"every one of {walked} commit(s) was rejected (" + ", ".join(f"{key} {count}" for key, count in top[:4]) + ")"
+    top = sorted(
+        ((key, count) for key, count in rejected.items() if key.startswith(("history:", f"{stage}:"))),
+        key=lambda kv: (-kv[1], kv[0]),
+    )
+    return (
+        f"every one of {walked} commit(s) was rejected (" + ", ".join(f"{key} {count}" for key, count in top[:4]) + ")"
+    )
 
 
 def noting_empty(source: Iterable[Candidate], strategy: str, why: str, empty: dict[str, str]) -> Iterator[Candidate]:
@@ -217,7 +229,9 @@ def noting_empty(source: Iterable[Candidate], strategy: str, why: str, empty: di
         empty[strategy] = why
 
 
-def ranked_targets(files: dict[str, str], coverage: dict[tuple[str, str], set[str]], history_counts: Counter) -> list[tuple[str, str]]:
+def ranked_targets(
+    files: dict[str, str], coverage: dict[tuple[str, str], set[str]], history_counts: Counter
+) -> list[tuple[str, str]]:
     """Covered source functions, those the history changes often first (where real bugs live)."""
     targets = [key for key in coverage if key[0] in files and not is_test_file(key[0])]
     targets.sort(key=lambda key: (-history_counts.get(key, 0), key))
@@ -225,7 +239,10 @@ def ranked_targets(files: dict[str, str], coverage: dict[tuple[str, str], set[st
 
 
 def covering_selector(
-    coverage: dict[tuple[str, str], set[str]], collect_seconds: dict[str, float], baseline: Baseline, options: MineOptions
+    coverage: dict[tuple[str, str], set[str]],
+    collect_seconds: dict[str, float],
+    baseline: Baseline,
+    options: MineOptions,
 ) -> Callable[[str, str], tuple[str, ...]]:
     """(path, qualname) -> the tests that validate a bug in that function.
 
@@ -259,7 +276,10 @@ def covering_selector(
 
 
 def procedural_source(
-    files: dict[str, str], targets: list[tuple[str, str]], tests_for: Callable[[str, str], tuple[str, ...]], options: MineOptions
+    files: dict[str, str],
+    targets: list[tuple[str, str]],
+    tests_for: Callable[[str, str], tuple[str, ...]],
+    options: MineOptions,
 ) -> Iterator[Candidate]:
     """Lazily: mutations are made only as fast as validation consumes them."""
     from swesmith.procedural import procedural_candidates
@@ -271,7 +291,9 @@ def procedural_source(
     per_function = options.per_function
     if targets and len(targets) * per_function < 3 * wanted:
         per_function = min(10, max(per_function, -(-3 * wanted // len(targets))))
-    return procedural_candidates(sources, targets, seed=options.seed, per_function=per_function, test_files_for=tests_for)
+    return procedural_candidates(
+        sources, targets, seed=options.seed, per_function=per_function, test_files_for=tests_for
+    )
 
 
 class ModelAccess:
@@ -290,12 +312,23 @@ class ModelAccess:
 
         from harnesses.gateway.models import complete, text_of
 
-        key = "llm:" + hashlib.sha256(json.dumps([self.model, messages, attempt], sort_keys=True).encode()).hexdigest()[:32]
+        key = (
+            "llm:"
+            + hashlib.sha256(json.dumps([self.model, messages, attempt], sort_keys=True).encode()).hexdigest()[:32]
+        )
         cached = self.store.get_meta(key)
         if cached is not None:
             return cached
         try:
-            reply = text_of(complete(self.model, messages, metadata={"attempt": attempt, "purpose": purpose}, log=self.log, purpose=purpose))
+            reply = text_of(
+                complete(
+                    self.model,
+                    messages,
+                    metadata={"attempt": attempt, "purpose": purpose},
+                    log=self.log,
+                    purpose=purpose,
+                )
+            )
         except Exception as exc:  # provider errors, bad keys, unknown models: one line, run resumable
             raise GskillError(f"model {self.model!r} failed: {str(exc).splitlines()[0][:300]}") from None
         self.store.set_meta(key, reply)
@@ -347,10 +380,14 @@ def open_sandboxes(kind: str, image: str, repo_path: Path, commit: str, count: i
 
 
 def offline_statement(candidate: Candidate, verdict: Verdict, repo: str) -> str:
-    return write_problem_statement(repo=repo, hint=candidate.hint, fail_to_pass=verdict.fail_to_pass, failure_output=verdict.failure_output)
+    return write_problem_statement(
+        repo=repo, hint=candidate.hint, fail_to_pass=verdict.fail_to_pass, failure_output=verdict.failure_output
+    )
 
 
-def llm_statement(candidate: Candidate, verdict: Verdict, repo: str, files: dict[str, str], models: ModelAccess) -> tuple[str, str]:
+def llm_statement(
+    candidate: Candidate, verdict: Verdict, repo: str, files: dict[str, str], models: ModelAccess
+) -> tuple[str, str]:
     """(statement, "llm") — or, when the model's issue quotes a line of the fix, (offline statement,
     "fell_back_offline")."""
     from swesmith.entities import parse_entities
@@ -363,9 +400,12 @@ def llm_statement(candidate: Candidate, verdict: Verdict, repo: str, files: dict
         if entity is not None:
             sources.append(entity.source)
     messages = issue_messages(
-        repo=repo, hint=candidate.hint, fail_to_pass=verdict.fail_to_pass, failure_output=verdict.failure_output,
+        repo=repo,
+        hint=candidate.hint,
+        fail_to_pass=verdict.fail_to_pass,
+        failure_output=verdict.failure_output,
         test_sources=sources,
-    )  # fmt: skip
+    )
     statement = models.ask(messages, 0, "issue-writer").strip()
     if not statement or leaked_fix_line(statement, verdict.gold_patch):
         return offline_statement(candidate, verdict, repo), "fell_back_offline"
@@ -393,13 +433,21 @@ def task_test_patch(candidate: Candidate, verdict: Verdict, *, snapshot: str, fi
     are the base, and F2P tests that already existed at the parent are removed from that view too.
     Otherwise the agent sees the snapshot's tests, without the F2P ones."""
     if candidate.strategy is Strategy.COMMIT_HISTORICAL:
-        parent, commit, base = candidate.meta["base_commit"], candidate.source_commit, candidate.meta.get("test_patch", "")
+        parent, commit, base = (
+            candidate.meta["base_commit"],
+            candidate.source_commit,
+            candidate.meta.get("test_patch", ""),
+        )
         changed = set(patch_files(base))
         return hidden_test_patch(
-            verdict.fail_to_pass, lambda path: read_at(commit if path in changed else parent, path),
-            shown=lambda path: read_at(parent, path), base_patch=base,
-        )  # fmt: skip
-    return hidden_test_patch(verdict.fail_to_pass, lambda path: files[path] if path in files else read_at(snapshot, path))
+            verdict.fail_to_pass,
+            lambda path: read_at(commit if path in changed else parent, path),
+            shown=lambda path: read_at(parent, path),
+            base_patch=base,
+        )
+    return hidden_test_patch(
+        verdict.fail_to_pass, lambda path: files[path] if path in files else read_at(snapshot, path)
+    )
 
 
 def build_task(
@@ -424,9 +472,12 @@ def build_task(
         source_commit=candidate.source_commit,
         group=candidate.group,
         difficulty=Difficulty(
-            files=size.files, hunks=size.hunks, lines=size.lines, f2p_count=len(verdict.fail_to_pass),
+            files=size.files,
+            hunks=size.hunks,
+            lines=size.lines,
+            f2p_count=len(verdict.fail_to_pass),
             test_time_s=round(verdict.test_time_s, 3),
-        ),  # fmt: skip
+        ),
     )
 
 
@@ -437,7 +488,9 @@ def build_task(
 Progress = Callable[[str, int, int | None], None]  # (stage, done, total)
 
 
-def mine(repo: str, options: MineOptions, settings: Settings, progress: Progress = lambda *a: None, log=print) -> MiningReport:
+def mine(
+    repo: str, options: MineOptions, settings: Settings, progress: Progress = lambda *a: None, log=print
+) -> MiningReport:
     from harnesses.images.build import build_env_image, host_ca_bundle, resolve_snapshot
 
     began = time.monotonic()
@@ -463,9 +516,14 @@ def mine(repo: str, options: MineOptions, settings: Settings, progress: Progress
             raise GskillError(f"{exc}; use --sandbox local or start Docker") from None
         progress("env image", 0, 1)
         env = build_env_image(
-            client, snapshot, base_image=settings.base_image, base_image_fallback=settings.base_image_fallback,
-            cache_dir=settings.cache_dir, ca_bundle=host_ca_bundle(settings.ca_bundle), timeout_s=settings.env_build_timeout_s,
-        )  # fmt: skip
+            client,
+            snapshot,
+            base_image=settings.base_image,
+            base_image_fallback=settings.base_image_fallback,
+            cache_dir=settings.cache_dir,
+            ca_bundle=host_ca_bundle(settings.ca_bundle),
+            timeout_s=settings.env_build_timeout_s,
+        )
         if not env.collects:
             raise GskillError(f"the test suite does not collect in {env.image}; see `gskill env build {repo}`")
         image = env.image
@@ -508,13 +566,18 @@ def mine(repo: str, options: MineOptions, settings: Settings, progress: Progress
             walked = store.get_meta(history_key)
             if walked is None:
                 walk_rejected: Counter = Counter()
-                mirrored, historical = history_candidates(snapshot.path, snapshot.commit, options, walk_rejected, history_counts)
-                store.set_meta(history_key, {
-                    "mirrored": [candidate_to_json(c) for c in mirrored],
-                    "historical": [candidate_to_json(c) for c in historical],
-                    "rejected": dict(walk_rejected),
-                    "counts": [[path, name, count] for (path, name), count in history_counts.items()],
-                })  # fmt: skip
+                mirrored, historical = history_candidates(
+                    snapshot.path, snapshot.commit, options, walk_rejected, history_counts
+                )
+                store.set_meta(
+                    history_key,
+                    {
+                        "mirrored": [candidate_to_json(c) for c in mirrored],
+                        "historical": [candidate_to_json(c) for c in historical],
+                        "rejected": dict(walk_rejected),
+                        "counts": [[path, name, count] for (path, name), count in history_counts.items()],
+                    },
+                )
                 rejected.update(walk_rejected)
             else:  # resume: the walk over the history is minutes of parsing on a big repo
                 mirrored = [candidate_from_json(record) for record in walked["mirrored"]]
@@ -552,15 +615,28 @@ def mine(repo: str, options: MineOptions, settings: Settings, progress: Progress
             else:
                 why = f"none of the {len(targets)} covered function(s) gave a candidate"
             if "procedural" in options.strategies:
-                sources.append(noting_empty(procedural_source(files, targets, tests_for, options), "procedural", why, empty))
+                sources.append(
+                    noting_empty(procedural_source(files, targets, tests_for, options), "procedural", why, empty)
+                )
             if "llm-rewrite" in options.strategies:
                 from swesmith.llm_rewrite import rewrite_candidates
 
                 assert model_access is not None
-                sources.append(noting_empty(rewrite_candidates(
-                    files, targets, ask=lambda messages, attempt: model_access.ask(messages, attempt, "llm-rewrite"),
-                    attempts=options.llm_attempts, rejected=rejected, test_files_for=tests_for,
-                ), "llm-rewrite", why, empty))  # fmt: skip
+                sources.append(
+                    noting_empty(
+                        rewrite_candidates(
+                            files,
+                            targets,
+                            ask=lambda messages, attempt: model_access.ask(messages, attempt, "llm-rewrite"),
+                            attempts=options.llm_attempts,
+                            rejected=rejected,
+                            test_files_for=tests_for,
+                        ),
+                        "llm-rewrite",
+                        why,
+                        empty,
+                    )
+                )
         # Validation, in parallel, resumable; candidates are drawn lazily so --max-tasks stops early.
         results: list[tuple[Candidate, Verdict]] = []
         seen_keys: set[str] = set()
@@ -652,7 +728,9 @@ def mine(repo: str, options: MineOptions, settings: Settings, progress: Progress
             rejected[f"{strategy}:{verdict.reason}"] += 1
             continue
         try:
-            test_patches.append(task_test_patch(candidate, verdict, snapshot=snapshot.commit, files=files, read_at=read_at))
+            test_patches.append(
+                task_test_patch(candidate, verdict, snapshot=snapshot.commit, files=files, read_at=read_at)
+            )
         except VisibleTests:  # the agent could run the very tests that grade it
             rejected[f"{strategy}:f2p_not_hideable"] += 1
             continue
@@ -670,7 +748,15 @@ def mine(repo: str, options: MineOptions, settings: Settings, progress: Progress
     else:
         statements = [offline_statement(candidate, verdict, snapshot.name) for candidate, verdict in accepted]
     tasks = [
-        build_task(candidate, verdict, repo=snapshot.name, snapshot=snapshot.commit, image=image, test_patch=test_patch, statement=statement)
+        build_task(
+            candidate,
+            verdict,
+            repo=snapshot.name,
+            snapshot=snapshot.commit,
+            image=image,
+            test_patch=test_patch,
+            statement=statement,
+        )
         for (candidate, verdict), test_patch, statement in zip(accepted, test_patches, statements)
     ]
     unique = dedupe(tasks)
@@ -693,7 +779,9 @@ def mine(repo: str, options: MineOptions, settings: Settings, progress: Progress
     for split in ("train", "val", "test"):
         chosen = [task for task in split_tasks if task.split and task.split.value == split]
         report.splits[split] = write_jsonl(options.out / f"{split}.jsonl", chosen)
-    report.mean_validation_seconds = round(sum(validation_times) / len(validation_times), 3) if validation_times else 0.0
+    report.mean_validation_seconds = (
+        round(sum(validation_times) / len(validation_times), 3) if validation_times else 0.0
+    )
     report.mean_test_seconds = round(sum(test_times) / len(test_times), 3) if test_times else 0.0
     report.llm_calls = len(model_access.log.calls) if model_access else 0
     report.wall_seconds = round(time.monotonic() - began, 1)

@@ -54,9 +54,17 @@ COSMETIC_FUNCTIONS = frozenset({"__repr__", "__str__"})
 _LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "log"})
 
 _COMPARE_SWAPS: dict[type[ast.cmpop], str] = {
-    ast.Lt: "<=", ast.LtE: "<", ast.Gt: ">=", ast.GtE: ">", ast.Eq: "!=", ast.NotEq: "==",
-    ast.Is: "is not", ast.IsNot: "is", ast.In: "not in", ast.NotIn: "in",
-}  # fmt: skip
+    ast.Lt: "<=",
+    ast.LtE: "<",
+    ast.Gt: ">=",
+    ast.GtE: ">",
+    ast.Eq: "!=",
+    ast.NotEq: "==",
+    ast.Is: "is not",
+    ast.IsNot: "is",
+    ast.In: "not in",
+    ast.NotIn: "in",
+}
 # The only token between two operands (besides parentheses, whitespace and comments) is the
 # operator itself; multi-word operators come first so `is not` is not read as `is`.
 _COMPARE_TOKEN = re.compile(r"\bis(?:\s|\\)+not\b|\bnot(?:\s|\\)+in\b|\bis\b|\bin\b|<=|>=|==|!=|<|>")
@@ -198,13 +206,17 @@ def _is_dead_guard(node: ast.AST) -> bool:
     if isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING":
         return True
     if isinstance(test, ast.Compare):
-        return any(isinstance(operand, ast.Name) and operand.id == "__name__" for operand in (test.left, *test.comparators))
+        return any(
+            isinstance(operand, ast.Name) and operand.id == "__name__" for operand in (test.left, *test.comparators)
+        )
     return False
 
 
 def _is_opaque(node: ast.AST) -> bool:
     """Nodes whose insides belong to someone else or must not be touched."""
-    return isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.JoinedStr)) or _is_dead_guard(node)
+    return isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.JoinedStr)) or _is_dead_guard(
+        node
+    )
 
 
 _SKIPPED_FIELDS = frozenset({"annotation", "returns", "decorator_list", "type_params", "type_comment"})
@@ -272,7 +284,9 @@ def _is_noisy_call(call: ast.AST) -> bool:
 
 
 def _is_sequence_like(node: ast.AST) -> bool:
-    return isinstance(node, _SEQUENCE_NODES) or (isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)))
+    return isinstance(node, _SEQUENCE_NODES) or (
+        isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes))
+    )
 
 
 # ------------------------------------------------------------------------------------------------

@@ -91,7 +91,9 @@ def assign_splits(tasks: Sequence[Task], sizes: Sequence[int] = DEFAULT_SIZES, s
             name = queue.pop()
             dealt.append(name)
             size = len(groups[name])
-            open_splits = [split for split in _SPLITS if quota[split] > 0 and filled[split] + size <= quota[split] + size // 2]
+            open_splits = [
+                split for split in _SPLITS if quota[split] > 0 and filled[split] + size <= quota[split] + size // 2
+            ]
             if not open_splits:
                 assignment[name] = None
                 continue
@@ -106,7 +108,9 @@ def assign_splits(tasks: Sequence[Task], sizes: Sequence[int] = DEFAULT_SIZES, s
 _MAX_STATES = 1 << 23  # (train+1)·(val+1)·(test+1) above this: keep the dealt split (bits of memory per size)
 
 
-def _exact(order: list[str], size: dict[str, int], dealt: dict[str, Split | None], quota: dict[Split, int]) -> dict[str, Split | None]:
+def _exact(
+    order: list[str], size: dict[str, int], dealt: dict[str, Split | None], quota: dict[Split, int]
+) -> dict[str, Split | None]:
     """Re-assign groups so the splits meet `quota` exactly (or as closely as whole groups can), keeping
     the dealt split of as many groups as possible (the stratification). Groups of one size are
     interchangeable for the sizes, so a bitset search over (train, val, test) fill levels runs once
@@ -150,9 +154,10 @@ def _exact(order: list[str], size: dict[str, int], dealt: dict[str, Split | None
         counts[s] = next(
             taken
             for taken in _nearest(wanted)
-            if min(taken) >= 0 and sum(taken) <= len(members)
+            if min(taken) >= 0
+            and sum(taken) <= len(members)
             and reachable(layers[index], *(fill - s * n for fill, n in zip(goal, taken)))
-        )  # fmt: skip
+        )
         goal = tuple(fill - s * n for fill, n in zip(goal, counts[s]))
     # Groups keep their dealt split while its count lasts; the rest fill the remaining places in order.
     result: dict[str, Split | None] = {}
@@ -180,7 +185,7 @@ def _nearest(point: tuple[int, ...]) -> Iterator[tuple[int, ...]]:
             rest = distance - abs(dx)
             for dy in range(-rest, rest + 1):
                 dz = rest - abs(dy)
-                for sign in ((-1, 1) if dz else (1,)):
+                for sign in (-1, 1) if dz else (1,):
                     yield (x + dx, y + dy, z + sign * dz)
 
 

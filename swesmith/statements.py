@@ -76,7 +76,9 @@ own words. Never mention test file names, test function names or test commands, 
 in the code the fix belongs or how to fix it."""
 
 
-def issue_messages(*, repo: str, hint: str, fail_to_pass: list[str], failure_output: str, test_sources: list[str]) -> list[dict]:
+def issue_messages(
+    *, repo: str, hint: str, fail_to_pass: list[str], failure_output: str, test_sources: list[str]
+) -> list[dict]:
     behaviours = sorted({_words(test) for test in fail_to_pass})
     lines = [f"Repository: {repo}"]
     subject = commit_subject(hint) if hint else ""
@@ -88,7 +90,13 @@ def issue_messages(*, repo: str, hint: str, fail_to_pass: list[str], failure_out
     if messages:
         lines += ["", "Observed errors:", "```", *messages, "```"]
     if test_sources:
-        lines += ["", "Code showing the expected behaviour:", "```python", *(source.rstrip() for source in test_sources[:3]), "```"]
+        lines += [
+            "",
+            "Code showing the expected behaviour:",
+            "```python",
+            *(source.rstrip() for source in test_sources[:3]),
+            "```",
+        ]
     return [{"role": "system", "content": ISSUE_SYSTEM_PROMPT}, {"role": "user", "content": "\n".join(lines) + "\n"}]
 
 

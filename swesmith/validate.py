@@ -58,7 +58,8 @@ FAILING = {"FAILED", "ERROR"}
 # pytest's closing line, e.g. "=== 3 failed, 10 passed in 0.52s ===" or "no tests ran in 0.01s".
 # With -q the line has no "===" frame.
 _SUMMARY = re.compile(
-    r"^=*\s*(?:no tests ran|\d+ (?:passed|failed|errors?|skipped|deselected|xfailed|xpassed|warnings?))[^\n]* in [\d.]+s", re.M
+    r"^=*\s*(?:no tests ran|\d+ (?:passed|failed|errors?|skipped|deselected|xfailed|xpassed|warnings?))[^\n]* in [\d.]+s",
+    re.M,
 )
 # Exit codes 0-2 and 5 are pytest's "tests ran" outcomes; 3 (internal error) and 4 (usage) are not.
 _RAN_EXIT_CODES = {0, 1, 2, 5}
@@ -95,7 +96,9 @@ def file_seconds(output: str) -> dict[str, float]:
 PATCH_FAILED = 97  # exit code of a `prefix` that could not apply its patch
 
 
-def run_tests(sandbox: Sandbox, test_files: tuple[str, ...], timeout: float, base: str = PYTEST, prefix: str = "") -> TestRun:
+def run_tests(
+    sandbox: Sandbox, test_files: tuple[str, ...], timeout: float, base: str = PYTEST, prefix: str = ""
+) -> TestRun:
     """One pytest run; `prefix` is shell run first in the same exec (one round trip for apply + run)."""
     env = {"PYTHONDONTWRITEBYTECODE": "1"}
     if base == PYTEST_FIRST:
@@ -127,9 +130,11 @@ class Baseline:
 
     def to_json(self) -> dict:
         return {
-            "passing": sorted(self.passing), "flaky": sorted(self.flaky), "duration_s": self.duration_s,
+            "passing": sorted(self.passing),
+            "flaky": sorted(self.flaky),
+            "duration_s": self.duration_s,
             "run_seconds": self.run_seconds,
-        }  # fmt: skip
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> "Baseline":
@@ -143,7 +148,9 @@ class Baseline:
             if not run.ran:
                 reason = "timed out" if run.timed_out else f"exit {run.exit_code}"
                 raise RuntimeError(f"the snapshot's test suite does not run ({reason}):\n{run.tail}")
-        flaky = {test for test in set(first.status) | set(second.status) if first.status.get(test) != second.status.get(test)}
+        flaky = {
+            test for test in set(first.status) | set(second.status) if first.status.get(test) != second.status.get(test)
+        }
         passing = {test for test, outcome in first.status.items() if outcome in PASSING and test not in flaky}
         return cls(passing, flaky, min(first.duration_s, second.duration_s), file_seconds(first.output))
 
@@ -167,7 +174,11 @@ class Baseline:
             if not node:
                 chosen |= in_file
             else:
-                chosen |= {test for test in in_file if test == entry or test.startswith(entry + "[") or test.startswith(entry + "::")}
+                chosen |= {
+                    test
+                    for test in in_file
+                    if test == entry or test.startswith(entry + "[") or test.startswith(entry + "::")
+                }
         return chosen
 
 
@@ -215,7 +226,9 @@ def _repeat(
         sandbox.write_file("/tmp/gskill-candidate.diff", patch)
         prefix = f"git apply --whitespace=nowarn /tmp/gskill-candidate.diff || exit {PATCH_FAILED}; "
     for attempt in range(runs):
-        run = run_tests(sandbox, selection, timeout, PYTEST_FIRST if attempt == 0 else PYTEST_QUIET, prefix if attempt == 0 else "")
+        run = run_tests(
+            sandbox, selection, timeout, PYTEST_FIRST if attempt == 0 else PYTEST_QUIET, prefix if attempt == 0 else ""
+        )
         if attempt == 0 and patch and run.exit_code == PATCH_FAILED and not run.ran:
             return [], "patch_does_not_apply"
         if run.timed_out:
@@ -247,12 +260,17 @@ def validate(sandbox: Sandbox, candidate: Candidate, baseline: Baseline, *, time
     try:
         # Nothing broke on the first run: a second cannot create an F2P. Saves half of most rejects.
         if own_gold:
+
             def nothing_broke(run: TestRun) -> bool:
                 return not run.collection_errors and not any(outcome in FAILING for outcome in run.status.values())
         else:
+
             def nothing_broke(run: TestRun) -> bool:
                 return not any(_failed(test, run) for test in relevant)
-        bug_runs, why = _repeat(sandbox, candidate.test_files, timeout, runs, stop=nothing_broke, patch=candidate.bug_patch)
+
+        bug_runs, why = _repeat(
+            sandbox, candidate.test_files, timeout, runs, stop=nothing_broke, patch=candidate.bug_patch
+        )
         if why:
             return rejected(why, failure_output=bug_runs[-1].tail if bug_runs else "")
         first = bug_runs[0]
@@ -266,7 +284,9 @@ def validate(sandbox: Sandbox, candidate: Candidate, baseline: Baseline, *, time
             if why:
                 return rejected(why, failure_output=fixed_runs[-1].tail if fixed_runs else "")
             # Like the baseline: only tests that pass on every fixed run count (flaky ones drop out).
-            relevant = {test for test in fixed_runs[0].status if all(run.status.get(test) in PASSING for run in fixed_runs)}
+            relevant = {
+                test for test in fixed_runs[0].status if all(run.status.get(test) in PASSING for run in fixed_runs)
+            }
             if not relevant:
                 return rejected("no_passing_tests_fixed")
         flips = {test for test in relevant if len({_failed(test, run) for run in bug_runs}) > 1}
@@ -277,7 +297,9 @@ def validate(sandbox: Sandbox, candidate: Candidate, baseline: Baseline, *, time
         if own_gold:
             gold_patch = own_gold
         else:  # the gold patch (the bug reversed) and the reset, in one round trip
-            done = sandbox.exec(f"git diff -R --binary > /tmp/gskill-gold.diff && {RESET} && cat /tmp/gskill-gold.diff", timeout=120)
+            done = sandbox.exec(
+                f"git diff -R --binary > /tmp/gskill-gold.diff && {RESET} && cat /tmp/gskill-gold.diff", timeout=120
+            )
             if not done.ok:
                 raise RuntimeError(f"cannot take the gold patch: {done.output.strip()[-300:]}")
             gold_patch, clean = done.output, True

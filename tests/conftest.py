@@ -38,9 +38,11 @@ def docker_client(request):
     # Every Docker fixture starts here: the one place to stop a test that escaped the docker mark.
     if docker_excluded(request.config):
         test = os.environ.get("PYTEST_CURRENT_TEST", "a test").rsplit(" ", 1)[0]
-        pytest.fail(f"{test} uses Docker but is not marked docker, so -m {request.config.getoption('markexpr')!r} "
-                    "did not deselect it: mark it (pytest.mark.docker, or pytest.param(..., marks=pytest.mark.docker))",
-                    pytrace=False)  # fmt: skip
+        pytest.fail(
+            f"{test} uses Docker but is not marked docker, so -m {request.config.getoption('markexpr')!r} "
+            "did not deselect it: mark it (pytest.mark.docker, or pytest.param(..., marks=pytest.mark.docker))",
+            pytrace=False,
+        )
     from harnesses.sandbox import SandboxError, docker_client as connect
 
     try:
@@ -77,7 +79,11 @@ def calc_env_image(docker_client, base_image, calc_repo, tmp_path_factory) -> st
 
     snapshot = resolve_snapshot(calc_repo, None, tmp_path_factory.mktemp("cache"))
     env = build_env_image(
-        docker_client, snapshot, base_image=base_image, cache_dir=tmp_path_factory.mktemp("cache"), ca_bundle=host_ca_bundle()
+        docker_client,
+        snapshot,
+        base_image=base_image,
+        cache_dir=tmp_path_factory.mktemp("cache"),
+        ca_bundle=host_ca_bundle(),
     )
     assert env.collected == 7, env.report
     return env.image
@@ -92,7 +98,9 @@ def mined_tasks(base_image, tmp_path_factory) -> Path:
 
     repo, _ = make_history_repo(tmp_path_factory.mktemp("history"))
     out = tmp_path_factory.mktemp("mined")
-    done = gskill("mine", str(repo), "--out", str(out), "--strategies", "commit-mirror", env={"GSKILL_BASE_IMAGE": base_image})
+    done = gskill(
+        "mine", str(repo), "--out", str(out), "--strategies", "commit-mirror", env={"GSKILL_BASE_IMAGE": base_image}
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert len(read_tasks(out / "tasks.jsonl")) == 2
     return out
@@ -108,8 +116,15 @@ def tally_tasks(base_image, tmp_path_factory) -> Path:
 
     repo, _ = make_tally_repo(tmp_path_factory.mktemp("tally"))
     out = tmp_path_factory.mktemp("tally-tasks")
-    done = gskill("mine", str(repo), "--out", str(out), "--strategies", "commit-mirror,commit-historical",
-                  env={"GSKILL_BASE_IMAGE": base_image})  # fmt: skip
+    done = gskill(
+        "mine",
+        str(repo),
+        "--out",
+        str(out),
+        "--strategies",
+        "commit-mirror,commit-historical",
+        env={"GSKILL_BASE_IMAGE": base_image},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     strategies = sorted(task.strategy.value for task in read_tasks(out / "tasks.jsonl"))
     assert strategies == ["commit-historical"] * 2 + ["commit-mirror"] * 2, strategies
@@ -128,8 +143,20 @@ def library_tasks(base_image, tmp_path_factory) -> Path:
 
     repo = make_library_repo(tmp_path_factory.mktemp("library"))
     out = tmp_path_factory.mktemp("library-tasks")
-    done = gskill("mine", str(repo), "--out", str(out), "--strategies", "procedural", "--all", "--split", "10,5,5",
-                  "--seed", "2", env={"GSKILL_BASE_IMAGE": base_image})  # fmt: skip
+    done = gskill(
+        "mine",
+        str(repo),
+        "--out",
+        str(out),
+        "--strategies",
+        "procedural",
+        "--all",
+        "--split",
+        "10,5,5",
+        "--seed",
+        "2",
+        env={"GSKILL_BASE_IMAGE": base_image},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     train, val = read_tasks(out / "train.jsonl"), read_tasks(out / "val.jsonl")
     # The premise of the learning test: what validation needs can be learned from training failures.

@@ -7,16 +7,21 @@ import textwrap
 from pathlib import Path
 
 GIT_ENV = {
-    "GIT_AUTHOR_NAME": "fixture", "GIT_AUTHOR_EMAIL": "fixture@example.com",
-    "GIT_COMMITTER_NAME": "fixture", "GIT_COMMITTER_EMAIL": "fixture@example.com",
-    "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z",
-}  # fmt: skip
+    "GIT_AUTHOR_NAME": "fixture",
+    "GIT_AUTHOR_EMAIL": "fixture@example.com",
+    "GIT_COMMITTER_NAME": "fixture",
+    "GIT_COMMITTER_EMAIL": "fixture@example.com",
+    "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z",
+    "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z",
+}
 
 
 def git(repo: Path, *args: str) -> str:
     import os
 
-    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, env={**os.environ, **GIT_ENV}, check=True)
+    done = subprocess.run(
+        ["git", *args], cwd=repo, capture_output=True, text=True, env={**os.environ, **GIT_ENV}, check=True
+    )
     return done.stdout.strip()
 
 
@@ -99,7 +104,7 @@ def make_calc_repo(root: Path, extra_files: dict[str, str] | None = None) -> Pat
     return repo
 
 
-GEOMETRY_V1 = '''
+GEOMETRY_V1 = """
 def area(width, height):
     return width * height
 
@@ -110,9 +115,9 @@ def perimeter(width, height):
 
 def describe(width, height):
     return "%sx%s" % (width, height)
-'''
+"""
 
-TESTS_V1 = '''
+TESTS_V1 = """
 from shapes.geometry import area, describe, perimeter
 
 
@@ -122,9 +127,9 @@ def test_area():
 
 def test_describe():
     assert describe(2, 3) == "2x3"
-'''
+"""
 
-FLAKY_TEST = '''
+FLAKY_TEST = """
 import os
 
 FLIP = os.path.join(os.path.dirname(__file__), ".flip")
@@ -136,7 +141,7 @@ def test_sometimes():
         os.remove(FLIP)
         assert False, "flaky"
     open(FLIP, "w").close()
-'''
+"""
 
 
 def make_history_repo(root: Path) -> tuple[Path, dict[str, str]]:
@@ -146,8 +151,16 @@ def make_history_repo(root: Path) -> tuple[Path, dict[str, str]]:
     git(repo, "init", "-q", "-b", "main")
     commits: dict[str, str] = {}
     pyproject = CALC_FILES["pyproject.toml"].replace('name = "calc"', 'name = "shapes"')
-    write(repo, {"pyproject.toml": pyproject, ".gitignore": "__pycache__/\n.flip\n", "src/shapes/__init__.py": "",
-                 "src/shapes/geometry.py": GEOMETRY_V1, "tests/test_geometry.py": TESTS_V1})  # fmt: skip
+    write(
+        repo,
+        {
+            "pyproject.toml": pyproject,
+            ".gitignore": "__pycache__/\n.flip\n",
+            "src/shapes/__init__.py": "",
+            "src/shapes/geometry.py": GEOMETRY_V1,
+            "tests/test_geometry.py": TESTS_V1,
+        },
+    )
     commits["initial"] = commit_all(repo, "initial")
 
     # A bug fix with its test: perimeter forgot the factor 2.
@@ -163,7 +176,9 @@ def make_history_repo(root: Path) -> tuple[Path, dict[str, str]]:
         'def area(width, height):\n    if width < 0 or height < 0:\n        raise ValueError("negative size")\n    return width * height',
     )
     (repo / "src/shapes/geometry.py").write_text(text)
-    tests += "\n\ndef test_area_negative():\n    import pytest\n\n    with pytest.raises(ValueError):\n        area(-1, 2)\n"
+    tests += (
+        "\n\ndef test_area_negative():\n    import pytest\n\n    with pytest.raises(ValueError):\n        area(-1, 2)\n"
+    )
     (repo / "tests/test_geometry.py").write_text(tests)
     commits["fix_area"] = commit_all(repo, "area: reject negative sizes")
 
@@ -175,13 +190,17 @@ def make_history_repo(root: Path) -> tuple[Path, dict[str, str]]:
     commits["refactor"] = commit_all(repo, "Use an f-string in describe")
 
     # Docstring-only change.
-    (repo / "src/shapes/geometry.py").write_text(text.replace("def describe(width, height):\n", 'def describe(width, height):\n    """Like 2x3."""\n'))
+    (repo / "src/shapes/geometry.py").write_text(
+        text.replace("def describe(width, height):\n", 'def describe(width, height):\n    """Like 2x3."""\n')
+    )
     commits["docs"] = commit_all(repo, "Document describe")
 
     # The module and its tests are renamed after the fixes.
     git(repo, "mv", "src/shapes/geometry.py", "src/shapes/core.py")
     git(repo, "mv", "tests/test_geometry.py", "tests/test_core.py")
-    (repo / "tests/test_core.py").write_text((repo / "tests/test_core.py").read_text().replace("shapes.geometry", "shapes.core"))
+    (repo / "tests/test_core.py").write_text(
+        (repo / "tests/test_core.py").read_text().replace("shapes.geometry", "shapes.core")
+    )
     commits["rename"] = commit_all(repo, "Rename geometry to core")
 
     write(repo, {"tests/test_flaky.py": FLAKY_TEST})
@@ -190,7 +209,7 @@ def make_history_repo(root: Path) -> tuple[Path, dict[str, str]]:
 
 
 LIBRARY_MODULES = {
-    "pricing": '''
+    "pricing": """
         def subtotal(prices, quantities):
             total = 0
             for price, quantity in zip(prices, quantities):
@@ -206,8 +225,8 @@ LIBRARY_MODULES = {
 
         def tax(amount, rate=0.2):
             return round(amount * rate, 2)
-    ''',
-    "stock": '''
+    """,
+    "stock": """
         def available(on_hand, reserved):
             if reserved > on_hand:
                 return 0
@@ -220,8 +239,8 @@ LIBRARY_MODULES = {
 
         def restock(level, batch, capacity):
             return min(level + batch, capacity)
-    ''',
-    "units": '''
+    """,
+    "units": """
         def grams(kilos):
             return kilos * 1000
 
@@ -234,8 +253,8 @@ LIBRARY_MODULES = {
 
         def volume(width, height, depth):
             return width * height * depth
-    ''',
-    "labels": '''
+    """,
+    "labels": """
         def sku(category, number):
             return f"{category.upper()}-{number:04d}"
 
@@ -249,11 +268,11 @@ LIBRARY_MODULES = {
             if len(text) <= limit:
                 return text
             return text[: limit - 1] + "~"
-    ''',
+    """,
 }
 
 LIBRARY_TESTS = {
-    "pricing": '''
+    "pricing": """
         import pytest
         from shop.pricing import discount, subtotal, tax
 
@@ -274,8 +293,8 @@ LIBRARY_TESTS = {
         def test_tax():
             assert tax(10) == 2.0
             assert tax(10, rate=0.1) == 1.0
-    ''',
-    "stock": '''
+    """,
+    "stock": """
         from shop.stock import available, needs_reorder, restock
 
 
@@ -292,8 +311,8 @@ LIBRARY_TESTS = {
         def test_restock():
             assert restock(3, 4, 10) == 7
             assert restock(8, 4, 10) == 10
-    ''',
-    "units": '''
+    """,
+    "units": """
         import pytest
         from shop.units import grams, pack_count, volume
 
@@ -311,8 +330,8 @@ LIBRARY_TESTS = {
 
         def test_volume():
             assert volume(2, 3, 4) == 24
-    ''',
-    "labels": '''
+    """,
+    "labels": """
         from shop.labels import shorten, sku, title
 
 
@@ -327,7 +346,7 @@ LIBRARY_TESTS = {
         def test_shorten():
             assert shorten("hello", 10) == "hello"
             assert shorten("hello world", 6) == "hello~"
-    ''',
+    """,
 }
 
 
@@ -338,8 +357,12 @@ def make_library_repo(root: Path) -> Path:
     repo.mkdir(parents=True)
     git(repo, "init", "-q", "-b", "main")
     pyproject = CALC_FILES["pyproject.toml"].replace('name = "calc"', 'name = "shop"')
-    files = {"pyproject.toml": pyproject, ".gitignore": "__pycache__/\n", "src/shop/__init__.py": "",
-             "README.md": "# shop\n\nPrices, stock levels, units and labels for a small shop.\n"}  # fmt: skip
+    files = {
+        "pyproject.toml": pyproject,
+        ".gitignore": "__pycache__/\n",
+        "src/shop/__init__.py": "",
+        "README.md": "# shop\n\nPrices, stock levels, units and labels for a small shop.\n",
+    }
     files.update({f"src/shop/{name}.py": text for name, text in LIBRARY_MODULES.items()})
     files.update({f"tests/test_{name}.py": text for name, text in LIBRARY_TESTS.items()})
     write(repo, files)
@@ -383,7 +406,7 @@ def render(text, **context):
     return compile_template(text)(context)
 '''
 
-TEMPLATE_TESTS = '''
+TEMPLATE_TESTS = """
 from tmpl import escape, generate, render
 
 
@@ -405,11 +428,11 @@ def test_render_plain_text():
 
 def test_generate_defines_render():
     assert generate("x").startswith("def render(context):")
-'''
+"""
 
 # A suite that leaves at once when run under coverage: no test runs, so `coverage json` has "No data
 # to report" however tolerant it is; plain pytest runs are unaffected.
-HARD_EXIT_CONFTEST = '''
+HARD_EXIT_CONFTEST = """
 import os
 import sys
 
@@ -417,7 +440,7 @@ import sys
 def pytest_sessionstart(session):
     if "coverage" in sys.modules:
         os._exit(0)
-'''
+"""
 
 
 def make_template_repo(root: Path) -> tuple[Path, dict[str, str]]:
@@ -428,15 +451,22 @@ def make_template_repo(root: Path) -> tuple[Path, dict[str, str]]:
     repo.mkdir(parents=True)
     git(repo, "init", "-q", "-b", "main")
     pyproject = CALC_FILES["pyproject.toml"].replace('name = "calc"', 'name = "tmpl"')
-    write(repo, {"pyproject.toml": pyproject, ".gitignore": "__pycache__/\n", "src/tmpl/__init__.py": TEMPLATE_ENGINE,
-                 "tests/test_tmpl.py": TEMPLATE_TESTS})  # fmt: skip
+    write(
+        repo,
+        {
+            "pyproject.toml": pyproject,
+            ".gitignore": "__pycache__/\n",
+            "src/tmpl/__init__.py": TEMPLATE_ENGINE,
+            "tests/test_tmpl.py": TEMPLATE_TESTS,
+        },
+    )
     commits = {"engine": commit_all(repo, "tmpl: a template engine")}
     write(repo, {"tests/conftest.py": HARD_EXIT_CONFTEST})
     commits["hard_exit"] = commit_all(repo, "tests: leave hard")
     return repo, commits
 
 
-TALLY_V1 = '''
+TALLY_V1 = """
 def double(x):
     return x + x
 
@@ -447,7 +477,7 @@ def triple(x):
 
 def halve(x):
     return x / 2
-'''
+"""
 
 TALLY_TESTS_V1 = '''
 from tally import double, halve, triple
@@ -477,12 +507,23 @@ def make_tally_repo(root: Path) -> tuple[Path, dict[str, str]]:
     repo.mkdir(parents=True)
     git(repo, "init", "-q", "-b", "main")
     pyproject = CALC_FILES["pyproject.toml"].replace('name = "calc"', 'name = "tally"')
-    write(repo, {"pyproject.toml": pyproject, ".gitignore": "__pycache__/\n", "README.md": "# tally\n",
-                 "src/tally/__init__.py": TALLY_V1, "tests/test_tally.py": TALLY_TESTS_V1})  # fmt: skip
+    write(
+        repo,
+        {
+            "pyproject.toml": pyproject,
+            ".gitignore": "__pycache__/\n",
+            "README.md": "# tally\n",
+            "src/tally/__init__.py": TALLY_V1,
+            "tests/test_tally.py": TALLY_TESTS_V1,
+        },
+    )
     commits = {"initial": commit_all(repo, "initial")}
     source, tests = (repo / "src/tally/__init__.py").read_text(), (repo / "tests/test_tally.py").read_text()
     source = source.replace("def triple(x):\n    return x + x", "def triple(x):\n    return 3 * x")
-    tests = tests.replace("        assert double(2) == 4\n", "        assert double(2) == 4\n\n    def test_triple(self):\n        assert triple(2) == 6\n")
+    tests = tests.replace(
+        "        assert double(2) == 4\n",
+        "        assert double(2) == 4\n\n    def test_triple(self):\n        assert triple(2) == 6\n",
+    )
     write(repo, {"src/tally/__init__.py": source, "tests/test_tally.py": tests})
     commits["fix_triple"] = commit_all(repo, "Fix triple (#3)")
     source = source.replace("return x / 2", "return x // 2")

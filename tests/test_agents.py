@@ -37,10 +37,17 @@ def cache_dir():
 
 @pytest.mark.parametrize("agent", ["codex", "claude"])
 @pytest.mark.parametrize("model,resolved", [("scripted/oracle", 2), ("scripted/noop", 0)])
-def test_real_agents_resolve_with_the_oracle_and_not_with_noop(agent, model, resolved, mined_tasks, cache_dir, tmp_path):
+def test_real_agents_resolve_with_the_oracle_and_not_with_noop(
+    agent, model, resolved, mined_tasks, cache_dir, tmp_path
+):
     tasks = read_tasks(mined_tasks / "tasks.jsonl")
-    summary = evaluate(tasks, config=RunConfig(agent=agent, model=model, workers=2, step_limit=20, wall_time_limit_s=300),
-                       skill="", run_dir=tmp_path, cache_dir=cache_dir)  # fmt: skip
+    summary = evaluate(
+        tasks,
+        config=RunConfig(agent=agent, model=model, workers=2, step_limit=20, wall_time_limit_s=300),
+        skill="",
+        run_dir=tmp_path,
+        cache_dir=cache_dir,
+    )
     assert installed(TOOLS[agent], cache_dir) is not None
     assert summary["resolved"] == resolved and summary["infra_errors"] == 0, json.dumps(summary)
     assert summary["statuses"] == ({"resolved": 2} if resolved else {"no_patch": 2})
@@ -49,7 +56,12 @@ def test_real_agents_resolve_with_the_oracle_and_not_with_noop(agent, model, res
         rollout = record["rollout"]
         assert rollout["exit_status"] == "submitted", rollout["error"]
         # The tokens in the record are the gateway's count of the calls it served.
-        calls = [json.loads(l) for l in (tmp_path / "traces" / f"{rollout['instance_id']}.run0.attempt1.gateway.jsonl").read_text().splitlines()]
+        calls = [
+            json.loads(l)
+            for l in (tmp_path / "traces" / f"{rollout['instance_id']}.run0.attempt1.gateway.jsonl")
+            .read_text()
+            .splitlines()
+        ]
         assert rollout["usage"]["calls"] == len(calls) >= 3
         assert rollout["usage"]["input_tokens"] == sum(c["usage"]["input_tokens"] for c in calls) > 0
         assert {c["api"] for c in calls} == {"codex": {"responses"}, "claude": {"messages"}}[agent]
@@ -58,21 +70,33 @@ def test_real_agents_resolve_with_the_oracle_and_not_with_noop(agent, model, res
         # The agent's own account is kept beside the gateway's (which is what we score with).
         assert rollout["agent_reported"].get("input_tokens", 0) > 0 and rollout["steps"] >= 1
         if agent == "codex":
-            assert (tmp_path / "traces" / f"{rollout['instance_id']}.run0.attempt1.agent.session.jsonl").stat().st_size > 0
+            assert (
+                tmp_path / "traces" / f"{rollout['instance_id']}.run0.attempt1.agent.session.jsonl"
+            ).stat().st_size > 0
 
 
 @pytest.mark.parametrize(
     "agent,mode,expect",
     [
-        ("codex", "agents-md", "text"), ("codex", "skill", "listing"), ("codex", "repo-skill", "listing"),
-        ("claude", "claude-md", "text"), ("claude", "system-prompt", "text"), ("claude", "skill", "listing"),
+        ("codex", "agents-md", "text"),
+        ("codex", "skill", "listing"),
+        ("codex", "repo-skill", "listing"),
+        ("claude", "claude-md", "text"),
+        ("claude", "system-prompt", "text"),
+        ("claude", "skill", "listing"),
         ("claude", "repo-skill", "listing"),
     ],
-)  # fmt: skip
+)
 def test_the_skill_reaches_the_model(agent, mode, expect, mined_tasks, cache_dir, tmp_path):
     task = read_tasks(mined_tasks / "tasks.jsonl")[:1]
-    summary = evaluate(task, config=RunConfig(agent=agent, model="scripted/noop", workers=1, step_limit=10, wall_time_limit_s=300),
-                       skill=SKILL, skill_mode=mode, run_dir=tmp_path, cache_dir=cache_dir)  # fmt: skip
+    summary = evaluate(
+        task,
+        config=RunConfig(agent=agent, model="scripted/noop", workers=1, step_limit=10, wall_time_limit_s=300),
+        skill=SKILL,
+        skill_mode=mode,
+        run_dir=tmp_path,
+        cache_dir=cache_dir,
+    )
     assert summary["infra_errors"] == 0 and summary["skill_mode"] == mode
     first = json.loads(next((tmp_path / "traces").glob("*.gateway.jsonl")).read_text().splitlines()[0])
     request = json.dumps(first["request"])
@@ -90,13 +114,33 @@ def test_doctor_reports_agents_and_bad_agent_inputs_are_one_line_errors(cache_di
     from tests.helpers import gskill
 
     done = gskill("doctor")
-    assert "agent codex" in done.stdout and "agent claude" in done.stdout and "@openai/codex@0.169.0-linux-x64 ready" in done.stdout
+    assert (
+        "agent codex" in done.stdout
+        and "agent claude" in done.stdout
+        and "@openai/codex@0.169.0-linux-x64 ready" in done.stdout
+    )
     empty = gskill("doctor", env={"GSKILL_CACHE_DIR": str(tmp_path / "empty-cache")})
     assert "gskill agents install codex" in empty.stdout  # missing agents are named, not fatal
     for args, message in (
         (["agents", "install", "aider"], "unknown agent"),
-        (["eval", "--tasks", str(mined_tasks), "--agent", "codex", "--skill-mode", "claude-md", "--model", "scripted/noop",
-          "--out", str(tmp_path / "o")], "--skill-mode"),
-    ):  # fmt: skip
+        (
+            [
+                "eval",
+                "--tasks",
+                str(mined_tasks),
+                "--agent",
+                "codex",
+                "--skill-mode",
+                "claude-md",
+                "--model",
+                "scripted/noop",
+                "--out",
+                str(tmp_path / "o"),
+            ],
+            "--skill-mode",
+        ),
+    ):
         failed = gskill(*args)
-        assert failed.returncode == 2 and message in failed.stderr and failed.stderr.strip().count("\n") == 0, failed.stderr
+        assert failed.returncode == 2 and message in failed.stderr and failed.stderr.strip().count("\n") == 0, (
+            failed.stderr
+        )

@@ -76,10 +76,7 @@ def test_test_extras_preferred_over_dev_with_name_normalisation() -> None:
 
 def test_testing_with_underscore_and_case_variants_are_all_taken() -> None:
     spec = detect(
-        {
-            "pyproject.toml": PROJECT
-            + '[project.optional-dependencies]\nTESTING = ["a"]\n"test_" = ["b"]\ndev = ["c"]\n'
-        }
+        {"pyproject.toml": PROJECT + '[project.optional-dependencies]\nTESTING = ["a"]\n"test_" = ["b"]\ndev = ["c"]\n'}
     )
     assert spec.extras == ("TESTING", "test_")
 
@@ -448,7 +445,7 @@ def test_install_script_text() -> None:
     assert "exit 1" in script
     assert "python -m pip install -r 'requirements/my tests.txt' ||" in script
     assert "python -m pip install 'pytest>=7; python_version >= \"3.8\"' ||" in script
-    assert '[gskill-install]' in script
+    assert "[gskill-install]" in script
     # Never a bare pip: every pip call goes through `python -m pip`.
     for line in script.splitlines():
         if "pip install" in line and not line.lstrip().startswith("echo"):

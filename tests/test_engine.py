@@ -23,8 +23,15 @@ def run(tmp_path: Path, evaluator=None, lm=None, name="store", train_size=24, **
     train, val = tasks[:train_size], tasks[24:]
     evaluator = evaluator or ToyEvaluator()
     config.setdefault("max_metric_calls", 120)
-    result = optimize({"skill": ""}, evaluator, train, val, reflection_lm=lm or ScriptedReflector(),
-                      store=RunStore(tmp_path / f"{name}.sqlite"), config=EngineConfig(**config))  # fmt: skip
+    result = optimize(
+        {"skill": ""},
+        evaluator,
+        train,
+        val,
+        reflection_lm=lm or ScriptedReflector(),
+        store=RunStore(tmp_path / f"{name}.sqlite"),
+        config=EngineConfig(**config),
+    )
     return result, evaluator, val
 
 
@@ -33,7 +40,9 @@ def test_learning_raises_validation_to_the_attainable_maximum(tmp_path):
     attainable = evaluator.attainable(val)
     assert result.seed.val_mean <= 0.2  # the empty skill: base competence only
     assert result.best.val_mean >= 0.8 * attainable and result.best.val_mean > result.seed.val_mean
-    assert all(c.tokens <= 2000 for c in result.candidates) and result.best.tokens == count_tokens(result.best.components["skill"])
+    assert all(c.tokens <= 2000 for c in result.candidates) and result.best.tokens == count_tokens(
+        result.best.components["skill"]
+    )
     # Every accepted child beat its parent on its minibatch — strictly; a simplified one may tie but is
     # shorter — and was then scored on all of val.
     by_index = {c.index: c for c in result.candidates}
@@ -65,8 +74,14 @@ def test_metric_call_budget_is_never_overshot(tmp_path, limit):
 
 def test_dollar_budget_counts_rollouts_and_reflection_and_is_never_overshot(tmp_path):
     lm = ScriptedReflector(cost=0.05)
-    result, evaluator, _ = run(tmp_path, evaluator=ToyEvaluator(cost_per_call=0.1), lm=lm, max_metric_calls=None,
-                               max_cost_usd=4.0, max_cost_per_reflection=0.05)  # fmt: skip
+    result, evaluator, _ = run(
+        tmp_path,
+        evaluator=ToyEvaluator(cost_per_call=0.1),
+        lm=lm,
+        max_metric_calls=None,
+        max_cost_usd=4.0,
+        max_cost_per_reflection=0.05,
+    )
     spent = 0.1 * len(evaluator.calls) + 0.05 * len(lm.prompts)
     assert result.stop_reason == "budget exhausted" and spent <= 4.0 + 1e-9
     assert abs(result.spend.cost_usd - spent) < 1e-9 and spent > 3.0  # used, not just reserved
@@ -77,7 +92,9 @@ def test_a_reflection_lm_that_bounds_its_price_is_held_to_that_bound(tmp_path, b
     """The fixed reserve ($0.25) is below what a reflection costs here ($0.45, bounded at $0.50): only the
     per-prompt bound keeps the budget, whatever headroom the last iteration leaves."""
     lm = ScriptedReflector(cost=0.45, bound=0.5)
-    result, evaluator, _ = run(tmp_path, evaluator=ToyEvaluator(cost_per_call=0.1), lm=lm, max_metric_calls=None, max_cost_usd=budget)
+    result, evaluator, _ = run(
+        tmp_path, evaluator=ToyEvaluator(cost_per_call=0.1), lm=lm, max_metric_calls=None, max_cost_usd=budget
+    )
     spent = 0.1 * len(evaluator.calls) + 0.45 * len(lm.prompts)
     assert result.stop_reason == "budget exhausted" and lm.prompts and spent <= budget + 1e-9
     assert abs(result.spend.cost_usd - spent) < 1e-9 and spent > budget - 1.5
@@ -140,7 +157,9 @@ def test_malformed_proposals_are_rejected_and_never_evaluated(tmp_path, reply, r
 
 
 def test_an_over_budget_proposal_is_simplified_before_evaluation(tmp_path):
-    long_reply = "````markdown\n# Skill\n" + "- `src/shop/pricing.py`: prices live here; read it before editing.\n" * 60 + "````"
+    long_reply = (
+        "````markdown\n# Skill\n" + "- `src/shop/pricing.py`: prices live here; read it before editing.\n" * 60 + "````"
+    )
     result, evaluator, _ = run(tmp_path, lm=ScriptedReflector(canned=[long_reply]), max_iterations=1, token_budget=300)
     [iteration] = result.iterations
     assert iteration["notes"][0].startswith("over budget") and iteration["notes"][1] == "simplified"
@@ -161,11 +180,18 @@ def test_trim_keeps_head_and_tail():
 
 
 def _record(index: int, scores: list[float]) -> CandidateRecord:
-    return CandidateRecord(index, {"skill": str(index)}, [], "refine", index, {f"v{i}": s for i, s in enumerate(scores)}, 1)
+    return CandidateRecord(
+        index, {"skill": str(index)}, [], "refine", index, {f"v{i}": s for i, s in enumerate(scores)}, 1
+    )
 
 
 def test_frontier_drops_dominated_candidates_and_weights_by_fronts():
-    candidates = [_record(0, [1, 0, 0, 0]), _record(1, [1, 1, 0, 0]), _record(2, [0, 0, 1, 0]), _record(3, [0, 0, 0, 0])]
+    candidates = [
+        _record(0, [1, 0, 0, 0]),
+        _record(1, [1, 1, 0, 0]),
+        _record(2, [0, 0, 1, 0]),
+        _record(3, [0, 0, 0, 0]),
+    ]
     # Candidate 0 is dominated by 1; candidate 3 is on the v3 front (everyone ties at 0) but dominated.
     assert frontier.frontier_weights(candidates) == {1: 3, 2: 2}
     rng = random.Random(0)
@@ -176,8 +202,13 @@ def test_frontier_drops_dominated_candidates_and_weights_by_fronts():
 
 
 def test_combine_and_simplify_run_when_the_mix_asks_for_them(tmp_path):
-    result, _, _ = run(tmp_path, max_metric_calls=200, operator_mix={"refine": 0.4, "combine": 0.3, "simplify": 0.3},
-                       simplify_min_tokens=40, seed=3)  # fmt: skip
+    result, _, _ = run(
+        tmp_path,
+        max_metric_calls=200,
+        operator_mix={"refine": 0.4, "combine": 0.3, "simplify": 0.3},
+        simplify_min_tokens=40,
+        seed=3,
+    )
     operators = {it["operator"] for it in result.iterations}
     assert {"combine", "simplify"} & operators
     for candidate in result.candidates:
@@ -194,13 +225,29 @@ def test_the_engine_imports_no_harness_docker_or_litellm():
 def test_frozen_components_never_change_and_others_take_turns(tmp_path):
     tasks = make_tasks(20)
     seed = {"skill": "", "system_prompt": "You fix bugs."}
-    result = optimize(seed, ToyEvaluator(), tasks[:12], tasks[12:], reflection_lm=ScriptedReflector(), store=RunStore(tmp_path / "s.sqlite"),
-                      config=EngineConfig(max_metric_calls=80, frozen=("system_prompt",)))  # fmt: skip
-    assert len(result.candidates) > 1 and all(c.components["system_prompt"] == "You fix bugs." for c in result.candidates)
+    result = optimize(
+        seed,
+        ToyEvaluator(),
+        tasks[:12],
+        tasks[12:],
+        reflection_lm=ScriptedReflector(),
+        store=RunStore(tmp_path / "s.sqlite"),
+        config=EngineConfig(max_metric_calls=80, frozen=("system_prompt",)),
+    )
+    assert len(result.candidates) > 1 and all(
+        c.components["system_prompt"] == "You fix bugs." for c in result.candidates
+    )
     assert {it["component"] for it in result.iterations} == {"skill"}
     with pytest.raises(ValueError, match="every component is frozen"):
-        optimize(seed, ToyEvaluator(), tasks[:12], tasks[12:], reflection_lm=ScriptedReflector(), store=RunStore(tmp_path / "t.sqlite"),
-                 config=EngineConfig(max_metric_calls=80, frozen=("skill", "system_prompt")))  # fmt: skip
+        optimize(
+            seed,
+            ToyEvaluator(),
+            tasks[:12],
+            tasks[12:],
+            reflection_lm=ScriptedReflector(),
+            store=RunStore(tmp_path / "t.sqlite"),
+            config=EngineConfig(max_metric_calls=80, frozen=("skill", "system_prompt")),
+        )
 
 
 def test_a_dollar_budget_is_checked_before_each_rollout_not_reserved_per_batch(tmp_path):
@@ -211,7 +258,9 @@ def test_a_dollar_budget_is_checked_before_each_rollout_not_reserved_per_batch(t
         max_cost_per_call = 0.5
 
     evaluator = Capped(cost_per_call=0.05)
-    result, _, _ = run(tmp_path, evaluator=evaluator, max_metric_calls=None, max_cost_usd=2.0, max_cost_per_reflection=0.0, workers=2)
+    result, _, _ = run(
+        tmp_path, evaluator=evaluator, max_metric_calls=None, max_cost_usd=2.0, max_cost_per_reflection=0.0, workers=2
+    )
     spent = 0.05 * len(evaluator.calls)
     assert result.stop_reason == "budget exhausted" and len(result.candidates) >= 2
     assert spent <= 2.0 < spent + 0.5 and abs(result.spend.cost_usd - spent) < 1e-9

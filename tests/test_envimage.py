@@ -31,7 +31,10 @@ def test_image_holds_a_fresh_history_and_no_bytecode_of_the_snapshot(calc_env_im
         assert box.exec("git rev-list --all --count").output.strip() == "1"
         assert box.exec("git remote").output.strip() == ""
         assert box.exec("git stash list; git reflog | wc -l").output.split() == ["1"]
-        assert box.exec("find /repo -name '*.pyc' -o -name __pycache__ | grep -v '^/repo/.git' | wc -l").output.strip() == "0"
+        assert (
+            box.exec("find /repo -name '*.pyc' -o -name __pycache__ | grep -v '^/repo/.git' | wc -l").output.strip()
+            == "0"
+        )
         # Build leftovers (egg-info etc.) must not show up as the agent's patch.
         assert box.diff() == ""
         # The editable install points at /repo, so edits there are what the tests import.

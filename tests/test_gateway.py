@@ -12,7 +12,14 @@ from harnesses.gateway.server import Caps, Gateway
 from tests.helpers import optional
 
 GOLD = "diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-a = 1\n+a = 2\n"
-BASH = {"type": "function", "function": {"name": "bash", "description": "run", "parameters": {"type": "object", "properties": {"command": {"type": "string"}}}}}
+BASH = {
+    "type": "function",
+    "function": {
+        "name": "bash",
+        "description": "run",
+        "parameters": {"type": "object", "properties": {"command": {"type": "string"}}},
+    },
+}
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +34,9 @@ def trace(path):
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_chat_completions(gateway, tmp_path, stream):
-    session = gateway.open_session(model="scripted/oracle", trace_path=tmp_path / "t.jsonl", metadata={"gold_patch": GOLD})
+    session = gateway.open_session(
+        model="scripted/oracle", trace_path=tmp_path / "t.jsonl", metadata={"gold_patch": GOLD}
+    )
     client = openai.OpenAI(base_url=session.base_url + "/v1", api_key=session.token)
     messages = [{"role": "system", "content": "sys"}, {"role": "user", "content": "fix it"}]
     if stream:
@@ -42,15 +51,26 @@ def test_chat_completions(gateway, tmp_path, stream):
         assert call.function.name == "bash" and reply.usage.prompt_tokens > 0
     assert arguments == {"command": "git status --short"}  # the oracle's first step
     # Second step, with the first answered: the oracle applies the gold patch.
-    messages += [{"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "bash", "arguments": "{}"}}]},
-                 {"role": "tool", "tool_call_id": "c1", "content": "clean"}]  # fmt: skip
+    messages += [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "bash", "arguments": "{}"}}],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": "clean"},
+    ]
     reply = client.chat.completions.create(model="whatever", messages=messages, tools=[BASH])
-    assert "git apply /tmp/gskill-fix.diff" in json.loads(reply.choices[0].message.tool_calls[0].function.arguments)["command"]
+    assert (
+        "git apply /tmp/gskill-fix.diff"
+        in json.loads(reply.choices[0].message.tool_calls[0].function.arguments)["command"]
+    )
     usage = gateway.close_session(session)
     assert usage.calls == 2 and usage.input_tokens > 0 and usage.output_tokens > 0
     records = trace(tmp_path / "t.jsonl")
     assert [r["api"] for r in records] == ["chat", "chat"] and records[0]["stream"] is stream
-    assert records[0]["requested_model"] == "whatever" and records[0]["model"] == "scripted/oracle"  # the session's model is used
+    assert (
+        records[0]["requested_model"] == "whatever" and records[0]["model"] == "scripted/oracle"
+    )  # the session's model is used
     assert records[1]["request"]["messages"][-1]["content"] == "clean" and records[1]["response"]["choices"]
 
 
@@ -58,12 +78,23 @@ def test_chat_completions(gateway, tmp_path, stream):
 def test_openai_responses(gateway, tmp_path, stream):
     session = gateway.open_session(model="scripted/noop", trace_path=tmp_path / "t.jsonl")
     client = openai.OpenAI(base_url=session.base_url + "/v1", api_key=session.token)
-    shell = {"type": "function", "name": "shell", "description": "run", "parameters": {"type": "object", "properties": {"command": {"type": "array", "items": {"type": "string"}}}}}
-    inputs = [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "fix it"}]},
-              {"type": "function_call", "call_id": "c1", "name": "shell", "arguments": "{\"command\": [\"ls\"]}"},
-              {"type": "function_call_output", "call_id": "c1", "output": "README"}]  # fmt: skip
+    shell = {
+        "type": "function",
+        "name": "shell",
+        "description": "run",
+        "parameters": {"type": "object", "properties": {"command": {"type": "array", "items": {"type": "string"}}}},
+    }
+    inputs = [
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "fix it"}]},
+        {"type": "function_call", "call_id": "c1", "name": "shell", "arguments": '{"command": ["ls"]}'},
+        {"type": "function_call_output", "call_id": "c1", "output": "README"},
+    ]
     if stream:
-        events = list(client.responses.create(model="gpt-5-codex", instructions="be brief", input=inputs, tools=[shell], stream=True))
+        events = list(
+            client.responses.create(
+                model="gpt-5-codex", instructions="be brief", input=inputs, tools=[shell], stream=True
+            )
+        )
         kinds = [event.type for event in events]
         assert kinds[0] == "response.created" and kinds[-1] == "response.completed"
         assert "response.function_call_arguments.delta" in kinds and "response.output_item.done" in kinds
@@ -72,7 +103,11 @@ def test_openai_responses(gateway, tmp_path, stream):
         final = client.responses.create(model="gpt-5-codex", instructions="be brief", input=inputs, tools=[shell])
     calls = [item for item in final.output if item.type == "function_call"]
     # One assistant turn in the input: the noop policy's second step, through Codex's argv-style tool.
-    assert calls and calls[0].name == "shell" and json.loads(calls[0].arguments) == {"command": ["bash", "-lc", "git status --short"]}
+    assert (
+        calls
+        and calls[0].name == "shell"
+        and json.loads(calls[0].arguments) == {"command": ["bash", "-lc", "git status --short"]}
+    )
     assert final.usage.input_tokens > 0
     gateway.close_session(session)
     record = trace(tmp_path / "t.jsonl")[0]
@@ -81,17 +116,33 @@ def test_openai_responses(gateway, tmp_path, stream):
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_anthropic_messages(gateway, tmp_path, stream):
-    session = gateway.open_session(model="scripted/oracle", trace_path=tmp_path / "t.jsonl", metadata={"gold_patch": GOLD})
+    session = gateway.open_session(
+        model="scripted/oracle", trace_path=tmp_path / "t.jsonl", metadata={"gold_patch": GOLD}
+    )
     anthropic = optional("anthropic")  # the dev extra's real client
     client = anthropic.Anthropic(base_url=session.base_url, api_key=session.token, max_retries=0)
-    tools = [{"name": "Bash", "description": "run", "input_schema": {"type": "object", "properties": {"command": {"type": "string"}}}}]
+    tools = [
+        {
+            "name": "Bash",
+            "description": "run",
+            "input_schema": {"type": "object", "properties": {"command": {"type": "string"}}},
+        }
+    ]
     messages = [
         {"role": "user", "content": "fix it"},
-        {"role": "assistant", "content": [{"type": "text", "text": "look"}, {"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": "ls"}}]},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "text", "text": "look"},
+                {"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": "ls"}},
+            ],
+        },
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "README"}]},
     ]
     if stream:
-        with client.messages.stream(model="claude-x", max_tokens=100, system="sys", messages=messages, tools=tools) as events:
+        with client.messages.stream(
+            model="claude-x", max_tokens=100, system="sys", messages=messages, tools=tools
+        ) as events:
             final = events.get_final_message()
     else:
         final = client.messages.create(model="claude-x", max_tokens=100, system="sys", messages=messages, tools=tools)
@@ -125,7 +176,11 @@ def test_needs_skill_policy_follows_the_skill_text(gateway):
 
     meta = {"gold_patch": GOLD, "needs": ["src/pkg/core.py"], "competent": 1.0, "base": 0.0, "instance_id": "t1"}
     for system, applies in (("Bugs live in src/pkg/core.py.", True), ("Read the README.", False)):
-        messages = [{"role": "system", "content": system}, {"role": "user", "content": "fix"}, {"role": "assistant", "content": "ok"}]
+        messages = [
+            {"role": "system", "content": system},
+            {"role": "user", "content": "fix"},
+            {"role": "assistant", "content": "ok"},
+        ]
         reply = complete("scripted/needs-skill", messages, tools=[BASH], metadata=meta)
         command = json.loads(reply.choices[0].message.tool_calls[0].function.arguments)["command"]
         assert ("git apply" in command) is applies
@@ -136,9 +191,13 @@ def test_malformed_requests_get_a_400_and_are_recorded(gateway, tmp_path):
     import urllib.request
 
     session = gateway.open_session(model="scripted/noop", trace_path=tmp_path / "t.jsonl")
-    for path, body in (("/v1/messages", b'{"messages": [{"role": "user", "content": [{"type": "tool_use"}]}]}'),
-                       ("/v1/chat/completions", b"not json")):  # fmt: skip
-        request = urllib.request.Request(session.base_url + path, data=body, headers={"authorization": f"Bearer {session.token}"})
+    for path, body in (
+        ("/v1/messages", b'{"messages": [{"role": "user", "content": [{"type": "tool_use"}]}]}'),
+        ("/v1/chat/completions", b"not json"),
+    ):
+        request = urllib.request.Request(
+            session.base_url + path, data=body, headers={"authorization": f"Bearer {session.token}"}
+        )
         with pytest.raises(urllib.error.HTTPError) as failure:
             urllib.request.urlopen(request, timeout=30)
         assert failure.value.code == 400
@@ -163,8 +222,14 @@ def test_scripted_reflector_counts_tokens_without_the_engine():
         "print(sorted(name for name in sys.modules if name.startswith('gskill.engine')))\n"
     )
     root = Path(__file__).resolve().parents[1]
-    done = subprocess.run([sys.executable, "-c", program], cwd=root, capture_output=True, text=True, timeout=120,
-                          env={**__import__("os").environ, "PYTHONPATH": str(root)})  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", program],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**__import__("os").environ, "PYTHONPATH": str(root)},
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
 
@@ -172,7 +237,9 @@ def test_scripted_reflector_counts_tokens_without_the_engine():
 # -- hostile and broken requests: answered with a 4xx, recorded, never a traceback ------------------
 
 
-def raw_request(url: str, head: str, body: bytes = b"", *, half_close: bool = False, timeout: float = 10) -> tuple[int, dict, float]:
+def raw_request(
+    url: str, head: str, body: bytes = b"", *, half_close: bool = False, timeout: float = 10
+) -> tuple[int, dict, float]:
     """Sends `head` (request line and headers) and `body` as they are; returns (status, JSON answer,
     seconds until the answer). `half_close`: the client stops sending (as when it dies mid-body)."""
     import socket
@@ -192,7 +259,9 @@ def raw_request(url: str, head: str, body: bytes = b"", *, half_close: bool = Fa
             data += chunk
         seconds = time.monotonic() - began
         header, _, rest = data.partition(b"\r\n\r\n")
-        length = int(next(line.split(b":")[1] for line in header.split(b"\r\n") if line.lower().startswith(b"content-length")))
+        length = int(
+            next(line.split(b":")[1] for line in header.split(b"\r\n") if line.lower().startswith(b"content-length"))
+        )
         while len(rest) < length:
             chunk = connection.recv(65536)
             assert chunk
@@ -210,7 +279,9 @@ def head(path: str, token: str = "", length: int | str | None = None, extra: str
 def test_the_token_is_checked_before_the_body_is_read(gateway, capfd):
     """A stranger declaring a 200 MB body is turned away before it sends it: nothing is read or held."""
     for token in ("", "sk-not-a-rollout"):
-        status, answer, seconds = raw_request(gateway.url, head("/v1/chat/completions", token, 200 * 2**20), b'{"messages": [')
+        status, answer, seconds = raw_request(
+            gateway.url, head("/v1/chat/completions", token, 200 * 2**20), b'{"messages": ['
+        )
         assert status == 401 and answer["error"]["type"] == "authentication_error" and seconds < 5
     assert "Traceback" not in capfd.readouterr().err
 
@@ -236,7 +307,9 @@ def test_a_body_over_the_cap_is_refused_with_413(gateway, tmp_path, capfd):
 def test_malformed_json_is_a_recorded_400(gateway, tmp_path, capfd, path):
     session = gateway.open_session(model="scripted/noop", trace_path=tmp_path / "t.jsonl")
     deep = b"[" * 100_000 + b"]" * 100_000
-    nested = json.dumps({"messages": [{"role": "user", "content": "hi"}], "metadata": json.loads("[" * 200 + "]" * 200)}).encode()
+    nested = json.dumps(
+        {"messages": [{"role": "user", "content": "hi"}], "metadata": json.loads("[" * 200 + "]" * 200)}
+    ).encode()
     for body in (b"{not json", b"\xff\xfe{}", b"[1, 2]", deep, nested):
         status, answer, _ = raw_request(gateway.url, head(path, session.token, len(body)), body)
         assert status == 400 and answer["error"]["type"] == "invalid_request_error", (body[:20], answer)
@@ -255,14 +328,20 @@ def test_a_bad_content_length_is_a_recorded_400(gateway, tmp_path, capfd, monkey
         status, answer, seconds = raw_request(gateway.url, head("/v1/chat/completions", session.token, length), body)
         assert status == 400 and "Content-Length" in answer["error"]["message"] and seconds < 5, (length, answer)
     # More declared than sent, then the client stops: the truncated body is not served.
-    status, answer, seconds = raw_request(gateway.url, head("/v1/chat/completions", session.token, len(body) + 100), body, half_close=True)
+    status, answer, seconds = raw_request(
+        gateway.url, head("/v1/chat/completions", session.token, len(body) + 100), body, half_close=True
+    )
     assert status == 400 and "ended after" in answer["error"]["message"] and seconds < 5
     # More declared than sent, and the client waits: dropped after BODY_TIMEOUT_S, not held forever.
     monkeypatch.setattr("harnesses.gateway.server.BODY_TIMEOUT_S", 0.5)
     status, _, seconds = raw_request(gateway.url, head("/v1/chat/completions", session.token, len(body) + 100), body)
     assert status == 408 and seconds < 5
     # Chunked bodies are not read: said so, rather than served as an empty request.
-    status, _, _ = raw_request(gateway.url, head("/v1/chat/completions", session.token, extra="transfer-encoding: chunked"), b"5\r\nhello\r\n0\r\n\r\n")
+    status, _, _ = raw_request(
+        gateway.url,
+        head("/v1/chat/completions", session.token, extra="transfer-encoding: chunked"),
+        b"5\r\nhello\r\n0\r\n\r\n",
+    )
     assert status == 411
     records = trace(tmp_path / "t.jsonl")
     assert [r["status"] for r in records] == [400] * 5 + [408, 411] and session.usage.calls == 0
@@ -283,8 +362,11 @@ def test_a_malformed_agent_request_is_not_a_provider_error(gateway, tmp_path, ca
         ("/v1/chat/completions", {"messages": hi, "tools": "bash"}),
         ("/v1/chat/completions", {"messages": hi, "temperature": "hot"}),
         ("/v1/responses", {"input": [{"type": "message", "role": "wizard", "content": "hi"}]}),
-        ("/v1/messages", {"max_tokens": 10, "messages": [{"role": "user", "content": [{"type": "text", "text": {"deep": 1}}]}]}),
-    ):  # fmt: skip
+        (
+            "/v1/messages",
+            {"max_tokens": 10, "messages": [{"role": "user", "content": [{"type": "text", "text": {"deep": 1}}]}]},
+        ),
+    ):
         data = json.dumps(body).encode()
         status, answer, _ = raw_request(gateway.url, head(path, session.token, len(data)), data)
         assert status == 400 and answer["error"]["type"] == "invalid_request_error", (body, answer)
@@ -292,6 +374,7 @@ def test_a_malformed_agent_request_is_not_a_provider_error(gateway, tmp_path, ca
     assert [r["status"] for r in trace(tmp_path / "t.jsonl")] == [400] * 8
     gateway.close_session(session)
     assert "Traceback" not in capfd.readouterr().err
+
 
 def test_the_unix_socket_serves_the_same_sessions_and_leaves_nothing_behind(tmp_path):
     """Task containers without a network reach the gateway through its unix socket (harnesses.sandbox.network)."""

@@ -43,7 +43,7 @@ CORE = '''
             return self.items[1]
 '''
 
-UTIL = '''
+UTIL = """
     def slugify(text):
         return text.lower()
 
@@ -54,12 +54,12 @@ UTIL = '''
 
     def legacy(text):
         return text
-'''
+"""
 
-OLD = '''
+OLD = """
     def ancient(x):
         return x
-'''
+"""
 
 
 def edit(repo: Path, path: str, old: str, new: str) -> None:
@@ -97,30 +97,46 @@ def history(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     repo.mkdir()
     git(repo, "init", "-q", "-b", "main")
     shas: dict[str, str] = {}
-    write(repo, {
-        "src/pkg/__init__.py": "",
-        "src/pkg/core.py": CORE,
-        "src/pkg/util.py": UTIL,
-        "src/pkg/old.py": OLD,
-        "tests/test_core.py": "from pkg.core import clamp\n\n\ndef test_clamp_low():\n    assert clamp(-1, 0, 5) == 0\n",
-        "tests/test_util.py": "from pkg.util import slugify\n\n\ndef test_slugify():\n    assert slugify('A') == 'a'\n",
-        "tests/test_old.py": "from pkg.old import ancient\n\n\ndef test_ancient():\n    assert ancient(1) == 1\n",
-        "README.md": "pkg\n",
-    })  # fmt: skip
+    write(
+        repo,
+        {
+            "src/pkg/__init__.py": "",
+            "src/pkg/core.py": CORE,
+            "src/pkg/util.py": UTIL,
+            "src/pkg/old.py": OLD,
+            "tests/test_core.py": "from pkg.core import clamp\n\n\ndef test_clamp_low():\n    assert clamp(-1, 0, 5) == 0\n",
+            "tests/test_util.py": "from pkg.util import slugify\n\n\ndef test_slugify():\n    assert slugify('A') == 'a'\n",
+            "tests/test_old.py": "from pkg.old import ancient\n\n\ndef test_ancient():\n    assert ancient(1) == 1\n",
+            "README.md": "pkg\n",
+        },
+    )
     shas["initial"] = commit_all(repo, "initial")
 
-    edit(repo, "src/pkg/core.py", "        return low\n    return value",
-         "        return low\n    if value > high:\n        return high\n    return value")
+    edit(
+        repo,
+        "src/pkg/core.py",
+        "        return low\n    return value",
+        "        return low\n    if value > high:\n        return high\n    return value",
+    )
     append(repo, "tests/test_core.py", "\n\ndef test_clamp_high():\n    assert clamp(9, 0, 5) == 5\n")
     shas["fix_clamp"] = commit_all(repo, "Fix clamp upper bound\n\nValues above `high` came back unchanged.")
 
-    edit(repo, "src/pkg/core.py", "return sum(self.items)", "return sum(item for item in self.items if item is not None)")
-    append(repo, "tests/test_core.py",
-           "\n\ndef test_total_skips_none():\n    from pkg.core import Box\n    assert Box([1, None]).total() == 1\n")
+    edit(
+        repo, "src/pkg/core.py", "return sum(self.items)", "return sum(item for item in self.items if item is not None)"
+    )
+    append(
+        repo,
+        "tests/test_core.py",
+        "\n\ndef test_total_skips_none():\n    from pkg.core import Box\n    assert Box([1, None]).total() == 1\n",
+    )
     shas["fix_total"] = commit_all(repo, "Box.total ignores None")
 
     edit(repo, "src/pkg/core.py", "return self.items[1]", "return self.items[0]")
-    append(repo, "tests/test_core.py", "\n\ndef test_first():\n    from pkg.core import Box\n    assert Box([1, 2]).first() == 1\n")
+    append(
+        repo,
+        "tests/test_core.py",
+        "\n\ndef test_first():\n    from pkg.core import Box\n    assert Box([1, 2]).first() == 1\n",
+    )
     shas["fix_first"] = commit_all(repo, "Box.first returns the first item")
 
     edit(repo, "src/pkg/old.py", "return x", "return x + 0  # normalise")
@@ -135,7 +151,11 @@ def history(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     shas["untested"] = commit_all(repo, "slugify strips")
 
     append(repo, "src/pkg/core.py", "\n\ndef double(x):\n    return 2 * x\n")
-    append(repo, "tests/test_core.py", "\n\ndef test_double():\n    from pkg.core import double\n    assert double(2) == 4\n")
+    append(
+        repo,
+        "tests/test_core.py",
+        "\n\ndef test_double():\n    from pkg.core import double\n    assert double(2) == 4\n",
+    )
     shas["add_only"] = commit_all(repo, "Add double")
 
     edit(repo, "src/pkg/util.py", "\n\ndef legacy(text):\n    return text\n", "")
@@ -144,7 +164,11 @@ def history(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     shas["removes"] = commit_all(repo, "Drop legacy; slugify dashes")
 
     edit(repo, "src/pkg/core.py", "return x * abs(factor)", "return x * factor")
-    append(repo, "tests/test_core.py", "\n\ndef test_scale_negative():\n    from pkg.core import scale\n    assert scale(2, -1) == -2\n")
+    append(
+        repo,
+        "tests/test_core.py",
+        "\n\ndef test_scale_negative():\n    from pkg.core import scale\n    assert scale(2, -1) == -2\n",
+    )
     shas["fix_scale"] = commit_all(repo, "scale keeps the sign")
 
     edit(repo, "src/pkg/core.py", "return x * factor", "return x * abs(factor)")
@@ -153,7 +177,11 @@ def history(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     # A side branch merged with a merge commit.
     git(repo, "checkout", "-q", "-b", "feature")
     edit(repo, "src/pkg/util.py", "return text.upper()", "return text.upper() + '!'")
-    append(repo, "tests/test_util.py", "\n\ndef test_shout():\n    from pkg.util import shout\n    assert shout('a') == 'A!'\n")
+    append(
+        repo,
+        "tests/test_util.py",
+        "\n\ndef test_shout():\n    from pkg.util import shout\n    assert shout('a') == 'A!'\n",
+    )
     shas["fix_shout"] = commit_all(repo, "shout exclaims")
     git(repo, "checkout", "-q", "main")
     write(repo, {"README.md": "pkg, merged\n"})
@@ -238,7 +266,11 @@ def test_since_and_max_commits(history, walked):
     assert shas["removes"] not in newer and shas["initial"] not in newer
     assert [change.sha for change in walk_commits(repo, "HEAD", max_commits=3)] == order[:3]
     # The snapshot bounds the walk: nothing newer than it is listed.
-    assert [change.sha for change in walk_commits(repo, shas["fix_total"])] == [shas["fix_total"], shas["fix_clamp"], shas["initial"]]
+    assert [change.sha for change in walk_commits(repo, shas["fix_total"])] == [
+        shas["fix_total"],
+        shas["fix_clamp"],
+        shas["initial"],
+    ]
 
 
 def test_entity_changes_equals_changed_entities(history, walked):
@@ -247,7 +279,11 @@ def test_entity_changes_equals_changed_entities(history, walked):
         for path, (old, new) in change.source_files.items():
             expected = changed_entities(old or "", new or "")
             assert entity_changes(parse_entities(old or ""), parse_entities(new or "")) == expected
-            got = (list(change.modified.get(path, ())), list(change.added.get(path, ())), list(change.removed.get(path, ())))
+            got = (
+                list(change.modified.get(path, ())),
+                list(change.added.get(path, ())),
+                list(change.removed.get(path, ())),
+            )
             assert got == (expected if old != new else ([], [], []))
 
 
@@ -266,11 +302,18 @@ def test_blob_reader_reads_in_batch_and_reports_missing(history):
 @pytest.mark.parametrize(
     "name,reason",
     [
-        ("fix_clamp", None), ("fix_total", None), ("fix_scale", None), ("fix_shout", None),
-        ("docs", "docs_only"), ("untested", "no_tests"), ("add_only", "no_modified_entity"),
-        ("removes", "removes_entity"), ("revert_scale", "no_tests"), ("initial", "no_modified_entity"),
+        ("fix_clamp", None),
+        ("fix_total", None),
+        ("fix_scale", None),
+        ("fix_shout", None),
+        ("docs", "docs_only"),
+        ("untested", "no_tests"),
+        ("add_only", "no_modified_entity"),
+        ("removes", "removes_entity"),
+        ("revert_scale", "no_tests"),
+        ("initial", "no_modified_entity"),
     ],
-)  # fmt: skip
+)
 def test_filter_reason(history, walked, name, reason):
     _, shas = history
     assert filter_reason(walked[shas[name]]) == reason
@@ -284,7 +327,10 @@ def test_filter_reason_size_limits(history, walked):
     assert filter_reason(change, max_source_files=0) == "too_many_files"
     assert filter_reason(change, max_source_lines=1) == "too_many_lines"
     assert filter_reason(change, max_entities=0) == "too_many_entities"
-    assert filter_reason(replace(change, modified={"a.py": ("f", "g"), "b.py": ("h",)}), max_entities=2) == "too_many_entities"
+    assert (
+        filter_reason(replace(change, modified={"a.py": ("f", "g"), "b.py": ("h",)}), max_entities=2)
+        == "too_many_entities"
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -319,7 +365,10 @@ def test_method_in_a_class_is_mirrored(history, mirrored, tmp_path):
     repo, shas = history
     candidate, reason = mirrored[shas["fix_total"]]
     assert reason == "ok" and candidate.entities == ("src/pkg/calc.py::Box.total",)
-    assert "-        return sum(item for item in self.items if item is not None)\n+        return sum(self.items)\n" in candidate.bug_patch
+    assert (
+        "-        return sum(item for item in self.items if item is not None)\n+        return sum(self.items)\n"
+        in candidate.bug_patch
+    )
     tree = clone_at(repo, shas["snapshot"], tmp_path / "tree")
     assert apply(tree, candidate.bug_patch, "--check").returncode == 0
 
@@ -359,7 +408,9 @@ def test_mirror_is_deterministic(history, walked, mirrored):
         again = {sha: mirror_candidate(change, index) for sha, change in walked.items()}
     assert again == mirrored
     # Candidate equality ignores meta; compare it (and the cache key) explicitly.
-    assert {sha: (c.key, c.meta) for sha, (c, _) in again.items() if c} == {sha: (c.key, c.meta) for sha, (c, _) in mirrored.items() if c}
+    assert {sha: (c.key, c.meta) for sha, (c, _) in again.items() if c} == {
+        sha: (c.key, c.meta) for sha, (c, _) in mirrored.items() if c
+    }
     # The same inputs through a fresh walk give the same changes.
     assert [change for change in walk_commits(repo, "HEAD")] == list(walked.values())
 
@@ -378,7 +429,9 @@ def tiny_fix_repo(tmp_path, name: str, fixed: str = "return -x", test: str = "te
 
 def test_drift_counts_functions_changed_since_the_fix(tmp_path):
     repo, fix = tiny_fix_repo(tmp_path, "drift", fixed="return abs(x)", test="test_f_negative")
-    edit(repo, "pkg/mod.py", "def f(x):\n    return abs(x)", "def f(x):\n    # refactored\n    y = abs(x)\n    return y")
+    edit(
+        repo, "pkg/mod.py", "def f(x):\n    return abs(x)", "def f(x):\n    # refactored\n    y = abs(x)\n    return y"
+    )
     commit_all(repo, "refactor f")
     change = next(change for change in walk_commits(repo, "HEAD") if change.sha == fix)
     with SnapshotIndex(repo, "HEAD") as index:
@@ -446,7 +499,13 @@ def test_old_escape_sequences_parse_quietly(tmp_path):
     repo = tmp_path / "escapes"
     repo.mkdir()
     git(repo, "init", "-q", "-b", "main")
-    write(repo, {"pkg/mod.py": 'import re\n\n\ndef f(x):\n    return re.match("\\d+", x)\n', "tests/test_mod.py": "def test_f():\n    pass\n"})
+    write(
+        repo,
+        {
+            "pkg/mod.py": 'import re\n\n\ndef f(x):\n    return re.match("\\d+", x)\n',
+            "tests/test_mod.py": "def test_f():\n    pass\n",
+        },
+    )
     commit_all(repo, "initial")
     edit(repo, "pkg/mod.py", 're.match("', 're.fullmatch("')
     append(repo, "tests/test_mod.py", "\n\ndef test_full():\n    pass\n")
@@ -464,10 +523,13 @@ def test_mirror_at_the_fix_itself_is_gits_reverse_diff(tmp_path):
     repo = tmp_path / "exact"
     repo.mkdir()
     git(repo, "init", "-q", "-b", "main")
-    write(repo, {
-        "src/m.py": "import math\n\n\nclass Shape:\n    def area(self, r):\n        return 3 * r * r\n\n\ndef keep():\n    return 1\n",
-        "tests/test_m.py": "def test_keep():\n    pass\n",
-    })  # fmt: skip
+    write(
+        repo,
+        {
+            "src/m.py": "import math\n\n\nclass Shape:\n    def area(self, r):\n        return 3 * r * r\n\n\ndef keep():\n    return 1\n",
+            "tests/test_m.py": "def test_keep():\n    pass\n",
+        },
+    )
     parent = commit_all(repo, "initial")
     edit(repo, "src/m.py", "return 3 * r * r", "return math.pi * r * r")
     append(repo, "tests/test_m.py", "\n\ndef test_area():\n    pass\n")

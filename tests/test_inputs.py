@@ -35,8 +35,16 @@ def tasks_dir(tmp_path):
     """A mining output folder whose tasks point at an image that does not exist (nothing may run them)."""
     folder = tmp_path / "tasks"
     folder.mkdir()
-    task = {"instance_id": "calc__x-1", "repo": "calc", "base_commit": "0" * 40, "patch": "", "problem_statement": "It breaks.",
-            "FAIL_TO_PASS": ["tests/test_core.py::test_add"], "image_name": "gskill-test/absent:0", "strategy": "commit-mirror"}  # fmt: skip
+    task = {
+        "instance_id": "calc__x-1",
+        "repo": "calc",
+        "base_commit": "0" * 40,
+        "patch": "",
+        "problem_statement": "It breaks.",
+        "FAIL_TO_PASS": ["tests/test_core.py::test_add"],
+        "image_name": "gskill-test/absent:0",
+        "strategy": "commit-mirror",
+    }
     for name in ("tasks", "train", "val", "test"):
         (folder / f"{name}.jsonl").write_text(json.dumps(task) + "\n")
     return folder
@@ -47,42 +55,91 @@ def tasks_dir(tmp_path):
 
 @pytest.mark.parametrize(
     "model,fragments",
-    [("nosuch/model-x", ("--model", "no provider", "nosuch/model-x")), ("openai/gpt-5-mini", ("--model", "OPENAI_API_KEY"))],
+    [
+        ("nosuch/model-x", ("--model", "no provider", "nosuch/model-x")),
+        ("openai/gpt-5-mini", ("--model", "OPENAI_API_KEY")),
+    ],
 )
 def test_eval_checks_the_model_first(tmp_path, tasks_dir, model, fragments):
-    done = fast_one_line_error(tmp_path, "eval", "--tasks", str(tasks_dir), "--model", model, "--out", str(tmp_path / "o"),
-                               fragments=fragments, env={"OPENAI_API_KEY": ""})  # fmt: skip
+    done = fast_one_line_error(
+        tmp_path,
+        "eval",
+        "--tasks",
+        str(tasks_dir),
+        "--model",
+        model,
+        "--out",
+        str(tmp_path / "o"),
+        fragments=fragments,
+        env={"OPENAI_API_KEY": ""},
+    )
     assert "sk-" not in done.stderr
 
 
 def test_a_missing_key_is_named_never_its_value(tmp_path, tasks_dir):
     # ANTHROPIC_API_KEY is set (its value must not appear), OPENAI_API_KEY is not.
     secret = "sk-gskill-sentinel-42"
-    done = fast_one_line_error(tmp_path, "learn", "--tasks", str(tasks_dir), "--model", "anthropic/claude-haiku-4-5", "--reflection-model",
-                               "openai/gpt-5-mini", "--out", str(tmp_path / "r"), fragments=("--reflection-model", "OPENAI_API_KEY"),
-                               env={"ANTHROPIC_API_KEY": secret})  # fmt: skip
+    done = fast_one_line_error(
+        tmp_path,
+        "learn",
+        "--tasks",
+        str(tasks_dir),
+        "--model",
+        "anthropic/claude-haiku-4-5",
+        "--reflection-model",
+        "openai/gpt-5-mini",
+        "--out",
+        str(tmp_path / "r"),
+        fragments=("--reflection-model", "OPENAI_API_KEY"),
+        env={"ANTHROPIC_API_KEY": secret},
+    )
     assert secret not in done.stdout + done.stderr
 
 
 def test_learn_checks_the_models_before_mining(tmp_path):
     repo = make_calc_repo(tmp_path)
-    fast_one_line_error(tmp_path, "learn", str(repo), "--model", "nosuch/model-x", fragments=("--model", "nosuch/model-x"),
-                        env={"GSKILL_CACHE_DIR": str(tmp_path / "cache")})  # fmt: skip
+    fast_one_line_error(
+        tmp_path,
+        "learn",
+        str(repo),
+        "--model",
+        "nosuch/model-x",
+        fragments=("--model", "nosuch/model-x"),
+        env={"GSKILL_CACHE_DIR": str(tmp_path / "cache")},
+    )
     assert not (tmp_path / "cache" / "mined").exists()
 
 
 def test_transfer_checks_every_cells_model(tmp_path, tasks_dir):
     skill = tmp_path / "skill.md"
     skill.write_text("- run `pytest -q`\n")
-    fast_one_line_error(tmp_path, "transfer", "--skill", str(skill), "--tasks", str(tasks_dir), "--matrix",
-                        "mini:scripted/noop,claude:anthropic/claude-haiku-4-5", "--out", str(tmp_path / "t"),
-                        fragments=("claude:anthropic/claude-haiku-4-5", "ANTHROPIC_API_KEY"))  # fmt: skip
+    fast_one_line_error(
+        tmp_path,
+        "transfer",
+        "--skill",
+        str(skill),
+        "--tasks",
+        str(tasks_dir),
+        "--matrix",
+        "mini:scripted/noop,claude:anthropic/claude-haiku-4-5",
+        "--out",
+        str(tmp_path / "t"),
+        fragments=("claude:anthropic/claude-haiku-4-5", "ANTHROPIC_API_KEY"),
+    )
 
 
 def test_mine_checks_its_model(tmp_path):
     repo = make_calc_repo(tmp_path)
-    fast_one_line_error(tmp_path, "mine", str(repo), "--out", str(tmp_path / "o"), "--model", "nosuch/model-x",
-                        fragments=("--model", "nosuch/model-x"))  # fmt: skip
+    fast_one_line_error(
+        tmp_path,
+        "mine",
+        str(repo),
+        "--out",
+        str(tmp_path / "o"),
+        "--model",
+        "nosuch/model-x",
+        fragments=("--model", "nosuch/model-x"),
+    )
 
 
 def test_refresh_checks_the_recorded_models_before_mining(tmp_path, published):  # noqa: F811
@@ -92,7 +149,9 @@ def test_refresh_checks_the_recorded_models_before_mining(tmp_path, published): 
     commit_all(published, "Record a real model")
     write(published, {"NEWS.md": "news\n"})
     commit_all(published, "A new commit")
-    fast_one_line_error(tmp_path, "refresh", str(published), "--out", str(tmp_path / "r"), fragments=("--model", "OPENAI_API_KEY"))
+    fast_one_line_error(
+        tmp_path, "refresh", str(published), "--out", str(tmp_path / "r"), fragments=("--model", "OPENAI_API_KEY")
+    )
     assert not (tmp_path / "r").exists()
 
 
@@ -103,13 +162,35 @@ def test_refresh_checks_the_recorded_models_before_mining(tmp_path, published): 
 def test_transfer_rejects_a_skill_mode_the_agent_lacks(tmp_path, tasks_dir, cell):
     skill = tmp_path / "skill.md"
     skill.write_text("- run `pytest -q`\n")
-    fast_one_line_error(tmp_path, "transfer", "--skill", str(skill), "--tasks", str(tasks_dir), "--matrix", cell, "--out", str(tmp_path / "t"),
-                        fragments=(cell.split("@")[1], "skill mode"))  # fmt: skip
+    fast_one_line_error(
+        tmp_path,
+        "transfer",
+        "--skill",
+        str(skill),
+        "--tasks",
+        str(tasks_dir),
+        "--matrix",
+        cell,
+        "--out",
+        str(tmp_path / "t"),
+        fragments=(cell.split("@")[1], "skill mode"),
+    )
 
 
 def test_learn_rejects_a_skill_mode_the_agent_lacks(tmp_path, tasks_dir):
-    fast_one_line_error(tmp_path, "learn", "--tasks", str(tasks_dir), "--model", "scripted/noop", "--skill-mode", "agents-md",
-                        "--out", str(tmp_path / "r"), fragments=("--skill-mode", "agents-md", "mini"))  # fmt: skip
+    fast_one_line_error(
+        tmp_path,
+        "learn",
+        "--tasks",
+        str(tasks_dir),
+        "--model",
+        "scripted/noop",
+        "--skill-mode",
+        "agents-md",
+        "--out",
+        str(tmp_path / "r"),
+        fragments=("--skill-mode", "agents-md", "mini"),
+    )
 
 
 # ---- 9: a skill file over the token budget ----------------------------------------------------------
@@ -123,13 +204,35 @@ def huge_skill(tmp_path):
 
 
 def test_eval_rejects_a_skill_over_the_token_budget(tmp_path, tasks_dir, huge_skill):
-    fast_one_line_error(tmp_path, "eval", "--tasks", str(tasks_dir), "--model", "scripted/noop", "--skill", str(huge_skill),
-                        "--out", str(tmp_path / "o"), fragments=("tokens", "--token-budget 2000"))  # fmt: skip
+    fast_one_line_error(
+        tmp_path,
+        "eval",
+        "--tasks",
+        str(tasks_dir),
+        "--model",
+        "scripted/noop",
+        "--skill",
+        str(huge_skill),
+        "--out",
+        str(tmp_path / "o"),
+        fragments=("tokens", "--token-budget 2000"),
+    )
 
 
 def test_transfer_rejects_a_skill_over_the_token_budget(tmp_path, tasks_dir, huge_skill):
-    fast_one_line_error(tmp_path, "transfer", "--skill", str(huge_skill), "--tasks", str(tasks_dir), "--matrix", "mini:scripted/noop",
-                        "--out", str(tmp_path / "t"), fragments=("tokens", "--token-budget 2000"))  # fmt: skip
+    fast_one_line_error(
+        tmp_path,
+        "transfer",
+        "--skill",
+        str(huge_skill),
+        "--tasks",
+        str(tasks_dir),
+        "--matrix",
+        "mini:scripted/noop",
+        "--out",
+        str(tmp_path / "t"),
+        fragments=("tokens", "--token-budget 2000"),
+    )
 
 
 # ---- 10: learn --resume with a bad learn.json, or with flags it would ignore ---------------------------
@@ -144,15 +247,21 @@ def write_learn_json(run_dir, tasks_dir, **extra) -> None:
 def test_resume_with_a_corrupt_learn_json(tmp_path):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "learn.json").write_text('{"tasks": "x", "options": {')
-    assert_one_line_error(gskill("learn", "--resume", str(tmp_path / "run")), "learn.json", "not a learn run's settings")
+    assert_one_line_error(
+        gskill("learn", "--resume", str(tmp_path / "run")), "learn.json", "not a learn run's settings"
+    )
 
 
 def test_resume_with_an_unknown_setting(tmp_path, tasks_dir):
     write_learn_json(tmp_path / "run", tasks_dir, temperature=0.3)
-    assert_one_line_error(gskill("learn", "--resume", str(tmp_path / "run")), "learn.json", "unknown setting", "temperature")
+    assert_one_line_error(
+        gskill("learn", "--resume", str(tmp_path / "run")), "learn.json", "unknown setting", "temperature"
+    )
 
 
-@pytest.mark.parametrize("flags", [["--model", "scripted/oracle"], ["--agent", "codex"], ["--token-budget", "500", "--seed", "3"]])
+@pytest.mark.parametrize(
+    "flags", [["--model", "scripted/oracle"], ["--agent", "codex"], ["--token-budget", "500", "--seed", "3"]]
+)
 def test_resume_refuses_flags_that_define_the_search(tmp_path, tasks_dir, flags):
     write_learn_json(tmp_path / "run", tasks_dir)
     done = gskill("learn", "--resume", str(tmp_path / "run"), *flags, "--max-metric-calls", "5")
@@ -163,7 +272,12 @@ def test_resume_refuses_flags_that_define_the_search(tmp_path, tasks_dir, flags)
 
 
 def test_a_top_level_setting_typo_is_rejected_like_a_nested_one(tmp_path):
-    fast_one_line_error(tmp_path, "doctor", env={"GSKILL_BASE_IMAG": "x:1"}, fragments=("GSKILL_BASE_IMAG", "did you mean GSKILL_BASE_IMAGE"))
+    fast_one_line_error(
+        tmp_path,
+        "doctor",
+        env={"GSKILL_BASE_IMAG": "x:1"},
+        fragments=("GSKILL_BASE_IMAG", "did you mean GSKILL_BASE_IMAGE"),
+    )
     fast_one_line_error(tmp_path, "doctor", env={"GSKILL_LIMITS__MEMRY": "8g"}, fragments=("limits.memry",))
 
 
@@ -182,7 +296,14 @@ def test_refresh_run_folder_is_not_left_in_the_checkout(tmp_path, published):  #
     write(published, {"NEWS.md": "news\n"})
     commit_all(published, "A new commit")
     data = tmp_path / "data"
-    done = fast_one_line_error(tmp_path, "refresh", str(published), fragments=("gskill refresh mines",), env={"XDG_DATA_HOME": str(data)}, cwd=published)
+    done = fast_one_line_error(
+        tmp_path,
+        "refresh",
+        str(published),
+        fragments=("gskill refresh mines",),
+        env={"XDG_DATA_HOME": str(data)},
+        cwd=published,
+    )
     assert not (published / "gskill-runs").exists()
     head = git(published, "rev-parse", "HEAD")[:12]
     expected = data / "gskill" / "runs" / f"{published.name}-refresh-{head}"

@@ -22,8 +22,18 @@ from tests.repo_factory import make_library_repo
 
 # needs-skill: a task resolves (with probability 0.9) only when the skill names the file its fix is in;
 # base=0: never by luck, so every validation point is earned by what the skill says.
-LEARN = ["--model", "scripted/needs-skill", "--reflection-model", "scripted/reflector", "--scripted", "base=0",
-         "--max-metric-calls", "40", "--workers", "2"]  # fmt: skip
+LEARN = [
+    "--model",
+    "scripted/needs-skill",
+    "--reflection-model",
+    "scripted/reflector",
+    "--scripted",
+    "base=0",
+    "--max-metric-calls",
+    "40",
+    "--workers",
+    "2",
+]
 
 
 def modules(tasks) -> set[str]:
@@ -43,9 +53,22 @@ def test_learning_reaches_the_attainable_maximum_on_validation(reference_run, li
     evidence = json.loads((reference_run / "evidence.json").read_text())
     # The attainable maximum: a skill naming every source file, scored by the same pipeline.
     every_file = tmp_path / "every-file.md"
-    every_file.write_text("\n".join(f"- `{path}`" for path in sorted(modules(read_tasks(library_tasks / "tasks.jsonl")))))
-    done = gskill("eval", "--tasks", str(library_tasks), "--split", "val", "--model", "scripted/needs-skill",
-                  "--skill", str(every_file), "--out", str(tmp_path / "attainable"))  # fmt: skip
+    every_file.write_text(
+        "\n".join(f"- `{path}`" for path in sorted(modules(read_tasks(library_tasks / "tasks.jsonl"))))
+    )
+    done = gskill(
+        "eval",
+        "--tasks",
+        str(library_tasks),
+        "--split",
+        "val",
+        "--model",
+        "scripted/needs-skill",
+        "--skill",
+        str(every_file),
+        "--out",
+        str(tmp_path / "attainable"),
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     # eval has no --scripted flag; its default base competence (0.1) can only raise this bar
     attainable = json.loads((tmp_path / "attainable" / "summary.json").read_text())["resolve_rate"]
@@ -56,7 +79,9 @@ def test_learning_reaches_the_attainable_maximum_on_validation(reference_run, li
     assert best == evidence["best"]["text"] and "src/shop/" in best and evidence["diff_vs_seed"].startswith("--- seed")
     # The budget held, and the test split was scored apart from the search, for the seed and the best.
     assert evidence["spend"]["metric_calls"] <= 40 and evidence["executions"] <= 40
-    assert set(evidence["test"]) == {"seed", "best"} and evidence["test"]["seed"]["tasks"] == len(read_tasks(library_tasks / "test.jsonl"))
+    assert set(evidence["test"]) == {"seed", "best"} and evidence["test"]["seed"]["tasks"] == len(
+        read_tasks(library_tasks / "test.jsonl")
+    )
     test_ids = {task.instance_id for task in read_tasks(library_tasks / "test.jsonl")}
     store = sqlite3.connect(reference_run / "store.sqlite")
     searched = {row[0] for row in store.execute("SELECT example FROM evaluations")}
@@ -80,7 +105,9 @@ def _containers_of(client, run_dir: Path) -> set[str]:
     """Names of the containers a run in `run_dir` started (its rollouts' and gradings')."""
     from harnesses.sandbox.docker_backend import LABEL_RUN_FOLDER
 
-    labelled = client.containers.list(all=True, filters={"label": f"{LABEL_RUN_FOLDER}={run_dir.resolve()}"}, ignore_removed=True)
+    labelled = client.containers.list(
+        all=True, filters={"label": f"{LABEL_RUN_FOLDER}={run_dir.resolve()}"}, ignore_removed=True
+    )
     return {container.name for container in labelled}
 
 
@@ -88,13 +115,19 @@ def test_kill_9_then_resume_ends_where_an_uninterrupted_run_does(reference_run, 
     run_dir = tmp_path / "run"
     process = subprocess.Popen(
         [sys.executable, "-m", "gskill", "learn", "--tasks", str(library_tasks), *LEARN, "--out", str(run_dir)],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
         env={**os.environ, "COLUMNS": "200"},
-    )  # fmt: skip
+    )
     deadline = time.monotonic() + 300
     # Killed while it has containers: they stay behind, until the resumed run removes them itself.
-    while (_evaluations(run_dir / "store.sqlite") < 12 or not _containers_of(docker_client, run_dir)) and process.poll() is None \
-            and time.monotonic() < deadline:  # fmt: skip
+    while (
+        (_evaluations(run_dir / "store.sqlite") < 12 or not _containers_of(docker_client, run_dir))
+        and process.poll() is None
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.2)
     assert process.poll() is None, "the run finished before it could be killed"
     os.killpg(process.pid, signal.SIGKILL)
@@ -110,31 +143,58 @@ def test_kill_9_then_resume_ends_where_an_uninterrupted_run_does(reference_run, 
     done = gskill("learn", "--resume", str(run_dir))
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     keys = ("hash", "operator", "parents", "val_scores", "tokens", "components")
-    resumed = [{k: c[k] for k in keys} for c in map(json.loads, (run_dir / "candidates.jsonl").read_text().splitlines())]
-    reference = [{k: c[k] for k in keys} for c in map(json.loads, (reference_run / "candidates.jsonl").read_text().splitlines())]
+    resumed = [
+        {k: c[k] for k in keys} for c in map(json.loads, (run_dir / "candidates.jsonl").read_text().splitlines())
+    ]
+    reference = [
+        {k: c[k] for k in keys} for c in map(json.loads, (reference_run / "candidates.jsonl").read_text().splitlines())
+    ]
     assert resumed == reference
     assert (run_dir / "best_skill.md").read_text() == (reference_run / "best_skill.md").read_text()
     with sqlite3.connect(run_dir / "store.sqlite") as db:
         sessions = [row[0] for row in db.execute("SELECT DISTINCT session FROM executions ORDER BY id")]
-        rerun = {(c, e) for c, e in db.execute("SELECT candidate, example FROM executions WHERE session = ?", (sessions[-1],))}
+        rerun = {
+            (c, e)
+            for c, e in db.execute("SELECT candidate, example FROM executions WHERE session = ?", (sessions[-1],))
+        }
     assert len(sessions) == 2 and rerun and not rerun & finished  # no finished rollout was paid again
     # The resumed run removed the killed run's containers (no `gskill env reap`).
-    assert not left_behind & {container.name for container in docker_client.containers.list(all=True, ignore_removed=True)}
+    assert not left_behind & {
+        container.name for container in docker_client.containers.list(all=True, ignore_removed=True)
+    }
 
 
 def test_learn_input_errors_are_one_line(library_tasks, tmp_path):
     clean = {k: "" for k in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")}
-    assert_one_line_error(gskill("learn", "--tasks", str(library_tasks), "--out", str(tmp_path / "r"), env=clean), "no model", "OPENAI_API_KEY")
+    assert_one_line_error(
+        gskill("learn", "--tasks", str(library_tasks), "--out", str(tmp_path / "r"), env=clean),
+        "no model",
+        "OPENAI_API_KEY",
+    )
     assert_one_line_error(gskill("learn", "--resume", str(tmp_path)), "not a learn run folder")
-    assert_one_line_error(gskill("learn", "--tasks", str(tmp_path), *LEARN, "--out", str(tmp_path / "r")), "no train split")
-    assert_one_line_error(gskill("learn", "--tasks", str(library_tasks), *LEARN, "--mix", "1,2", "--out", str(tmp_path / "r")), "--mix")
+    assert_one_line_error(
+        gskill("learn", "--tasks", str(tmp_path), *LEARN, "--out", str(tmp_path / "r")), "no train split"
+    )
+    assert_one_line_error(
+        gskill("learn", "--tasks", str(library_tasks), *LEARN, "--mix", "1,2", "--out", str(tmp_path / "r")), "--mix"
+    )
     assert_one_line_error(gskill("learn", *LEARN), "either a REPO")
 
 
 def test_one_shot_learn_mines_drafts_a_seed_learns_and_publishes_into_the_repo(base_image, tmp_path):
     repo = make_library_repo(tmp_path)
     env = {"GSKILL_BASE_IMAGE": base_image, "GSKILL_CACHE_DIR": str(tmp_path / "cache")}
-    args = ["learn", str(repo), *LEARN[:-4], "--max-metric-calls", "25", "--draft-seed", "--no-test", "--out", str(tmp_path / "run")]
+    args = [
+        "learn",
+        str(repo),
+        *LEARN[:-4],
+        "--max-metric-calls",
+        "25",
+        "--draft-seed",
+        "--no-test",
+        "--out",
+        str(tmp_path / "run"),
+    ]
     done = gskill(*args, env=env)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     assert "mined" in done.stdout and "drafted a seed skill" in done.stdout and "published" in done.stdout
@@ -146,7 +206,10 @@ def test_one_shot_learn_mines_drafts_a_seed_learns_and_publishes_into_the_repo(b
     assert "name: shop-skill\n" in front and "description:" in front
     assert body.strip() == (tmp_path / "run" / "best_skill.md").read_text().strip()
     meta = json.loads((skill / "skill.json").read_text())
-    assert meta["repo_commit"] == subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert (
+        meta["repo_commit"]
+        == subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    )
     assert meta["model"] == "scripted/needs-skill" and meta["scripted"] is True and meta["tokens"] <= 2000
     # A resumed run publishes where the one-shot run did (it remembers the repository and name).
     shutil.rmtree(skill)
@@ -162,7 +225,21 @@ def test_transfer_reports_paired_statistics_per_cell(reference_run, library_task
     skill = reference_run / "best_skill.md"
     out = tmp_path / "transfer"
     matrix = "mini:scripted/needs-skill#base=0,mini:scripted/needs-skill#base=0.5&competent=1"
-    args = ["transfer", "--skill", str(skill), "--tasks", str(library_tasks), "--split", "val", "--matrix", matrix, "--runs", "2", "--out", str(out)]
+    args = [
+        "transfer",
+        "--skill",
+        str(skill),
+        "--tasks",
+        str(library_tasks),
+        "--split",
+        "val",
+        "--matrix",
+        matrix,
+        "--runs",
+        "2",
+        "--out",
+        str(out),
+    ]
     done = gskill(*args)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     assert "| mini:scripted/needs-skill#base=0 |" in done.stdout and "say nothing about real models" in done.stdout
@@ -174,11 +251,16 @@ def test_transfer_reports_paired_statistics_per_cell(reference_run, library_task
         arms = {}
         for arm in ("baseline", "skill"):
             lines = out / cell["folder"] / arm / "rollouts.jsonl"
-            arms[arm] = {(r["instance_id"], r["run_index"]): r["grade"]["status"] == "resolved" for r in map(json.loads, lines.read_text().splitlines())}
+            arms[arm] = {
+                (r["instance_id"], r["run_index"]): r["grade"]["status"] == "resolved"
+                for r in map(json.loads, lines.read_text().splitlines())
+            }
         gained = sorted(f"{t}#{i}" for (t, i), ok in arms["skill"].items() if ok and not arms["baseline"][(t, i)])
         lost = sorted(f"{t}#{i}" for (t, i), ok in arms["skill"].items() if not ok and arms["baseline"][(t, i)])
         assert cell["fail_to_pass"] == gained and cell["pass_to_fail"] == lost
-        assert cell["baseline"]["resolved"] == sum(arms["baseline"].values()) and cell["skill"]["resolved"] == sum(arms["skill"].values())
+        assert cell["baseline"]["resolved"] == sum(arms["baseline"].values()) and cell["skill"]["resolved"] == sum(
+            arms["skill"].values()
+        )
         low, high = cell["skill"]["ci95"]
         assert low <= cell["skill"]["resolve_rate"] <= high and 0 <= cell["mcnemar_p"] <= 1
     no_luck, lucky = result["cells"]
@@ -195,8 +277,18 @@ def _chromium(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
         if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
             pytest.fail("CI=true requires chromium (scripts/test installs it)", pytrace=False)
         pytest.skip("no chromium here")
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,4000"]  # fmt: skip
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=1200,4000",
+    ]
     return subprocess.run([browser, *flags, *args], capture_output=True, text=True, timeout=120)
 
 
@@ -231,4 +323,6 @@ def test_reflection_bounds_a_calls_price_from_litellms_price_map(tmp_path):
     bound = LitellmReflection("openai/gpt-4o", log_path=tmp_path / "calls.jsonl").max_cost_usd("word " * 2000)
     assert 16_384 * 10e-6 + 2000 * 2.5e-6 <= bound <= 16_384 * 10e-6 + 2100 * 2.5e-6
     assert LitellmReflection("scripted/reflector", log_path=tmp_path / "c").max_cost_usd("x") == 0.0
-    assert LitellmReflection("nobody/unpriced-model", log_path=tmp_path / "c").max_cost_usd("x") is None  # the fixed reserve applies
+    assert (
+        LitellmReflection("nobody/unpriced-model", log_path=tmp_path / "c").max_cost_usd("x") is None
+    )  # the fixed reserve applies

@@ -65,14 +65,25 @@ def test_a_429_pauses_the_model_for_everyone_with_retry_after_or_a_doubling_back
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("rpm=500", RateLimit(rpm=500)), ("rpm=500, tpm=200000,model=openai/*", RateLimit(model="openai/*", rpm=500, tpm=200_000))],
+    [
+        ("rpm=500", RateLimit(rpm=500)),
+        ("rpm=500, tpm=200000,model=openai/*", RateLimit(model="openai/*", rpm=500, tpm=200_000)),
+    ],
 )
 def test_the_rate_limit_flag(text, expected):
     assert parse_rate_limit(text) == expected
 
 
-@pytest.mark.parametrize(("text", "says"), [("rpm", "expected rpm=N"), ("rps=3", "expected rpm=N"), ("rpm=-1", "greater than or equal"),
-                                            ("model=x", "give rpm=N"), ("rpm=many", "valid integer")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("rpm", "expected rpm=N"),
+        ("rps=3", "expected rpm=N"),
+        ("rpm=-1", "greater than or equal"),
+        ("model=x", "give rpm=N"),
+        ("rpm=many", "valid integer"),
+    ],
+)
 def test_bad_rate_limits_name_the_problem(text, says):
     with pytest.raises(ValueError, match=says):
         parse_rate_limit(text)
@@ -87,7 +98,9 @@ def _rate_limited(times: int):
     def call():
         calls.append(1)
         if len(calls) <= times:
-            response = httpx.Response(429, headers={"retry-after": "3"}, request=httpx.Request("POST", "http://provider.invalid"))
+            response = httpx.Response(
+                429, headers={"retry-after": "3"}, request=httpx.Request("POST", "http://provider.invalid")
+            )
             raise litellm.RateLimitError("slow down", llm_provider="openai", model="m", response=response)
         return "answer"
 
@@ -115,8 +128,11 @@ def test_the_gateway_rides_out_a_providers_429s_and_records_the_wait(tmp_path):
     """The scripted provider refuses the first two calls (Retry-After 1 s): the agent never sees a 429,
     the trace holds one answered call with its wait, and the rollout's usage counts the wait."""
     with Gateway() as gateway:
-        session = gateway.open_session(model="scripted/noop", trace_path=tmp_path / "t.jsonl",
-                                       metadata={"throttle": 2, "instance_id": "rate-limited", "seed": 0, "attempt": 1})  # fmt: skip
+        session = gateway.open_session(
+            model="scripted/noop",
+            trace_path=tmp_path / "t.jsonl",
+            metadata={"throttle": 2, "instance_id": "rate-limited", "seed": 0, "attempt": 1},
+        )
         client = openai.OpenAI(base_url=session.base_url + "/v1", api_key=session.token, max_retries=0)
         reply = client.chat.completions.create(model="x", messages=[{"role": "user", "content": "hi"}])
         assert reply.choices[0].message is not None

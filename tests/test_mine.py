@@ -23,8 +23,17 @@ def history_repo(tmp_path_factory):
 def mined(history_repo, base_image, tmp_path_factory):
     repo, _ = history_repo
     out = tmp_path_factory.mktemp("mined")
-    done = gskill("mine", str(repo), "--out", str(out), "--strategies", "commit-mirror", "--workers", "2",
-                  env={"GSKILL_BASE_IMAGE": base_image})  # fmt: skip
+    done = gskill(
+        "mine",
+        str(repo),
+        "--out",
+        str(out),
+        "--strategies",
+        "commit-mirror",
+        "--workers",
+        "2",
+        env={"GSKILL_BASE_IMAGE": base_image},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return out, done
 
@@ -36,9 +45,13 @@ def test_mirror_tasks_have_exact_fail_to_pass_and_pass_to_pass(mined, history_re
     assert set(tasks) == {commits["fix_perimeter"], commits["fix_area"]}
     perimeter, area = tasks[commits["fix_perimeter"]], tasks[commits["fix_area"]]
     assert perimeter.FAIL_TO_PASS == [CORE + "test_perimeter"]
-    assert sorted(perimeter.PASS_TO_PASS) == [CORE + name for name in ("test_area", "test_area_negative", "test_describe", "test_describe_large")]
+    assert sorted(perimeter.PASS_TO_PASS) == [
+        CORE + name for name in ("test_area", "test_area_negative", "test_describe", "test_describe_large")
+    ]
     assert area.FAIL_TO_PASS == [CORE + "test_area_negative"]
-    assert sorted(area.PASS_TO_PASS) == [CORE + name for name in ("test_area", "test_describe", "test_describe_large", "test_perimeter")]
+    assert sorted(area.PASS_TO_PASS) == [
+        CORE + name for name in ("test_area", "test_describe", "test_describe_large", "test_perimeter")
+    ]
     for task in tasks.values():
         assert task.strategy.value == "commit-mirror" and task.group == task.source_commit
         assert "src/shapes/core.py" in task.bug_patch  # mirrored through the rename
@@ -73,7 +86,9 @@ def test_rejections_and_report(mined):
 def test_rerun_resumes_from_the_cache(mined, history_repo, base_image):
     out, _ = mined
     repo, _ = history_repo
-    done = gskill("mine", str(repo), "--out", str(out), "--strategies", "commit-mirror", env={"GSKILL_BASE_IMAGE": base_image})
+    done = gskill(
+        "mine", str(repo), "--out", str(out), "--strategies", "commit-mirror", env={"GSKILL_BASE_IMAGE": base_image}
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads((out / "mining_report.json").read_text())
     assert report["cached"] == 3 and report["tasks"] == 2  # nothing re-validated
@@ -100,8 +115,17 @@ def test_verify_catches_a_tampered_task(mined, tmp_path, base_image):
 
 def test_procedural_bugs_from_covered_functions(history_repo, base_image, tmp_path):
     repo, _ = history_repo
-    done = gskill("mine", str(repo), "--out", str(tmp_path), "--strategies", "procedural", "--max-tasks", "4",
-                  env={"GSKILL_BASE_IMAGE": base_image})  # fmt: skip
+    done = gskill(
+        "mine",
+        str(repo),
+        "--out",
+        str(tmp_path),
+        "--strategies",
+        "procedural",
+        "--max-tasks",
+        "4",
+        env={"GSKILL_BASE_IMAGE": base_image},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     tasks = read_tasks(tmp_path / "tasks.jsonl")
     assert 1 <= len(tasks) <= 4
@@ -126,13 +150,24 @@ def test_bad_mine_inputs_are_one_line_errors(tmp_path, history_repo):
         assert done.returncode != 0
         lines = [line for line in done.stderr.splitlines() if line.strip()]
         assert len(lines) == 1 and fragment in lines[0], done.stderr
-    assert subprocess.run(["git", "-C", str(repo), "status", "--porcelain"], capture_output=True, text=True).stdout == ""
+    assert (
+        subprocess.run(["git", "-C", str(repo), "status", "--porcelain"], capture_output=True, text=True).stdout == ""
+    )
 
 
 def test_historical_tasks_are_swe_bench_style_at_the_commits_parent(history_repo, base_image, tmp_path):
     repo, commits = history_repo
-    done = gskill("mine", str(repo), "--out", str(tmp_path), "--strategies", "commit-historical", "--workers", "2",
-                  env={"GSKILL_BASE_IMAGE": base_image})  # fmt: skip
+    done = gskill(
+        "mine",
+        str(repo),
+        "--out",
+        str(tmp_path),
+        "--strategies",
+        "commit-historical",
+        "--workers",
+        "2",
+        env={"GSKILL_BASE_IMAGE": base_image},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     tasks = {task.source_commit: task for task in read_tasks(tmp_path / "tasks.jsonl")}
     assert set(tasks) == {commits["fix_perimeter"], commits["fix_area"]}
@@ -152,7 +187,9 @@ def test_historical_tasks_are_swe_bench_style_at_the_commits_parent(history_repo
         assert task.strategy.value == "commit-historical" and task.group == commit
         work = tmp_path / f"tree-{label}"
         subprocess.run(["git", "clone", "-q", str(repo), str(work)], check=True)
-        run = lambda *args, stdin=None: subprocess.run(args, cwd=work, input=stdin, text=True, check=True, capture_output=True)  # noqa: E731
+        run = lambda *args, stdin=None: subprocess.run(
+            args, cwd=work, input=stdin, text=True, check=True, capture_output=True
+        )  # noqa: E731
         run("git", "checkout", "-q", task.base_commit)
         run("git", "apply", "-", stdin=task.bug_patch)
         run("git", "apply", "-R", "-", stdin=task.test_patch)
@@ -173,22 +210,47 @@ def test_llm_rewrite_and_llm_issues_through_a_scripted_model(history_repo, base_
     """Every LLM path of mining runs through litellm with `scripted/` models: rewrites become validated
     tasks, issues are written from evidence that holds no diff, and a resumed run calls no model."""
     repo, _ = history_repo
-    args = ["mine", str(repo), "--out", str(tmp_path), "--strategies", "llm-rewrite", "--model", "scripted/bug-rewriter",
-            "--llm-attempts", "2", "--max-tasks", "3"]  # fmt: skip
+    args = [
+        "mine",
+        str(repo),
+        "--out",
+        str(tmp_path),
+        "--strategies",
+        "llm-rewrite",
+        "--model",
+        "scripted/bug-rewriter",
+        "--llm-attempts",
+        "2",
+        "--max-tasks",
+        "3",
+    ]
     done = gskill(*args, env={"GSKILL_BASE_IMAGE": base_image})
     assert done.returncode == 0, done.stderr[-3000:]
     tasks = read_tasks(tmp_path / "tasks.jsonl")
     assert len(tasks) == 3
     for task in tasks:
-        assert task.strategy.value == "llm-rewrite" and task.FAIL_TO_PASS and task.group.startswith("src/shapes/core.py::")
+        assert (
+            task.strategy.value == "llm-rewrite" and task.FAIL_TO_PASS and task.group.startswith("src/shapes/core.py::")
+        )
     calls = [json.loads(line) for line in (tmp_path / "llm_calls.jsonl").read_text().splitlines()]
     assert calls and all(call["model"] == "scripted/bug-rewriter" and call["prompt_tokens"] > 0 for call in calls)
     assert "```python\ndef " in calls[0]["messages"][1]["content"]  # the function, dedented, in a code block
 
     # Issues written by a (scripted) model: it restates its evidence, so the statement IS what it was shown.
     writer = tmp_path / "issues"
-    done = gskill("mine", str(repo), "--out", str(writer), "--strategies", "commit-mirror", "--issue-writer", "llm",
-                  "--model", "scripted/issue-writer", env={"GSKILL_BASE_IMAGE": base_image})  # fmt: skip
+    done = gskill(
+        "mine",
+        str(repo),
+        "--out",
+        str(writer),
+        "--strategies",
+        "commit-mirror",
+        "--issue-writer",
+        "llm",
+        "--model",
+        "scripted/issue-writer",
+        env={"GSKILL_BASE_IMAGE": base_image},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     for task in read_tasks(writer / "tasks.jsonl"):
         assert task.problem_statement.startswith("# ")
@@ -202,8 +264,19 @@ def test_llm_rewrite_and_llm_issues_through_a_scripted_model(history_repo, base_
 
     # Resume: every answer comes from the cache, no model is called again.
     (writer / "llm_calls.jsonl").unlink()
-    done = gskill("mine", str(repo), "--out", str(writer), "--strategies", "commit-mirror", "--issue-writer", "llm",
-                  "--model", "scripted/issue-writer", env={"GSKILL_BASE_IMAGE": base_image})  # fmt: skip
+    done = gskill(
+        "mine",
+        str(repo),
+        "--out",
+        str(writer),
+        "--strategies",
+        "commit-mirror",
+        "--issue-writer",
+        "llm",
+        "--model",
+        "scripted/issue-writer",
+        env={"GSKILL_BASE_IMAGE": base_image},
+    )
     assert done.returncode == 0 and not (writer / "llm_calls.jsonl").exists()
 
 
@@ -223,12 +296,25 @@ def test_procedural_survives_code_compiled_from_files_not_on_disk(template_repo,
     """A template engine's tests run generated code whose file name is not on disk: `coverage json`
     stops with "No source for code" unless told to skip such files, and procedural mining got nothing."""
     repo, commits = template_repo
-    done = gskill("mine", str(repo), "--out", str(tmp_path), "--snapshot", commits["engine"], "--strategies", "procedural",
-                  "--max-tasks", "2", env={"GSKILL_BASE_IMAGE": base_image})  # fmt: skip
+    done = gskill(
+        "mine",
+        str(repo),
+        "--out",
+        str(tmp_path),
+        "--snapshot",
+        commits["engine"],
+        "--strategies",
+        "procedural",
+        "--max-tasks",
+        "2",
+        env={"GSKILL_BASE_IMAGE": base_image},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     tasks = read_tasks(tmp_path / "tasks.jsonl")
     assert len(tasks) == 2, done.stdout + done.stderr[-2000:]
-    assert all(task.strategy.value == "procedural" and task.group.startswith("src/tmpl/__init__.py::") for task in tasks)
+    assert all(
+        task.strategy.value == "procedural" and task.group.startswith("src/tmpl/__init__.py::") for task in tasks
+    )
     report = json.loads((tmp_path / "mining_report.json").read_text())
     assert report["candidates"]["procedural"] >= 2 and report["empty_strategies"] == {}
 
@@ -237,8 +323,19 @@ def test_procedural_survives_code_compiled_from_files_not_on_disk(template_repo,
 
     with sqlite3.connect(tmp_path / "mining_cache.sqlite") as db:
         assert db.execute("UPDATE meta SET value = '[]' WHERE key LIKE 'coverage-nodes:%'").rowcount == 1
-    again = gskill("mine", str(repo), "--out", str(tmp_path), "--snapshot", commits["engine"], "--strategies", "procedural",
-                   "--max-tasks", "2", env={"GSKILL_BASE_IMAGE": base_image})  # fmt: skip
+    again = gskill(
+        "mine",
+        str(repo),
+        "--out",
+        str(tmp_path),
+        "--snapshot",
+        commits["engine"],
+        "--strategies",
+        "procedural",
+        "--max-tasks",
+        "2",
+        env={"GSKILL_BASE_IMAGE": base_image},
+    )
     assert again.returncode == 0 and len(read_tasks(tmp_path / "tasks.jsonl")) == 2, again.stdout + again.stderr[-2000:]
 
 
@@ -246,8 +343,17 @@ def test_a_strategy_that_yields_nothing_says_why(template_repo, base_image, tmp_
     """The coverage step fails for good (the suite leaves before any test runs under coverage): the
     procedural strategy has nothing to mutate, and the report and the console say why."""
     repo, _ = template_repo
-    done = gskill("mine", str(repo), "--out", str(tmp_path), "--strategies", "commit-mirror,procedural", "--max-tasks", "2",
-                  env={"GSKILL_BASE_IMAGE": base_image})  # fmt: skip
+    done = gskill(
+        "mine",
+        str(repo),
+        "--out",
+        str(tmp_path),
+        "--strategies",
+        "commit-mirror,procedural",
+        "--max-tasks",
+        "2",
+        env={"GSKILL_BASE_IMAGE": base_image},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads((tmp_path / "mining_report.json").read_text())
     why = report["empty_strategies"]["procedural"]

@@ -16,11 +16,17 @@ from swesmith.statements import commit_subject, write_problem_statement
 @pytest.mark.parametrize(
     "path,expected",
     [
-        ("tests/test_core.py", True), ("test/helpers.py", True), ("src/pkg/testing/util.py", True),
-        ("test_x.py", True), ("pkg/x_test.py", True), ("tests/conftest.py", True),
-        ("src/contest.py", False), ("src/attestation/core.py", False), ("src/pkg/latest.py", False),
+        ("tests/test_core.py", True),
+        ("test/helpers.py", True),
+        ("src/pkg/testing/util.py", True),
+        ("test_x.py", True),
+        ("pkg/x_test.py", True),
+        ("tests/conftest.py", True),
+        ("src/contest.py", False),
+        ("src/attestation/core.py", False),
+        ("src/pkg/latest.py", False),
     ],
-)  # fmt: skip
+)
 def test_is_test_file_is_not_a_substring_match(path, expected):
     assert is_test_file(path) is expected
 
@@ -54,7 +60,9 @@ def test_entities_have_exact_spans_and_qualified_names():
 def test_changed_entities_ignores_formatting_and_reports_innermost():
     edited = SOURCE.replace("return text.split()", "return text.split( )  # same")
     assert changed_entities(SOURCE, edited) == ([], [], [])
-    edited = SOURCE.replace("return x + 1", "return x + 2").replace("    async def fetch", "    def added(self):\n        pass\n\n    async def fetch")
+    edited = SOURCE.replace("return x + 1", "return x + 2").replace(
+        "    async def fetch", "    def added(self):\n        pass\n\n    async def fetch"
+    )
     assert changed_entities(SOURCE, edited) == (["helper"], ["Parser.added"], [])
 
 
@@ -76,9 +84,11 @@ def test_problem_statements_never_leak_paths_diffs_or_commands():
         ]
     )
     text = write_problem_statement(
-        repo="calc", hint="fix: clamp returns the lower bound (#12)\n\nUse high.", fail_to_pass=["tests/test_calc.py::test_clamp_high[a]"],
+        repo="calc",
+        hint="fix: clamp returns the lower bound (#12)\n\nUse high.",
+        fail_to_pass=["tests/test_calc.py::test_clamp_high[a]"],
         failure_output=output,
-    )  # fmt: skip
+    )
     assert text.startswith("# clamp returns the lower bound\n")
     assert "- clamp high" in text and "assert 0 == 10" in text
     for leak in ("tests/", "test_calc", "pytest", "#12", "Use high", "diff --git"):
@@ -90,15 +100,27 @@ def test_problem_statements_never_leak_paths_diffs_or_commands():
 
 def make_task(index: int, group: str, strategy=Strategy.PROCEDURAL, lines=2) -> Task:
     return Task(
-        instance_id=f"r.{index}", repo="r", base_commit="c", patch=f"gold {index}", problem_statement="p",
-        FAIL_TO_PASS=["t::a"], image_name="i", bug_patch=f"bug {index}", strategy=strategy, group=group,
+        instance_id=f"r.{index}",
+        repo="r",
+        base_commit="c",
+        patch=f"gold {index}",
+        problem_statement="p",
+        FAIL_TO_PASS=["t::a"],
+        image_name="i",
+        bug_patch=f"bug {index}",
+        strategy=strategy,
+        group=group,
         difficulty=Difficulty(files=1, hunks=1, lines=lines),
-    )  # fmt: skip
+    )
 
 
 def test_split_is_deterministic_sized_and_keeps_groups_together():
-    tasks = [make_task(i, group=f"g{i // 3}", strategy=Strategy.COMMIT_MIRROR if i % 4 else Strategy.PROCEDURAL, lines=i % 30)
-             for i in range(420)]  # fmt: skip
+    tasks = [
+        make_task(
+            i, group=f"g{i // 3}", strategy=Strategy.COMMIT_MIRROR if i % 4 else Strategy.PROCEDURAL, lines=i % 30
+        )
+        for i in range(420)
+    ]
     first = assign_splits(tasks, (200, 50, 60), seed=7)
     assert first == assign_splits(tasks, (200, 50, 60), seed=7)
     assert first != assign_splits(tasks, (200, 50, 60), seed=8)
@@ -111,7 +133,10 @@ def test_split_is_deterministic_sized_and_keeps_groups_together():
         by_group.setdefault(task.group, set()).add(task.split)
     assert all(len(splits) == 1 for splits in by_group.values())
     # Both strategies reach the test split.
-    assert {task.strategy for task in first if task.split is Split.TEST} == {Strategy.COMMIT_MIRROR, Strategy.PROCEDURAL}
+    assert {task.strategy for task in first if task.split is Split.TEST} == {
+        Strategy.COMMIT_MIRROR,
+        Strategy.PROCEDURAL,
+    }
 
 
 def groups_summing_to(total: int, rng, choices) -> list[int]:
@@ -130,7 +155,11 @@ def test_split_meets_the_sizes_exactly_whenever_whole_groups_can(choices, surplu
 
     for trial in range(4):
         rng = random.Random(f"{choices}:{surplus}:{trial}")
-        group_sizes = [*groups_summing_to(200, rng, choices), *groups_summing_to(50, rng, choices), *groups_summing_to(60, rng, choices)]
+        group_sizes = [
+            *groups_summing_to(200, rng, choices),
+            *groups_summing_to(50, rng, choices),
+            *groups_summing_to(60, rng, choices),
+        ]
         group_sizes += groups_summing_to(surplus, rng, choices) if surplus else []
         rng.shuffle(group_sizes)
         tasks, index = [], 0
@@ -197,10 +226,15 @@ def test_procedural_tests_come_from_the_few_files_holding_most_covering_tests():
 
     files = {"pkg/core.py": "def f(x):\n    if x > 1:\n        return x + 1\n    return x - 1\n"}
     covering = {
-        "tests/test_a.py::test_1", "tests/test_a.py::test_2", "tests/test_a.py::test_3",  # most: whole file
-        "tests/test_slow.py::test_1", "tests/test_slow.py::test_2",  # second: slow to run, so node ids
+        "tests/test_a.py::test_1",
+        "tests/test_a.py::test_2",
+        "tests/test_a.py::test_3",  # most: whole file
+        "tests/test_slow.py::test_1",
+        "tests/test_slow.py::test_2",  # second: slow to run, so node ids
         "tests/test_b.py::test_1",  # a third file: left out (max_test_files=2)
-        "tests/test_huge.py::test_1", "tests/test_huge.py::test_2", "tests/test_huge.py::test_3",
+        "tests/test_huge.py::test_1",
+        "tests/test_huge.py::test_2",
+        "tests/test_huge.py::test_3",
         "tests/test_huge.py::test_4",  # the most covering tests, but seconds just to collect: skipped
     }
     collect = {"tests/test_a.py": 0.8, "tests/test_slow.py": 0.9, "tests/test_b.py": 0.7, "tests/test_huge.py": 6.0}
@@ -254,16 +288,28 @@ def test_hiding_covers_inherited_tests_tests_of_the_parent_and_refuses_doctests(
     assert "deleted file" not in patch and "new file mode" in patch and "+class TestTally(Checks):" in patch
     # Historical: the test exists (older) at the parent: it goes from the agent's view too, and the
     # commit's own test changes to other files stay as they were.
-    parent, commit = "def test_halve():\n    assert 1\n\n\ndef test_keep():\n    pass\n", "def test_halve():\n    assert 2\n\n\ndef test_keep():\n    pass\n"
+    parent, commit = (
+        "def test_halve():\n    assert 1\n\n\ndef test_keep():\n    pass\n",
+        "def test_halve():\n    assert 2\n\n\ndef test_keep():\n    pass\n",
+    )
     other = "diff --git a/tests/test_other.py b/tests/test_other.py\nnew file mode 100644\n--- /dev/null\n+++ b/tests/test_other.py\n@@ -0,0 +1 @@\n+x = 1\n"
     patch = hidden_test_patch(
-        ["tests/test_h.py::test_halve"], {"tests/test_h.py": commit}.get, shown={"tests/test_h.py": parent}.get,
+        ["tests/test_h.py::test_halve"],
+        {"tests/test_h.py": commit}.get,
+        shown={"tests/test_h.py": parent}.get,
         base_patch=other,
-    )  # fmt: skip
+    )
     assert patch.startswith(other) and "+def test_halve():\n+    assert 2\n" in patch and "assert 1" not in patch
     # A test that exists at the parent only where the commit adds it: nothing more to hide.
-    assert hidden_test_patch(["tests/test_o.py::test_new"], {"tests/test_o.py": "def test_new(): pass\n"}.get,
-                             shown=lambda path: None, base_patch=other) == other  # fmt: skip
+    assert (
+        hidden_test_patch(
+            ["tests/test_o.py::test_new"],
+            {"tests/test_o.py": "def test_new(): pass\n"}.get,
+            shown=lambda path: None,
+            base_patch=other,
+        )
+        == other
+    )
     # A doctest lives in a source module, which must stay: the task cannot hide it.
     with pytest.raises(VisibleTests) as caught:
         hidden_test_patch(["src/pkg/mod.py::pkg.mod.f"], {"src/pkg/mod.py": "def f():\n    '''>>> 1\n    1'''\n"}.get)

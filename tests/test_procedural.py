@@ -30,14 +30,14 @@ def results(source: str, qualname: str, kind: str) -> list[str]:
 
 
 def test_negate_condition_wraps_tests_and_unwraps_not():
-    source = code('''
+    source = code("""
         def f(a, b, items):
             if a < b:  # keep me
                 return 'lt'
             while not items:
                 items = load()
             return "x" if a else 'y'
-    ''')
+    """)
     assert results(source, "f", "negate_condition") == [
         source.replace("if a < b:  # keep me", "if not (a < b):  # keep me"),
         source.replace("while not items:", "while items:"),
@@ -46,13 +46,13 @@ def test_negate_condition_wraps_tests_and_unwraps_not():
 
 
 def test_negate_condition_keeps_multiline_tests_in_their_parentheses():
-    source = code('''
+    source = code("""
         def f(a, b):
             if (a and  # first
                     b):
                 return 1
             return 2
-    ''')
+    """)
     [negated] = results(source, "f", "negate_condition")
     assert negated == source.replace("if (a and  # first\n            b):", "if (not (a and  # first\n            b)):")
     # Unwrapping `not` deletes the keyword only: the operand's parentheses hold its line break.
@@ -60,10 +60,10 @@ def test_negate_condition_keeps_multiline_tests_in_their_parentheses():
 
 
 def test_swap_comparison_edits_only_the_operator():
-    source = code('''
+    source = code("""
         def f(a, b, c):
             return (a) < b <= c, a is not None, a not in (b,), a == b  # a < b
-    ''')
+    """)
     assert results(source, "f", "swap_comparison") == [
         source.replace("(a) < b <=", "(a) <= b <="),
         source.replace("b <= c", "b < c"),
@@ -74,24 +74,24 @@ def test_swap_comparison_edits_only_the_operator():
 
 
 def test_swap_comparison_ignores_operators_in_comments_between_operands():
-    source = code('''
+    source = code("""
         def f(a, b):
             return (a  # a > b here
                     == b)
-    ''')
+    """)
     assert results(source, "f", "swap_comparison") == [source.replace("        == b)", "        != b)")]
 
 
 def test_swap_boolean_op_flips_every_operator_of_one_node():
-    source = code('''
+    source = code("""
         def f(a, b, c):
             return a and b and c
-    ''')
+    """)
     assert results(source, "f", "swap_boolean_op") == [source.replace("a and b and c", "a or b or c")]
-    nested = code('''
+    nested = code("""
         def f(a, b, c):
             return a or (b and c)
-    ''')
+    """)
     assert results(nested, "f", "swap_boolean_op") == [
         nested.replace("a or (b and c)", "a and (b and c)"),
         nested.replace("a or (b and c)", "a or (b or c)"),
@@ -99,13 +99,13 @@ def test_swap_boolean_op_flips_every_operator_of_one_node():
 
 
 def test_off_by_one_on_slices_subscripts_ranges_and_comparisons():
-    source = code('''
+    source = code("""
         def f(xs, n):
             for i in range(0, n):
                 if len(xs) > 1:
                     return xs[-1] + xs[:2][0]
             return range(len(xs))
-    ''')
+    """)
     assert results(source, "f", "off_by_one") == [
         source.replace("range(0, n)", "range(1, n)"),
         source.replace("range(0, n)", "range(0, n + 1)"),
@@ -123,16 +123,16 @@ def test_off_by_one_on_slices_subscripts_ranges_and_comparisons():
 
 
 def test_off_by_one_leaves_other_integers_and_bools_alone():
-    source = code('''
+    source = code("""
         def f(x, flag=True):
             y = x * 2 + 7
             return y if flag is True else foo(3)
-    ''')
+    """)
     assert results(source, "f", "off_by_one") == []
 
 
 def test_drop_statement_removes_whole_lines_of_non_last_simple_statements():
-    source = code('''
+    source = code("""
         def f(items):
             total = 0  # start
             result = compute(
@@ -145,7 +145,7 @@ def test_drop_statement_removes_whole_lines_of_non_last_simple_statements():
             a = 1; b = 2
             total += len(items)
             return result
-    ''')
+    """)
     assert results(source, "f", "drop_statement") == [
         source.replace("    total = 0  # start\n", ""),
         source.replace("    result = compute(\n        items,\n        total,\n    )\n", ""),
@@ -155,18 +155,18 @@ def test_drop_statement_removes_whole_lines_of_non_last_simple_statements():
 
 
 def test_drop_statement_never_empties_a_block():
-    source = code('''
+    source = code("""
         def f(x):
             if x:
                 x.close()
             x.open()
-    ''')
+    """)
     # `x.close()` is its block's only statement, `x.open()` the function's last one.
     assert results(source, "f", "drop_statement") == []
 
 
 def test_remove_early_return_deletes_the_whole_guard():
-    source = code('''
+    source = code("""
         def f(x):
             if x is None:  # nothing to do
                 return (
@@ -179,17 +179,17 @@ def test_remove_early_return_deletes_the_whole_guard():
             y = x * 2
             if y:
                 return y
-    ''')
+    """)
     assert results(source, "f", "remove_early_return") == [
         source.replace("    if x is None:  # nothing to do\n        return (\n            0\n        )\n", ""),
     ]
 
 
 def test_change_default_flips_bools_and_bumps_ints_but_never_none():
-    source = code('''
+    source = code("""
         def f(a, b=True, c=None, d=-1, *, e=3, f="s", g=None, h):
             return a
-    ''')
+    """)
     assert results(source, "f", "change_default") == [
         source.replace("b=True", "b=False"),
         source.replace("d=-1", "d=0"),
@@ -198,7 +198,7 @@ def test_change_default_flips_bools_and_bumps_ints_but_never_none():
 
 
 def test_swap_call_args_swaps_the_first_two_positionals_only():
-    source = code('''
+    source = code("""
         def f(a, b, rest):
             g(a,  # first
               b, 3, key=a)
@@ -206,7 +206,7 @@ def test_swap_call_args_swaps_the_first_two_positionals_only():
             g(*rest, a)
             g(a, *rest)
             return h(b, "a")
-    ''')
+    """)
     assert results(source, "f", "swap_call_args") == [
         source.replace("g(a,  # first\n      b, 3", "g(b,  # first\n      a, 3"),
         source.replace('h(b, "a")', 'h("a", b)'),
@@ -214,7 +214,7 @@ def test_swap_call_args_swaps_the_first_two_positionals_only():
 
 
 def test_remove_raise_inside_if_bodies():
-    source = code('''
+    source = code("""
         def f(x):
             if x < 0:
                 raise ValueError(
@@ -228,7 +228,7 @@ def test_remove_raise_inside_if_bodies():
             else:
                 raise KeyError(x)
             raise RuntimeError
-    ''')
+    """)
     assert results(source, "f", "remove_raise") == [
         source.replace('raise ValueError(\n            "negative"\n        )', "pass"),
         source.replace('        raise ValueError("big")  # too big\n', ""),
@@ -237,13 +237,13 @@ def test_remove_raise_inside_if_bodies():
 
 
 def test_swap_binary_op_plus_minus_only_and_not_on_concatenation():
-    source = code('''
+    source = code("""
         def f(a, b, name):
             a += 1
             b -= a
             label = "x" + name + f"{a}"
             return a * (b - 1) + [a][0]
-    ''')
+    """)
     assert results(source, "f", "swap_binary_op") == [
         source.replace("a += 1", "a -= 1"),
         source.replace("b -= a", "b += a"),
@@ -266,7 +266,7 @@ def test_docstring_only_functions_have_no_mutations():
 
 
 def test_decorators_annotations_guards_and_nested_definitions_are_untouched():
-    source = code('''
+    source = code("""
         @register(1, 2 + 3)
         def f(x: Annotated[int, 1 < 2] = 0) -> list[1 + 2]:
             y: Literal[3] = 4
@@ -280,7 +280,7 @@ def test_decorators_annotations_guards_and_nested_definitions_are_untouched():
                 def m(self):
                     return 1 + 1
             return f"{x + 1}"
-    ''')
+    """)
     # Only the default `= 0` and the droppable `y: Literal[3] = 4` are the function's own code.
     assert [m.new_source for m in mutations_of(source, "f")] == [
         source.replace("] = 0)", "] = 1)"),
@@ -338,7 +338,7 @@ def test_mutations_are_deterministic_and_in_source_order():
 # ------------------------------------------------------------------------------------------------
 # Candidates
 
-MULTI = code('''
+MULTI = code("""
     def clamp(value, low, high):
         if value < low:
             return low
@@ -354,7 +354,7 @@ MULTI = code('''
     class Box:
         def __repr__(self):
             return "Box(%d)" % (1 + 2)
-''')
+""")
 
 
 def test_candidates_have_the_promised_shape_and_an_empty_hint():
@@ -391,7 +391,9 @@ def test_candidates_prefer_distinct_kinds_and_respect_per_function():
 
 def test_candidates_are_deterministic_per_seed():
     def run(seed: int) -> list[str]:
-        return [c.bug_patch for c in procedural_candidates({"m.py": MULTI}, [("m.py", "clamp"), ("m.py", "add")], seed=seed)]
+        return [
+            c.bug_patch for c in procedural_candidates({"m.py": MULTI}, [("m.py", "clamp"), ("m.py", "add")], seed=seed)
+        ]
 
     assert run(1) == run(1)
     assert len({tuple(run(seed)) for seed in range(10)}) > 1
@@ -402,11 +404,20 @@ def test_candidates_are_deterministic_per_seed():
 
 def test_candidates_skip_test_files_missing_paths_cosmetic_functions_and_stop_at_max():
     files = {"m.py": MULTI, "tests/test_m.py": MULTI, "pkg/test_x.py": MULTI}
-    targets = [("tests/test_m.py", "clamp"), ("pkg/test_x.py", "clamp"), ("gone.py", "f"), ("m.py", "Box.__repr__"), ("m.py", "clamp")]
+    targets = [
+        ("tests/test_m.py", "clamp"),
+        ("pkg/test_x.py", "clamp"),
+        ("gone.py", "f"),
+        ("m.py", "Box.__repr__"),
+        ("m.py", "clamp"),
+    ]
     found = list(procedural_candidates(files, targets, per_function=2))
     assert {c.group for c in found} == {"m.py::clamp"} and len(found) == 2
     assert mutations_of(MULTI, "Box.__repr__")  # skipped as cosmetic, not for lack of mutations
-    assert len(list(procedural_candidates(files, [("m.py", "clamp"), ("m.py", "add")], per_function=2, max_candidates=3))) == 3
+    assert (
+        len(list(procedural_candidates(files, [("m.py", "clamp"), ("m.py", "add")], per_function=2, max_candidates=3)))
+        == 3
+    )
     assert list(procedural_candidates(files, [("m.py", "clamp")], max_candidates=0)) == []
 
 
@@ -429,5 +440,6 @@ def test_bug_patches_apply_to_the_original_file(tmp_path):
     git(repo, "apply", str(tmp_path / "bug0.patch"))
     applied = (repo / "src/calc/__init__.py").read_text()
     assert any(
-        m.new_source == applied and (m.kind, m.line) == (first.meta["kind"], first.meta["line"]) for m in mutations_of(CALC, "clamp")
+        m.new_source == applied and (m.kind, m.line) == (first.meta["kind"], first.meta["line"])
+        for m in mutations_of(CALC, "clamp")
     )

@@ -24,7 +24,9 @@ from tests.helpers import IN_CI, ROOT, gskill, optional
 def local_cluster(worker_env: dict[str, str] | None = None):
     """A head node (where the driver attaches) and a second node whose processes see `worker_env`."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    cluster = optional("ray.cluster_utils").Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    cluster = optional("ray.cluster_utils").Cluster(
+        initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False}
+    )
     saved = {key: os.environ.get(key) for key in worker_env or {}}
     os.environ.update(worker_env or {})  # the node's raylet, and so its workers, inherit this environment
     try:
@@ -64,9 +66,25 @@ def empty_docker(base_image):
     url = f"unix://{root}/docker.sock"
     log = (root / "dockerd.log").open("w")
     engine = subprocess.Popen(
-        ["dockerd", "--host", url, "--data-root", f"{root}/data", "--exec-root", f"{root}/exec", "--pidfile", f"{root}/docker.pid",
-         "--bridge", bridge, "--iptables=false", "--ip6tables=false", "--ip-masq=false"], stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            "dockerd",
+            "--host",
+            url,
+            "--data-root",
+            f"{root}/data",
+            "--exec-root",
+            f"{root}/exec",
+            "--pidfile",
+            f"{root}/docker.pid",
+            "--bridge",
+            bridge,
+            "--iptables=false",
+            "--ip6tables=false",
+            "--ip-masq=false",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -105,13 +123,38 @@ def _records(run_dir):
 
 def test_ray_executor_matches_local_and_uses_both_nodes(cluster, mined_tasks, tmp_path):
     cluster, _ = cluster
-    local = gskill("eval", "--tasks", str(mined_tasks), "--model", "scripted/oracle", "--runs", "2", "--out", str(tmp_path / "local"))
-    ray = gskill("eval", "--tasks", str(mined_tasks), "--model", "scripted/oracle", "--runs", "2", "--executor", "ray",
-                 "--ray-address", cluster.address, "--out", str(tmp_path / "ray"))  # fmt: skip
+    local = gskill(
+        "eval",
+        "--tasks",
+        str(mined_tasks),
+        "--model",
+        "scripted/oracle",
+        "--runs",
+        "2",
+        "--out",
+        str(tmp_path / "local"),
+    )
+    ray = gskill(
+        "eval",
+        "--tasks",
+        str(mined_tasks),
+        "--model",
+        "scripted/oracle",
+        "--runs",
+        "2",
+        "--executor",
+        "ray",
+        "--ray-address",
+        cluster.address,
+        "--out",
+        str(tmp_path / "ray"),
+    )
     assert local.returncode == 0 and ray.returncode == 0, ray.stdout[-2000:] + ray.stderr[-3000:]
     same = ("tasks", "runs", "scored_runs", "resolved", "resolve_rate", "statuses", "calls", "infra_errors")
     summaries = [json.loads((tmp_path / name / "summary.json").read_text()) for name in ("local", "ray")]
-    assert {k: summaries[0][k] for k in same} == {k: summaries[1][k] for k in same} and summaries[1]["resolve_rate"] == 1.0
+    assert {k: summaries[0][k] for k in same} == {k: summaries[1][k] for k in same} and summaries[1][
+        "resolve_rate"
+    ] == 1.0
     records = _records(tmp_path / "ray")
     assert len({r["rollout"]["node"] for r in records}) == 2  # both nodes ran rollouts
     for record in records:  # the node's traces came back into the driver's run folder
@@ -137,29 +180,68 @@ def test_a_node_killed_mid_run_loses_nothing_and_counts_each_rollout_once(cluste
 def test_learn_runs_its_rollouts_on_the_cluster(cluster, library_tasks, tmp_path):
     cluster, _ = cluster
     run_dir = tmp_path / "learn"
-    done = gskill("learn", "--tasks", str(library_tasks), "--model", "scripted/needs-skill", "--reflection-model", "scripted/reflector",
-                  "--scripted", "base=0", "--max-metric-calls", "45", "--no-test", "--executor", "ray", "--ray-address", cluster.address,
-                  "--out", str(run_dir))  # fmt: skip
+    done = gskill(
+        "learn",
+        "--tasks",
+        str(library_tasks),
+        "--model",
+        "scripted/needs-skill",
+        "--reflection-model",
+        "scripted/reflector",
+        "--scripted",
+        "base=0",
+        "--max-metric-calls",
+        "45",
+        "--no-test",
+        "--executor",
+        "ray",
+        "--ray-address",
+        cluster.address,
+        "--out",
+        str(run_dir),
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     evidence = json.loads((run_dir / "evidence.json").read_text())
     # 45 calls: the seed and up to three iterations, so the first epoch's minibatches reach every module
     # the validation tasks need (one iteration may train on modules validation never asks about).
     assert evidence["spend"]["metric_calls"] <= 45 and evidence["best"]["val_mean"] > evidence["seed"]["val_mean"]
-    nodes = {json.loads(line)["rollout"]["node"] for path in (run_dir / "rollouts").glob("*/rollouts.jsonl")
-             for line in path.read_text().splitlines()}  # fmt: skip
-    assert len(nodes) == 2 and "" not in nodes, done.stderr[-3000:]  # every rollout ran on a cluster node, on both of them
+    nodes = {
+        json.loads(line)["rollout"]["node"]
+        for path in (run_dir / "rollouts").glob("*/rollouts.jsonl")
+        for line in path.read_text().splitlines()
+    }
+    assert len(nodes) == 2 and "" not in nodes, done.stderr[
+        -3000:
+    ]  # every rollout ran on a cluster node, on both of them
 
 
 def _eval(tasks, out, address, *extra):
-    return [sys.executable, "-m", "gskill", "eval", "--tasks", str(tasks), "--model", "scripted/oracle", "--executor", "ray",
-            "--ray-address", address, "--out", str(out), *extra]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "gskill",
+        "eval",
+        "--tasks",
+        str(tasks),
+        "--model",
+        "scripted/oracle",
+        "--executor",
+        "ray",
+        "--ray-address",
+        address,
+        "--out",
+        str(out),
+        *extra,
+    ]
 
 
 def _gskill_containers(client) -> set[str]:
     return {container.name for container in client.containers.list(all=True, filters={"label": "gskill.managed=1"})}
 
 
-def test_the_driver_killed_mid_run_resumes_without_redoing_a_finished_rollout(cluster, mined_tasks, tmp_path, docker_client):
+def test_the_driver_killed_mid_run_resumes_without_redoing_a_finished_rollout(
+    cluster, mined_tasks, tmp_path, docker_client
+):
     cluster, _ = cluster
     run_dir = tmp_path / "run"
     command = _eval(mined_tasks, run_dir, cluster.address, "--runs", "4")
@@ -191,13 +273,34 @@ def test_a_rate_limit_holds_for_the_whole_cluster(cluster, mined_tasks, tmp_path
     the provider, from every node's traces, keep it; a limit per node would let two leave together."""
     cluster, _ = cluster
     run_dir = tmp_path / "run"
-    done = subprocess.run(_eval(mined_tasks, run_dir, cluster.address, "--runs", "3", "--workers", "4", "--per-node", "2",
-                                "--rate-limit", "rpm=60"), cwd=ROOT, capture_output=True, text=True, timeout=600)  # fmt: skip
+    done = subprocess.run(
+        _eval(
+            mined_tasks,
+            run_dir,
+            cluster.address,
+            "--runs",
+            "3",
+            "--workers",
+            "4",
+            "--per-node",
+            "2",
+            "--rate-limit",
+            "rpm=60",
+        ),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     records = _records(run_dir)
     assert len({r["rollout"]["node"] for r in records}) == 2
-    sent = sorted(json.loads(line)["sent"] for path in (run_dir / "traces").glob("*.gateway.jsonl")
-                  for line in path.read_text().splitlines() if json.loads(line).get("status") == 200)  # fmt: skip
+    sent = sorted(
+        json.loads(line)["sent"]
+        for path in (run_dir / "traces").glob("*.gateway.jsonl")
+        for line in path.read_text().splitlines()
+        if json.loads(line).get("status") == 200
+    )
     assert len(sent) >= 12
     slack = 0.5  # a loaded machine's late wake-ups and the booking call's round trip
     for i in range(len(sent)):
@@ -215,21 +318,33 @@ def test_a_node_without_the_env_image_loads_the_drivers_copy_once(empty_docker, 
     image = read_tasks(mined_tasks / "tasks.jsonl")[0].image_name
     began = int(time.time()) - 1
     with local_cluster({"DOCKER_HOST": url}) as (cluster, worker):
-        done = subprocess.run(_eval(mined_tasks, tmp_path / "run", cluster.address, "--runs", "3", "--workers", "4", "--per-node", "2"),
-                              cwd=ROOT, capture_output=True, text=True, timeout=900)  # fmt: skip
+        done = subprocess.run(
+            _eval(mined_tasks, tmp_path / "run", cluster.address, "--runs", "3", "--workers", "4", "--per-node", "2"),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     records = _records(tmp_path / "run")
     assert {r["rollout"]["node"] for r in records} >= {worker.node_id}  # rollouts ran on the image-less node
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["resolve_rate"] == 1.0
     assert second.images.get(image).id == docker.from_env().images.get(image).id  # the driver's build, not another
-    loads = list(second.events(since=began, until=int(time.time()) + 1, filters={"type": "image", "event": "load"}, decode=True))
+    loads = list(
+        second.events(since=began, until=int(time.time()) + 1, filters={"type": "image", "event": "load"}, decode=True)
+    )
     assert len(loads) == 1  # once for the node, however many of its rollouts needed it
 
 
 def test_a_node_without_docker_is_left_out_with_a_warning(mined_tasks, tmp_path):
     with local_cluster({"DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}) as (cluster, worker):
-        done = subprocess.run(_eval(mined_tasks, tmp_path / "run", cluster.address, "--runs", "2"), cwd=ROOT,
-                              capture_output=True, text=True, timeout=600)  # fmt: skip
+        done = subprocess.run(
+            _eval(mined_tasks, tmp_path / "run", cluster.address, "--runs", "2"),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     assert f"Ray node {worker.node_id[:12]} runs no rollouts: no Docker engine answers" in " ".join(done.stderr.split())
     assert worker.node_id not in {r["rollout"]["node"] for r in _records(tmp_path / "run")}
@@ -240,7 +355,13 @@ def test_executor_ray_without_ray_installed_says_what_to_install(mined_tasks, tm
     shadow = tmp_path / "shadow" / "ray"
     shadow.mkdir(parents=True)
     (shadow / "__init__.py").write_text("raise ImportError('no ray here')\n")
-    done = subprocess.run(_eval(mined_tasks, tmp_path / "run", "auto"), cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(tmp_path / "shadow")})  # fmt: skip
+    done = subprocess.run(
+        _eval(mined_tasks, tmp_path / "run", "auto"),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(tmp_path / "shadow")},
+    )
     assert done.returncode != 0
     assert done.stderr.strip().splitlines()[-1].endswith("--executor ray needs Ray: pip install 'gskill[ray]'")

@@ -40,7 +40,9 @@ def test_readme_agents_table_is_the_registrys():
     block = re.search(r"<!-- agents:begin[^\n]*-->\n(.*?)<!-- agents:end -->", README, re.S)
     assert block, "README.md lost its <!-- agents:begin --> block"
     assert block.group(1) == readme_table(), "stale: run scripts/readme_agents.py"
-    check = subprocess.run([sys.executable, "scripts/readme_agents.py", "--check"], cwd=ROOT, capture_output=True, text=True)
+    check = subprocess.run(
+        [sys.executable, "scripts/readme_agents.py", "--check"], cwd=ROOT, capture_output=True, text=True
+    )
     assert check.returncode == 0, check.stderr
 
 
@@ -56,8 +58,10 @@ def test_readme_prose_and_synopsis_name_the_registrys_agents_and_versions():
 
 def test_cli_help_and_errors_list_the_registry():
     names = ", ".join(AGENTS)
-    assert_one_line_error(gskill("eval", "--tasks", str(ROOT), "--agent", "aider", "--model", "m", "--out", str(ROOT / "no")),
-                          f"unknown agent 'aider'; choose from {names}")  # fmt: skip
+    assert_one_line_error(
+        gskill("eval", "--tasks", str(ROOT), "--agent", "aider", "--model", "m", "--out", str(ROOT / "no")),
+        f"unknown agent 'aider'; choose from {names}",
+    )
     assert_one_line_error(gskill("agents", "install", "aider"), f"choose from {', '.join(TOOLS)}")
     help_text = " ".join(gskill("eval", "--help").stdout.replace("│", " ").split())
     assert " | ".join(AGENTS) in help_text
@@ -80,7 +84,9 @@ def test_config_and_transfer_accept_exactly_the_registry():
 
 def test_no_module_spells_the_agent_list_out_again():
     # The list written as a tuple or a help string (the five copies there were before the registry).
-    pattern = re.compile(r"""["']mini["'],\s*["']codex["'],\s*["']claude["']|mini \| codex \| claude|mini, codex or claude""")
+    pattern = re.compile(
+        r"""["']mini["'],\s*["']codex["'],\s*["']claude["']|mini \| codex \| claude|mini, codex or claude"""
+    )
     offenders = [
         f"{path.relative_to(ROOT)}:{number}"
         for folder in ("gskill", "harnesses", "swesmith")

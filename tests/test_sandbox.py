@@ -158,7 +158,9 @@ def _spawn_sandbox_owner(base_image: str, run_id: str, tmp_path: Path, prelude: 
             """
         )
     )
-    owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1])
+    owner = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1]
+    )
     assert owner.stdout.readline().strip() == "ready"
     return owner
 
@@ -227,12 +229,16 @@ def test_reap_all_spares_live_runs_unless_forced(docker_client, base_image, tmp_
     assert_one_line_error(gskill("env", "reap", "--force"), "--force goes with --all")
 
 
-def test_a_new_run_in_a_folder_removes_the_containers_a_killed_run_left_there(docker_client, base_image, tmp_path, monkeypatch):
+def test_a_new_run_in_a_folder_removes_the_containers_a_killed_run_left_there(
+    docker_client, base_image, tmp_path, monkeypatch
+):
     from harnesses.sandbox import docker_backend
 
     monkeypatch.setattr(docker_backend, "_run_folder", "")  # this process's label, restored afterwards
     run, folder, elsewhere = f"test-folder-{uuid.uuid4().hex[:8]}", tmp_path / "run", tmp_path / "other-run"
-    adopt = f"from harnesses.sandbox.docker_backend import adopt_run_folder\nadopt_run_folder({str(folder / 'sub')!r})\n"
+    adopt = (
+        f"from harnesses.sandbox.docker_backend import adopt_run_folder\nadopt_run_folder({str(folder / 'sub')!r})\n"
+    )
     dead_here = _spawn_sandbox_owner(base_image, run, tmp_path, adopt)  # e.g. a learn run's test evaluation
     dead_here.kill()
     dead_here.wait()
@@ -245,9 +251,13 @@ def test_a_new_run_in_a_folder_removes_the_containers_a_killed_run_left_there(do
         assert [label[docker_backend.LABEL_RUN_FOLDER] for label in labels] == [str((folder / "sub").resolve())]
         removed = docker_backend.adopt_run_folder(folder)
         assert len(removed) == 1 and _our_containers(docker_client, run) == []
-        assert len(_our_containers(docker_client, run + "x")) == 1  # a dead run of another folder: not this run's business
+        assert (
+            len(_our_containers(docker_client, run + "x")) == 1
+        )  # a dead run of another folder: not this run's business
         with DockerSandbox.start(base_image, workdir="/", run_id=run) as box:
-            assert docker_client.containers.get(box.container_id).labels[docker_backend.LABEL_RUN_FOLDER] == str(folder.resolve())
+            assert docker_client.containers.get(box.container_id).labels[docker_backend.LABEL_RUN_FOLDER] == str(
+                folder.resolve()
+            )
             docker_backend.adopt_run_folder(folder / "test" / "seed")  # nested in the run: the run's label stays
             assert docker_backend._run_folder == str(folder.resolve())
             assert docker_backend.adopt_run_folder(folder) == []  # a live run's containers stay

@@ -69,16 +69,31 @@ def test_one_write_then_rename_helper():
     root = Path(__file__).parents[1]
     pattern = re.compile(r"os\.replace\(|\.replace\((path|target|dest)|tmp\w*\.rename\(")
     # Calls in this process's code only: scripts that run inside a container are string constants.
-    found = [f"{path.relative_to(root)}:{node.lineno}" for folder in ("gskill", "harnesses", "swesmith")
-             for path in sorted((root / folder).rglob("*.py")) for node in ast.walk(ast.parse(path.read_text()))
-             if isinstance(node, ast.Call) and pattern.search(ast.unparse(node))]  # fmt: skip
+    found = [
+        f"{path.relative_to(root)}:{node.lineno}"
+        for folder in ("gskill", "harnesses", "swesmith")
+        for path in sorted((root / folder).rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call) and pattern.search(ast.unparse(node))
+    ]
     assert len(found) == 1 and found[0].startswith("gskill/schema.py:"), found
 
 
 def test_task_json_uses_swebench_key_names(tmp_path):
     record = json.loads(make_task().model_dump_json())
-    for key in ("instance_id", "repo", "base_commit", "patch", "test_patch", "problem_statement",
-                "FAIL_TO_PASS", "PASS_TO_PASS", "version", "environment_setup_commit", "created_at"):  # fmt: skip
+    for key in (
+        "instance_id",
+        "repo",
+        "base_commit",
+        "patch",
+        "test_patch",
+        "problem_statement",
+        "FAIL_TO_PASS",
+        "PASS_TO_PASS",
+        "version",
+        "environment_setup_commit",
+        "created_at",
+    ):
         assert key in record
     assert record["strategy"] == "commit-mirror" and record["split"] == "train"
 
@@ -96,11 +111,14 @@ def test_swebench_grading_accepts_our_tasks_unchanged():
             "FAILED tests/test_calc.py::test_clamp_high - assert 0 == 10",
         ]
     )
-    report = get_eval_tests_report(parse_log_pytest(log, None), {FAIL_TO_PASS: task[FAIL_TO_PASS], PASS_TO_PASS: task[PASS_TO_PASS]})
+    report = get_eval_tests_report(
+        parse_log_pytest(log, None), {FAIL_TO_PASS: task[FAIL_TO_PASS], PASS_TO_PASS: task[PASS_TO_PASS]}
+    )
     assert report[FAIL_TO_PASS]["failure"] == ["tests/test_calc.py::test_clamp_high"]
     assert get_resolution_status(report) == ResolvedStatus.NO.value
     fixed = get_eval_tests_report(
-        parse_log_pytest(log.replace("FAILED", "PASSED"), None), {FAIL_TO_PASS: task[FAIL_TO_PASS], PASS_TO_PASS: task[PASS_TO_PASS]}
+        parse_log_pytest(log.replace("FAILED", "PASSED"), None),
+        {FAIL_TO_PASS: task[FAIL_TO_PASS], PASS_TO_PASS: task[PASS_TO_PASS]},
     )
     assert get_resolution_status(fixed) == ResolvedStatus.FULL.value
 
@@ -121,10 +139,14 @@ def test_bad_task_records_fail_with_the_line_number(tmp_path):
 
 
 def test_rollout_and_grade_records():
-    usage = Usage(calls=1, input_tokens=10, output_tokens=5, cost_usd=0.01) + Usage(calls=2, input_tokens=1, cost_usd=0.02)
+    usage = Usage(calls=1, input_tokens=10, output_tokens=5, cost_usd=0.01) + Usage(
+        calls=2, input_tokens=1, cost_usd=0.02
+    )
     assert (usage.calls, usage.input_tokens, usage.output_tokens) == (3, 11, 5)
     assert usage.cost_usd == pytest.approx(0.03)
-    rollout = Rollout(instance_id="i", agent="mini", model="scripted/oracle", exit_status=ExitStatus.SUBMITTED, usage=usage)
+    rollout = Rollout(
+        instance_id="i", agent="mini", model="scripted/oracle", exit_status=ExitStatus.SUBMITTED, usage=usage
+    )
     assert Rollout.model_validate_json(rollout.model_dump_json()) == rollout
     assert Grade(instance_id="i", status=GradeStatus.RESOLVED).resolved
     assert not Grade(instance_id="i", status=GradeStatus.INFRA_ERROR).resolved

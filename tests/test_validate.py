@@ -18,14 +18,20 @@ import textwrap
 CALC = textwrap.dedent(CALC_FILES["src/calc/__init__.py"]).lstrip("\n")
 TESTS = ("tests/test_calc.py",)
 ALL_TESTS = {
-    "tests/test_calc.py::test_add[1-2-3]", "tests/test_calc.py::test_add[0-0-0]", "tests/test_calc.py::test_add[-1-1-0]",
-    "tests/test_calc.py::test_add[10-5-15]", "tests/test_calc.py::test_clamp_low", "tests/test_calc.py::test_clamp_high",
+    "tests/test_calc.py::test_add[1-2-3]",
+    "tests/test_calc.py::test_add[0-0-0]",
+    "tests/test_calc.py::test_add[-1-1-0]",
+    "tests/test_calc.py::test_add[10-5-15]",
+    "tests/test_calc.py::test_clamp_low",
+    "tests/test_calc.py::test_clamp_high",
     "tests/test_calc.py::test_clamp_inside",
-}  # fmt: skip
+}
 
 
 def candidate(new_source: str, test_files=TESTS, path="src/calc/__init__.py", old=CALC) -> Candidate:
-    return Candidate(strategy=Strategy.PROCEDURAL, group="g", bug_patch=make_patch({path: (old, new_source)}), test_files=test_files)
+    return Candidate(
+        strategy=Strategy.PROCEDURAL, group="g", bug_patch=make_patch({path: (old, new_source)}), test_files=test_files
+    )
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +50,16 @@ def test_baseline_sees_every_test_pass_twice(baseline):
     assert baseline.by_file == {"tests/test_calc.py": ALL_TESTS}
     # Node ids select like pytest does: a function id takes all its parametrized cases.
     assert len(baseline.relevant(("tests/test_calc.py::test_add",))) == 4
-    assert baseline.relevant(("tests/test_calc.py::test_clamp_low", "nope.py")) == {"tests/test_calc.py::test_clamp_low"}
+    assert baseline.relevant(("tests/test_calc.py::test_clamp_low", "nope.py")) == {
+        "tests/test_calc.py::test_clamp_low"
+    }
 
 
 def test_node_id_selection_narrows_what_runs(box, baseline):
     selection = ("tests/test_calc.py::test_clamp_high", "tests/test_calc.py::test_clamp_low")
-    verdict = validate(box, candidate(CALC.replace("return high", "return low"), test_files=selection), baseline, timeout=60)
+    verdict = validate(
+        box, candidate(CALC.replace("return high", "return low"), test_files=selection), baseline, timeout=60
+    )
     assert verdict.fail_to_pass == ["tests/test_calc.py::test_clamp_high"]
     assert verdict.pass_to_pass == ["tests/test_calc.py::test_clamp_low"]
 
@@ -129,6 +139,8 @@ def test_coverage_maps_functions_to_the_test_files_that_run_them(box):
     mapping = tests_per_function({"src/calc/__init__.py": CALC}, lines)
     assert mapping == {
         ("src/calc/__init__.py", "add"): {"tests/test_calc.py::test_add"},
-        ("src/calc/__init__.py", "clamp"): {f"tests/test_calc.py::test_clamp_{case}" for case in ("low", "high", "inside")},
+        ("src/calc/__init__.py", "clamp"): {
+            f"tests/test_calc.py::test_clamp_{case}" for case in ("low", "high", "inside")
+        },
     }
     assert box.diff() == ""  # coverage's files are gone

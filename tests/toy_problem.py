@@ -19,8 +19,14 @@ MODULES = ("pricing", "stock", "units", "labels", "orders", "report", "search", 
 
 
 def make_tasks(count: int, modules: tuple[str, ...] = MODULES) -> list[dict]:
-    return [{"id": f"task-{i:03d}", "module": modules[i % len(modules)], "needs": f"src/shop/{modules[i % len(modules)]}.py"}
-            for i in range(count)]  # fmt: skip
+    return [
+        {
+            "id": f"task-{i:03d}",
+            "module": modules[i % len(modules)],
+            "needs": f"src/shop/{modules[i % len(modules)]}.py",
+        }
+        for i in range(count)
+    ]
 
 
 @dataclass
@@ -48,7 +54,10 @@ class ToyEvaluator:
         knows = task["needs"] in candidate.get("skill", "")
         draw = random.Random(f"{seed}:{task['id']}").random()
         solved = draw < (self.competent if knows else self.base)
-        info = {"Outcome": "resolved" if solved else "f2p_failed", "Task": f"Something is wrong in the {task['module']} code."}
+        info = {
+            "Outcome": "resolved" if solved else "f2p_failed",
+            "Task": f"Something is wrong in the {task['module']} code.",
+        }
         if not solved:
             info["Failing tests"] = f"tests/test_{task['module']}.py::test_{task['id'].replace('-', '_')}"
             info["Files the reference fix changed"] = task["needs"]
@@ -85,5 +94,7 @@ class ScriptedReflector:
         self.prompts.append(prompt)
         if self.canned:
             return LMReply(self.canned.pop(0), self.cost)
-        reply = POLICIES["reflector"](ScriptedRequest("reflector", [{"role": "user", "content": prompt}], metadata={"seed": self.seed}))
+        reply = POLICIES["reflector"](
+            ScriptedRequest("reflector", [{"role": "user", "content": prompt}], metadata={"seed": self.seed})
+        )
         return LMReply(reply.content, self.cost)

@@ -10,11 +10,33 @@ and the `ReflectionLM` (prompt → `LMReply`). See `core.py` for the loop and wh
 from gskill.engine.core import OPERATORS, Engine, EngineConfig, Result, Spend, optimize
 from gskill.engine.store import RunStore
 from gskill.engine.types import (
-    Candidate, CandidateRecord, Evaluation, EvaluationFailed, Evaluator, LMReply, ReflectionLM, candidate_hash,
-)  # fmt: skip
+    Candidate,
+    CandidateRecord,
+    Evaluation,
+    EvaluationFailed,
+    Evaluator,
+    LMReply,
+    ReflectionLM,
+    candidate_hash,
+)
 from gskill.tokens import candidate_tokens, count_tokens
 
 __all__ = [
-    "OPERATORS", "Candidate", "CandidateRecord", "Engine", "EngineConfig", "Evaluation", "EvaluationFailed", "Evaluator",
-    "LMReply", "ReflectionLM", "Result", "RunStore", "Spend", "candidate_hash", "candidate_tokens", "count_tokens", "optimize",
-]  # fmt: skip
+    "OPERATORS",
+    "Candidate",
+    "CandidateRecord",
+    "Engine",
+    "EngineConfig",
+    "Evaluation",
+    "EvaluationFailed",
+    "Evaluator",
+    "LMReply",
+    "ReflectionLM",
+    "Result",
+    "RunStore",
+    "Spend",
+    "candidate_hash",
+    "candidate_tokens",
+    "count_tokens",
+    "optimize",
+]

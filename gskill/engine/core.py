@@ -35,8 +35,15 @@ from gskill.engine import frontier as pareto
 from gskill.engine.proposer import Proposal, build_prompt, parse_proposal
 from gskill.engine.store import RunStore
 from gskill.engine.types import (
-    Candidate, CandidateRecord, Evaluation, EvaluationFailed, Evaluator, LMReply, ReflectionLM, candidate_hash,
-)  # fmt: skip
+    Candidate,
+    CandidateRecord,
+    Evaluation,
+    EvaluationFailed,
+    Evaluator,
+    LMReply,
+    ReflectionLM,
+    candidate_hash,
+)
 from gskill.tokens import candidate_tokens, count_tokens
 
 OPERATORS = ("refine", "combine", "simplify")
@@ -86,9 +93,14 @@ class Spend:
         return self.eval_cost_usd + self.reflection_cost_usd
 
     def to_json(self) -> dict[str, Any]:
-        return {"metric_calls": self.metric_calls, "cache_hits": self.cache_hits, "eval_cost_usd": round(self.eval_cost_usd, 6),
-                "reflection_calls": self.reflection_calls, "reflection_cost_usd": round(self.reflection_cost_usd, 6),
-                "cost_usd": round(self.cost_usd, 6)}  # fmt: skip
+        return {
+            "metric_calls": self.metric_calls,
+            "cache_hits": self.cache_hits,
+            "eval_cost_usd": round(self.eval_cost_usd, 6),
+            "reflection_calls": self.reflection_calls,
+            "reflection_cost_usd": round(self.reflection_cost_usd, 6),
+            "cost_usd": round(self.cost_usd, 6),
+        }
 
 
 @dataclass
@@ -154,10 +166,17 @@ class _Minibatches:
 
 class Engine:
     def __init__(
-        self, evaluator: Evaluator, reflection_lm: ReflectionLM, trainset: Sequence[Any], valset: Sequence[Any],
-        store: RunStore, config: EngineConfig, objective: str = "", background: str = "",
+        self,
+        evaluator: Evaluator,
+        reflection_lm: ReflectionLM,
+        trainset: Sequence[Any],
+        valset: Sequence[Any],
+        store: RunStore,
+        config: EngineConfig,
+        objective: str = "",
+        background: str = "",
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         if not trainset or not valset:
             raise ValueError("optimize needs a non-empty trainset and valset")
         self.evaluator, self.lm, self.store, self.config = evaluator, reflection_lm, store, config
@@ -212,7 +231,12 @@ class Engine:
         spent = self.spend.cost_usd + sum(r.cost_usd for i, r in results.items() if (chash, i) not in self.memo)
         failure: BaseException | None = None
         while queue or pending:
-            while queue and failure is None and len(pending) < self.config.workers and self.budget.may_start(spent, len(pending)):
+            while (
+                queue
+                and failure is None
+                and len(pending) < self.config.workers
+                and self.budget.may_start(spent, len(pending))
+            ):
                 example_id = queue.pop(0)
                 pending[self.pool.submit(run, example_id)] = example_id
             if not pending:
@@ -259,49 +283,87 @@ class Engine:
         self.spend.reflection_cost_usd += reply.cost_usd
         return reply
 
-    def propose(self, operator: str, component: str, parent: CandidateRecord, partner: CandidateRecord | None,
-                batch: list[tuple[str, Evaluation]]) -> tuple[Proposal, list[str]]:  # fmt: skip
+    def propose(
+        self,
+        operator: str,
+        component: str,
+        parent: CandidateRecord,
+        partner: CandidateRecord | None,
+        batch: list[tuple[str, Evaluation]],
+    ) -> tuple[Proposal, list[str]]:
         """One proposal (plus at most one simplify pass if it is over budget). Returns it and the prompts' notes."""
         current = parent.components[component]
-        score_line = f"{sum(e.score for _, e in batch):g}/{len(batch)} on this minibatch, validation mean {parent.val_mean:.2f}"
+        score_line = (
+            f"{sum(e.score for _, e in batch):g}/{len(batch)} on this minibatch, validation mean {parent.val_mean:.2f}"
+        )
         target = None
         if operator == "simplify":
             target = max(1, min(self.config.token_budget, int(count_tokens(current) * 0.75)))
         prompt = build_prompt(
-            operator, component=component, current=current, score_line=score_line, examples=batch,
+            operator,
+            component=component,
+            current=current,
+            score_line=score_line,
+            examples=batch,
             other=partner.components[component] if partner else "",
             other_score_line=f"validation mean {partner.val_mean:.2f}" if partner else "",
-            objective=self.objective, background=self.background, token_budget=self.config.token_budget,
-            target_tokens=target, side_info_chars=self.config.side_info_chars, directives=self.config.directives,
-        )  # fmt: skip
+            objective=self.objective,
+            background=self.background,
+            token_budget=self.config.token_budget,
+            target_tokens=target,
+            side_info_chars=self.config.side_info_chars,
+            directives=self.config.directives,
+        )
         proposal = parse_proposal(self.reflect(prompt).text, current=current, token_budget=self.config.token_budget)
         notes = [] if proposal.ok else [proposal.reason]
         if proposal.text is not None and proposal.reason.startswith("over budget"):
             if not self.budget.affords(0, reflections=1):
                 return Proposal(None, proposal.reason + "; no budget to simplify"), notes
             prompt = build_prompt(
-                "simplify", component=component, current=proposal.text, score_line="not yet evaluated",
-                objective=self.objective, background=self.background, token_budget=self.config.token_budget,
-                target_tokens=self.config.token_budget, directives=self.config.directives,
-            )  # fmt: skip
+                "simplify",
+                component=component,
+                current=proposal.text,
+                score_line="not yet evaluated",
+                objective=self.objective,
+                background=self.background,
+                token_budget=self.config.token_budget,
+                target_tokens=self.config.token_budget,
+                directives=self.config.directives,
+            )
             proposal = parse_proposal(self.reflect(prompt).text, current=current, token_budget=self.config.token_budget)
             notes.append("simplified" if proposal.ok else proposal.reason)
         return proposal, notes
 
     # -- the loop ------------------------------------------------------------------------------
-    def _add(self, components: Candidate, parents: list[int], operator: str, iteration: int, minibatch: dict) -> CandidateRecord:
+    def _add(
+        self, components: Candidate, parents: list[int], operator: str, iteration: int, minibatch: dict
+    ) -> CandidateRecord:
         val_ids = list(self.val)
         scores = self.evaluate(components, val_ids, self.val)
         record = CandidateRecord(
-            index=len(self.candidates), components=dict(components), parents=parents, operator=operator, iteration=iteration,
-            val_scores={i: s.score for i, s in zip(val_ids, scores)}, tokens=candidate_tokens(components), minibatch=minibatch,
-        )  # fmt: skip
+            index=len(self.candidates),
+            components=dict(components),
+            parents=parents,
+            operator=operator,
+            iteration=iteration,
+            val_scores={i: s.score for i, s in zip(val_ids, scores)},
+            tokens=candidate_tokens(components),
+            minibatch=minibatch,
+        )
         self.candidates.append(record)
         self.store.save_candidate(record.index, record.to_json())
         weights = pareto.frontier_weights(self.candidates)
         covered = sum(1 for members in pareto.fronts(self.candidates).values() if members & set(weights))
-        self.on_event("candidate", {"candidate": record, "best_val": pareto.best_candidate(self.candidates).val_mean,
-                                    "frontier": len(weights), "covered": covered, "spend": self.spend.to_json()})  # fmt: skip
+        self.on_event(
+            "candidate",
+            {
+                "candidate": record,
+                "best_val": pareto.best_candidate(self.candidates).val_mean,
+                "frontier": len(weights),
+                "covered": covered,
+                "spend": self.spend.to_json(),
+            },
+        )
         return record
 
     def _choose_operator(self, parent: CandidateRecord, component: str) -> tuple[str, CandidateRecord | None]:
@@ -329,7 +391,9 @@ class Engine:
             raise ValueError("every component is frozen: nothing to optimize")
         for name, text in seed_candidate.items():
             if name not in config.frozen and count_tokens(text) > config.token_budget:
-                raise ValueError(f"seed component {name!r} has {count_tokens(text)} tokens, over the budget of {config.token_budget}")
+                raise ValueError(
+                    f"seed component {name!r} has {count_tokens(text)} tokens, over the budget of {config.token_budget}"
+                )
         val_ids = list(self.val)
         if not self.budget.affords(self.new_calls(seed_candidate, val_ids)):
             raise ValueError(f"the budget cannot pay for scoring the seed on {len(val_ids)} validation examples")
@@ -381,14 +445,25 @@ class Engine:
         batch_ids = sampler.next()
         operator, partner = self._choose_operator(parent, component)
         # Calls: the parent's unscored minibatch + the child's minibatch + the child's validation, exactly.
-        if not self.budget.affords(self.new_calls(parent.components, batch_ids) + len(batch_ids) + len(val_ids), reflections=1):
+        if not self.budget.affords(
+            self.new_calls(parent.components, batch_ids) + len(batch_ids) + len(val_ids), reflections=1
+        ):
             return "budget exhausted"
         parent_scores = self.evaluate(parent.components, batch_ids, self.train)
         entry: dict[str, Any] = {
-            "iteration": iteration, "parent": parent.index, "operator": operator, "component": component,
-            "partner": partner.index if partner else None, "minibatch": batch_ids, "parent_scores": [e.score for e in parent_scores],
-        }  # fmt: skip
-        if operator == "refine" and config.skip_perfect_parent and all(e.score >= config.perfect_score for e in parent_scores):
+            "iteration": iteration,
+            "parent": parent.index,
+            "operator": operator,
+            "component": component,
+            "partner": partner.index if partner else None,
+            "minibatch": batch_ids,
+            "parent_scores": [e.score for e in parent_scores],
+        }
+        if (
+            operator == "refine"
+            and config.skip_perfect_parent
+            and all(e.score >= config.perfect_score for e in parent_scores)
+        ):
             entry.update(outcome="skipped", reason="parent perfect on the minibatch")
             self.idle = self.idle + 1 if self.spend.metric_calls == before else 0
             self._log(entry)
@@ -403,7 +478,11 @@ class Engine:
         child = {**parent.components, component: proposal.text}
         child_scores = self.evaluate(child, batch_ids, self.train)
         parent_sum, child_sum = sum(e.score for e in parent_scores), sum(e.score for e in child_scores)
-        entry.update(child_scores=[e.score for e in child_scores], child_hash=candidate_hash(child), child_tokens=candidate_tokens(child))
+        entry.update(
+            child_scores=[e.score for e in child_scores],
+            child_hash=candidate_hash(child),
+            child_tokens=candidate_tokens(child),
+        )
         if operator == "simplify":
             accepted = child_sum >= parent_sum and candidate_tokens(child) < candidate_tokens(parent.components)
         else:
@@ -414,7 +493,13 @@ class Engine:
             self._log(entry)
             return ""
         parents = [parent.index] + ([partner.index] if partner and operator == "combine" else [])
-        record = self._add(child, parents, operator, iteration, {"ids": batch_ids, "parent": entry["parent_scores"], "child": entry["child_scores"]})
+        record = self._add(
+            child,
+            parents,
+            operator,
+            iteration,
+            {"ids": batch_ids, "parent": entry["parent_scores"], "child": entry["child_scores"]},
+        )
         entry.update(outcome="accepted", candidate=record.index, val_mean=round(record.val_mean, 4))
         self._log(entry)
         return ""
@@ -430,11 +515,15 @@ def _claim_store(store, seed_candidate, evaluator, trainset, valset, lm, config,
     from dataclasses import asdict
 
     identity = {
-        "seed_candidate": candidate_hash(dict(seed_candidate)), "evaluator": evaluator.identity, "reflection_lm": lm.identity,
-        "train": [evaluator.example_id(e) for e in trainset], "val": [evaluator.example_id(e) for e in valset],
+        "seed_candidate": candidate_hash(dict(seed_candidate)),
+        "evaluator": evaluator.identity,
+        "reflection_lm": lm.identity,
+        "train": [evaluator.example_id(e) for e in trainset],
+        "val": [evaluator.example_id(e) for e in valset],
         "config": {k: v for k, v in asdict(config).items() if k not in _RESUMABLE},
-        "objective": objective, "background": background,
-    }  # fmt: skip
+        "objective": objective,
+        "background": background,
+    }
     identity = json.loads(json.dumps(identity, default=list))
     recorded = store.get_meta("search")
     if recorded is None:
@@ -446,10 +535,18 @@ def _claim_store(store, seed_candidate, evaluator, trainset, valset, lm, config,
 
 
 def optimize(
-    seed_candidate: Candidate, evaluator: Evaluator, trainset: Sequence[Any], valset: Sequence[Any], *,
-    reflection_lm: ReflectionLM, store: RunStore, config: EngineConfig | None = None, objective: str = "",
-    background: str = "", on_event: Callable[[str, dict[str, Any]], None] | None = None,
-) -> Result:  # fmt: skip
+    seed_candidate: Candidate,
+    evaluator: Evaluator,
+    trainset: Sequence[Any],
+    valset: Sequence[Any],
+    *,
+    reflection_lm: ReflectionLM,
+    store: RunStore,
+    config: EngineConfig | None = None,
+    objective: str = "",
+    background: str = "",
+    on_event: Callable[[str, dict[str, Any]], None] | None = None,
+) -> Result:
     """Evolve `seed_candidate` to maximise the evaluator's mean score on `valset`.
 
     Resuming = calling again with the same store, seed candidate, sets and config: the trajectory

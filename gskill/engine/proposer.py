@@ -61,7 +61,10 @@ def format_side_info(info: dict[str, Any], limit: int) -> str:
     """Side information as readable sections, each trimmed head+tail to its share of `limit`."""
     if not info:
         return "(no details)"
-    items = [(key, value if isinstance(value, str) else json.dumps(value, indent=1, default=str)) for key, value in info.items()]
+    items = [
+        (key, value if isinstance(value, str) else json.dumps(value, indent=1, default=str))
+        for key, value in info.items()
+    ]
     short = [(k, v) for k, v in items if len(v) <= 300]
     long = [(k, v) for k, v in items if len(v) > 300]
     room = max(400, (limit - sum(len(v) for _, v in short)) // max(1, len(long)))
@@ -87,11 +90,24 @@ def _fenced(text: str) -> str:
 
 
 def build_prompt(
-    operator: str, *, component: str, current: str, score_line: str, examples: Sequence[tuple[str, Evaluation]] = (),
-    other: str = "", other_score_line: str = "", objective: str = "", background: str = "", token_budget: int,
-    target_tokens: int | None = None, side_info_chars: int = 6000, directives: dict[str, str] | None = None,
-) -> str:  # fmt: skip
-    directive = {**DIRECTIVES, **(directives or {})}[operator].format(component=component, target=target_tokens or token_budget)
+    operator: str,
+    *,
+    component: str,
+    current: str,
+    score_line: str,
+    examples: Sequence[tuple[str, Evaluation]] = (),
+    other: str = "",
+    other_score_line: str = "",
+    objective: str = "",
+    background: str = "",
+    token_budget: int,
+    target_tokens: int | None = None,
+    side_info_chars: int = 6000,
+    directives: dict[str, str] | None = None,
+) -> str:
+    directive = {**DIRECTIVES, **(directives or {})}[operator].format(
+        component=component, target=target_tokens or token_budget
+    )
     sections = [f"You improve a text artifact (the {component}) through reflection on how it performed."]
     if objective:
         sections.append(f"## Objective\n{objective.strip()}")

@@ -90,15 +90,26 @@ class RunStore:
             )
             return int(cursor.lastrowid)
 
-    def finished(self, execution: int, evaluator: str, candidate: str, example: str, seed: int, result: Evaluation) -> None:
+    def finished(
+        self, execution: int, evaluator: str, candidate: str, example: str, seed: int, result: Evaluation
+    ) -> None:
         now = time.time()
         with self._lock:
             self._conn.execute("BEGIN")
             self._conn.execute(
                 "INSERT OR REPLACE INTO evaluations VALUES (?,?,?,?,?,?,?,?,?)",
-                (evaluator, candidate, example, seed, float(result.score), json.dumps(result.side_info, default=str),
-                 float(result.cost_usd), self.session, now),
-            )  # fmt: skip
+                (
+                    evaluator,
+                    candidate,
+                    example,
+                    seed,
+                    float(result.score),
+                    json.dumps(result.side_info, default=str),
+                    float(result.cost_usd),
+                    self.session,
+                    now,
+                ),
+            )
             self._conn.execute("UPDATE executions SET finished_at = ? WHERE id = ?", (now, execution))
             self._conn.execute("COMMIT")
 
@@ -135,7 +146,9 @@ class RunStore:
 
     def lm_calls(self) -> list[dict[str, Any]]:
         with self._lock:
-            rows = self._conn.execute("SELECT model, prompt, text, cost_usd, created_at FROM lm_calls ORDER BY created_at").fetchall()
+            rows = self._conn.execute(
+                "SELECT model, prompt, text, cost_usd, created_at FROM lm_calls ORDER BY created_at"
+            ).fetchall()
         return [dict(zip(("model", "prompt", "text", "cost_usd", "created_at"), row)) for row in rows]
 
     # -- search record ---------------------------------------------------------------------------
@@ -145,7 +158,9 @@ class RunStore:
 
     def save_iteration(self, iteration: int, record: dict[str, Any]) -> None:
         with self._lock:
-            self._conn.execute("INSERT OR REPLACE INTO iterations VALUES (?, ?)", (iteration, json.dumps(record, default=str)))
+            self._conn.execute(
+                "INSERT OR REPLACE INTO iterations VALUES (?, ?)", (iteration, json.dumps(record, default=str))
+            )
 
     def save_text(self, candidate: str, components: dict[str, str]) -> None:
         with self._lock:

@@ -88,10 +88,17 @@ class CandidateRecord:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "index": self.index, "hash": self.hash, "parents": self.parents, "operator": self.operator,
-            "iteration": self.iteration, "val_mean": round(self.val_mean, 4), "val_scores": self.val_scores,
-            "tokens": self.tokens, "minibatch": self.minibatch, "components": self.components,
-        }  # fmt: skip
+            "index": self.index,
+            "hash": self.hash,
+            "parents": self.parents,
+            "operator": self.operator,
+            "iteration": self.iteration,
+            "val_mean": round(self.val_mean, 4),
+            "val_scores": self.val_scores,
+            "tokens": self.tokens,
+            "minibatch": self.minibatch,
+            "components": self.components,
+        }
 
 
 Examples = Sequence[Any]

@@ -31,22 +31,52 @@ class AgentSpec:
     @property
     def tool(self) -> AgentTool | None:
         """The binary `gskill agents install` fetches; None for an agent that runs on the host."""
-        return AgentTool(self.name, self.npm.format(version=self.version), self.binary, self.version) if self.npm else None
+        return (
+            AgentTool(self.name, self.npm.format(version=self.version), self.binary, self.version) if self.npm else None
+        )
 
     @property
     def runs(self) -> str:
-        return f"on the host (Python package `{self.package}`)" if not self.npm else f"in the task container (npm `{self.tool.package}`)"
+        return (
+            f"on the host (Python package `{self.package}`)"
+            if not self.npm
+            else f"in the task container (npm `{self.tool.package}`)"
+        )
 
 
-AGENTS: dict[str, AgentSpec] = {spec.name: spec for spec in (
-    AgentSpec("mini", "mini-SWE-agent", "2.4.6", ("system-prompt",), "harnesses.agents.mini:MiniAgent", package="mini-swe-agent"),
-    # @openai/codex's optional dependency for linux-x64 is this alias: a static musl binary.
-    AgentSpec("codex", "Codex CLI", "0.169.0", ("skill", "repo-skill", "agents-md"), "harnesses.agents.codex:CodexAgent",
-              npm="@openai/codex@{version}-linux-x64", binary="vendor/x86_64-unknown-linux-musl/bin/codex"),
-    # @anthropic-ai/claude-code's platform package: one glibc binary.
-    AgentSpec("claude", "Claude Code", "2.1.330", ("skill", "repo-skill", "claude-md", "system-prompt"),
-              "harnesses.agents.claude:ClaudeAgent", npm="@anthropic-ai/claude-code-linux-x64@{version}", binary="claude"),
-)}  # fmt: skip
+AGENTS: dict[str, AgentSpec] = {
+    spec.name: spec
+    for spec in (
+        AgentSpec(
+            "mini",
+            "mini-SWE-agent",
+            "2.4.6",
+            ("system-prompt",),
+            "harnesses.agents.mini:MiniAgent",
+            package="mini-swe-agent",
+        ),
+        # @openai/codex's optional dependency for linux-x64 is this alias: a static musl binary.
+        AgentSpec(
+            "codex",
+            "Codex CLI",
+            "0.169.0",
+            ("skill", "repo-skill", "agents-md"),
+            "harnesses.agents.codex:CodexAgent",
+            npm="@openai/codex@{version}-linux-x64",
+            binary="vendor/x86_64-unknown-linux-musl/bin/codex",
+        ),
+        # @anthropic-ai/claude-code's platform package: one glibc binary.
+        AgentSpec(
+            "claude",
+            "Claude Code",
+            "2.1.330",
+            ("skill", "repo-skill", "claude-md", "system-prompt"),
+            "harnesses.agents.claude:ClaudeAgent",
+            npm="@anthropic-ai/claude-code-linux-x64@{version}",
+            binary="claude",
+        ),
+    )
+}
 
 # The agents with a native binary in the tool cache (`gskill agents install`).
 TOOLS: dict[str, AgentTool] = {name: spec.tool for name, spec in AGENTS.items() if spec.tool}
@@ -69,4 +99,9 @@ def readme_table() -> str:
         f"| `{spec.name}` | {spec.title} | {spec.version} | {spec.runs} | {', '.join(f'`{mode}`' for mode in spec.skill_modes)} |"
         for spec in AGENTS.values()
     ]
-    return "\n".join(["| `--agent` | agent | version | runs | skill modes (first = default) |", "|---|---|---|---|---|", *rows]) + "\n"
+    return (
+        "\n".join(
+            ["| `--agent` | agent | version | runs | skill modes (first = default) |", "|---|---|---|---|---|", *rows]
+        )
+        + "\n"
+    )

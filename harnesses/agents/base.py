@@ -125,7 +125,9 @@ class ContainerAgent:
             request.trace_path.parent.mkdir(parents=True, exist_ok=True)
             request.trace_path.write_text(result.output)
         if result.timed_out:
-            return AgentOutcome("TimeExceeded", error=f"{self.name} ran past {request.wall_time_limit_s:g} s", injected_paths=injected)
+            return AgentOutcome(
+                "TimeExceeded", error=f"{self.name} ran past {request.wall_time_limit_s:g} s", injected_paths=injected
+            )
         outcome = self.parse(result.output)
         outcome.injected_paths = injected
         if request.trace_path is not None:

@@ -32,16 +32,32 @@ class ClaudeAgent(ContainerAgent):
         return ()
 
     def command(self, request: RunRequest) -> tuple[str, dict[str, str]]:
-        argv = [self.binary, "-p", request.problem_statement, "--output-format", "stream-json", "--verbose",
-                "--max-turns", str(request.step_limit), "--dangerously-skip-permissions", "--model", request.model_label]  # fmt: skip
+        argv = [
+            self.binary,
+            "-p",
+            request.problem_statement,
+            "--output-format",
+            "stream-json",
+            "--verbose",
+            "--max-turns",
+            str(request.step_limit),
+            "--dangerously-skip-permissions",
+            "--model",
+            request.model_label,
+        ]
         if request.skill.strip() and request.skill_mode == "system-prompt":
             argv += ["--append-system-prompt", request.skill.strip()]
         env = {
-            "ANTHROPIC_BASE_URL": request.base_url.rstrip("/"), "ANTHROPIC_API_KEY": request.token,
-            "CLAUDE_CONFIG_DIR": self.home, "HOME": "/tmp/gskill-home",
-            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1", "DISABLE_TELEMETRY": "1",
-            "DISABLE_ERROR_REPORTING": "1", "IS_SANDBOX": "1",  # root in a throwaway container: allow skipping permissions
-        }  # fmt: skip
+            "ANTHROPIC_BASE_URL": request.base_url.rstrip("/"),
+            "ANTHROPIC_API_KEY": request.token,
+            "CLAUDE_CONFIG_DIR": self.home,
+            "HOME": "/tmp/gskill-home",
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+            "DISABLE_AUTOUPDATER": "1",
+            "DISABLE_TELEMETRY": "1",
+            "DISABLE_ERROR_REPORTING": "1",
+            "IS_SANDBOX": "1",  # root in a throwaway container: allow skipping permissions
+        }
         return " ".join(shlex.quote(part) for part in argv), env
 
     def parse(self, output: str) -> AgentOutcome:
@@ -59,13 +75,24 @@ class ClaudeAgent(ContainerAgent):
         subtype = result.get("subtype", "")
         usage = result.get("usage") or {}
         reported = {
-            "num_turns": turns, "duration_ms": result.get("duration_ms"), "duration_api_ms": result.get("duration_api_ms"),
+            "num_turns": turns,
+            "duration_ms": result.get("duration_ms"),
+            "duration_api_ms": result.get("duration_api_ms"),
             "total_cost_usd": result.get("total_cost_usd"),
-            **{key: usage[key] for key in ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens") if key in usage},
-        }  # fmt: skip
+            **{
+                key: usage[key]
+                for key in ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+                if key in usage
+            },
+        }
         if subtype == "success" and not result.get("is_error"):
             return AgentOutcome("Submitted", steps=turns, messages=events, reported=reported)
         if subtype == "error_max_turns":
             return AgentOutcome("LimitsExceeded", steps=turns, messages=events, error=subtype, reported=reported)
-        return AgentOutcome("AgentError", steps=turns, messages=events, error=f"{subtype}: {str(result.get('result', ''))[:500]}",
-                            reported=reported)  # fmt: skip
+        return AgentOutcome(
+            "AgentError",
+            steps=turns,
+            messages=events,
+            error=f"{subtype}: {str(result.get('result', ''))[:500]}",
+            reported=reported,
+        )

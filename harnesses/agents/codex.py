@@ -37,7 +37,11 @@ class CodexAgent(ContainerAgent):
     home = "/var/lib/gskill/codex-home"  # not under /tmp: Codex refuses to put helpers there
 
     def prepare(self, box, request: RunRequest) -> tuple[str, ...]:
-        write_text(box, f"{self.home}/config.toml", CONFIG.format(model=request.model_label, base_url=request.base_url.rstrip("/")))
+        write_text(
+            box,
+            f"{self.home}/config.toml",
+            CONFIG.format(model=request.model_label, base_url=request.base_url.rstrip("/")),
+        )
         if not request.skill.strip():
             return ()
         if request.skill_mode == "skill":
@@ -50,9 +54,23 @@ class CodexAgent(ContainerAgent):
         return ()
 
     def command(self, request: RunRequest) -> tuple[str, dict[str, str]]:
-        argv = [self.binary, "exec", "--json", "--strict-config", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox",
-                "-C", "/repo", request.problem_statement]  # fmt: skip
-        env = {"CODEX_HOME": self.home, "GSKILL_GATEWAY_TOKEN": request.token, "HOME": "/tmp/gskill-home", "NO_COLOR": "1"}
+        argv = [
+            self.binary,
+            "exec",
+            "--json",
+            "--strict-config",
+            "--skip-git-repo-check",
+            "--dangerously-bypass-approvals-and-sandbox",
+            "-C",
+            "/repo",
+            request.problem_statement,
+        ]
+        env = {
+            "CODEX_HOME": self.home,
+            "GSKILL_GATEWAY_TOKEN": request.token,
+            "HOME": "/tmp/gskill-home",
+            "NO_COLOR": "1",
+        }
         return " ".join(shlex.quote(part) for part in argv), env
 
     def collect(self, box, trace_path) -> None:
@@ -70,8 +88,16 @@ class CodexAgent(ContainerAgent):
                 except json.JSONDecodeError:
                     continue
         kinds = [event.get("type", "") for event in events]
-        steps = sum(1 for event in events if event.get("type") == "item.completed" and event.get("item", {}).get("type") == "command_execution")
-        errors = [event.get("message") or event.get("error", {}).get("message", "") for event in events if event.get("type") in ("error", "turn.failed")]
+        steps = sum(
+            1
+            for event in events
+            if event.get("type") == "item.completed" and event.get("item", {}).get("type") == "command_execution"
+        )
+        errors = [
+            event.get("message") or event.get("error", {}).get("message", "")
+            for event in events
+            if event.get("type") in ("error", "turn.failed")
+        ]
         reported: dict = {}
         for event in events:
             if event.get("type") == "turn.completed":
@@ -80,5 +106,10 @@ class CodexAgent(ContainerAgent):
                         reported[key] = reported.get(key, 0) + value
         if "turn.completed" in kinds and not errors:
             return AgentOutcome("Submitted", steps=steps, messages=events, reported=reported)
-        return AgentOutcome("AgentError" if errors or kinds else "", steps=steps, error="; ".join(str(e) for e in errors)[:2000],
-                            messages=events, reported=reported)  # fmt: skip
+        return AgentOutcome(
+            "AgentError" if errors or kinds else "",
+            steps=steps,
+            error="; ".join(str(e) for e in errors)[:2000],
+            messages=events,
+            reported=reported,
+        )

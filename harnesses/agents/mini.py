@@ -57,18 +57,29 @@ class SandboxEnvironment:
         lines = result.output.lstrip().splitlines(keepends=True)
         if lines and lines[0].strip() == "COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT" and result.exit_code == 0:
             submission = "".join(lines[1:])
-            raise Submitted({"role": "exit", "content": submission, "extra": {"exit_status": "Submitted", "submission": submission}})
+            raise Submitted(
+                {"role": "exit", "content": submission, "extra": {"exit_status": "Submitted", "submission": submission}}
+            )
         return output
 
     def get_template_vars(self, **kwargs) -> dict[str, Any]:
         # The template's <system_information> block: the container's, not the host's.
-        return {"system": "Linux", "release": "", "version": "", "machine": "x86_64", "cwd": self.config["cwd"], **kwargs}
+        return {
+            "system": "Linux",
+            "release": "",
+            "version": "",
+            "machine": "x86_64",
+            "cwd": self.config["cwd"],
+            **kwargs,
+        }
 
     def serialize(self) -> dict:
         return {"info": {"config": {"environment": self.config, "environment_type": "gskill.SandboxEnvironment"}}}
 
 
-def agent_config(skill: str, *, step_limit: int, cost_limit: float, wall_time_limit_s: float, skill_template: str = "") -> dict:
+def agent_config(
+    skill: str, *, step_limit: int, cost_limit: float, wall_time_limit_s: float, skill_template: str = ""
+) -> dict:
     """mini-swe-agent's own tool-calling config (mini.yaml), with the skill in the system prompt."""
     import minisweagent
 
@@ -83,9 +94,19 @@ def agent_config(skill: str, *, step_limit: int, cost_limit: float, wall_time_li
 
 
 def run_mini(
-    sandbox: Sandbox, *, problem_statement: str, skill: str, base_url: str, token: str, model_label: str,
-    step_limit: int, cost_limit: float, wall_time_limit_s: float, command_timeout_s: float, skill_template: str = "",
-) -> AgentOutcome:  # fmt: skip
+    sandbox: Sandbox,
+    *,
+    problem_statement: str,
+    skill: str,
+    base_url: str,
+    token: str,
+    model_label: str,
+    step_limit: int,
+    cost_limit: float,
+    wall_time_limit_s: float,
+    command_timeout_s: float,
+    skill_template: str = "",
+) -> AgentOutcome:
     import litellm
     from minisweagent.agents.default import DefaultAgent
     from minisweagent.models.litellm_model import LitellmModel
@@ -96,20 +117,35 @@ def run_mini(
         abort_exceptions = [*LitellmModel.abort_exceptions, litellm.exceptions.RateLimitError]
 
     config = agent_config(
-        skill, step_limit=step_limit, cost_limit=cost_limit, wall_time_limit_s=wall_time_limit_s, skill_template=skill_template
+        skill,
+        step_limit=step_limit,
+        cost_limit=cost_limit,
+        wall_time_limit_s=wall_time_limit_s,
+        skill_template=skill_template,
     )
     model_config = {key: value for key, value in config["model"].items() if key != "model_kwargs"}
-    model_kwargs = {**config["model"].get("model_kwargs", {}), "api_base": base_url.rstrip("/") + "/v1", "api_key": token}
+    model_kwargs = {
+        **config["model"].get("model_kwargs", {}),
+        "api_base": base_url.rstrip("/") + "/v1",
+        "api_key": token,
+    }
     # The gateway counts cost (litellm does not know the gateway's model names): no cost errors here.
-    model = GatewayModel(model_name=f"openai/{model_label}", model_kwargs=model_kwargs, cost_tracking="ignore_errors", **model_config)
+    model = GatewayModel(
+        model_name=f"openai/{model_label}", model_kwargs=model_kwargs, cost_tracking="ignore_errors", **model_config
+    )
     env = SandboxEnvironment(sandbox, timeout=command_timeout_s, env=config["environment"].get("env", {}))
     agent = DefaultAgent(model, env, **config["agent"])
     try:
         result = agent.run(problem_statement)
         return AgentOutcome(result.get("exit_status", ""), steps=agent.n_calls, messages=agent.messages)
     except Exception as exc:
-        return AgentOutcome(type(exc).__name__, steps=agent.n_calls, messages=agent.messages, error=f"{type(exc).__name__}: {exc}"[:2000],
-                            infra_error=is_infra_failure(exc))  # fmt: skip
+        return AgentOutcome(
+            type(exc).__name__,
+            steps=agent.n_calls,
+            messages=agent.messages,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+            infra_error=is_infra_failure(exc),
+        )
 
 
 class MiniAgent:
@@ -125,13 +161,25 @@ class MiniAgent:
 
     def run(self, box: Sandbox, request) -> "AgentOutcome":
         outcome = run_mini(
-            box, problem_statement=request.problem_statement, skill=request.skill, base_url=request.base_url,
-            token=request.token, model_label=request.model_label, step_limit=request.step_limit,
-            cost_limit=request.cost_limit, wall_time_limit_s=request.wall_time_limit_s,
-            command_timeout_s=request.command_timeout_s, skill_template=request.skill_template,
-        )  # fmt: skip
+            box,
+            problem_statement=request.problem_statement,
+            skill=request.skill,
+            base_url=request.base_url,
+            token=request.token,
+            model_label=request.model_label,
+            step_limit=request.step_limit,
+            cost_limit=request.cost_limit,
+            wall_time_limit_s=request.wall_time_limit_s,
+            command_timeout_s=request.command_timeout_s,
+            skill_template=request.skill_template,
+        )
         if request.trace_path is not None:
             request.trace_path.parent.mkdir(parents=True, exist_ok=True)
-            request.trace_path.write_text(json.dumps({"exit_status": outcome.exit_status, "error": outcome.error,
-                                                      "messages": outcome.messages}, default=str, indent=1))  # fmt: skip
+            request.trace_path.write_text(
+                json.dumps(
+                    {"exit_status": outcome.exit_status, "error": outcome.error, "messages": outcome.messages},
+                    default=str,
+                    indent=1,
+                )
+            )
         return outcome

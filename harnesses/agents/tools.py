@@ -74,7 +74,11 @@ def install(tool: AgentTool, cache_dir: Path, *, timeout: float = 900) -> Path:
             raise GskillError(f"cannot install {tool.name}: npm is not installed (apt-get install npm)")
         with tempfile.TemporaryDirectory(prefix="gskill-npm-", dir=root) as tmp:
             packed = subprocess.run(
-                ["npm", "pack", tool.package, "--json", "--pack-destination", tmp], capture_output=True, text=True, timeout=timeout, cwd=tmp
+                ["npm", "pack", tool.package, "--json", "--pack-destination", tmp],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                cwd=tmp,
             )
             if packed.returncode != 0:
                 last = (packed.stderr.strip().splitlines() or ["npm pack failed"])[-1]
@@ -93,8 +97,13 @@ def install(tool: AgentTool, cache_dir: Path, *, timeout: float = 900) -> Path:
             (staging / "package").rename(folder)
             binary = folder / tool.binary
             binary.chmod(0o755)
-            manifest = {"package": tool.package, "version": tool.version, "integrity": info["integrity"],
-                        "binary": tool.binary, "binary_sha256": _sha256(binary)}  # fmt: skip
+            manifest = {
+                "package": tool.package,
+                "version": tool.version,
+                "integrity": info["integrity"],
+                "binary": tool.binary,
+                "binary_sha256": _sha256(binary),
+            }
             (folder / "gskill-manifest.json").write_text(json.dumps(manifest, indent=2))
         return folder
 

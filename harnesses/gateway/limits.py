@@ -152,8 +152,16 @@ def estimate_tokens(messages: list[dict], tools: list[dict] | None, params: dict
     return size // 4 + int(asked or 0)
 
 
-def call_within_limits(limiter: Limiter, model: str, estimate: int, call: Callable, size: Callable, *,
-                       retries: int = 3, sleep: Callable[[float], None] = time.sleep) -> tuple:  # fmt: skip
+def call_within_limits(
+    limiter: Limiter,
+    model: str,
+    estimate: int,
+    call: Callable,
+    size: Callable,
+    *,
+    retries: int = 3,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple:
     """`call()` once the limiter allows it; a 429 pauses the model for everyone and the call is booked
     again, up to `retries` times. Returns (result, seconds waited); `size(result)` is its real token count."""
     waited = 0.0

@@ -156,4 +156,3 @@ def complete(
 
 def text_of(response) -> str:
     return response.choices[0].message.content or ""
-

@@ -91,14 +91,34 @@ def _refuse_if_throttled(model: str, metadata: dict) -> None:
     import httpx
     import litellm
 
-    response = httpx.Response(429, headers={"retry-after": "1"}, request=httpx.Request("POST", "http://scripted.invalid"))
-    raise litellm.RateLimitError("scripted provider: rate limit reached", llm_provider="scripted", model=model, response=response)
+    response = httpx.Response(
+        429, headers={"retry-after": "1"}, request=httpx.Request("POST", "http://scripted.invalid")
+    )
+    raise litellm.RateLimitError(
+        "scripted provider: rate limit reached", llm_provider="scripted", model=model, response=response
+    )
 
 
 class ScriptedProvider(CustomLLM):
-    def completion(self, model, messages, api_base, custom_prompt_dict, model_response: ModelResponse, print_verbose,
-                   encoding, api_key, logging_obj, optional_params, acompletion=None, litellm_params=None,
-                   logger_fn=None, headers={}, timeout=None, client=None) -> ModelResponse:  # fmt: skip
+    def completion(
+        self,
+        model,
+        messages,
+        api_base,
+        custom_prompt_dict,
+        model_response: ModelResponse,
+        print_verbose,
+        encoding,
+        api_key,
+        logging_obj,
+        optional_params,
+        acompletion=None,
+        litellm_params=None,
+        logger_fn=None,
+        headers={},
+        timeout=None,
+        client=None,
+    ) -> ModelResponse:
         import json
 
         import litellm
@@ -115,16 +135,24 @@ class ScriptedProvider(CustomLLM):
         if reply.tool_calls:
             message.tool_calls = [
                 litellm.types.utils.ChatCompletionMessageToolCall(
-                    id=f"call_{uuid.uuid4().hex[:12]}", type="function",
+                    id=f"call_{uuid.uuid4().hex[:12]}",
+                    type="function",
                     function=litellm.types.utils.Function(name=call["name"], arguments=json.dumps(call["arguments"])),
-                )  # fmt: skip
+                )
                 for call in reply.tool_calls
             ]
             model_response.choices[0].finish_reason = "tool_calls"
-        prompt_tokens = litellm.token_counter(model="gpt-4o", messages=[{"role": m.get("role", "user"), "content": content_text(m.get("content"))} for m in messages])
-        completion_tokens = litellm.token_counter(model="gpt-4o", text=(reply.content or "") + json.dumps(reply.tool_calls))
+        prompt_tokens = litellm.token_counter(
+            model="gpt-4o",
+            messages=[{"role": m.get("role", "user"), "content": content_text(m.get("content"))} for m in messages],
+        )
+        completion_tokens = litellm.token_counter(
+            model="gpt-4o", text=(reply.content or "") + json.dumps(reply.tool_calls)
+        )
         model_response.usage = litellm.Usage(
-            prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, total_tokens=prompt_tokens + completion_tokens
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            total_tokens=prompt_tokens + completion_tokens,
         )
         model_response.model = f"scripted/{name}"
         model_response.created = int(time.time())
@@ -135,8 +163,18 @@ class ScriptedProvider(CustomLLM):
 # Mining policies
 
 _CODE_BLOCK = re.compile(r"```(?:python)?\n(.*?)```", re.S)
-_FLIP = {ast.Lt: ast.GtE, ast.GtE: ast.Lt, ast.Gt: ast.LtE, ast.LtE: ast.Gt, ast.Eq: ast.NotEq, ast.NotEq: ast.Eq,
-         ast.Is: ast.IsNot, ast.IsNot: ast.Is, ast.In: ast.NotIn, ast.NotIn: ast.In}  # fmt: skip
+_FLIP = {
+    ast.Lt: ast.GtE,
+    ast.GtE: ast.Lt,
+    ast.Gt: ast.LtE,
+    ast.LtE: ast.Gt,
+    ast.Eq: ast.NotEq,
+    ast.NotEq: ast.Eq,
+    ast.Is: ast.IsNot,
+    ast.IsNot: ast.Is,
+    ast.In: ast.NotIn,
+    ast.NotIn: ast.In,
+}
 
 
 def _change_sites(tree: ast.AST) -> list[tuple[str, ast.AST]]:
@@ -173,7 +211,9 @@ def bug_rewriter(request: ScriptedRequest) -> ScriptedReply:
 @policy("issue-writer")
 def issue_writer(request: ScriptedRequest) -> ScriptedReply:
     text = request.last_user_text
-    title = next((line.removeprefix("Title hint:").strip() for line in text.splitlines() if line.startswith("Title hint:")), "")
+    title = next(
+        (line.removeprefix("Title hint:").strip() for line in text.splitlines() if line.startswith("Title hint:")), ""
+    )
     evidence = text.split("## Evidence", 1)[1].strip() if "## Evidence" in text else ""
     return ScriptedReply(f"# {title or 'Unexpected behaviour'}\n\n{evidence}\n")
 
@@ -341,14 +381,16 @@ def reflector(request: ScriptedRequest) -> ScriptedReply:
         layout = _between(text, "\n## Layout", "\n## Test configuration", "\n## Strategy:").splitlines()[1:]
         folders = sorted({path.rsplit("/", 1)[0] + "/" for path in layout if path.endswith(".py") and "/" in path})
         lines = [f"- `{folder}`" + (": tests" if "test" in folder else ": source") for folder in folders]
-        return ScriptedReply("````markdown\n" + REFLECTOR_HEADER.split("## Where")[0] + "## Layout\n" + "\n".join(lines) + "\n````\n")
+        return ScriptedReply(
+            "````markdown\n" + REFLECTOR_HEADER.split("## Where")[0] + "## Layout\n" + "\n".join(lines) + "\n````\n"
+        )
     if strategy == "combine":
         other = _block_after(text, "\n## Candidate B")
         lines = current.splitlines()
         merged = lines + [line for line in other.splitlines() if line.strip() and line not in lines]
         result = "\n".join(merged)
     elif strategy == "simplify":
-        target = int(re.search(r"at most (\d+) tokens", text[strategy_match.end():]).group(1))
+        target = int(re.search(r"at most (\d+) tokens", text[strategy_match.end() :]).group(1))
         seen: set[str] = set()
         kept = []
         for line in current.splitlines():
@@ -363,7 +405,13 @@ def reflector(request: ScriptedRequest) -> ScriptedReply:
         result = "\n".join(kept)
     else:
         known = current
-        facts = [fact for fact in _failed_facts(_between(text, "\n## Examples that failed", "\n## Examples that succeeded", "\n## Strategy:")) if f"`{fact[0]}`" not in known]
+        facts = [
+            fact
+            for fact in _failed_facts(
+                _between(text, "\n## Examples that failed", "\n## Examples that succeeded", "\n## Strategy:")
+            )
+            if f"`{fact[0]}`" not in known
+        ]
         # Seeded by what the decision is about (the current text and the candidate facts), not by the whole
         # prompt: a rollout's wall time in the side info must not change which facts are picked.
         digest = hashlib.sha256(json.dumps([current, facts]).encode()).hexdigest()

@@ -104,8 +104,12 @@ class _Refused(Exception):
 
 class Gateway:
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 0, limiter: Limiter | None = None, max_body_bytes: int = MAX_BODY_BYTES,
-    ) -> None:  # fmt: skip
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        limiter: Limiter | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
         """`limiter` keeps provider rate limits (`harnesses.gateway.limits`); the default has no limits
         but still pauses a model for every rollout after a provider 429. A request body over
         `max_body_bytes` is refused (413) unread."""
@@ -179,13 +183,21 @@ class Gateway:
         self.stop()
 
     def open_session(
-        self, *, model: str, rollout_id: str = "", trace_path: Path | None = None, caps: Caps | None = None,
-        metadata: dict | None = None, base_url: str | None = None,
-    ) -> Session:  # fmt: skip
+        self,
+        *,
+        model: str,
+        rollout_id: str = "",
+        trace_path: Path | None = None,
+        caps: Caps | None = None,
+        metadata: dict | None = None,
+        base_url: str | None = None,
+    ) -> Session:
         """`base_url` is how the agent reaches us (e.g. the Docker bridge address for a containerised
         agent); default: this gateway's own URL."""
         token = "gsk-rollout-" + secrets.token_urlsafe(24)
-        session = Session(token, rollout_id, model, base_url or self.url, trace_path, caps or Caps(), dict(metadata or {}))
+        session = Session(
+            token, rollout_id, model, base_url or self.url, trace_path, caps or Caps(), dict(metadata or {})
+        )
         with self._lock:
             self._sessions[token] = session
         return session
@@ -218,7 +230,11 @@ class Gateway:
                 raise _Refused(401, "authentication_error", "unknown or closed rollout token", close=True)
             raw = self._read_body(handler)
             if method == "GET" and route == "models":
-                return _send_json(handler, 200, {"object": "list", "data": [{"id": session.model, "object": "model", "owned_by": "gskill"}]})
+                return _send_json(
+                    handler,
+                    200,
+                    {"object": "list", "data": [{"id": session.model, "object": "model", "owned_by": "gskill"}]},
+                )
             if method != "POST" or (route not in _APIS and route != "messages/count_tokens"):
                 raise _Refused(404, "not_found", f"no endpoint {method} {path}")
             body = _json_object(raw)
@@ -226,10 +242,18 @@ class Gateway:
             try:
                 messages, tools, params = translate(body)
                 wire.check_chat(messages, tools, params)
-            except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:  # a request we cannot translate
+            except (
+                KeyError,
+                TypeError,
+                ValueError,
+                AttributeError,
+                RecursionError,
+            ) as exc:  # a request we cannot translate
                 raise _Refused(400, "invalid_request_error", f"gskill gateway: {exc!r}"[:500]) from None
             if route == "messages/count_tokens":
-                return _send_json(handler, 200, {"input_tokens": sum(len(wire._text(m.get("content"))) // 4 for m in messages)})
+                return _send_json(
+                    handler, 200, {"input_tokens": sum(len(wire._text(m.get("content"))) // 4 for m in messages)}
+                )
             self._serve(handler, session, api, body, (messages, tools, params), *_APIS[route][2:])
         except (BrokenPipeError, ConnectionResetError):
             pass  # the agent hung up (killed, timed out): nothing to answer
@@ -242,8 +266,16 @@ class Gateway:
                 _discard(handler, refused.unread)
         except Exception:  # the gateway's own bug: the agent gets a 500, the trace the traceback
             if session is not None:
-                session.record({"t": began, "api": api, "request": body, "error": traceback.format_exc(limit=-5), "status": 500})
-            _answer_error(handler, 500, "api_error", "gskill gateway: internal error (recorded in the rollout's trace)", close=True)
+                session.record(
+                    {"t": began, "api": api, "request": body, "error": traceback.format_exc(limit=-5), "status": 500}
+                )
+            _answer_error(
+                handler,
+                500,
+                "api_error",
+                "gskill gateway: internal error (recorded in the rollout's trace)",
+                close=True,
+            )
 
     def _read_body(self, handler: BaseHTTPRequestHandler) -> bytes:
         """The body, as its one Content-Length declares, read only if it is within `max_body_bytes`."""
@@ -254,7 +286,9 @@ class Gateway:
             return b""
         text = declared[0].strip()
         if len(set(declared)) > 1 or not (text.isascii() and text.isdigit()):
-            raise _Refused(400, "invalid_request_error", f"bad Content-Length {', '.join(declared)!r}"[:200], close=True)
+            raise _Refused(
+                400, "invalid_request_error", f"bad Content-Length {', '.join(declared)!r}"[:200], close=True
+            )
         length = int(text)
         if length > self.max_body_bytes:
             message = f"body of {length} bytes is over the gateway's cap of {self.max_body_bytes} bytes"
@@ -263,11 +297,18 @@ class Gateway:
         try:
             raw = handler.rfile.read(length)
         except TimeoutError:
-            raise _Refused(408, "invalid_request_error", f"no byte of the body for {BODY_TIMEOUT_S:.0f} s", close=True) from None
+            raise _Refused(
+                408, "invalid_request_error", f"no byte of the body for {BODY_TIMEOUT_S:.0f} s", close=True
+            ) from None
         finally:
             handler.connection.settimeout(None)
         if len(raw) < length:
-            raise _Refused(400, "invalid_request_error", f"body ended after {len(raw)} of its {length} bytes (Content-Length)", close=True)
+            raise _Refused(
+                400,
+                "invalid_request_error",
+                f"body ended after {len(raw)} of its {length} bytes (Content-Length)",
+                close=True,
+            )
         return raw
 
     def _serve(self, handler, session: Session, api: str, body: dict, chat: tuple, to_body, to_stream) -> None:
@@ -281,7 +322,9 @@ class Gateway:
         if why:
             session.record({"t": began, "api": api, "request": body, "error": why, "status": 429})
             error_type = "rate_limit_error" if api == "messages" else "insufficient_quota"
-            return _send_json(handler, 429, {"type": "error", "error": {"type": error_type, "message": f"gskill: {why}"}})
+            return _send_json(
+                handler, 429, {"type": "error", "error": {"type": error_type, "message": f"gskill: {why}"}}
+            )
         messages, tools, params = chat
         sent: list[float] = []  # when the request left for the provider (the last attempt's time wins)
 
@@ -291,8 +334,12 @@ class Gateway:
 
         try:
             response, waited = call_within_limits(
-                self.limiter, session.model, estimate_tokens(messages, tools, params), call, lambda response: sum(wire.usage_of(response))
-            )  # fmt: skip
+                self.limiter,
+                session.model,
+                estimate_tokens(messages, tools, params),
+                call,
+                lambda response: sum(wire.usage_of(response)),
+            )
         except Exception as exc:  # the provider failed: the agent sees a 502 and may retry
             with session._lock:
                 session.provider_errors += 1
@@ -302,14 +349,27 @@ class Gateway:
         prompt, completion = wire.usage_of(response)
         cost = cost_of(response, session.model)
         with session._lock:
-            session.usage = session.usage + Usage(calls=1, input_tokens=prompt, output_tokens=completion, cost_usd=cost or 0.0, rate_wait_s=waited)
+            session.usage = session.usage + Usage(
+                calls=1, input_tokens=prompt, output_tokens=completion, cost_usd=cost or 0.0, rate_wait_s=waited
+            )
         reply = to_body(response, session.model)
-        session.record({
-            "t": began, "api": api, "model": session.model, "requested_model": body.get("model", ""), "request": body,
-            "response": reply, "usage": {"input_tokens": prompt, "output_tokens": completion}, "cost_usd": cost,
-            "seconds": round(time.time() - began, 3), "stream": bool(body.get("stream")), "status": 200,
-            "sent": sent[-1], **({"rate_wait_s": round(waited, 3)} if waited else {}),
-        })  # fmt: skip
+        session.record(
+            {
+                "t": began,
+                "api": api,
+                "model": session.model,
+                "requested_model": body.get("model", ""),
+                "request": body,
+                "response": reply,
+                "usage": {"input_tokens": prompt, "output_tokens": completion},
+                "cost_usd": cost,
+                "seconds": round(time.time() - began, 3),
+                "stream": bool(body.get("stream")),
+                "status": 200,
+                "sent": sent[-1],
+                **({"rate_wait_s": round(waited, 3)} if waited else {}),
+            }
+        )
         if body.get("stream"):
             _send_stream(handler, to_stream(reply))
         else:

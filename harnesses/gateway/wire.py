@@ -43,7 +43,9 @@ def chat_message_of(response) -> dict:
     message = choice.message
     calls = []
     for call in message.tool_calls or []:
-        calls.append({"id": call.id or _id("call"), "name": call.function.name, "arguments": call.function.arguments or "{}"})
+        calls.append(
+            {"id": call.id or _id("call"), "name": call.function.name, "arguments": call.function.arguments or "{}"}
+        )
     return {"content": message.content or "", "tool_calls": calls, "finish_reason": choice.finish_reason or "stop"}
 
 
@@ -80,13 +82,21 @@ def check_chat(messages: list, tools: list, params: dict) -> None:
         if not isinstance(message, dict) or message.get("role") not in CHAT_ROLES:
             raise ValueError(f"message {index}: not an object with a role in {', '.join(CHAT_ROLES)}")
         content = message.get("content")
-        if not (content is None or isinstance(content, str) or (isinstance(content, list) and all(isinstance(p, (str, dict)) for p in content))):
+        if not (
+            content is None
+            or isinstance(content, str)
+            or (isinstance(content, list) and all(isinstance(p, (str, dict)) for p in content))
+        ):
             raise ValueError(f"message {index}: content is neither text, a list of parts nor null")
         calls = message.get("tool_calls")
-        if calls is not None and not (isinstance(calls, list) and all(isinstance(call, dict) and _named(call.get("function")) for call in calls)):
+        if calls is not None and not (
+            isinstance(calls, list) and all(isinstance(call, dict) and _named(call.get("function")) for call in calls)
+        ):
             raise ValueError(f"message {index}: tool_calls is not a list of named function calls")
     for index, tool in enumerate(tools):
-        if not isinstance(tool, dict) or (tool.get("type", "function") == "function" and not _named(tool.get("function"))):
+        if not isinstance(tool, dict) or (
+            tool.get("type", "function") == "function" and not _named(tool.get("function"))
+        ):
             raise ValueError(f"tool {index}: not a named function")
     for key, value in params.items():
         if value is not None and not _PARAM_TYPES.get(key, lambda _: True)(value):
@@ -102,11 +112,16 @@ def _count(value) -> bool:
 
 
 _PARAM_TYPES = {
-    "temperature": _number, "top_p": _number, "max_tokens": _count, "max_completion_tokens": _count,
+    "temperature": _number,
+    "top_p": _number,
+    "max_tokens": _count,
+    "max_completion_tokens": _count,
     "seed": lambda value: isinstance(value, int) and not isinstance(value, bool),
-    "stop": lambda value: isinstance(value, str) or (isinstance(value, list) and all(isinstance(item, str) for item in value)),
+    "stop": lambda value: (
+        isinstance(value, str) or (isinstance(value, list) and all(isinstance(item, str) for item in value))
+    ),
     "tool_choice": lambda value: isinstance(value, (str, dict)),
-}  # fmt: skip
+}
 
 
 def _named(function) -> bool:
@@ -119,13 +134,23 @@ def chat_body(response, model: str) -> dict:
     out_message: dict = {"role": "assistant", "content": message["content"] or None}
     if message["tool_calls"]:
         out_message["tool_calls"] = [
-            {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}} for c in message["tool_calls"]
+            {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+            for c in message["tool_calls"]
         ]
     return {
-        "id": _id("chatcmpl"), "object": "chat.completion", "created": int(time.time()), "model": model,
-        "choices": [{"index": 0, "message": out_message, "finish_reason": "tool_calls" if message["tool_calls"] else message["finish_reason"]}],
+        "id": _id("chatcmpl"),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": out_message,
+                "finish_reason": "tool_calls" if message["tool_calls"] else message["finish_reason"],
+            }
+        ],
         "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
-    }  # fmt: skip
+    }
 
 
 def chat_stream(body: dict) -> list[bytes]:
@@ -160,8 +185,11 @@ def responses_request(body: dict) -> tuple[list[dict], list[dict], dict]:
             role = {"developer": "system"}.get(item.get("role", "user"), item.get("role", "user"))
             messages.append({"role": role, "content": _text(item.get("content"))})
         elif kind == "function_call":
-            call = {"id": item.get("call_id") or item.get("id"), "type": "function",
-                    "function": {"name": item.get("name"), "arguments": item.get("arguments") or "{}"}}  # fmt: skip
+            call = {
+                "id": item.get("call_id") or item.get("id"),
+                "type": "function",
+                "function": {"name": item.get("name"), "arguments": item.get("arguments") or "{}"},
+            }
             # A function call belongs to the assistant turn it follows (its text, its other calls).
             last = messages[-1] if messages else None
             if last and last["role"] == "assistant":
@@ -170,12 +198,26 @@ def responses_request(body: dict) -> tuple[list[dict], list[dict], dict]:
                 messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
         elif kind == "function_call_output":
             output = item.get("output")
-            messages.append({"role": "tool", "tool_call_id": item.get("call_id"), "content": output if isinstance(output, str) else _text(output)})
+            messages.append(
+                {
+                    "role": "tool",
+                    "tool_call_id": item.get("call_id"),
+                    "content": output if isinstance(output, str) else _text(output),
+                }
+            )
         # reasoning items and others carry nothing a chat model can take back
     tools = [
-        {"type": "function", "function": {"name": t["name"], "description": t.get("description", ""), "parameters": t.get("parameters") or {"type": "object", "properties": {}}}}
-        for t in body.get("tools") or [] if t.get("type") == "function"
-    ]  # fmt: skip
+        {
+            "type": "function",
+            "function": {
+                "name": t["name"],
+                "description": t.get("description", ""),
+                "parameters": t.get("parameters") or {"type": "object", "properties": {}},
+            },
+        }
+        for t in body.get("tools") or []
+        if t.get("type") == "function"
+    ]
     params = {}
     if "temperature" in body:
         params["temperature"] = body["temperature"]
@@ -189,17 +231,44 @@ def responses_body(response, model: str) -> dict:
     prompt, completion = usage_of(response)
     output: list[dict] = []
     if message["content"]:
-        output.append({"type": "message", "id": _id("msg"), "role": "assistant", "status": "completed",
-                       "content": [{"type": "output_text", "text": message["content"], "annotations": []}]})  # fmt: skip
+        output.append(
+            {
+                "type": "message",
+                "id": _id("msg"),
+                "role": "assistant",
+                "status": "completed",
+                "content": [{"type": "output_text", "text": message["content"], "annotations": []}],
+            }
+        )
     for call in message["tool_calls"]:
-        output.append({"type": "function_call", "id": _id("fc"), "call_id": call["id"], "name": call["name"],
-                       "arguments": call["arguments"], "status": "completed"})  # fmt: skip
+        output.append(
+            {
+                "type": "function_call",
+                "id": _id("fc"),
+                "call_id": call["id"],
+                "name": call["name"],
+                "arguments": call["arguments"],
+                "status": "completed",
+            }
+        )
     return {
-        "id": _id("resp"), "object": "response", "created_at": int(time.time()), "status": "completed", "model": model,
-        "output": output, "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
-        "usage": {"input_tokens": prompt, "output_tokens": completion, "total_tokens": prompt + completion,
-                  "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}},
-    }  # fmt: skip
+        "id": _id("resp"),
+        "object": "response",
+        "created_at": int(time.time()),
+        "status": "completed",
+        "model": model,
+        "output": output,
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+        "usage": {
+            "input_tokens": prompt,
+            "output_tokens": completion,
+            "total_tokens": prompt + completion,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens_details": {"reasoning_tokens": 0},
+        },
+    }
 
 
 def responses_stream(body: dict) -> list[bytes]:
@@ -216,16 +285,43 @@ def responses_stream(body: dict) -> list[bytes]:
     for index, item in enumerate(body["output"]):
         if item["type"] == "message":
             text = item["content"][0]["text"]
-            emit("response.output_item.added", output_index=index, item={**item, "status": "in_progress", "content": []})
-            emit("response.content_part.added", item_id=item["id"], output_index=index, content_index=0,
-                 part={"type": "output_text", "text": "", "annotations": []})  # fmt: skip
+            emit(
+                "response.output_item.added", output_index=index, item={**item, "status": "in_progress", "content": []}
+            )
+            emit(
+                "response.content_part.added",
+                item_id=item["id"],
+                output_index=index,
+                content_index=0,
+                part={"type": "output_text", "text": "", "annotations": []},
+            )
             emit("response.output_text.delta", item_id=item["id"], output_index=index, content_index=0, delta=text)
             emit("response.output_text.done", item_id=item["id"], output_index=index, content_index=0, text=text)
-            emit("response.content_part.done", item_id=item["id"], output_index=index, content_index=0, part=item["content"][0])
+            emit(
+                "response.content_part.done",
+                item_id=item["id"],
+                output_index=index,
+                content_index=0,
+                part=item["content"][0],
+            )
         else:
-            emit("response.output_item.added", output_index=index, item={**item, "status": "in_progress", "arguments": ""})
-            emit("response.function_call_arguments.delta", item_id=item["id"], output_index=index, delta=item["arguments"])
-            emit("response.function_call_arguments.done", item_id=item["id"], output_index=index, arguments=item["arguments"])
+            emit(
+                "response.output_item.added",
+                output_index=index,
+                item={**item, "status": "in_progress", "arguments": ""},
+            )
+            emit(
+                "response.function_call_arguments.delta",
+                item_id=item["id"],
+                output_index=index,
+                delta=item["arguments"],
+            )
+            emit(
+                "response.function_call_arguments.done",
+                item_id=item["id"],
+                output_index=index,
+                arguments=item["arguments"],
+            )
         emit("response.output_item.done", output_index=index, item=item)
     emit("response.completed", response=body)
     return events
@@ -251,10 +347,17 @@ def messages_request(body: dict) -> tuple[list[dict], list[dict], dict]:
             if kind == "text":
                 texts.append(block.get("text", ""))
             elif kind == "tool_use":
-                calls.append({"id": block["id"], "type": "function",
-                              "function": {"name": block["name"], "arguments": json.dumps(block.get("input") or {})}})  # fmt: skip
+                calls.append(
+                    {
+                        "id": block["id"],
+                        "type": "function",
+                        "function": {"name": block["name"], "arguments": json.dumps(block.get("input") or {})},
+                    }
+                )
             elif kind == "tool_result":
-                results.append({"role": "tool", "tool_call_id": block.get("tool_use_id"), "content": _text(block.get("content"))})
+                results.append(
+                    {"role": "tool", "tool_call_id": block.get("tool_use_id"), "content": _text(block.get("content"))}
+                )
         if role == "assistant":
             entry: dict = {"role": "assistant", "content": "\n".join(texts) or None}
             if calls:
@@ -265,9 +368,17 @@ def messages_request(body: dict) -> tuple[list[dict], list[dict], dict]:
             if texts:
                 messages.append({"role": "user", "content": "\n".join(texts)})
     tools = [
-        {"type": "function", "function": {"name": t["name"], "description": t.get("description", ""), "parameters": t.get("input_schema") or {"type": "object", "properties": {}}}}
-        for t in body.get("tools") or [] if "name" in t
-    ]  # fmt: skip
+        {
+            "type": "function",
+            "function": {
+                "name": t["name"],
+                "description": t.get("description", ""),
+                "parameters": t.get("input_schema") or {"type": "object", "properties": {}},
+            },
+        }
+        for t in body.get("tools") or []
+        if "name" in t
+    ]
     params = {key: body[key] for key in ("temperature", "max_tokens") if key in body}
     return messages, tools, params
 
@@ -284,28 +395,85 @@ def messages_body(response, model: str) -> dict:
         except json.JSONDecodeError:
             arguments = {"_raw": call["arguments"]}
         content.append({"type": "tool_use", "id": call["id"], "name": call["name"], "input": arguments})
-    stop = "tool_use" if message["tool_calls"] else ("max_tokens" if message["finish_reason"] == "length" else "end_turn")
+    stop = (
+        "tool_use" if message["tool_calls"] else ("max_tokens" if message["finish_reason"] == "length" else "end_turn")
+    )
     return {
-        "id": _id("msg"), "type": "message", "role": "assistant", "model": model, "content": content,
-        "stop_reason": stop, "stop_sequence": None,
-        "usage": {"input_tokens": prompt, "output_tokens": completion, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0},
-    }  # fmt: skip
+        "id": _id("msg"),
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": stop,
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": prompt,
+            "output_tokens": completion,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+        },
+    }
 
 
 def messages_stream(body: dict) -> list[bytes]:
-    events = [sse("message_start", {"type": "message_start", "message": {**body, "content": [], "stop_reason": None,
-                                                                          "usage": {**body["usage"], "output_tokens": 0}}})]  # fmt: skip
+    events = [
+        sse(
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {**body, "content": [], "stop_reason": None, "usage": {**body["usage"], "output_tokens": 0}},
+            },
+        )
+    ]
     for index, block in enumerate(body["content"]):
         if block["type"] == "text":
-            events.append(sse("content_block_start", {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}}))
-            events.append(sse("content_block_delta", {"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": block["text"]}}))
+            events.append(
+                sse(
+                    "content_block_start",
+                    {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}},
+                )
+            )
+            events.append(
+                sse(
+                    "content_block_delta",
+                    {
+                        "type": "content_block_delta",
+                        "index": index,
+                        "delta": {"type": "text_delta", "text": block["text"]},
+                    },
+                )
+            )
         else:
-            events.append(sse("content_block_start", {"type": "content_block_start", "index": index,
-                                                      "content_block": {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}}))  # fmt: skip
-            events.append(sse("content_block_delta", {"type": "content_block_delta", "index": index,
-                                                      "delta": {"type": "input_json_delta", "partial_json": json.dumps(block["input"])}}))  # fmt: skip
+            events.append(
+                sse(
+                    "content_block_start",
+                    {
+                        "type": "content_block_start",
+                        "index": index,
+                        "content_block": {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}},
+                    },
+                )
+            )
+            events.append(
+                sse(
+                    "content_block_delta",
+                    {
+                        "type": "content_block_delta",
+                        "index": index,
+                        "delta": {"type": "input_json_delta", "partial_json": json.dumps(block["input"])},
+                    },
+                )
+            )
         events.append(sse("content_block_stop", {"type": "content_block_stop", "index": index}))
-    events.append(sse("message_delta", {"type": "message_delta", "delta": {"stop_reason": body["stop_reason"], "stop_sequence": None},
-                                        "usage": {"output_tokens": body["usage"]["output_tokens"]}}))  # fmt: skip
+    events.append(
+        sse(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": body["stop_reason"], "stop_sequence": None},
+                "usage": {"output_tokens": body["usage"]["output_tokens"]},
+            },
+        )
+    )
     events.append(sse("message_stop", {"type": "message_stop"}))
     return events

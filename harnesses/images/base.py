@@ -17,11 +17,28 @@ import docker
 from gskill.errors import GskillError
 
 # gcc + headers: many Python repos build a C extension on install (markupsafe, pyyaml, ...).
-BASE_PACKAGES = ("python3", "python3-venv", "python3-pip", "python3-dev", "gcc", "libc6-dev", "git", "ca-certificates", "procps")
+BASE_PACKAGES = (
+    "python3",
+    "python3-venv",
+    "python3-pip",
+    "python3-dev",
+    "gcc",
+    "libc6-dev",
+    "git",
+    "ca-certificates",
+    "procps",
+)
 DEFAULT_BASE_TAG = "gskill-base:bookworm"
 
 # Documentation, man pages and caches: ~90 MB nobody in a task container reads.
-_PRUNE = ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale", "var/cache/apt/archives", "var/lib/apt/lists")
+_PRUNE = (
+    "usr/share/doc",
+    "usr/share/man",
+    "usr/share/info",
+    "usr/share/locale",
+    "var/cache/apt/archives",
+    "var/lib/apt/lists",
+)
 
 
 def image_exists(client: docker.DockerClient, name: str) -> bool:
@@ -50,8 +67,13 @@ def build_base_image(
     with tempfile.TemporaryDirectory(prefix="gskill-rootfs-") as tmp:
         rootfs = Path(tmp) / "rootfs"
         command = [
-            "debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}", suite, str(rootfs), mirror,
-        ]  # fmt: skip
+            "debootstrap",
+            "--variant=minbase",
+            f"--include={','.join(BASE_PACKAGES)}",
+            suite,
+            str(rootfs),
+            mirror,
+        ]
         log("running " + " ".join(command))
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
@@ -64,7 +86,9 @@ def build_base_image(
                     shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
         archive = Path(tmp) / "rootfs.tar"
         # GNU tar, not tarfile: it keeps device nodes, hard links and numeric owners exactly.
-        packed = subprocess.run(["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(archive), "."], capture_output=True, text=True)
+        packed = subprocess.run(
+            ["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(archive), "."], capture_output=True, text=True
+        )
         if packed.returncode != 0:
             raise GskillError(f"cannot pack the root filesystem: {packed.stderr.strip()[:200]}")
         repository, _, version = tag.partition(":")

@@ -95,7 +95,11 @@ def resolve_snapshot(repo: str | Path, ref: str | None, cache_dir: Path) -> Repo
 
 
 def _clone_or_fetch(url: str, cache_dir: Path) -> Path:
-    target = cache_dir / "repos" / f"{slugify(Path(url.rstrip('/')).name)}-{hashlib.sha256(url.encode()).hexdigest()[:8]}.git"
+    target = (
+        cache_dir
+        / "repos"
+        / f"{slugify(Path(url.rstrip('/')).name)}-{hashlib.sha256(url.encode()).hexdigest()[:8]}.git"
+    )
     try:
         if target.exists():
             git.Repo(target).git.fetch("--quiet", "origin", "+refs/heads/*:refs/heads/*", "--tags")
@@ -178,7 +182,14 @@ def dockerfile(base_image: str, snapshot: RepoSnapshot, with_ca: bool) -> str:
         bundle = "/opt/gskill/host-ca.crt"
         ca_env = "ENV " + " ".join(
             f"{var}={bundle}"
-            for var in ("SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "NODE_EXTRA_CA_CERTS")
+            for var in (
+                "SSL_CERT_FILE",
+                "PIP_CERT",
+                "REQUESTS_CA_BUNDLE",
+                "CURL_CA_BUNDLE",
+                "GIT_SSL_CAINFO",
+                "NODE_EXTRA_CA_CERTS",
+            )
         )
     return f"""\
 FROM {base_image}
@@ -270,7 +281,9 @@ def build_env_image(
             pass
         else:
             report = json.loads(record_path.read_text()) if record_path.is_file() else read_env_report(client, name)
-            return EnvImage(name, snapshot.name, snapshot.commit, True, time.monotonic() - began, report.get("collected", 0), report)
+            return EnvImage(
+                name, snapshot.name, snapshot.commit, True, time.monotonic() - began, report.get("collected", 0), report
+            )
 
     for line in spec.sources or ("no dependency files found: installing the repo and pytest only",):
         log(f"[gskill] dependencies: {line}")
@@ -278,9 +291,15 @@ def build_env_image(
     tail: list[str] = []
     try:
         events = client.api.build(
-            fileobj=io.BytesIO(context), custom_context=True, tag=name, rm=True, forcerm=True,
-            pull=False, decode=True, timeout=int(timeout_s),
-        )  # fmt: skip
+            fileobj=io.BytesIO(context),
+            custom_context=True,
+            tag=name,
+            rm=True,
+            forcerm=True,
+            pull=False,
+            decode=True,
+            timeout=int(timeout_s),
+        )
         for event in events:
             if "stream" in event:
                 for line in event["stream"].splitlines():
@@ -297,4 +316,6 @@ def build_env_image(
     report["built_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     record_path.parent.mkdir(parents=True, exist_ok=True)
     record_path.write_text(json.dumps(report, indent=2, sort_keys=True))
-    return EnvImage(name, snapshot.name, snapshot.commit, False, time.monotonic() - began, report.get("collected", 0), report)
+    return EnvImage(
+        name, snapshot.name, snapshot.commit, False, time.monotonic() - began, report.get("collected", 0), report
+    )

@@ -121,16 +121,14 @@ class DependencySpec:
             lines += ["", f'echo "[gskill-install] requirements: "{q(" ".join(self.requirements))}']
             if len(self.requirements) == 1:
                 lines.append(
-                    f"python -m pip install {quoted} || "
-                    f'echo "[gskill-install] FAILED requirement (skipped): "{quoted}'
+                    f'python -m pip install {quoted} || echo "[gskill-install] FAILED requirement (skipped): "{quoted}'
                 )
             else:
                 # Together first so pip's resolver sees every constraint at once; one at a
                 # time only if that fails, so a single bad name does not block the rest.
                 lines += [
                     f"if ! python -m pip install {quoted}; then",
-                    '  echo "[gskill-install] installing requirements together failed;'
-                    ' retrying one at a time"',
+                    '  echo "[gskill-install] installing requirements together failed; retrying one at a time"',
                 ]
                 for requirement in self.requirements:
                     lines.append(
@@ -396,6 +394,7 @@ def _tool_groups(pyproject: dict[str, Any], found: _Found) -> None:
 # Requirement files
 # --------------------------------------------------------------------------------------
 
+
 def _stem_tokens(stem: str) -> list[str]:
     return [t for t in re.split(r"[-_.]+", stem.lower()) if t]
 
@@ -425,9 +424,7 @@ def _is_dev_requirements(directory: str, stem: str) -> bool:
     return False
 
 
-def _requirement_files_matching(
-    paths_by_dir: dict[str, set[str]], is_wanted: Callable[[str, str], bool]
-) -> list[str]:
+def _requirement_files_matching(paths_by_dir: dict[str, set[str]], is_wanted: Callable[[str, str], bool]) -> list[str]:
     """Wanted files, preferring ``.txt`` and taking ``.in`` only without a ``.txt`` sibling."""
     matches: list[str] = []
     for directory, names in paths_by_dir.items():

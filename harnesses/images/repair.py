@@ -325,7 +325,7 @@ def parse_collection(output: str) -> Tuple[int, int]:
         match = _COLLECTED.search(line)
         if match:
             collected = int(match.group(1))
-            error_match = _ERRORS.search(line[match.end():])
+            error_match = _ERRORS.search(line[match.end() :])
             errors = int(error_match.group(1)) if error_match else 0
         elif _NO_TESTS.search(line):
             collected = 0
@@ -465,8 +465,11 @@ def repair(repo: str, max_rounds: int, timeout: float) -> Dict[str, object]:
         wanted, skipped = _wanted_distributions(repo, output)
         new = [d for d in wanted if d not in attempted]
         if not new:
-            print("{} round {}: nothing new to install (skipped: {})".format(
-                LOG_PREFIX, round_number, ", ".join(skipped) or "none"))
+            print(
+                "{} round {}: nothing new to install (skipped: {})".format(
+                    LOG_PREFIX, round_number, ", ".join(skipped) or "none"
+                )
+            )
             break
         installed = []  # type: List[str]
         failed = []  # type: List[str]
@@ -474,15 +477,21 @@ def repair(repo: str, max_rounds: int, timeout: float) -> Dict[str, object]:
             attempted.add(distribution)
             (installed if pip_install(distribution, timeout) else failed).append(distribution)
         rounds.append({"missing": new, "installed": installed, "failed": failed, "skipped": skipped})
-        print("{} round {}: missing {}; installed {}; failed {}; skipped {}".format(
-            LOG_PREFIX, round_number, new, installed, failed, skipped))
+        print(
+            "{} round {}: missing {}; installed {}; failed {}; skipped {}".format(
+                LOG_PREFIX, round_number, new, installed, failed, skipped
+            )
+        )
         if not installed:
             break  # the environment did not change, so collecting again would repeat itself
         exit_code, output = run_collection(repo, timeout)
 
     collected, errors = parse_collection(output)
-    print("{} collected {} tests, {} collection errors (pytest exit code {})".format(
-        LOG_PREFIX, collected, errors, exit_code))
+    print(
+        "{} collected {} tests, {} collection errors (pytest exit code {})".format(
+            LOG_PREFIX, collected, errors, exit_code
+        )
+    )
     return {
         "collected": collected,
         "collection_errors": errors,

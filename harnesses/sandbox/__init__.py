@@ -5,10 +5,28 @@ fresh repository + subprocesses, weaker isolation) implement it.
 """
 
 from harnesses.sandbox.base import INJECTED_AGENT_PATHS, ExecResult, Sandbox, SandboxError
-from harnesses.sandbox.docker_backend import DockerSandbox, Stopping, bridge_gateway_ip, docker_client, reap, shut_down_sandboxes, shutting_down
+from harnesses.sandbox.docker_backend import (
+    DockerSandbox,
+    Stopping,
+    bridge_gateway_ip,
+    docker_client,
+    reap,
+    shut_down_sandboxes,
+    shutting_down,
+)
 from harnesses.sandbox.local_backend import LocalSandbox
 
 __all__ = [
-    "INJECTED_AGENT_PATHS", "ExecResult", "Sandbox", "SandboxError",
-    "DockerSandbox", "LocalSandbox", "Stopping", "bridge_gateway_ip", "docker_client", "reap", "shut_down_sandboxes", "shutting_down",
-]  # fmt: skip
+    "INJECTED_AGENT_PATHS",
+    "ExecResult",
+    "Sandbox",
+    "SandboxError",
+    "DockerSandbox",
+    "LocalSandbox",
+    "Stopping",
+    "bridge_gateway_ip",
+    "docker_client",
+    "reap",
+    "shut_down_sandboxes",
+    "shutting_down",
+]

@@ -109,9 +109,13 @@ def _in_folder(labels: Mapping[str, str], folder: str) -> bool:
 
 
 def reap(
-    client: docker.DockerClient | None = None, *, everything: bool = False, force: bool = False, run_id: str | None = None,
+    client: docker.DockerClient | None = None,
+    *,
+    everything: bool = False,
+    force: bool = False,
+    run_id: str | None = None,
     run_folder: str | None = None,
-) -> list[str]:  # fmt: skip
+) -> list[str]:
     """Remove our labelled containers whose owner process is gone. Returns their names.
 
     `everything`: also those whose owner cannot be judged here (another host's), but never those of a
@@ -269,7 +273,10 @@ class DockerSandbox:
         began = time.monotonic()
         try:
             created = api.exec_create(
-                self.container_id, ["bash", "-c", cmd], environment=environment, workdir=self._abs(workdir or self.workdir)
+                self.container_id,
+                ["bash", "-c", cmd],
+                environment=environment,
+                workdir=self._abs(workdir or self.workdir),
             )
         except docker.errors.APIError as exc:
             raise SandboxError(f"exec failed in {self.name}: {_short(exc)}") from None

@@ -37,16 +37,35 @@ from harnesses.sandbox.output import OutputBuffer
 # Only these reach commands from the caller's environment: enough to run tools and reach package
 # registries (CA bundles, proxies), never credentials.
 _PASSTHROUGH_ENV = (
-    "PATH", "LANG", "LC_ALL", "TERM", "TZ",
-    "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "PIP_CERT", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO",
-    "NODE_EXTRA_CA_CERTS", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
-    "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS",
-)  # fmt: skip
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "TERM",
+    "TZ",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+    "PIP_CERT",
+    "CURL_CA_BUNDLE",
+    "GIT_SSL_CAINFO",
+    "NODE_EXTRA_CA_CERTS",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_FIND_LINKS",
+)
 _SANDBOX_MARKER_VAR = "GSKILL_SANDBOX_ID"
 _GIT_IDENTITY = {
-    "GIT_AUTHOR_NAME": "gskill", "GIT_AUTHOR_EMAIL": "gskill@localhost",
-    "GIT_COMMITTER_NAME": "gskill", "GIT_COMMITTER_EMAIL": "gskill@localhost",
-}  # fmt: skip
+    "GIT_AUTHOR_NAME": "gskill",
+    "GIT_AUTHOR_EMAIL": "gskill@localhost",
+    "GIT_COMMITTER_NAME": "gskill",
+    "GIT_COMMITTER_EMAIL": "gskill@localhost",
+}
 
 
 def _git(args: list[str], cwd: Path, env: Mapping[str, str] | None = None) -> bytes:
@@ -64,7 +83,9 @@ def snapshot_tree(source_repo: Path, commit: str, destination: Path) -> None:
         tar.extractall(destination, filter="tar")
     _git(["init", "-q"], cwd=destination)
     _git(["add", "-A"], cwd=destination)
-    _git(["commit", "-q", "--no-verify", "--allow-empty", "-m", f"snapshot {commit}"], cwd=destination, env=_GIT_IDENTITY)
+    _git(
+        ["commit", "-q", "--no-verify", "--allow-empty", "-m", f"snapshot {commit}"], cwd=destination, env=_GIT_IDENTITY
+    )
 
 
 class LocalSandbox:
@@ -122,9 +143,14 @@ class LocalSandbox:
         cwd = self._abs(workdir) if workdir else self.workdir
         began = time.monotonic()
         process = subprocess.Popen(
-            ["bash", "-c", cmd], cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            ["bash", "-c", cmd],
+            cwd=cwd,
+            env=full_env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         buffer = OutputBuffer()
 
         def pump() -> None:

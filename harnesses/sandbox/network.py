@@ -92,5 +92,7 @@ def start_forwarder(box: Sandbox, socket_path: Path) -> str:
     )
     done = box.exec(command, timeout=60, workdir="/")
     if not done.ok:
-        raise SandboxError(f"the gateway forwarder did not start in the task container (exit {done.exit_code}): {done.output.strip()[-300:]}")
+        raise SandboxError(
+            f"the gateway forwarder did not start in the task container (exit {done.exit_code}): {done.output.strip()[-300:]}"
+        )
     return f"http://127.0.0.1:{GATEWAY_PORT}"
