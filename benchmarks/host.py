@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harnesses.images.build import dependency_spec
+from harnesses.images.build import snapshot_reader
+from harnesses.images.deps import detect_dependencies
 from harnesses.sandbox.local_backend import snapshot_tree
 
 
@@ -18,7 +19,7 @@ def host_environment(snapshot, root: Path) -> tuple[Path, Path]:
     venv = root / "host-venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     script = root / "install.sh"
-    script.write_text(dependency_spec(snapshot).install_script())
+    script.write_text(detect_dependencies(*snapshot_reader(snapshot)).install_script())
     done = subprocess.run(["bash", str(script)], cwd=tree, env=host_env(venv, root), capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"host install failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")

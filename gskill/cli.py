@@ -162,6 +162,9 @@ def env_build(
     repo: str = typer.Argument(..., help="Path to a local git repository, or a git URL."),
     commit: Optional[str] = typer.Option(None, "--commit", help="Commit, tag or branch (default HEAD)."),
     rebuild: bool = typer.Option(False, "--rebuild", help="Build even if an identical image exists."),
+    language: Optional[str] = typer.Option(
+        None, "--language", help="Language profile (python, go); default: detected from the repository."
+    ),
 ) -> None:
     """Build (or reuse) the environment image of REPO at a commit; its test suite must collect."""
     from harnesses.images.build import build_env_image, host_ca_bundle, resolve_snapshot
@@ -187,6 +190,7 @@ def env_build(
             ca_bundle=host_ca_bundle(cfg.ca_bundle),
             timeout_s=cfg.env_build_timeout_s,
             rebuild=rebuild,
+            language=language,
             log=log,
         )
     elapsed = time.monotonic() - began
@@ -275,6 +279,9 @@ def mine(
         "docker", "--sandbox", help="docker | local (local: your Python env must hold the test deps)."
     ),
     max_commits: Optional[int] = typer.Option(None, "--max-commits", min=1, help="Only the newest N commits."),
+    language: Optional[str] = typer.Option(
+        None, "--language", help="Language profile (python, go); default: detected from the repository."
+    ),
 ) -> None:
     """Mine validated fail-to-pass tasks from REPO's history; `gskill mine verify DIR` re-checks them."""
     from swesmith.pipeline import DEFAULT_STRATEGIES, MineOptions
@@ -310,9 +317,10 @@ def mine(
         model=model,
         issue_writer=issue_writer,
         llm_attempts=llm_attempts,
+        language=language,
     )
     report = mine_with_progress(repo, options, cfg)
-    table = Table(title=f"mining {report.repo}@{report.snapshot[:12]}")
+    table = Table(title=f"mining {report.repo}@{report.snapshot[:12]} ({report.language})")
     for column in ("strategy", "candidates", "validated", "rejected (top reasons)"):
         table.add_column(column)
     for strategy in sorted(set(report.candidates) | set(report.validated)):

@@ -270,17 +270,21 @@ def draft_seed(repo: Path, reflection: "LitellmReflection", token_budget: int) -
     import subprocess
 
     from gskill.engine.proposer import parse_proposal, trim_middle
+    from languages import detect_language, profile_named
 
     files = subprocess.run(["git", "-C", str(repo), "ls-files"], capture_output=True, text=True).stdout.split()
     if not files:
         raise GskillError(f"{repo} has no tracked files to draft a skill from")
     readme = next((repo / name for name in files if name.lower().startswith("readme") and "/" not in name), None)
-    config = [name for name in files if name in ("pyproject.toml", "setup.cfg", "tox.ini", "noxfile.py", "pytest.ini")]
+    language = detect_language(files)
+    profile = profile_named(language) if language else None
+    config = [name for name in files if profile and name in profile.config_files]
     sections = [
         "You write the first version of a skill document: what a coding agent should know before fixing bugs in this repository.",
         f"## README\n{trim_middle(readme.read_text(errors='replace'), 4000) if readme else '(none)'}",
         "## Layout\n" + "\n".join(files[:300]) + (f"\n[... {len(files) - 300} more files]" if len(files) > 300 else ""),
         "## Test configuration\n"
+        + (f"Language: {profile.title}; tests run with `{profile.test_command_hint}`.\n\n" if profile else "")
         + "\n\n".join(f"### {name}\n{trim_middle((repo / name).read_text(errors='replace'), 1500)}" for name in config),
         "## Strategy: draft\nWrite a concise skill: where the main code lives, how the tests are organised and run, and "
         "conventions visible from these files. Only what these files support; no generic advice.",

@@ -77,6 +77,9 @@ class Task(BaseModel):
     image_name: str
     bug_patch: str = ""
     strategy: Strategy
+    # The language profile that runs and reads its tests (`languages/`); tasks written before
+    # profiles existed are Python's.
+    language: str = "python"
     source_commit: str = ""
     # Tasks of one group (one source commit, one mutated function) always share a split.
     group: str = ""
@@ -224,6 +227,8 @@ class Grade(BaseModel):
     p2p_failed: list[str] = Field(default_factory=list)
     test_time_s: float = 0.0
     log_tail: str = ""
+    # Where the full test log was kept (the grade can be recomputed from it: `languages.verdict`).
+    log_path: str = ""
     # Custom scorers' results (name -> score), next to the tests' verdict; tests stay the default.
     scores: dict[str, float] = Field(default_factory=dict)
 

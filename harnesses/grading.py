@@ -4,8 +4,9 @@ Never the agent's container (it may have been tampered with). The grader rebuild
 starting point (bug state, F2P tests hidden), applies the agent's patch, resets any test file the
 task's `test_patch` touches to that starting point (an agent may not grade itself by editing the
 tests), applies `test_patch`, gives every file one modification time (as in the agent's container),
-and runs the test files of FAIL_TO_PASS + PASS_TO_PASS. Per-test results come from swebench's pytest
-log parser and its `get_eval_tests_report`.
+and runs the units (test files, packages) of FAIL_TO_PASS + PASS_TO_PASS with the task's language
+`TestSpec`. The verdict is `languages.verdict.verdict(task, log)`, computed from the saved log alone;
+with `log_path` the full log is kept there, so the grade can be recomputed.
 """
 
 from __future__ import annotations
@@ -13,13 +14,10 @@ from __future__ import annotations
 import re
 import shlex
 import time
+from pathlib import Path
 from typing import Callable, Mapping
 
-from swebench.harness.constants import EvalType
-from swebench.harness.grading import get_eval_tests_report
-from swebench.harness.log_parsers.python import parse_log_pytest
-
-from gskill.schema import Grade, GradeStatus, SandboxLimits, Task
+from gskill.schema import Grade, GradeStatus, SandboxLimits, Task, write_atomic
 from harnesses.sandbox import DockerSandbox, Sandbox, SandboxError
 from harnesses.taskenv import (
     AGENT_PATCH_FAILED,
@@ -30,15 +28,11 @@ from harnesses.taskenv import (
     bug_state_script,
     setup_error,
 )
+from languages import profile_named
+from languages.base import TestRunLog
+from languages.verdict import test_units, verdict
 
-# One line per failure: full tracebacks of a patch that breaks hundreds of tests can take minutes to
-# render (seen on click), and the -rA summary already carries each failure's message.
-PYTEST = "python -m pytest -rA -q -p no:cacheprovider --tb=line"
 _PATCH_FILES = re.compile(r"^diff --git a/(\S+) b/(\S+)$", re.M)
-
-
-def test_files_of(task: Task) -> list[str]:
-    return sorted({test.split("::", 1)[0] for test in task.FAIL_TO_PASS + task.PASS_TO_PASS})
 
 
 # A custom scorer sees the live grading sandbox (patched, tests restored, tests run) and the task, and
@@ -54,6 +48,7 @@ def grade(
     timeout: float = 300,
     run_id: str = "grade",
     scorers: Mapping[str, Scorer] | None = None,
+    log_path: Path | None = None,
 ) -> Grade:
     if not patch.strip():
         return Grade(instance_id=task.instance_id, status=GradeStatus.NO_PATCH)
@@ -79,7 +74,8 @@ def grade(
     lines.append("rm -f /tmp/.gskill-*.diff")
     # As in the agent's container: no file looks newer than another (the patched ones would).
     lines.append('same_age "$stamp" --rewrite || exit 1')
-    command = " ".join([PYTEST, *(shlex.quote(path) for path in test_files_of(task))])
+    spec = profile_named(task.language).test_spec
+    files.update(spec.support_files)
     try:
         with DockerSandbox.start(task.image_name, limits=limits, run_id=run_id) as box:
             box.write_files(files)
@@ -94,7 +90,7 @@ def grade(
                 raise TaskSetupError(f"{task.instance_id}: test_patch does not apply for grading")
             if not prepared.ok:
                 raise setup_error(task, prepared.exit_code, prepared.output)
-            run = box.exec(command, timeout=timeout, env={"PYTHONDONTWRITEBYTECODE": "1"})
+            run = box.exec(spec.command(test_units(task), "grade"), timeout=timeout, env=dict(spec.env))
             scores = {name: float(scorer(box, task)) for name, scorer in (scorers or {}).items()}
     except (SandboxError, TaskSetupError) as exc:
         return Grade(instance_id=task.instance_id, status=GradeStatus.INFRA_ERROR, log_tail=str(exc)[-2000:])
@@ -104,28 +100,13 @@ def grade(
             status=GradeStatus.INFRA_ERROR,
             log_tail=f"{type(exc).__name__}: {exc}"[-2000:],
         )
-    status_map = {} if run.timed_out else parse_log_pytest(run.output, None)
-    report = get_eval_tests_report(
-        status_map,
-        {"FAIL_TO_PASS": task.FAIL_TO_PASS, "PASS_TO_PASS": task.PASS_TO_PASS},
-        eval_type=EvalType.PASS_AND_FAIL,
-    )
-    f2p, p2p = report["FAIL_TO_PASS"], report["PASS_TO_PASS"]
-    if f2p["failure"]:
-        status = GradeStatus.F2P_FAILED
-    elif p2p["failure"]:
-        status = GradeStatus.P2P_REGRESSION
-    else:
-        status = GradeStatus.RESOLVED
-    tail = "\n".join(run.output.strip().splitlines()[-60:])
-    return Grade(
-        instance_id=task.instance_id,
-        status=status,
-        f2p_passed=f2p["success"],
-        f2p_failed=f2p["failure"],
-        p2p_passed=p2p["success"],
-        p2p_failed=p2p["failure"],
-        test_time_s=round(time.monotonic() - began, 2),
-        log_tail=("TIMED OUT\n" if run.timed_out else "") + tail,
-        scores=scores,
+    log = TestRunLog(run.output, run.exit_code, run.timed_out)
+    kept = ""
+    if log_path is not None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(log_path, run.output)
+        kept = str(log_path)
+    decided = verdict(task, log)
+    return decided.model_copy(
+        update={"test_time_s": round(time.monotonic() - began, 2), "scores": scores, "log_path": kept}
     )

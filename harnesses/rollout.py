@@ -115,6 +115,7 @@ def run_job(job: RolloutJob, gateway: Gateway, *, tools_dir: Path | None = None)
                 limits=job.limits,
                 timeout=job.config.test_timeout_s,
                 run_id=f"grade-{task.instance_id[:40]}",
+                log_path=job.run_dir / "grades" / f"{task.instance_id}.run{job.run_index}.attempt{retries + 1}.log",
             )
         if shutting_down():
             raise Stopping(f"gskill is stopping: {task.instance_id} run {job.run_index} left unrecorded")

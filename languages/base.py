@@ -83,8 +83,11 @@ class TestSpec:
     unit_seconds: Callable[[str], dict[str, float]] = lambda output: {}  # from a "baseline" log
     # The command that loads one unit without running it (what a run costs before its tests), or None.
     collect_command: Callable[[str], str] | None = None
-    # Files a process may write that must not reach the grader: (env vars of a test process).
-    files_env: Mapping[str, str] = field(default_factory=dict)
+    # Shell run after a candidate's patch is applied, before its tests: non-zero = the tree does not
+    # build (the candidate is rejected as "does_not_build" without a test run). "" = no check.
+    build_check: str = ""
+    # Files the commands expect in the sandbox ({path: text}), written once per sandbox under /tmp.
+    support_files: Mapping[str, str] = field(default_factory=dict)
 
 
 def unit_of(test_id: str) -> str:
@@ -110,11 +113,16 @@ class Profile:
     """
 
     name: ClassVar[str]
+    title: ClassVar[str]  # as people write it: "Python", "Go"
     # File suffixes of source files this profile mines (history is walked for these only).
     suffixes: ClassVar[tuple[str, ...]]
     # Files at the repository root that make a repository this language's (first match wins, in
     # registration order).
     markers: ClassVar[tuple[str, ...]]
+    # Files that say how the project is built and tested (shown to a skill's seed draft).
+    config_files: ClassVar[tuple[str, ...]] = ()
+    # How a person runs the tests (`go test ./...`), for a skill's seed draft.
+    test_command_hint: ClassVar[str] = ""
     # What `gskill` needs on the host/in the image, what it mines, what it cannot do yet (README table).
     needs: ClassVar[str] = ""
     limits: ClassVar[str] = ""
@@ -127,6 +135,10 @@ class Profile:
 
     def is_source_file(self, path: str) -> bool:
         return path.endswith(self.suffixes) and not self.is_test_file(path)
+
+    def test_unit(self, path: str, read: Reader) -> str:
+        """The unit that runs the tests of test file `path` (default: the file itself)."""
+        return path
 
     # --- source analysis ------------------------------------------------------------------------
     def parse_entities(self, source: str) -> dict[str, Entity]:
@@ -170,11 +182,6 @@ class Profile:
         Raises CoverageError saying why when no map can be made."""
         raise NotImplementedError
 
-    def check_candidate(self, sandbox: "Sandbox", timeout: float) -> str:
-        """After a candidate's bug patch is applied: "" if its tests can run, else a rejection reason
-        (e.g. "does_not_compile"). Cheaper than a test run; the default checks nothing."""
-        return ""
-
     def hidden_test_patch(
         self,
         fail_to_pass: list[str],
@@ -202,10 +209,6 @@ class Profile:
     # --- environment ----------------------------------------------------------------------------
     def image_recipe(self, paths: Sequence[str], read: Reader) -> ImageRecipe:
         raise NotImplementedError
-
-    def layout_notes(self, paths: Sequence[str], read: Reader) -> list[str]:
-        """Lines for a skill's seed draft about how this repository is laid out and tested."""
-        return []
 
 
 PROFILES: dict[str, Profile] = {}

@@ -9,8 +9,11 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
-from harnesses.images.build import COVERAGE_TOOLS
+from harnesses.images.python_recipe import COVERAGE_TOOLS
+from typing import Callable
+
 from harnesses.sandbox import Sandbox
+from languages.base import CoverageError, Entity
 from swesmith.entities import parse_entities
 from swesmith.validate import reset
 
@@ -25,10 +28,6 @@ data_file = /tmp/gskill-cov.data
 [report]
 ignore_errors = True
 """
-
-
-class CoverageError(Exception):
-    """The coverage step could not produce a map; the message says why (for the mining report)."""
 
 
 def _last_line(output: str) -> str:
@@ -118,15 +117,18 @@ def measure(sandbox: Sandbox, test_files: set[str], timeout: float) -> dict[str,
 
 
 def tests_per_function(
-    sources: dict[str, str], lines_to_tests: dict[str, dict[int, set[str]]]
+    sources: dict[str, str],
+    lines_to_tests: dict[str, dict[int, set[str]]],
+    parse: Callable[[str], dict[str, Entity]] = parse_entities,
 ) -> dict[tuple[str, str], set[str]]:
-    """{(path, qualname): node ids of the tests that execute a line of the function's body}."""
+    """{(path, qualname): node ids (or units) of the tests that execute a line of the function's body}.
+    `parse` finds a file's functions (the language profile's; Python's by default)."""
     result: dict[tuple[str, str], set[str]] = {}
     for path, text in sources.items():
         covered = lines_to_tests.get(path)
         if not covered:
             continue
-        for qualname, entity in parse_entities(text).items():
+        for qualname, entity in parse(text).items():
             files: set[str] = set()
             for line in range(entity.start + 1, entity.end + 1):  # the def line runs at import time
                 files |= covered.get(line, set())

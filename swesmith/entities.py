@@ -8,16 +8,8 @@ survive the line shifts that break hunk-level patching between a commit and a la
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class Entity:
-    qualname: str
-    start: int  # first line (1-based), decorators included
-    end: int  # last line (inclusive)
-    indent: int  # column of the `def` keyword
-    source: str  # exact text of lines start..end (with their newlines)
+from languages.base import Entity
 
 
 def parse_entities(source: str) -> dict[str, Entity]:

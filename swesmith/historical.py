@@ -22,7 +22,8 @@ import tempfile
 from pathlib import Path
 
 from gskill.schema import Strategy
-from swesmith.candidate import Candidate, is_test_file
+from languages import profile_named
+from swesmith.candidate import Candidate
 from swesmith.history import CommitChange
 from swesmith.patches import patch_size
 
@@ -34,9 +35,10 @@ def _git(repo: Path, *args: str, env: dict | None = None) -> str:
     return done.stdout
 
 
-def changed_test_paths(repo: Path, change: CommitChange) -> list[str]:
+def changed_test_paths(repo: Path, change: CommitChange, language: str = "python") -> list[str]:
     """Every test path the commit touches: test modules, and data files under test directories."""
     names = _git(repo, "diff", "--name-only", "--no-renames", "-z", change.parent, change.sha)
+    is_test_file = profile_named(language).is_test_file
     return sorted(path for path in names.split("\0") if path and is_test_file(path))
 
 
@@ -59,12 +61,13 @@ def bug_tree(repo: Path, change: CommitChange, test_paths: list[str]) -> str:
 
 
 def historical_candidate(
-    repo: Path, snapshot: str, change: CommitChange, *, max_lines: int
+    repo: Path, snapshot: str, change: CommitChange, *, max_lines: int, language: str = "python"
 ) -> tuple[Candidate | None, str]:
     """(candidate, "ok") or (None, why not)."""
     if not change.parent:
         return None, "root_commit"
-    test_paths = changed_test_paths(repo, change)
+    profile = profile_named(language)
+    test_paths = changed_test_paths(repo, change, language)
     tree = bug_tree(repo, change, test_paths)
     # Every path, docs and changelog included: the snapshot's CHANGES file describes the fix.
     bug_patch = _git(repo, "diff", "--binary", "--no-renames", snapshot, tree)
@@ -76,13 +79,18 @@ def historical_candidate(
     if not gold_patch.strip():
         return None, "no_source_change"
     test_patch = _git(repo, "diff", "--binary", "--no-renames", change.parent, change.sha, "--", *test_paths)
+
+    def at_commit(path: str) -> str | None:
+        done = subprocess.run(["git", "show", f"{change.sha}:{path}"], cwd=repo, capture_output=True, text=True)
+        return done.stdout if done.returncode == 0 else None
+
     entities = tuple(f"{path}::{name}" for path, names in sorted(change.modified.items()) for name in names)
     return (
         Candidate(
             strategy=Strategy.COMMIT_HISTORICAL,
             group=change.sha,  # the same group as a mirror of this commit: one split for both
             bug_patch=bug_patch,
-            test_files=tuple(sorted(change.test_files)),
+            test_files=tuple(sorted({profile.test_unit(path, at_commit) for path in change.test_files})),
             hint=change.message,
             source_commit=change.sha,
             entities=entities,

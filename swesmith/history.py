@@ -19,10 +19,10 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from contextlib import contextmanager
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
-from swesmith.candidate import is_test_file
-from swesmith.entities import Entity, entity_changes, parse_entities, strip_docstrings
+from languages import profile_named
+from languages.base import Entity, Profile
 
 NULL_OID = "0" * 40
 # Record delimiters of our `git log` format: ASCII record / unit / group separators, which no
@@ -203,7 +203,9 @@ def _parse_record(record: str) -> _RawCommit | None:
     return _RawCommit(sha, parents.split()[0] if parents.strip() else "", date, message, files, lines)
 
 
-def _log_records(repo: str | Path, revisions: list[str], max_commits: int | None) -> Iterator[_RawCommit]:
+def _log_records(
+    repo: str | Path, revisions: list[str], max_commits: int | None, suffixes: tuple[str, ...]
+) -> Iterator[_RawCommit]:
     """Stream `git log` records (parsing as they arrive keeps memory flat on long histories)."""
     command = [
         "git",
@@ -227,8 +229,9 @@ def _log_records(repo: str | Path, revisions: list[str], max_commits: int | None
     if max_commits is not None:
         command.append(f"--max-count={max_commits}")
     # `--full-history`: every non-merge commit reachable from the snapshot, not only those on the
-    # simplified path git would pick to explain the final tree. The pathspec keeps only .py commits.
-    command += [*revisions, "--", "*.py"]
+    # simplified path git would pick to explain the final tree. The pathspec keeps only commits that
+    # touch the language's source files.
+    command += [*revisions, "--", *(f"*{suffix}" for suffix in suffixes)]
     # stderr goes to a file: a pipe nobody drains could fill up and stall git.
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(command, cwd=repo, stdout=subprocess.PIPE, stderr=errors)
@@ -259,9 +262,9 @@ def _log_records(repo: str | Path, revisions: list[str], max_commits: int | None
             process.stdout.close()
 
 
-def _is_test_change(delta: _FileDelta) -> bool:
+def _is_test_change(delta: _FileDelta, profile: Profile) -> bool:
     """A test file whose content the commit wrote: added, edited, or renamed/copied with edits."""
-    if not (delta.path.endswith(".py") and is_test_file(delta.path)):
+    if not (delta.path.endswith(profile.suffixes) and profile.is_test_file(delta.path)):
         return False
     return delta.status in "AMT" or (delta.status in "RC" and delta.score < 100)
 
@@ -270,7 +273,8 @@ class _EntityCache:
     """parse_entities per blob id, least-recently-used. Walking newest first, a file's parent-side
     blob is the commit-side blob of the next older commit touching it: half the parses are saved."""
 
-    def __init__(self, size: int = 256) -> None:
+    def __init__(self, parse: Callable[[str], dict[str, Entity]], size: int = 256) -> None:
+        self._parse = parse
         self._size = size
         self._entries: OrderedDict[str, dict[str, Entity]] = OrderedDict()
 
@@ -280,14 +284,14 @@ class _EntityCache:
         if oid in self._entries:
             self._entries.move_to_end(oid)
             return self._entries[oid]
-        entities = self._entries[oid] = parse_entities(text)
+        entities = self._entries[oid] = self._parse(text)
         if len(self._entries) > self._size:
             self._entries.popitem(last=False)
         return entities
 
 
-def _build_change(raw: _RawCommit, blobs: BlobReader, cache: _EntityCache) -> CommitChange:
-    sources = [delta for delta in raw.files if not is_test_file(delta.path) and delta.path.endswith(".py")]
+def _build_change(raw: _RawCommit, blobs: BlobReader, cache: _EntityCache, profile: Profile) -> CommitChange:
+    sources = [delta for delta in raw.files if profile.is_source_file(delta.path)]
     texts = blobs.read_many([oid for delta in sources for oid in (delta.old_oid, delta.new_oid)])
     source_files: dict[str, tuple[str | None, str | None]] = {}
     modified: dict[str, tuple[str, ...]] = {}
@@ -298,12 +302,12 @@ def _build_change(raw: _RawCommit, blobs: BlobReader, cache: _EntityCache) -> Co
         source_files[delta.path] = (old, new)
         if old == new:  # a pure rename or a mode change: nothing to parse
             continue
-        changes = entity_changes(cache.get(delta.old_oid, old), cache.get(delta.new_oid, new))
+        changes = profile.entity_changes(cache.get(delta.old_oid, old), cache.get(delta.new_oid, new))
         for target, names in zip((modified, added, removed), changes):
             if names:
                 target[delta.path] = tuple(names)
-    tests = sorted({delta.path for delta in raw.files if _is_test_change(delta)})
-    lines = sum(count for path, count in raw.lines.items() if path.endswith(".py") and not is_test_file(path))
+    tests = sorted({delta.path for delta in raw.files if _is_test_change(delta, profile)})
+    lines = sum(count for path, count in raw.lines.items() if profile.is_source_file(path))
     return CommitChange(
         sha=raw.sha,
         parent=raw.parent,
@@ -319,20 +323,26 @@ def _build_change(raw: _RawCommit, blobs: BlobReader, cache: _EntityCache) -> Co
 
 
 def walk_commits(
-    repo: str | Path, snapshot: str, *, max_commits: int | None = None, since: str | None = None
+    repo: str | Path,
+    snapshot: str,
+    *,
+    max_commits: int | None = None,
+    since: str | None = None,
+    language: str = "python",
 ) -> Iterator[CommitChange]:
-    """Non-merge commits reachable from `snapshot` that touch a .py file, newest first.
+    """Non-merge commits reachable from `snapshot` that touch a source file of `language`, newest first.
 
     `since` excludes that commit and its ancestors (an incremental refresh walks only what is new).
     `max_commits` caps the number of commits yielded.
     """
+    profile = profile_named(language)
     revisions = [snapshot] + ([f"^{since}"] if since else [])
-    blobs, cache = BlobReader(repo), _EntityCache()
-    records = _log_records(repo, revisions, max_commits)
+    blobs, cache = BlobReader(repo), _EntityCache(profile.parse_entities)
+    records = _log_records(repo, revisions, max_commits, profile.suffixes)
     try:
         for raw in records:
             with quiet_parsing():  # not around the yield: the consumer's own warnings stay visible
-                change = _build_change(raw, blobs, cache)
+                change = _build_change(raw, blobs, cache, profile)
             yield change
     finally:
         records.close()  # stops `git log` now, not whenever the generator is collected
@@ -344,7 +354,12 @@ def walk_commits(
 
 
 def filter_reason(
-    change: CommitChange, *, max_source_files: int = 5, max_source_lines: int = 200, max_entities: int = 4
+    change: CommitChange,
+    *,
+    max_source_files: int = 5,
+    max_source_lines: int = 200,
+    max_entities: int = 4,
+    language: str = "python",
 ) -> str | None:
     """None when the commit is a usable bug fix, else a short machine-friendly reason."""
     if not change.test_files:
@@ -355,11 +370,10 @@ def filter_reason(
         return "too_many_files"
     if change.lines_changed > max_source_lines:
         return "too_many_lines"
-    # strip_docstrings compares ASTs, so comment and formatting edits vanish along with docstrings.
+    # strip_docs compares syntax trees, so comment and formatting edits vanish along with the docs.
+    strip_docs = profile_named(language).strip_docs
     with quiet_parsing():
-        docs_only = all(
-            strip_docstrings(old or "") == strip_docstrings(new or "") for old, new in change.source_files.values()
-        )
+        docs_only = all(strip_docs(old or "") == strip_docs(new or "") for old, new in change.source_files.values())
     if docs_only:
         return "docs_only"
     # Checked before "no_modified_entity": a commit that only deletes code is a removal, and R2E

@@ -10,12 +10,12 @@ mapped to their snapshot paths, decide later whether the mirrored bug is a real 
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 from gskill.schema import Strategy
-from swesmith.candidate import Candidate, is_test_file
-from swesmith.entities import Entity, entity_shape, parse_entities, replace_entity
+from languages import profile_named
+from languages.base import Entity
+from swesmith.candidate import Candidate
 from swesmith.history import BlobReader, CommitChange, git_text, quiet_parsing
 from swesmith.patches import make_patch
 
@@ -27,8 +27,9 @@ RENAME_LIMIT = 5000
 class SnapshotIndex:
     """Files of the snapshot commit + rename map from any commit to the snapshot (cached per commit)."""
 
-    def __init__(self, repo: str | Path, snapshot: str) -> None:
+    def __init__(self, repo: str | Path, snapshot: str, language: str = "python") -> None:
         self.repo = Path(repo)
+        self.profile = profile_named(language)
         self.snapshot = git_text(self.repo, "rev-parse", "--verify", f"{snapshot}^{{commit}}").strip()
         # path -> blob id of every file at the snapshot (contents are read on demand).
         self._blobs: dict[str, str] = {}
@@ -178,7 +179,7 @@ class SnapshotIndex:
     def find_entity(self, qualname: str) -> list[str]:
         """Snapshot source paths defining `qualname` (for functions moved to another module)."""
         if self._definitions is None:
-            sources = [path for path in self._blobs if path.endswith(".py") and not is_test_file(path)]
+            sources = [path for path in self._blobs if self.profile.is_source_file(path)]
             # One batch read for the whole tree instead of a round trip per file.
             contents = self._blob_reader().read_many([self._blobs[path] for path in sources])
             definitions: dict[str, list[str]] = {}
@@ -189,7 +190,7 @@ class SnapshotIndex:
                 except UnicodeDecodeError:
                     text = None
                 self._texts.setdefault(path, text)
-                for name in parse_entities(text or ""):
+                for name in self.profile.parse_entities(text or ""):
                     definitions.setdefault(name, []).append(path)
             self._definitions = definitions
         return list(self._definitions.get(qualname, []))
@@ -199,16 +200,13 @@ class SnapshotIndex:
         is absent, not UTF-8 or not parsable."""
         if path not in self._entities:
             text = self.text(path)
-            self._entities[path] = parse_entities(text) if text is not None and _parses(text) else None
+            parses = text is not None and self.profile.parses(text)
+            self._entities[path] = self.profile.parse_entities(text) if parses else None
         return self._entities[path]
 
-
-def _parses(text: str) -> bool:
-    try:
-        ast.parse(text)
-    except (SyntaxError, ValueError):
-        return False
-    return True
+    def test_unit(self, path: str) -> str:
+        """What runs the tests of the snapshot's test file `path` (the file itself, its package)."""
+        return self.profile.test_unit(path, self.text)
 
 
 def _locate(path: str, qualname: str, change: CommitChange, index: SnapshotIndex) -> tuple[str | None, str]:
@@ -253,11 +251,12 @@ def _mirror(change: CommitChange, index: SnapshotIndex) -> tuple[Candidate | Non
         return None, "entity_gone"  # nothing modified to mirror (filter_reason normally stops these)
 
     # 2. The commit's tests, where they live at the snapshot.
+    profile = index.profile
     tests = set()
     for path in change.test_files:
         mapped = index.map_path(path, change.sha)
-        if mapped is not None and is_test_file(mapped) and index.text(mapped) is not None:
-            tests.add(mapped)
+        if mapped is not None and profile.is_test_file(mapped) and index.text(mapped) is not None:
+            tests.add(index.test_unit(mapped))
     if not tests:
         return None, "no_tests_at_snapshot"
 
@@ -269,22 +268,24 @@ def _mirror(change: CommitChange, index: SnapshotIndex) -> tuple[Candidate | Non
     for path, qualname, target in targets:
         if path not in sides:
             parent_text, commit_text = change.source_files.get(path, (None, None))
-            sides[path] = (parse_entities(parent_text or ""), parse_entities(commit_text or ""))
+            sides[path] = (profile.parse_entities(parent_text or ""), profile.parse_entities(commit_text or ""))
         before, after = sides[path]
         if qualname not in before:
             return None, "unparsable"  # the commit's parent does not parse as `modified` claims
         # Until a file is edited its cached snapshot entities are current; after an edit, re-parse.
-        current = (parse_entities(edited[target]) if target in edited else index.entities(target) or {}).get(qualname)
+        current = (profile.parse_entities(edited[target]) if target in edited else index.entities(target) or {}).get(
+            qualname
+        )
         if current is None:
             return None, "entity_gone"  # only if an earlier replacement dropped it (defensive)
-        if qualname in after and entity_shape(current) != entity_shape(after[qualname]):
+        if qualname in after and profile.entity_shape(current) != profile.entity_shape(after[qualname]):
             drift += 1  # the snapshot's function moved on since the fix
         old = before[qualname]
-        if entity_shape(current) == entity_shape(old):
+        if profile.entity_shape(current) == profile.entity_shape(old):
             continue  # already the pre-commit version: nothing to re-introduce
         if "\ufffd" in old.source:
             return None, "unparsable"  # the parent's bytes were not UTF-8: never write a guess
-        replaced = replace_entity(
+        replaced = profile.replace_entity(
             edited.get(target) or index.text(target) or "", qualname, old.source, new_indent=old.indent
         )
         if replaced is None:

@@ -8,6 +8,7 @@ rejected candidates are never run again.
 
 from __future__ import annotations
 
+import base64
 import json
 import queue
 import random
@@ -16,6 +17,7 @@ import sqlite3
 import sys
 import threading
 import time
+import zlib
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
@@ -27,12 +29,14 @@ import git
 
 from gskill.errors import GskillError
 from gskill.schema import Difficulty, Settings, Strategy, Task, patch_files, write_jsonl
-from swesmith.candidate import Candidate, is_test_file
-from swesmith.hide import VisibleTests, hidden_test_patch
+from languages import profile_named
+from languages.base import Profile
+from swesmith.candidate import Candidate
+from swesmith.hide import VisibleTests
 from swesmith.patches import patch_size
 from swesmith.split import assign_splits, dedupe, shortfall
 from swesmith.statements import write_problem_statement
-from swesmith.validate import Baseline, Verdict, pytest_command, validate
+from swesmith.validate import Baseline, Verdict, validate
 
 STRATEGY_CHOICES = ("commit-mirror", "commit-historical", "procedural", "llm-rewrite")
 DEFAULT_STRATEGIES = ("commit-mirror", "commit-historical", "procedural")  # llm-rewrite only with --model
@@ -68,6 +72,7 @@ class MineOptions:
     max_test_files: int = 2  # per procedural candidate: test files holding the most tests that execute the function
     whole_file_seconds: float = 2.0  # a test file quicker than this runs whole; a slower one, only its covering tests
     max_covering_tests: int = 60  # node ids taken from a slow test file
+    language: str | None = None  # a profile name (python, go); None: detected from the repository
 
 
 @dataclass
@@ -75,6 +80,7 @@ class MiningReport:
     repo: str
     snapshot: str
     image: str
+    language: str = "python"
     candidates: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, dict[str, int]] = field(default_factory=dict)
     validated: dict[str, int] = field(default_factory=dict)
@@ -113,14 +119,22 @@ class MiningStore:
     def verdict(self, key: str) -> Verdict | None:
         with self._lock:
             row = self._db.execute("SELECT verdict FROM verdicts WHERE key = ?", (key,)).fetchone()
-        return Verdict(**json.loads(row[0])) if row else None
+        if not row:
+            return None
+        fields = json.loads(row[0])
+        if "logs_z" in fields:
+            fields["logs"] = json.loads(zlib.decompress(base64.b64decode(fields.pop("logs_z"))))
+        return Verdict(**fields)
 
     def put(self, candidate: Candidate, verdict: Verdict) -> None:
-        record = candidate_to_json(candidate)
+        record, fields = candidate_to_json(candidate), asdict(verdict)
+        # Test logs (go test -json above all) are large and repetitive: compressed, they cost a tenth.
+        if fields["logs"]:
+            fields["logs_z"] = base64.b64encode(zlib.compress(json.dumps(fields.pop("logs")).encode())).decode()
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?, ?)",
-                (candidate.key, candidate.strategy.value, json.dumps(record), json.dumps(asdict(verdict)), time.time()),
+                (candidate.key, candidate.strategy.value, json.dumps(record), json.dumps(fields), time.time()),
             )
 
     def get_meta(self, key: str):
@@ -149,11 +163,12 @@ def candidate_from_json(record: dict) -> Candidate:
     return Candidate(**fields)
 
 
-def snapshot_python_files(repo_path: Path, commit: str) -> dict[str, str]:
+def snapshot_code_files(repo_path: Path, commit: str, profile: Profile) -> dict[str, str]:
+    """The snapshot's files in `profile`'s language (sources and tests), by path."""
     tree = git.Repo(repo_path).commit(commit).tree
     files = {}
     for item in tree.traverse():
-        if item.type == "blob" and item.path.endswith(".py"):
+        if item.type == "blob" and item.path.endswith(profile.suffixes):
             files[item.path] = item.data_stream.read().decode("utf-8", errors="replace")
     return files
 
@@ -170,16 +185,20 @@ def history_candidates(
     from swesmith.history import filter_reason, walk_commits
     from swesmith.mirror import SnapshotIndex, mirror_candidate
 
+    language = options.language or "python"
     mirrored, historical = [], []
     # The walk goes newest first and the bug patch grows with the distance to the snapshot: after a
     # run of commits too far away, every older one is too, and computing their diffs is wasted time.
     too_far_in_a_row = 0
-    with SnapshotIndex(repo_path, snapshot) as index:
-        for change in walk_commits(repo_path, snapshot, max_commits=options.max_commits, since=options.since):
+    with SnapshotIndex(repo_path, snapshot, language) as index:
+        walk = walk_commits(
+            repo_path, snapshot, max_commits=options.max_commits, since=options.since, language=language
+        )
+        for change in walk:
             for path, names in change.modified.items():
                 for name in names:
                     history_counts[(path, name)] += 1
-            reason = filter_reason(change)
+            reason = filter_reason(change, language=language)
             if reason:
                 rejected[f"history:{reason}"] += 1
                 continue
@@ -194,7 +213,7 @@ def history_candidates(
                     why = "too_far_from_snapshot"
                 else:
                     candidate, why = historical_candidate(
-                        repo_path, snapshot, change, max_lines=options.max_historical_lines
+                        repo_path, snapshot, change, max_lines=options.max_historical_lines, language=language
                     )
                     too_far_in_a_row = too_far_in_a_row + 1 if why == "too_far_from_snapshot" else 0
                     if candidate is not None:
@@ -232,8 +251,9 @@ def noting_empty(source: Iterable[Candidate], strategy: str, why: str, empty: di
 def ranked_targets(
     files: dict[str, str], coverage: dict[tuple[str, str], set[str]], history_counts: Counter
 ) -> list[tuple[str, str]]:
-    """Covered source functions, those the history changes often first (where real bugs live)."""
-    targets = [key for key in coverage if key[0] in files and not is_test_file(key[0])]
+    """Covered source functions, those the history changes often first (where real bugs live).
+    `coverage` maps source functions only (the coverage stage reads source files alone)."""
+    targets = [key for key in coverage if key[0] in files]
     targets.sort(key=lambda key: (-history_counts.get(key, 0), key))
     return targets
 
@@ -282,16 +302,15 @@ def procedural_source(
     options: MineOptions,
 ) -> Iterator[Candidate]:
     """Lazily: mutations are made only as fast as validation consumes them."""
-    from swesmith.procedural import procedural_candidates
-
-    sources = {path: text for path, text in files.items() if not is_test_file(path)}
+    profile = profile_named(options.language or "python")
+    sources = {path: text for path, text in files.items() if profile.is_source_file(path)}
     # A small library has few covered functions: take more mutations of each so the candidates can
     # still reach the tasks wanted (about half of the candidates validate), up to 10 per function.
     wanted = options.max_tasks or sum(options.sizes)
     per_function = options.per_function
     if targets and len(targets) * per_function < 3 * wanted:
         per_function = min(10, max(per_function, -(-3 * wanted // len(targets))))
-    return procedural_candidates(
+    return profile.procedural_candidates(
         sources, targets, seed=options.seed, per_function=per_function, test_files_for=tests_for
     )
 
@@ -335,12 +354,15 @@ class ModelAccess:
         return reply
 
 
-def measure_collection(sandbox, test_files: list[str], timeout: float) -> dict[str, float]:
-    """Seconds pytest needs to collect each test file alone (startup included)."""
-    seconds = {}
-    for path in test_files:
-        result = sandbox.exec(pytest_command((path,), "python -m pytest --co -q -p no:cacheprovider"), timeout=timeout)
-        seconds[path] = round(result.duration_s, 2)
+def measure_collection(sandbox, profile: Profile, units: list[str], timeout: float) -> dict[str, float]:
+    """Seconds the test runner needs to load each unit alone (startup included); {} when the
+    language's runner has no such step (then every unit is assumed to cost a second)."""
+    seconds: dict[str, float] = {}
+    if profile.test_spec.collect_command is None:
+        return seconds
+    for unit in units:
+        result = sandbox.exec(profile.test_spec.collect_command(unit), timeout=timeout)
+        seconds[unit] = round(result.duration_s, 2)
     return seconds
 
 
@@ -379,37 +401,42 @@ def open_sandboxes(kind: str, image: str, repo_path: Path, commit: str, count: i
 # Tasks
 
 
-def offline_statement(candidate: Candidate, verdict: Verdict, repo: str) -> str:
+def offline_statement(candidate: Candidate, verdict: Verdict, repo: str, language: str) -> str:
     return write_problem_statement(
-        repo=repo, hint=candidate.hint, fail_to_pass=verdict.fail_to_pass, failure_output=verdict.failure_output
+        repo=repo,
+        hint=candidate.hint,
+        fail_to_pass=verdict.fail_to_pass,
+        failure_output=verdict.failure_output,
+        language=language,
     )
 
 
 def llm_statement(
-    candidate: Candidate, verdict: Verdict, repo: str, files: dict[str, str], models: ModelAccess
+    candidate: Candidate, verdict: Verdict, repo: str, files: dict[str, str], models: ModelAccess, language: str
 ) -> tuple[str, str]:
     """(statement, "llm") — or, when the model's issue quotes a line of the fix, (offline statement,
     "fell_back_offline")."""
-    from swesmith.entities import parse_entities
     from swesmith.statements import issue_messages, leaked_fix_line
 
-    sources = []
-    for test in verdict.fail_to_pass[:3]:
-        path, _, rest = test.partition("::")
-        entity = parse_entities(files.get(path, "")).get(re.sub(r"\[.*\]$", "", rest).replace("::", "."))
-        if entity is not None:
-            sources.append(entity.source)
+    profile = profile_named(language)
+    sources = [source for test in verdict.fail_to_pass[:3] if (source := profile.test_source(files, test))]
     messages = issue_messages(
         repo=repo,
         hint=candidate.hint,
         fail_to_pass=verdict.fail_to_pass,
         failure_output=verdict.failure_output,
         test_sources=sources,
+        language=language,
     )
     statement = models.ask(messages, 0, "issue-writer").strip()
     if not statement or leaked_fix_line(statement, verdict.gold_patch):
-        return offline_statement(candidate, verdict, repo), "fell_back_offline"
+        return offline_statement(candidate, verdict, repo, language), "fell_back_offline"
     return statement + "\n", "llm"
+
+
+def write_log(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
 
 
 def git_reader(repo_path: Path) -> Callable[[str, str], str | None]:
@@ -426,7 +453,9 @@ def git_reader(repo_path: Path) -> Callable[[str, str], str | None]:
     return read
 
 
-def task_test_patch(candidate: Candidate, verdict: Verdict, *, snapshot: str, files: dict[str, str], read_at) -> str:
+def task_test_patch(
+    candidate: Candidate, verdict: Verdict, *, snapshot: str, files: dict[str, str], read_at, profile: Profile
+) -> str:
     """The test_patch that hides every FAIL_TO_PASS test from the agent (raises VisibleTests).
 
     Historical: the agent sees the commit's parent's test files, so the commit's own test changes
@@ -439,19 +468,30 @@ def task_test_patch(candidate: Candidate, verdict: Verdict, *, snapshot: str, fi
             candidate.meta.get("test_patch", ""),
         )
         changed = set(patch_files(base))
-        return hidden_test_patch(
+        return profile.hidden_test_patch(
             verdict.fail_to_pass,
             lambda path: read_at(commit if path in changed else parent, path),
+            paths=sorted(files),
             shown=lambda path: read_at(parent, path),
             base_patch=base,
         )
-    return hidden_test_patch(
-        verdict.fail_to_pass, lambda path: files[path] if path in files else read_at(snapshot, path)
+    return profile.hidden_test_patch(
+        verdict.fail_to_pass,
+        lambda path: files[path] if path in files else read_at(snapshot, path),
+        paths=sorted(files),
     )
 
 
 def build_task(
-    candidate: Candidate, verdict: Verdict, *, repo: str, snapshot: str, image: str, test_patch: str, statement: str
+    candidate: Candidate,
+    verdict: Verdict,
+    *,
+    repo: str,
+    snapshot: str,
+    image: str,
+    test_patch: str,
+    statement: str,
+    language: str,
 ) -> Task:
     size = patch_size(verdict.gold_patch)
     return Task(
@@ -469,6 +509,7 @@ def build_task(
         image_name=image,
         bug_patch=candidate.bug_patch,
         strategy=candidate.strategy,
+        language=language,
         source_commit=candidate.source_commit,
         group=candidate.group,
         difficulty=Difficulty(
@@ -491,7 +532,9 @@ Progress = Callable[[str, int, int | None], None]  # (stage, done, total)
 def mine(
     repo: str, options: MineOptions, settings: Settings, progress: Progress = lambda *a: None, log=print
 ) -> MiningReport:
-    from harnesses.images.build import build_env_image, host_ca_bundle, resolve_snapshot
+    from dataclasses import replace
+
+    from harnesses.images.build import build_env_image, host_ca_bundle, resolve_snapshot, snapshot_language
 
     began = time.monotonic()
     unknown = set(options.strategies) - set(STRATEGY_CHOICES)
@@ -502,7 +545,12 @@ def mine(
     if not options.model and ("llm-rewrite" in options.strategies or options.issue_writer == "llm"):
         raise GskillError("llm-rewrite and --issue-writer llm need a model: pass --model (e.g. openai/gpt-4o-mini)")
     snapshot = resolve_snapshot(repo, options.snapshot, settings.cache_dir)
-    files = snapshot_python_files(snapshot.path, snapshot.commit)
+    language = snapshot_language(snapshot, options.language)
+    options = replace(options, language=language)
+    profile = profile_named(language)
+    if "llm-rewrite" in options.strategies and language != "python":
+        raise GskillError(f"llm-rewrite mines Python only for now; drop it for this {language} repository")
+    files = snapshot_code_files(snapshot.path, snapshot.commit, profile)
     store = MiningStore(options.out / "mining_cache.sqlite")
     model_access = ModelAccess(options.model, store, options.out / "llm_calls.jsonl") if options.model else None
 
@@ -523,13 +571,14 @@ def mine(
             cache_dir=settings.cache_dir,
             ca_bundle=host_ca_bundle(settings.ca_bundle),
             timeout_s=settings.env_build_timeout_s,
+            language=language,
         )
         if not env.collects:
             raise GskillError(f"the test suite does not collect in {env.image}; see `gskill env build {repo}`")
         image = env.image
         progress("env image", 1, 1)
 
-    report = MiningReport(repo=snapshot.name, snapshot=snapshot.commit, image=image)
+    report = MiningReport(repo=snapshot.name, snapshot=snapshot.commit, image=image, language=language)
     boxes = open_sandboxes(options.sandbox, image, snapshot.path, snapshot.commit, options.workers, settings)
     try:
         # Baseline: cached per image (the snapshot's results do not change).
@@ -540,8 +589,9 @@ def mine(
         if cached:
             baseline = Baseline.from_json(cached)
         else:
-            baseline = Baseline.measure(boxes[0], options.test_timeout_s * 4)
+            baseline = Baseline.measure(boxes[0], options.test_timeout_s * 4, language=language)
             store.set_meta(f"baseline:{image}:{options.runs}", baseline.to_json())
+            write_log(options.out / "logs" / "baseline.log", baseline.log)
         report.baseline_tests, report.baseline_flaky = len(baseline.passing), len(baseline.flaky)
         report.baseline_seconds = round(baseline.duration_s, 2)
         progress("baseline", 1, 1)
@@ -551,7 +601,7 @@ def mine(
         # What a run of each test file costs: collection alone (measured here) + its tests (baseline).
         collect_seconds = store.get_meta(f"collect-seconds:{image}")
         if collect_seconds is None:
-            collect_seconds = measure_collection(boxes[0], sorted(baseline.by_file), options.test_timeout_s)
+            collect_seconds = measure_collection(boxes[0], profile, sorted(baseline.by_file), options.test_timeout_s)
             store.set_meta(f"collect-seconds:{image}", collect_seconds)
 
         # Candidates.
@@ -594,13 +644,16 @@ def mine(
             coverage = store.get_meta(f"coverage-nodes:{image}")
             coverage_failure = ""
             if not coverage:  # an empty map is measured again: earlier versions cached a failed step as one
-                from swesmith.coverage_map import CoverageError, measure, tests_per_function
+                from languages.base import CoverageError
+                from swesmith.coverage_map import tests_per_function
 
                 try:
-                    lines = measure(boxes[0], set(baseline.by_file), options.test_timeout_s * 8)
+                    lines = profile.measure_coverage(boxes[0], set(baseline.by_file), options.test_timeout_s * 8)
                 except CoverageError as exc:  # not cached: the next run measures again
                     coverage_failure, lines = str(exc), {}
-                per_function = tests_per_function({p: t for p, t in files.items() if not is_test_file(p)}, lines)
+                per_function = tests_per_function(
+                    {p: t for p, t in files.items() if profile.is_source_file(p)}, lines, profile.parse_entities
+                )
                 coverage = [[path, name, sorted(tests)] for (path, name), tests in per_function.items()]
                 if not coverage_failure:
                     store.set_meta(f"coverage-nodes:{image}", coverage)
@@ -729,7 +782,9 @@ def mine(
             continue
         try:
             test_patches.append(
-                task_test_patch(candidate, verdict, snapshot=snapshot.commit, files=files, read_at=read_at)
+                task_test_patch(
+                    candidate, verdict, snapshot=snapshot.commit, files=files, read_at=read_at, profile=profile
+                )
             )
         except VisibleTests:  # the agent could run the very tests that grade it
             rejected[f"{strategy}:f2p_not_hideable"] += 1
@@ -741,12 +796,14 @@ def mine(
         assert model_access is not None
         progress("issues", 0, len(accepted))
         with ThreadPoolExecutor(max_workers=max(1, options.workers * 2)) as pool:
-            written = list(pool.map(lambda pair: llm_statement(*pair, snapshot.name, files, model_access), accepted))
+            written = list(
+                pool.map(lambda pair: llm_statement(*pair, snapshot.name, files, model_access, language), accepted)
+            )
         statements = [statement for statement, _ in written]
         report.issue_writer = dict(Counter(source for _, source in written))
         progress("issues", len(accepted), len(accepted))
     else:
-        statements = [offline_statement(candidate, verdict, snapshot.name) for candidate, verdict in accepted]
+        statements = [offline_statement(candidate, verdict, snapshot.name, language) for candidate, verdict in accepted]
     tasks = [
         build_task(
             candidate,
@@ -756,9 +813,13 @@ def mine(
             image=image,
             test_patch=test_patch,
             statement=statement,
+            language=language,
         )
         for (candidate, verdict), test_patch, statement in zip(accepted, test_patches, statements)
     ]
+    for task, (_, verdict) in zip(tasks, accepted):  # the runs that decided each task, for recomputing
+        for number, output in enumerate(verdict.logs, 1):
+            write_log(options.out / "logs" / f"{task.instance_id}.run{number}.log", output)
     unique = dedupe(tasks)
     report.duplicates = len(tasks) - len(unique)
     if target is not None:

@@ -10,34 +10,23 @@ from __future__ import annotations
 
 import re
 
+from languages import profile_named
+
 _ISSUE_REF = re.compile(r"\s*\((?:fixes|closes|fix|close|see)?\s*#\d+\)|\s*(?:fixes|closes)\s+#\d+|\s*#\d+", re.I)
 # Longest alternatives first: "fix" would otherwise match the start of "fixed".
 _CONVENTIONAL = re.compile(r"^(?:bugfix|fixes|fixed|fix|bug)\b(?:\([^)]*\))?\s*[:!-]?\s*", re.I)
-_ERROR_LINE = re.compile(r"^E\s{3}(.*)$")
 _MAX_EXAMPLES = 3
 
 
 def _words(test_id: str) -> str:
+    """`tests/test_x.py::test_parse_dates[a]` -> "parse dates"; `pkg::TestParseDates/empty` ->
+    "parse dates / empty" (pytest snake case and Go camel case alike)."""
     name = test_id.split("::")[-1]
     name = re.sub(r"\[.*\]$", "", name).removeprefix("test_").removeprefix("test")
-    return name.replace("_", " ").strip() or name
-
-
-def _failure_messages(output: str, limit: int = 6) -> list[str]:
-    messages: list[str] = []
-    for line in output.splitlines():
-        match = _ERROR_LINE.match(line)
-        if not match:
-            continue
-        text = match.group(1).rstrip()
-        # Paths would name the test files; the assertion text itself is the user-visible symptom.
-        if "/test" in text or text.startswith(("where ", "+  where", "and ")) or not text.strip():
-            continue
-        if text not in messages:
-            messages.append(text[:300])
-        if len(messages) >= limit:
-            break
-    return messages
+    if "_" not in name.split("/")[0]:  # CamelCase (Go's TestParseDates): words by capitals
+        name = re.sub(r"^Test", "", name)
+        name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", name).lower().replace("/", " / ")
+    return " ".join(name.replace("_", " ").split()) or name
 
 
 def commit_subject(message: str) -> str:
@@ -46,7 +35,9 @@ def commit_subject(message: str) -> str:
     return _CONVENTIONAL.sub("", subject).strip().rstrip(".")
 
 
-def write_problem_statement(*, repo: str, hint: str, fail_to_pass: list[str], failure_output: str) -> str:
+def write_problem_statement(
+    *, repo: str, hint: str, fail_to_pass: list[str], failure_output: str, language: str = "python"
+) -> str:
     behaviours = sorted({_words(test) for test in fail_to_pass})
     subject = commit_subject(hint) if hint else ""
     title = subject or (f"Unexpected behaviour: {behaviours[0]}" if behaviours else "Unexpected behaviour")
@@ -55,7 +46,7 @@ def write_problem_statement(*, repo: str, hint: str, fail_to_pass: list[str], fa
     lines += [f"- {behaviour}" for behaviour in behaviours[:8]]
     if len(behaviours) > 8:
         lines.append(f"- ... and {len(behaviours) - 8} more")
-    messages = _failure_messages(failure_output)
+    messages = profile_named(language).failure_messages(failure_output)
     if messages:
         lines += ["", "What I observe:", "", "```"]
         lines += messages[: _MAX_EXAMPLES * 2]
@@ -68,7 +59,7 @@ def write_problem_statement(*, repo: str, hint: str, fail_to_pass: list[str], fa
 # `--issue-writer llm`: a model writes the issue from the same evidence, never from a diff
 
 ISSUE_SYSTEM_PROMPT = """\
-You write GitHub issues for a Python library, as a user who hit a bug would. You are given the \
+You write GitHub issues for a {language} library, as a user who hit a bug would. You are given the \
 behaviours that broke, the error messages observed and, when available, the test code that shows \
 the expected behaviour. Write a concise issue: a title line starting with '# ', what you did, what \
 you expected, what happened (quote the error). You may include a short reproduction snippet in your \
@@ -77,7 +68,13 @@ in the code the fix belongs or how to fix it."""
 
 
 def issue_messages(
-    *, repo: str, hint: str, fail_to_pass: list[str], failure_output: str, test_sources: list[str]
+    *,
+    repo: str,
+    hint: str,
+    fail_to_pass: list[str],
+    failure_output: str,
+    test_sources: list[str],
+    language: str = "python",
 ) -> list[dict]:
     behaviours = sorted({_words(test) for test in fail_to_pass})
     lines = [f"Repository: {repo}"]
@@ -86,18 +83,19 @@ def issue_messages(
         lines.append(f"Title hint: {subject}")
     lines += ["", "## Evidence", "", "Affected behaviours:"]
     lines += [f"- {behaviour}" for behaviour in behaviours[:8]]
-    messages = _failure_messages(failure_output)
+    messages = profile_named(language).failure_messages(failure_output)
     if messages:
         lines += ["", "Observed errors:", "```", *messages, "```"]
     if test_sources:
         lines += [
             "",
             "Code showing the expected behaviour:",
-            "```python",
+            f"```{language}",
             *(source.rstrip() for source in test_sources[:3]),
             "```",
         ]
-    return [{"role": "system", "content": ISSUE_SYSTEM_PROMPT}, {"role": "user", "content": "\n".join(lines) + "\n"}]
+    system = ISSUE_SYSTEM_PROMPT.format(language=profile_named(language).title)
+    return [{"role": "system", "content": system}, {"role": "user", "content": "\n".join(lines) + "\n"}]
 
 
 def leaked_fix_line(statement: str, gold_patch: str, min_length: int = 12) -> str | None:

@@ -5,64 +5,22 @@ and the tree is reset (`git checkout` + `git clean`, ignored build files kept) f
 fixed state is the snapshot itself, measured ONCE for the whole suite (twice, for flakiness) and shared
 by every candidate — that is what keeps validation overhead close to the bare test time.
 
-Per-test results come from swebench's pytest log parser (`-rA` summary lines), never from grepping.
-Semantics follow swebench 5.x grading: a test absent from a run whose suite did run counts as failed
-(a module that no longer imports); SKIPPED on the bug state is not a failure.
+How tests are run and read is the language profile's `TestSpec` (`languages/`): pytest and swebench's
+log parser for Python, `go test -json` for Go; never grepping here. Semantics follow swebench 5.x
+grading: a test absent from a run whose suite did run counts as failed (a module that no longer
+imports); SKIPPED on the bug state is not a failure. A language whose broken units are environment
+errors (a Go package that does not build) rejects the candidate instead.
 """
 
 from __future__ import annotations
 
-import re
-import shlex
 import time
 from dataclasses import dataclass, field
 
-from swebench.harness.log_parsers.python import parse_log_pytest
-
 from harnesses.sandbox import Sandbox
+from languages import profile_named
+from languages.base import FAILING, PASSING, TestRunLog, TestSpec, unit_of
 from swesmith.candidate import Candidate
-
-PYTEST = "python -m pytest -rA -q -p no:cacheprovider --tb=short"
-# Repeat runs only need each test's outcome.
-PYTEST_QUIET = "python -m pytest -rA -q -p no:cacheprovider --tb=no"
-# The first bug-state run keeps tracebacks for the problem statement, but only of its first few
-# failures: a bug that breaks a constructor fails a thousand tests, and formatting their tracebacks
-# (source lookups for every frame) took longer than running them (seen on click: 15 s timeouts).
-PLUGIN_DIR = "/tmp/gskill-pytest"
-PLUGIN = """\
-import pytest
-
-_SHOWN = [0]
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    # After three failures, build reports as --tb=no does (cheap: no source lookups per frame).
-    option = item.config.option
-    saved = option.tbstyle
-    if _SHOWN[0] >= 3:
-        option.tbstyle = "no"
-    try:
-        report = (yield).get_result()
-    finally:
-        option.tbstyle = saved
-    if report.failed and _SHOWN[0] < 3:
-        _SHOWN[0] += 1
-"""
-PYTEST_FIRST = PYTEST + " -p gskill_few_tracebacks"
-# Every test's setup/call/teardown time, even the tiny ones, so per-file costs can be summed.
-DURATIONS = " --durations=0 --durations-min=0"
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)s (?:setup|call|teardown)\s+(\S+?)::", re.M)
-PASSING = {"PASSED", "XFAIL"}
-FAILING = {"FAILED", "ERROR"}
-# pytest's closing line, e.g. "=== 3 failed, 10 passed in 0.52s ===" or "no tests ran in 0.01s".
-# With -q the line has no "===" frame.
-_SUMMARY = re.compile(
-    r"^=*\s*(?:no tests ran|\d+ (?:passed|failed|errors?|skipped|deselected|xfailed|xpassed|warnings?))[^\n]* in [\d.]+s",
-    re.M,
-)
-# Exit codes 0-2 and 5 are pytest's "tests ran" outcomes; 3 (internal error) and 4 (usage) are not.
-_RAN_EXIT_CODES = {0, 1, 2, 5}
 
 
 @dataclass
@@ -71,46 +29,44 @@ class TestRun:
     exit_code: int
     duration_s: float
     timed_out: bool
-    ran: bool  # the suite actually ran: pytest printed its summary line
+    ran: bool  # the suite actually ran: the runner got as far as reporting tests
     output: str = ""
-    collection_errors: tuple[str, ...] = ()  # test files that failed to import
+    broken_units: tuple[str, ...] = ()  # units that failed before their tests ran (import, build)
 
     @property
     def tail(self) -> str:
         return "\n".join(self.output.strip().splitlines()[-40:])
 
 
-def pytest_command(selection: tuple[str, ...], base: str = PYTEST) -> str:
-    """The pytest command line for test files and/or node ids (empty = the whole suite)."""
-    return " ".join([base, *(shlex.quote(entry) for entry in selection)])
-
-
-def file_seconds(output: str) -> dict[str, float]:
-    """Test file -> seconds its tests took, from pytest's `--durations=0` table."""
-    seconds: dict[str, float] = {}
-    for match in _DURATION.finditer(output):
-        seconds[match[2]] = seconds.get(match[2], 0.0) + float(match[1])
-    return {path: round(total, 3) for path, total in seconds.items()}
-
-
 PATCH_FAILED = 97  # exit code of a `prefix` that could not apply its patch
 
 
 def run_tests(
-    sandbox: Sandbox, test_files: tuple[str, ...], timeout: float, base: str = PYTEST, prefix: str = ""
+    sandbox: Sandbox, spec: TestSpec, selection: tuple[str, ...], timeout: float, purpose: str, prefix: str = ""
 ) -> TestRun:
-    """One pytest run; `prefix` is shell run first in the same exec (one round trip for apply + run)."""
-    env = {"PYTHONDONTWRITEBYTECODE": "1"}
-    if base == PYTEST_FIRST:
-        if not getattr(sandbox, "_gskill_plugin", False):  # once per sandbox; /tmp survives reset()
-            sandbox.write_file(f"{PLUGIN_DIR}/gskill_few_tracebacks.py", PLUGIN)
-            sandbox._gskill_plugin = True
-        env["PYTHONPATH"] = PLUGIN_DIR
-    result = sandbox.exec(prefix + pytest_command(test_files, base), timeout=timeout, env=env)
-    status = parse_log_pytest(result.output, None)
-    errors = tuple(sorted(name for name, outcome in status.items() if outcome == "ERROR" and "::" not in name))
-    ran = not result.timed_out and result.exit_code in _RAN_EXIT_CODES and bool(_SUMMARY.search(result.output))
-    return TestRun(status, result.exit_code, result.duration_s, result.timed_out, ran, result.output, errors)
+    """One test run of `selection` (units and/or test ids; empty = the whole suite); `prefix` is shell
+    run first in the same exec (one round trip for apply + run). The one place a test run happens."""
+    missing = {path: text for path, text in spec.support_files.items() if path not in _written(sandbox)}
+    if missing:  # once per sandbox: /tmp survives reset()
+        sandbox.write_files(missing)
+        _written(sandbox).update(missing)
+    result = sandbox.exec(prefix + spec.command(selection, purpose), timeout=timeout, env=dict(spec.env))
+    log = TestRunLog(result.output, result.exit_code, result.timed_out)
+    return TestRun(
+        spec.parse(result.output),
+        result.exit_code,
+        result.duration_s,
+        result.timed_out,
+        spec.ran(log),
+        result.output,
+        spec.broken_units(result.output),
+    )
+
+
+def _written(sandbox: Sandbox) -> set[str]:
+    if not hasattr(sandbox, "_gskill_support_files"):
+        sandbox._gskill_support_files = set()
+    return sandbox._gskill_support_files
 
 
 @dataclass
@@ -120,13 +76,20 @@ class Baseline:
     passing: set[str]
     flaky: set[str]
     duration_s: float  # one full-suite run
-    run_seconds: dict[str, float] = field(default_factory=dict)  # test file -> its tests' total time
-    by_file: dict[str, set[str]] = field(init=False)  # test file -> its stably passing ids
+    run_seconds: dict[str, float] = field(default_factory=dict)  # unit (test file, package) -> its tests' time
+    # Records written before languages existed are Python's.
+    language: str = "python"
+    log: str = ""  # the first run's full output: the baseline's outcomes can be recomputed from it
+    by_file: dict[str, set[str]] = field(init=False)  # unit -> its stably passing ids
 
     def __post_init__(self) -> None:
         self.by_file = {}
         for test in self.passing:
-            self.by_file.setdefault(test.split("::", 1)[0], set()).add(test)
+            self.by_file.setdefault(unit_of(test), set()).add(test)
+
+    @property
+    def spec(self) -> TestSpec:
+        return profile_named(self.language).test_spec
 
     def to_json(self) -> dict:
         return {
@@ -134,16 +97,26 @@ class Baseline:
             "flaky": sorted(self.flaky),
             "duration_s": self.duration_s,
             "run_seconds": self.run_seconds,
+            "language": self.language,
         }
 
     @classmethod
     def from_json(cls, data: dict) -> "Baseline":
-        return cls(set(data["passing"]), set(data["flaky"]), data["duration_s"], data.get("run_seconds", {}))
+        return cls(
+            set(data["passing"]),
+            set(data["flaky"]),
+            data["duration_s"],
+            data.get("run_seconds", {}),
+            data.get("language", "python"),
+        )
 
     @classmethod
-    def measure(cls, sandbox: Sandbox, timeout: float, test_files: tuple[str, ...] = ()) -> "Baseline":
-        first = run_tests(sandbox, test_files, timeout, PYTEST + DURATIONS)
-        second = run_tests(sandbox, test_files, timeout, PYTEST_QUIET)
+    def measure(
+        cls, sandbox: Sandbox, timeout: float, test_files: tuple[str, ...] = (), language: str = "python"
+    ) -> "Baseline":
+        spec = profile_named(language).test_spec
+        first = run_tests(sandbox, spec, test_files, timeout, "baseline")
+        second = run_tests(sandbox, spec, test_files, timeout, "repeat")
         for run in (first, second):
             if not run.ran:
                 reason = "timed out" if run.timed_out else f"exit {run.exit_code}"
@@ -152,19 +125,20 @@ class Baseline:
             test for test in set(first.status) | set(second.status) if first.status.get(test) != second.status.get(test)
         }
         passing = {test for test, outcome in first.status.items() if outcome in PASSING and test not in flaky}
-        return cls(passing, flaky, min(first.duration_s, second.duration_s), file_seconds(first.output))
+        seconds = spec.unit_seconds(first.output)
+        return cls(passing, flaky, min(first.duration_s, second.duration_s), seconds, language, first.output)
 
     def estimate_seconds(self, selection: tuple[str, ...], collect_seconds: dict[str, float]) -> float:
-        """Expected bare time of one run of `selection`: each file's collection (pytest startup
-        included) plus its tests' run time (whole file, an upper bound for node ids)."""
+        """Expected bare time of one run of `selection`: each unit's collection (runner startup
+        included) plus its tests' run time (whole unit, an upper bound for test ids)."""
         if not selection:
             return self.duration_s
-        files = {entry.split("::", 1)[0] for entry in selection}
+        files = {unit_of(entry) for entry in selection}
         return sum(collect_seconds.get(path, 1.0) + self.run_seconds.get(path, 0.0) for path in files)
 
     def relevant(self, selection: tuple[str, ...]) -> set[str]:
-        """Stably passing tests selected by test files and/or node ids (a node id without its
-        parametrization selects every parametrized case, as pytest does)."""
+        """Stably passing tests selected by units and/or test ids (an id selects its parametrized
+        cases, as pytest does, and its subtests, as `go test -run` does)."""
         if not selection:
             return set(self.passing)
         chosen: set[str] = set()
@@ -177,7 +151,7 @@ class Baseline:
                 chosen |= {
                     test
                     for test in in_file
-                    if test == entry or test.startswith(entry + "[") or test.startswith(entry + "::")
+                    if test == entry or test.startswith((entry + "[", entry + "::", entry + "/"))
                 }
         return chosen
 
@@ -192,9 +166,13 @@ class Verdict:
     test_time_s: float = 0.0
     validation_time_s: float = 0.0
     failure_output: str = ""  # the bug run's output, for problem statements
+    # Full outputs of the runs that decided an accepted verdict (bug runs, then own-gold runs), so
+    # F2P/P2P can be recomputed from them (`recompute`); empty for rejections.
+    logs: list[str] = field(default_factory=list)
 
 
 def _failed(test: str, run: TestRun) -> bool:
+    """Failed in `run`: a failing outcome, or absent from a run that ran."""
     outcome = run.status.get(test)
     if outcome is None:  # absent from a run that ran: its module failed to import or it was removed
         return run.ran
@@ -216,24 +194,38 @@ def apply_patch(sandbox: Sandbox, patch: str) -> bool:
     return sandbox.exec("git apply --whitespace=nowarn /tmp/gskill-candidate.diff", timeout=60).ok
 
 
+BUILD_FAILED = 98  # exit code of a `prefix` whose patched tree does not build
+
+
 def _repeat(
-    sandbox: Sandbox, selection: tuple[str, ...], timeout: float, runs: int, stop=lambda run: False, patch: str = ""
+    sandbox: Sandbox,
+    spec: TestSpec,
+    selection: tuple[str, ...],
+    timeout: float,
+    runs: int,
+    stop=lambda run: False,
+    patch: str = "",
 ) -> tuple[list[TestRun], str]:
-    """Up to `runs` runs, `patch` applied in the first one's exec; (runs, "") or (runs so far, why)."""
+    """Up to `runs` runs, `patch` applied (and the language's build check run) in the first one's
+    exec; (runs, "") or (runs so far, why)."""
     done: list[TestRun] = []
     prefix = ""
     if patch:
         sandbox.write_file("/tmp/gskill-candidate.diff", patch)
         prefix = f"git apply --whitespace=nowarn /tmp/gskill-candidate.diff || exit {PATCH_FAILED}; "
+        if spec.build_check:  # a tree that does not build is rejected before any test is run
+            prefix += f"{{ {spec.build_check} ; }} || exit {BUILD_FAILED}; "
     for attempt in range(runs):
         run = run_tests(
-            sandbox, selection, timeout, PYTEST_FIRST if attempt == 0 else PYTEST_QUIET, prefix if attempt == 0 else ""
+            sandbox, spec, selection, timeout, "first" if attempt == 0 else "repeat", prefix * (attempt == 0)
         )
         if attempt == 0 and patch and run.exit_code == PATCH_FAILED and not run.ran:
             return [], "patch_does_not_apply"
+        if attempt == 0 and patch and run.exit_code == BUILD_FAILED and not run.ran:
+            return [run], "does_not_build"
         if run.timed_out:
             return done, "timeout"
-        if not run.ran:
+        if not run.ran or (run.broken_units and not spec.broken_unit_fails_tests):
             return [*done, run], "env_error"
         done.append(run)
         if stop(run):
@@ -249,6 +241,7 @@ def validate(sandbox: Sandbox, candidate: Candidate, baseline: Baseline, *, time
     """
     began = time.monotonic()
     own_gold = candidate.meta.get("gold_patch")
+    spec = baseline.spec
 
     def rejected(reason: str, **details) -> Verdict:
         return Verdict(False, reason, validation_time_s=time.monotonic() - began, **details)
@@ -262,14 +255,14 @@ def validate(sandbox: Sandbox, candidate: Candidate, baseline: Baseline, *, time
         if own_gold:
 
             def nothing_broke(run: TestRun) -> bool:
-                return not run.collection_errors and not any(outcome in FAILING for outcome in run.status.values())
+                return not run.broken_units and not any(outcome in FAILING for outcome in run.status.values())
         else:
 
             def nothing_broke(run: TestRun) -> bool:
                 return not any(_failed(test, run) for test in relevant)
 
         bug_runs, why = _repeat(
-            sandbox, candidate.test_files, timeout, runs, stop=nothing_broke, patch=candidate.bug_patch
+            sandbox, spec, candidate.test_files, timeout, runs, stop=nothing_broke, patch=candidate.bug_patch
         )
         if why:
             return rejected(why, failure_output=bug_runs[-1].tail if bug_runs else "")
@@ -277,8 +270,9 @@ def validate(sandbox: Sandbox, candidate: Candidate, baseline: Baseline, *, time
         if nothing_broke(first):
             return rejected("no_f2p", test_time_s=first.duration_s)
         failure_output = first.output
+        fixed_runs = []
         if own_gold:
-            fixed_runs, why = _repeat(sandbox, candidate.test_files, timeout, runs, patch=own_gold)
+            fixed_runs, why = _repeat(sandbox, spec, candidate.test_files, timeout, runs, patch=own_gold)
             if why == "patch_does_not_apply":
                 return rejected("gold_does_not_apply")
             if why:
@@ -312,6 +306,7 @@ def validate(sandbox: Sandbox, candidate: Candidate, baseline: Baseline, *, time
             test_time_s=min(run.duration_s for run in bug_runs),
             validation_time_s=time.monotonic() - began,
             failure_output=failure_output,
+            logs=[run.output for run in [*bug_runs, *fixed_runs]] if fail_to_pass else [],
         )
     finally:
         if not clean:

@@ -13,28 +13,33 @@ from typing import Callable
 
 from gskill.errors import GskillError
 from gskill.schema import Settings, Task, read_tasks
-from swesmith.validate import PASSING, PYTEST_QUIET, apply_patch, run_tests
+from languages import profile_named
+from languages.base import TestRunLog
+from languages.verdict import test_units, verdict
+from swesmith.validate import apply_patch, run_tests
 
 
 def verify_task(task: Task, settings: Settings, timeout: float) -> str | None:
-    """None if the task re-validates; otherwise what went wrong."""
+    """None if the task re-validates; otherwise what went wrong. Both states are judged by
+    `languages.verdict.verdict`, as grading judges an agent."""
     from harnesses.sandbox import DockerSandbox
 
-    test_files = tuple(sorted({test.split("::", 1)[0] for test in task.FAIL_TO_PASS + task.PASS_TO_PASS}))
+    spec = profile_named(task.language).test_spec
     with DockerSandbox.start(task.image_name, limits=settings.limits.offline(), run_id="verify") as box:
         if task.bug_patch and not apply_patch(box, task.bug_patch):
             return "bug_patch does not apply"
         # Outcomes only: rendering tracebacks of a bug that breaks hundreds of tests can take minutes.
-        bug = run_tests(box, test_files, timeout, PYTEST_QUIET)
+        bug = run_tests(box, spec, test_units(task), timeout, "repeat")
         if not bug.ran:
             return f"tests did not run on the bug state (exit {bug.exit_code})"
-        still_passing = [t for t in task.FAIL_TO_PASS if bug.status.get(t) in PASSING]
-        if still_passing:
-            return f"F2P passes on the bug state: {still_passing[0]}"
+        on_bug = verdict(task, TestRunLog(bug.output, bug.exit_code, bug.timed_out))
+        if on_bug.f2p_passed:
+            return f"F2P passes on the bug state: {on_bug.f2p_passed[0]}"
         if not apply_patch(box, task.patch):
             return "gold patch does not apply to the bug state"
-        fixed = run_tests(box, test_files, timeout, PYTEST_QUIET)
-        failing = [t for t in task.FAIL_TO_PASS + task.PASS_TO_PASS if fixed.status.get(t) not in PASSING]
+        fixed = run_tests(box, spec, test_units(task), timeout, "repeat")
+        graded = verdict(task, TestRunLog(fixed.output, fixed.exit_code, fixed.timed_out))
+        failing = graded.f2p_failed + graded.p2p_failed
         if failing:
             return f"fails with the gold patch: {failing[0]} ({len(failing)} in all)"
     return None

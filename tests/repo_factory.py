@@ -534,3 +534,199 @@ def make_tally_repo(root: Path) -> tuple[Path, dict[str, str]]:
     write(repo, {"src/tally/__init__.py": source + "\n\ndef quarter(x):\n    return x // 4\n"})
     commits["quarter"] = commit_all(repo, "Add quarter")
     return repo, commits
+
+
+# ------------------------------------------------------------------------------------------------
+# Go
+
+GO_STATS_V1 = """
+    package stats
+
+    // Sum adds the values.
+    func Sum(values []float64) float64 {
+    	total := 0.0
+    	for _, v := range values {
+    		total += v
+    	}
+    	return total
+    }
+
+    // Mean is the average; the mean of nothing is 0.
+    func Mean(values []float64) float64 {
+    	return Sum(values) / float64(len(values))
+    }
+
+    // Max is the largest value.
+    func Max(values []float64) float64 {
+    	best := 0.0
+    	for _, v := range values {
+    		if v > best {
+    			best = v
+    		}
+    	}
+    	return best
+    }
+
+    // Clamp limits v to [low, high].
+    func Clamp(v, low, high float64) float64 {
+    	if v < low {
+    		return low
+    	}
+    	if v > high {
+    		return high
+    	}
+    	return v
+    }
+"""
+
+GO_STATS_TESTS_V1 = """
+    package stats
+
+    import "testing"
+
+    func TestSum(t *testing.T) {
+    	approx(t, Sum([]float64{1, 2, 3}), 6)
+    }
+
+    func TestMean(t *testing.T) {
+    	approx(t, Mean([]float64{1, 2, 3}), 2)
+    }
+
+    func TestMax(t *testing.T) {
+    	approx(t, Max([]float64{1, 5, 3}), 5)
+    }
+
+    func TestClamp(t *testing.T) {
+    	cases := []struct{ v, want float64 }{{-1, 0}, {0.5, 0.5}, {2, 1}}
+    	for _, c := range cases {
+    		t.Run("case", func(t *testing.T) { approx(t, Clamp(c.v, 0, 1), c.want) })
+    	}
+    }
+"""
+
+# A helper shared by the package's test files: hiding a test must keep it.
+GO_STATS_HELPERS = """
+    package stats
+
+    import (
+    	"math"
+    	"testing"
+    )
+
+    func approx(t *testing.T, got, want float64) {
+    	t.Helper()
+    	if math.Abs(got-want) > 1e-9 {
+    		t.Fatalf("got %v, want %v", got, want)
+    	}
+    }
+"""
+
+GO_TEXT = """
+    package text
+
+    import "strings"
+
+    // Reverse reverses the runes of s.
+    func Reverse(s string) string {
+    	runes := []rune(s)
+    	for i, j := 0, len(runes)-1; i < j; i, j = i+1, j-1 {
+    		runes[i], runes[j] = runes[j], runes[i]
+    	}
+    	return string(runes)
+    }
+
+    // Shout upper-cases s and adds an exclamation mark.
+    func Shout(s string) string {
+    	return strings.ToUpper(s) + "!"
+    }
+
+    // Words counts the words of s.
+    func Words(s string) int {
+    	return len(strings.Fields(s))
+    }
+"""
+
+GO_TEXT_TESTS = """
+    package text
+
+    import (
+    	"os"
+    	"testing"
+    )
+
+    func TestReverse(t *testing.T) {
+    	if got := Reverse("abc"); got != "cba" {
+    		t.Errorf("Reverse(abc) = %q, want cba", got)
+    	}
+    }
+
+    func TestShout(t *testing.T) {
+    	if got := Shout("hi"); got != "HI!" {
+    		t.Errorf("Shout(hi) = %q, want HI!", got)
+    	}
+    }
+
+    func TestWords(t *testing.T) {
+    	if got := Words("a b  c"); got != 3 {
+    		t.Errorf("Words = %d, want 3", got)
+    	}
+    }
+
+    // Passes and fails by turns (a file flips on every run): mining must call it flaky.
+    func TestSometimes(t *testing.T) {
+    	_, err := os.Stat(".flip")
+    	if err == nil {
+    		os.Remove(".flip")
+    		t.Fatal("flipped")
+    	}
+    	os.WriteFile(".flip", []byte("1"), 0o644)
+    }
+"""
+
+
+def make_go_repo(root: Path) -> tuple[Path, dict[str, str]]:
+    """A Go module `example.com/gostats` with two packages (stats, text), a test helper shared by
+    the stats tests, a flaky test, and a history of two bug fixes with their tests. Returns (repo,
+    {label: commit})."""
+    repo = root / "gostats"
+    repo.mkdir(parents=True)
+    git(repo, "init", "-q", "-b", "main")
+    commits: dict[str, str] = {}
+    write(
+        repo,
+        {
+            "go.mod": "module example.com/gostats\n\ngo 1.22\n",
+            ".gitignore": ".flip\n",
+            "stats/stats.go": GO_STATS_V1,
+            "stats/stats_test.go": GO_STATS_TESTS_V1,
+            "stats/helpers_test.go": GO_STATS_HELPERS,
+            "text/text.go": GO_TEXT,
+            "text/text_test.go": GO_TEXT_TESTS,
+        },
+    )
+    commits["initial"] = commit_all(repo, "initial")
+
+    # Fix 1: the mean of nothing was NaN (0/0); it is 0.
+    stats = textwrap.dedent(GO_STATS_V1).lstrip("\n")
+    fixed_mean = stats.replace(
+        "func Mean(values []float64) float64 {\n\treturn",
+        "func Mean(values []float64) float64 {\n\tif len(values) == 0 {\n\t\treturn 0\n\t}\n\treturn",
+    )
+    assert fixed_mean != stats
+    tests = textwrap.dedent(GO_STATS_TESTS_V1).lstrip("\n")
+    tests += "\nfunc TestMeanOfNothing(t *testing.T) {\n\tapprox(t, Mean(nil), 0)\n}\n"
+    (repo / "stats/stats.go").write_text(fixed_mean)
+    (repo / "stats/stats_test.go").write_text(tests)
+    commits["fix_mean"] = commit_all(repo, "Fix Mean of an empty slice (#3)")
+
+    # Fix 2: Max of negative numbers was 0.
+    fixed_max = fixed_mean.replace(
+        "\tbest := 0.0\n\tfor _, v := range values {",
+        "\tif len(values) == 0 {\n\t\treturn 0\n\t}\n\tbest := values[0]\n\tfor _, v := range values[1:] {",
+    )
+    assert fixed_max != fixed_mean
+    tests += "\nfunc TestMaxNegative(t *testing.T) {\n\tapprox(t, Max([]float64{-3, -1, -2}), -1)\n}\n"
+    (repo / "stats/stats.go").write_text(fixed_max)
+    (repo / "stats/stats_test.go").write_text(tests)
+    commits["fix_max"] = commit_all(repo, "stats: Max of negative values")
+    return repo, commits

@@ -9,7 +9,7 @@ import pytest
 from harnesses.images.build import (
     RepoSnapshot,
     build_env_image,
-    dependency_spec,
+    env_recipe,
     host_ca_bundle,
     image_name,
     resolve_snapshot,
@@ -66,17 +66,17 @@ def test_repair_loop_installs_modules_the_tests_import(docker_client, base_image
 def test_image_name_is_a_function_of_commit_dependencies_and_base(tmp_path):
     repo = make_calc_repo(tmp_path)
     first = resolve_snapshot(repo, None, tmp_path)
-    spec = dependency_spec(first)
+    spec = env_recipe(first)
     name = image_name(first, spec, "sha256:base1")
     assert name == image_name(first, spec, "sha256:base1")
     assert name.startswith(f"gskill-env/calc:{first.commit[:12]}-")
     assert name != image_name(first, spec, "sha256:base2")
     write(repo, {"requirements-test.txt": "six\n"})
     second = resolve_snapshot(repo, commit_all(repo, "test requirements"), tmp_path)
-    assert image_name(second, dependency_spec(second), "sha256:base1") != name
+    assert image_name(second, env_recipe(second), "sha256:base1") != name
     # Dependencies are read at the commit, not from the working tree.
     write(repo, {"requirements-test.txt": "attrs\n"})
-    assert dependency_spec(second) == dependency_spec(resolve_snapshot(repo, second.commit, tmp_path))
+    assert env_recipe(second) == env_recipe(resolve_snapshot(repo, second.commit, tmp_path))
 
 
 def test_snapshot_names_are_docker_safe(tmp_path):

@@ -16,7 +16,8 @@ import pytest
 
 from gskill.schema import Strategy
 from swesmith.entities import changed_entities, parse_entities
-from swesmith.history import BlobReader, CommitChange, entity_changes, filter_reason, walk_commits
+from swesmith.entities import entity_changes
+from swesmith.history import BlobReader, CommitChange, filter_reason, walk_commits
 from swesmith.mirror import SnapshotIndex, mirror_candidate
 from tests.repo_factory import commit_all, git, write
 

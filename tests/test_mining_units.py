@@ -251,7 +251,7 @@ def test_procedural_tests_come_from_the_few_files_holding_most_covering_tests():
 
 
 def test_baseline_reads_per_file_times_from_the_durations_table():
-    from swesmith.validate import file_seconds
+    from languages.python import file_seconds
 
     output = (
         "============================= slowest durations ==============================\n"

@@ -9,7 +9,7 @@ from collections import Counter
 
 from tests.helpers import ROOT
 
-PACKAGES = ("gskill", "harnesses", "swesmith")
+PACKAGES = ("gskill", "harnesses", "languages", "swesmith")
 # Methods a framework calls by name (never by our code), so no reference to them exists.
 CALLED_BY_NAME = {
     "do_GET",

@@ -322,7 +322,9 @@ def inspector(request: ScriptedRequest) -> ScriptedReply:
 
 _BLOCK = re.compile(r"^````markdown\n(.*?)\n````$", re.M | re.S)
 _TASK = re.compile(r"^### (\S+) \(score ([0-9.]+)\)$", re.M)
-_SOURCE = re.compile(r"[\w./-]+\.py")
+# Source files of any language a profile mines, and the unit (test file, package) of a test id.
+_SOURCE = re.compile(r"[\w./-]+\.(?:py|go|rs|ts|tsx|js)\b")
+_TEST_UNIT = re.compile(r"([\w./-]+)::")
 REFLECTOR_HEADER = "# Working in this repository\n\nRun the tests with `python -m pytest -q`; read a failing test before editing.\n\n## Where fixes go\n"
 
 
@@ -348,7 +350,7 @@ def _failed_facts(section: str) -> list[tuple[str, str]]:
     for chunk in _TASK.split(section or "")[3::3]:
         fix_line = next((line for line in chunk.splitlines() if "reference fix changed" in line), "")
         test_line = next((line for line in chunk.splitlines() if line.startswith("**Failing tests**")), "")
-        tests = _SOURCE.findall(test_line)
+        tests = _TEST_UNIT.findall(test_line)
         for source in _SOURCE.findall(fix_line.split(":", 1)[-1]):
             if (source, tests[0] if tests else "") not in facts:
                 facts.append((source, tests[0] if tests else ""))
@@ -379,7 +381,7 @@ def reflector(request: ScriptedRequest) -> ScriptedReply:
     current = _block_after(text, "\n## Candidate A" if strategy == "combine" else "\n## Current ")
     if strategy == "draft":  # a first skill from README + layout: where the packages and tests are
         layout = _between(text, "\n## Layout", "\n## Test configuration", "\n## Strategy:").splitlines()[1:]
-        folders = sorted({path.rsplit("/", 1)[0] + "/" for path in layout if path.endswith(".py") and "/" in path})
+        folders = sorted({path.rsplit("/", 1)[0] + "/" for path in layout if _SOURCE.fullmatch(path) and "/" in path})
         lines = [f"- `{folder}`" + (": tests" if "test" in folder else ": source") for folder in folders]
         return ScriptedReply(
             "````markdown\n" + REFLECTOR_HEADER.split("## Where")[0] + "## Layout\n" + "\n".join(lines) + "\n````\n"

@@ -2,14 +2,16 @@
 
 An env image is shared by every task mined from that snapshot (one image per repo snapshot, thin
 per-task state on top), so disk grows with snapshots, not with tasks. Its name is a pure function of
-(repo, commit, dependency spec, base image id, builder version): an identical request reuses it.
+(repo, commit, language recipe, base image id, builder version): an identical request reuses it.
 
 Inside the image:
 - `/repo` is a FRESH git repository whose only commit is the snapshot (no upstream history);
-- `/opt/gskill-venv` holds the repo installed editable plus its test dependencies;
-- `/opt/gskill/env.json` is the repair loop's report (tests collected, modules it had to install).
-Hygiene that matters for not leaking answers later: no `__pycache__` of the snapshot's code stays in
-the image (bytecode of the fixed code would survive a bug patch), and pip keeps no cache.
+- the language profile's recipe (`languages.base.ImageRecipe`) installs the toolchain and the
+  dependencies, with network at build time only (Python: `harnesses/images/python_recipe.py`; Go:
+  `languages/golang/image.py`);
+- `/opt/gskill/env.json` is the recipe's report (tests collected, what it had to install).
+Hygiene that matters for not leaking answers later is the recipe's: nothing compiled from the
+snapshot's own code stays in the image (bytecode, build caches), and package managers keep no cache.
 """
 
 from __future__ import annotations
@@ -29,12 +31,10 @@ import docker
 import git
 
 from gskill.errors import GskillError
-from harnesses.images.deps import DependencySpec, detect_dependencies
+from languages import detect_language, profile_named
+from languages.base import ImageRecipe
 
 BUILDER_VERSION = "1"
-# Tools of gskill's own (coverage), installed with --target apart from the project's environment.
-COVERAGE_TOOLS = "/opt/gskill-tools"
-REPAIR_SCRIPT = Path(__file__).with_name("repair.py")
 _CA_CANDIDATES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem")
 
 
@@ -111,10 +111,9 @@ def _clone_or_fetch(url: str, cache_dir: Path) -> Path:
     return target
 
 
-def dependency_spec(snapshot: RepoSnapshot) -> DependencySpec:
-    """Detect dependencies from the files AT the commit (not the working tree, which may differ)."""
-    repository = git.Repo(snapshot.path)
-    tree = repository.commit(snapshot.commit).tree
+def snapshot_reader(snapshot: RepoSnapshot) -> tuple[list[str], Callable[[str], str | None]]:
+    """(every file path, path -> text) of the tree AT the commit (not the working tree, which may differ)."""
+    tree = git.Repo(snapshot.path).commit(snapshot.commit).tree
     blobs = {item.path: item for item in tree.traverse() if item.type == "blob"}
 
     def read(path: str) -> str | None:
@@ -123,7 +122,25 @@ def dependency_spec(snapshot: RepoSnapshot) -> DependencySpec:
             return None
         return blob.data_stream.read().decode("utf-8", errors="replace")
 
-    return detect_dependencies(sorted(blobs), read)
+    return sorted(blobs), read
+
+
+def snapshot_language(snapshot: RepoSnapshot, language: str | None = None) -> str:
+    """The language profile that builds and mines `snapshot`: `language` if given, else detected."""
+    paths, _ = snapshot_reader(snapshot)
+    if language:
+        profile_named(language)  # an unknown name is one clear line
+        return language
+    detected = detect_language(paths)
+    if detected is None:
+        raise GskillError(f"{snapshot.name}: no language profile recognises this repository (pass --language)")
+    return detected
+
+
+def env_recipe(snapshot: RepoSnapshot, language: str | None = None) -> ImageRecipe:
+    """The language's image recipe for `snapshot` (dependencies detected from the files at the commit)."""
+    paths, read = snapshot_reader(snapshot)
+    return profile_named(snapshot_language(snapshot, language)).image_recipe(paths, read)
 
 
 def host_ca_bundle(configured: Path | None = None) -> Path | None:
@@ -158,17 +175,19 @@ def ensure_base_image(client: docker.DockerClient, base_image: str, fallback: st
     )
 
 
-def image_name(snapshot: RepoSnapshot, spec: DependencySpec, base_image_id: str) -> str:
-    # The recipe (Dockerfile, install script, repair script) is part of the key, so changing how
-    # images are built never silently reuses an image built the old way.
-    recipe = dockerfile("BASE", snapshot, True) + spec.install_script() + REPAIR_SCRIPT.read_text()
+def image_name(snapshot: RepoSnapshot, recipe: ImageRecipe, base_image_id: str) -> str:
+    # The recipe (Dockerfile, its scripts) is part of the key, so changing how images are built never
+    # silently reuses an image built the old way.
+    text = dockerfile("BASE", snapshot, recipe, True) + "".join(
+        f"{path}\0{data.hex()}" for path, data in sorted(recipe.files.items())
+    )
     key = json.dumps(
         {
             "commit": snapshot.commit,
-            "deps": spec.to_json(),
+            "deps": recipe.key,
             "base": base_image_id,
             "builder": BUILDER_VERSION,
-            "recipe": hashlib.sha256(recipe.encode()).hexdigest(),
+            "recipe": hashlib.sha256(text.encode()).hexdigest(),
         },
         sort_keys=True,
     )
@@ -176,7 +195,7 @@ def image_name(snapshot: RepoSnapshot, spec: DependencySpec, base_image_id: str)
     return f"gskill-env/{snapshot.name}:{snapshot.commit[:12]}-{digest}"
 
 
-def dockerfile(base_image: str, snapshot: RepoSnapshot, with_ca: bool) -> str:
+def dockerfile(base_image: str, snapshot: RepoSnapshot, recipe: ImageRecipe, with_ca: bool) -> str:
     ca_env = ""
     if with_ca:
         bundle = "/opt/gskill/host-ca.crt"
@@ -194,40 +213,27 @@ def dockerfile(base_image: str, snapshot: RepoSnapshot, with_ca: bool) -> str:
     return f"""\
 FROM {base_image}
 LABEL gskill.env="1" gskill.repo="{snapshot.name}" gskill.commit="{snapshot.commit}" gskill.builder="{BUILDER_VERSION}"
-ENV LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_ROOT_USER_ACTION=ignore PIP_NO_INPUT=1
+ENV LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive
 COPY gskill/ /opt/gskill/
 {ca_env}
-# A normal public Python image may lack git or a C compiler (C extensions); the offline base has both.
-RUN (command -v git && command -v gcc && python3 -c "import venv, ensurepip") >/dev/null 2>&1 \\
-    || (apt-get update && apt-get install -y --no-install-recommends git gcc libc6-dev \\
-        $(python3 -c "import venv, ensurepip" 2>/dev/null || echo python3-venv) && rm -rf /var/lib/apt/lists/*)
-RUN python3 -m venv /opt/gskill-venv
-ENV PATH=/opt/gskill-venv/bin:$PATH VIRTUAL_ENV=/opt/gskill-venv
+RUN command -v git >/dev/null 2>&1 || (apt-get update && apt-get install -y --no-install-recommends git \\
+    && rm -rf /var/lib/apt/lists/*)
 ADD repo.tar /repo/
 WORKDIR /repo
 # A fresh history: the snapshot is the only commit; nothing upstream is reachable from the image.
 RUN git init -q && git add -A && git -c user.name=gskill -c user.email=gskill@localhost commit -q --no-verify -m "snapshot" \\
     && git config --global user.name gskill && git config --global user.email gskill@localhost
-RUN PYTHONDONTWRITEBYTECODE=1 bash /opt/gskill/install.sh
-# Coverage for procedural mining, beside the project's venv (not in it): mining containers have no
-# network, so it cannot be fetched later. Without it, mining says so and skips procedural bugs.
-RUN python -m pip install -q --target {COVERAGE_TOOLS} coverage || echo "gskill: coverage not installed" >&2
-RUN PYTHONDONTWRITEBYTECODE=1 python /opt/gskill/repair.py --repo /repo --report /opt/gskill/env.json; \\
-    find /repo -name __pycache__ -prune -exec rm -rf {{}} + ; rm -rf /repo/.pytest_cache; \\
-    git status --porcelain --untracked-files=all | sed -n 's/^?? //p' >> .git/info/exclude; true
-"""
+{recipe.steps}"""
 
 
-def _build_context(snapshot: RepoSnapshot, spec: DependencySpec, base_image: str, ca_bundle: Path | None) -> bytes:
+def _build_context(snapshot: RepoSnapshot, recipe: ImageRecipe, base_image: str, ca_bundle: Path | None) -> bytes:
     repository = git.Repo(snapshot.path)
     repo_tar = io.BytesIO()
     repository.archive(repo_tar, treeish=snapshot.commit, format="tar")
     files: dict[str, bytes] = {
-        "Dockerfile": dockerfile(base_image, snapshot, ca_bundle is not None).encode(),
+        "Dockerfile": dockerfile(base_image, snapshot, recipe, ca_bundle is not None).encode(),
         "repo.tar": repo_tar.getvalue(),
-        "gskill/install.sh": spec.install_script().encode(),
-        "gskill/repair.py": REPAIR_SCRIPT.read_bytes(),
-        "gskill/deps.json": json.dumps(spec.to_json(), indent=2, sort_keys=True).encode(),
+        **recipe.files,
     }
     if ca_bundle is not None:
         files["gskill/host-ca.crt"] = ca_bundle.read_bytes()
@@ -265,13 +271,15 @@ def build_env_image(
     ca_bundle: Path | None = None,
     timeout_s: float = 1800,
     rebuild: bool = False,
+    language: str | None = None,
     log: Callable[[str], None] = lambda line: None,
 ) -> EnvImage:
-    """Build (or reuse) the env image of `snapshot`. `log` receives build output line by line."""
+    """Build (or reuse) the env image of `snapshot` with its language's recipe (`language`, else
+    detected). `log` receives build output line by line."""
     began = time.monotonic()
-    spec = dependency_spec(snapshot)
+    recipe = env_recipe(snapshot, language)
     base_image, base_id = ensure_base_image(client, base_image, base_image_fallback)
-    name = image_name(snapshot, spec, base_id)
+    name = image_name(snapshot, recipe, base_id)
     record_path = cache_dir / "envs" / (name.replace("/", "_").replace(":", "_") + ".json")
 
     if not rebuild:
@@ -285,9 +293,9 @@ def build_env_image(
                 name, snapshot.name, snapshot.commit, True, time.monotonic() - began, report.get("collected", 0), report
             )
 
-    for line in spec.sources or ("no dependency files found: installing the repo and pytest only",):
+    for line in recipe.sources:
         log(f"[gskill] dependencies: {line}")
-    context = _build_context(snapshot, spec, base_image, ca_bundle)
+    context = _build_context(snapshot, recipe, base_image, ca_bundle)
     tail: list[str] = []
     try:
         events = client.api.build(
@@ -312,7 +320,7 @@ def build_env_image(
     except docker.errors.APIError as exc:
         raise GskillError(f"env image build failed: {str(exc).splitlines()[0][:200]}") from None
     report = read_env_report(client, name)
-    report["dependencies"] = spec.to_json()
+    report["dependencies"] = dict(recipe.key)
     report["built_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     record_path.parent.mkdir(parents=True, exist_ok=True)
     record_path.write_text(json.dumps(report, indent=2, sort_keys=True))

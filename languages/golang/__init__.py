@@ -17,8 +17,11 @@ from languages.golang import coverage, gotest, hide, image, mutate, source
 @register
 class GoProfile(Profile):
     name = "go"
+    title = "Go"
     suffixes = (".go",)
     markers = ("go.mod",)
+    config_files = ("go.mod", "Makefile", ".golangci.yml", ".golangci.yaml")
+    test_command_hint = "go test ./..."
     needs = "go.mod at the root; the toolchain go.mod asks for comes from the Go module proxy"
     limits = "one module per repository (the root go.mod); cgo packages need their C libraries in the base image"
 
@@ -64,9 +67,6 @@ class GoProfile(Profile):
     def measure_coverage(self, sandbox, units: set[str], timeout: float) -> dict[str, dict[int, set[str]]]:
         return coverage.measure(sandbox, units, timeout)
 
-    def check_candidate(self, sandbox, timeout: float) -> str:
-        return gotest.check_builds(sandbox, timeout)
-
     def hidden_test_patch(
         self, fail_to_pass, read_file: Reader, *, paths=(), shown: Reader | None = None, base_patch=""
     ):
@@ -80,6 +80,3 @@ class GoProfile(Profile):
 
     def image_recipe(self, paths: Sequence[str], read: Reader) -> ImageRecipe:
         return image.recipe(paths, read)
-
-    def layout_notes(self, paths: Sequence[str], read: Reader) -> list[str]:
-        return image.layout_notes(paths, read)
