@@ -340,8 +340,7 @@ def test_install_unpacks_the_toolchain_zip_with_its_file_modes(tmp_path, monkeyp
     served.write_bytes(archive.getvalue())
     assert toolchain.toolchain_url(version).endswith(served.name)
     monkeypatch.setattr(image_setup, "PROXY", (tmp_path / "proxy").as_uri())
-    monkeypatch.setattr(image_setup, "GOROOT", str(tmp_path / "go"))
-    image_setup.install(version)
+    image_setup.install(version, str(tmp_path / "go"))
     assert os.access(tmp_path / "go/bin/go", os.X_OK)
     assert (tmp_path / "go/VERSION").read_text() == "go1.22.0\n"
     assert not os.access(tmp_path / "go/VERSION", os.X_OK)
@@ -354,7 +353,7 @@ def test_recipe_installs_the_wanted_toolchain_and_runs_offline_after():
     files = {"go.mod": "module m\n\ngo 1.23.1\n", "go.sum": "x v1 h1:abc=\n"}
     made = image.recipe(sorted(files), files.get)
     assert made.sources == ("go.mod: go 1.23.1 -> toolchain go1.23.1",)
-    assert "image_setup.py install 1.23.1" in made.steps and made.files["gskill/image_setup.py"]
+    assert "image_setup.py install 1.23.1 /usr/local/go" in made.steps and made.files["gskill/image_setup.py"]
     offline = made.steps.index("GOPROXY=off")
     assert made.steps.index("image_setup.py prepare") < offline and "GOTOOLCHAIN=local" in made.steps
     assert made.key["go"] == "1.23.1"
@@ -452,7 +451,7 @@ def test_the_recipe_builds_an_image_whose_tests_run_offline(docker_client, base_
         )
         output = docker_client.containers.run(tag, ["bash", "-c", script], network_mode="none", remove=True).decode()
         report = json.loads(output.split("\n", 1)[0])
-        assert report["collected"] == 3 and report["language"] == "go" and report["go_version"] == "1.22.0"
+        assert report["collected"] == 4 and report["language"] == "go" and report["go_version"] == "1.22.0"
         status = gotest.parse(output)
         assert len(status) == 6 and set(status.values()) == {PASSED}, output[-2000:]
     finally:

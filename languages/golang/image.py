@@ -23,11 +23,11 @@ _TOOLCHAIN_LINE = re.compile(r"^toolchain\s+(\S+)", re.M)
 
 _STEPS = """\
 # Go {version}: {why}
-RUN python3 /opt/gskill/image_setup.py install {version}
+RUN python3 /opt/gskill/image_setup.py install {version} /usr/local/go
 ENV PATH=/usr/local/go/bin:/root/go/bin:$PATH GOTOOLCHAIN=local GOFLAGS=-mod=mod GOPATH=/root/go \\
     GOCACHE=/root/.cache/go-build
 # Modules, then the standard library and the dependencies compiled (never the repository's own code).
-RUN python3 /opt/gskill/image_setup.py prepare {version}
+RUN python3 /opt/gskill/image_setup.py prepare {version} /opt/gskill/env.json
 # Tests run with no network: nothing may be fetched, nor checked against the checksum database.
 ENV GOPROXY=off GOSUMDB=off
 """

@@ -1,7 +1,7 @@
 """Run inside an env image build (stdlib only, python3 of the base image): the Go part of the image.
 
-    python3 image_setup.py install VERSION     # the toolchain zip from the module proxy -> /usr/local/go
-    python3 image_setup.py prepare VERSION     # modules, a build cache of dependencies, /opt/gskill/env.json
+    python3 image_setup.py install VERSION GOROOT   # the toolchain zip from the module proxy -> GOROOT
+    python3 image_setup.py prepare VERSION REPORT   # modules, a build cache of dependencies, the report (JSON)
 
 The build cache gets the standard library and the dependencies only, never the repository's own
 packages: compiled snapshot code in the image would survive a bug patch and could reveal the fix.
@@ -20,8 +20,6 @@ import time
 import urllib.request
 import zipfile
 
-GOROOT = "/usr/local/go"
-REPORT = "/opt/gskill/env.json"
 PROXY = "https://proxy.golang.org"
 _TEST_NAME = re.compile(r"^(?:Test|Example|Fuzz)\w*$")
 
@@ -30,7 +28,7 @@ def log(message: str) -> None:
     print(f"[gskill-go] {message}", flush=True)
 
 
-def install(version: str) -> None:
+def install(version: str, goroot: str) -> None:
     url = f"{PROXY}/golang.org/toolchain/@v/v0.0.1-go{version}.linux-amd64.zip"
     root = f"golang.org/toolchain@v0.0.1-go{version}.linux-amd64/"
     with tempfile.TemporaryFile() as archive:
@@ -50,14 +48,14 @@ def install(version: str) -> None:
             for member in bundle.infolist():
                 if not member.filename.startswith(root) or member.is_dir():
                     continue
-                target = os.path.join(GOROOT, member.filename[len(root) :])
+                target = os.path.join(goroot, member.filename[len(root) :])
                 os.makedirs(os.path.dirname(target), exist_ok=True)
                 with bundle.open(member) as source, open(target, "wb") as sink:
                     shutil.copyfileobj(source, sink)
                 # zipfile drops permissions: they live in the high bits of external_attr.
                 mode = (member.external_attr >> 16) & 0o777
                 os.chmod(target, mode or 0o644)
-    log(f"installed go{version} in {GOROOT}")
+    log(f"installed go{version} in {goroot}")
 
 
 def go(*args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
@@ -67,9 +65,22 @@ def go(*args: str, env: dict | None = None, check: bool = True) -> subprocess.Co
     return done
 
 
+def scratch_cache() -> str:
+    """A copy of the build cache for a command that reads the repository's own packages (go list keeps
+    their file index and generated test mains in the cache); the caller deletes it."""
+    scratch = tempfile.mkdtemp(prefix="gskill-gocache-")
+    if os.path.isdir(os.environ["GOCACHE"]):
+        shutil.copytree(os.environ["GOCACHE"], scratch, dirs_exist_ok=True)
+    return scratch
+
+
 def dependency_packages(module: str) -> list[str]:
     """Every package the module's packages and tests import, the module's own excluded."""
-    listed = go("list", "-e", "-deps", "-test", "./...").stdout
+    scratch = scratch_cache()
+    try:
+        listed = go("list", "-e", "-deps", "-test", "./...", env={"GOCACHE": scratch}).stdout
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     own = (module, module + "/")
     packages = {
         line.strip()
@@ -83,10 +94,8 @@ def dependency_packages(module: str) -> list[str]:
 def count_tests() -> tuple[int, list[str]]:
     """(test functions `go test -list` finds, packages whose tests do not build), compiled against a
     throwaway copy of the cache, so the repository's compiled packages never reach the image."""
-    scratch = tempfile.mkdtemp(prefix="gskill-gocache-")
+    scratch = scratch_cache()
     try:
-        if os.path.isdir(os.environ["GOCACHE"]):
-            shutil.copytree(os.environ["GOCACHE"], scratch, dirs_exist_ok=True)
         done = go("test", "-list", ".", "./...", env={"GOCACHE": scratch}, check=False)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -101,7 +110,7 @@ def snapshot_files_changed() -> list[str]:
     return [line[3:] for line in done.stdout.splitlines()]
 
 
-def prepare(version: str) -> None:
+def prepare(version: str, report_path: str) -> None:
     began = time.monotonic()
     go("mod", "download", env={"GOPROXY": PROXY})
     module = go("list", "-m").stdout.strip().splitlines()[0]
@@ -128,11 +137,11 @@ def prepare(version: str) -> None:
         "completed_files": changed,
         "prepare_seconds": round(time.monotonic() - began, 1),
     }
-    os.makedirs(os.path.dirname(REPORT), exist_ok=True)
-    with open(REPORT, "w") as handle:
+    os.makedirs(os.path.dirname(report_path), exist_ok=True)
+    with open(report_path, "w") as handle:
         json.dump(report, handle, indent=2, sort_keys=True)
     log(json.dumps(report, sort_keys=True))
 
 
 if __name__ == "__main__":
-    {"install": install, "prepare": prepare}[sys.argv[1]](sys.argv[2])
+    {"install": install, "prepare": prepare}[sys.argv[1]](*sys.argv[2:4])
