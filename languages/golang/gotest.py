@@ -129,15 +129,18 @@ def unit_seconds(log: str) -> dict[str, float]:
     }
 
 
+# Do the packages whose files changed still build, tests and go test's vet checks included? `-exec
+# true` links the test binaries without running them (a TestMain may be costly). Exit 0 = they do.
+BUILD_CHECK = (
+    "dirs=$(git diff --name-only HEAD -- '*.go' | xargs -r -n1 dirname | sort -u | sed 's|^|./|'); "
+    '[ -z "$dirs" ] && exit 0; '
+    "go test -count=1 -run '^$' -exec true $dirs"
+)
+
+
 def check_builds(sandbox: "Sandbox", timeout: float) -> str:
-    """After a mutation: do the packages whose files changed still build, tests and go test's vet checks
-    included? `-exec true` links the test binaries without running them (a TestMain may be costly)."""
-    script = (
-        "dirs=$(git diff --name-only HEAD -- '*.go' | xargs -r -n1 dirname | sort -u | sed 's|^|./|'); "
-        '[ -z "$dirs" ] && exit 0; '
-        "go test -count=1 -run '^$' -exec true $dirs"
-    )
-    done = sandbox.exec(script, timeout=timeout)
+    """After a mutation: "" if BUILD_CHECK passes, else why not."""
+    done = sandbox.exec(BUILD_CHECK, timeout=timeout)
     if done.timed_out:
         return "timeout"
     return "" if done.exit_code == 0 else "does_not_compile"
