@@ -1,0 +1,227 @@
+"""Running and reading `go test -json`.
+
+Test ids are `<package import path>::<TestName>[/<subtest>]`; the unit is the package import path.
+We read test2json events ourselves rather than use swebench's `parse_log_gotest`
+(swebench/harness/log_parsers/go.py): that one matches `--- PASS: TestX` text lines, which carry no
+package, so two packages' `TestParse` collide into one id, and a test that never printed its `---`
+line (its binary panicked or timed out) is silently absent instead of failed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from typing import TYPE_CHECKING, Iterator
+
+from languages.base import FAILED, PASSED, SKIPPED, TestRunLog, TestSpec
+
+if TYPE_CHECKING:
+    from harnesses.sandbox import Sandbox
+
+# Go's own per-binary limit (default 10 min) would cut a long package short; the caller enforces the
+# real budget of a run.
+GO_TEST = "go test -json -count=1 -p 2 -timeout 30m"
+_OUTCOMES = {"pass": PASSED, "fail": FAILED, "skip": SKIPPED}
+_BROKEN_MARK = re.compile(r"\[(?:build|setup) failed\]")
+
+
+def _events(log: str) -> Iterator[dict]:
+    """The test2json events of a log; lines that are not events (stderr of the go command) skipped."""
+    for line in log.splitlines():
+        if not line.startswith("{"):
+            continue
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict):
+            yield event
+
+
+def _package_and_test(entry: str) -> tuple[str, str]:
+    package, _, test = entry.partition("::")
+    return package, test.split("/", 1)[0]
+
+
+def command(selection: tuple[str, ...], purpose: str) -> str:
+    """One `go test` per distinct -run filter (packages sharing a filter run together); one JSON stream;
+    exit status non-zero if any part failed. Every purpose runs the same way: the events carry it all."""
+    if not selection:
+        return f"{GO_TEST} ./..."
+    whole: list[str] = []
+    tests: dict[str, set[str]] = {}
+    for entry in selection:
+        package, test = _package_and_test(entry)
+        if not test:
+            whole.append(package)
+        else:
+            tests.setdefault(package, set()).add(test)
+    by_filter: dict[str, list[str]] = {}
+    for package in dict.fromkeys(whole):
+        by_filter.setdefault("", []).append(package)
+    for package, names in tests.items():
+        if package in whole:
+            continue
+        by_filter.setdefault(f"^({'|'.join(sorted(names))})$", []).append(package)
+    parts = [
+        " ".join([GO_TEST, *(["-run", shlex.quote(run)] if run else []), *map(shlex.quote, packages)])
+        for run, packages in by_filter.items()
+    ]
+    if len(parts) == 1:
+        return parts[0]
+    return "gskill_rc=0; " + " ".join(f"{part} || gskill_rc=$?;" for part in parts) + " exit $gskill_rc"
+
+
+def parse(log: str) -> dict[str, str]:
+    """{test id: PASSED|FAILED|SKIPPED}; a test that started but never ended (its binary died) FAILED."""
+    status: dict[str, str] = {}
+    for event in _events(log):
+        test, package, action = event.get("Test"), event.get("Package"), event.get("Action")
+        if not test or not package:
+            continue
+        test_id = f"{package}::{test}"
+        if action == "run":
+            status.setdefault(test_id, "")
+        elif action in _OUTCOMES:
+            status[test_id] = _OUTCOMES[action]
+    return {test_id: outcome or FAILED for test_id, outcome in status.items()}
+
+
+def broken_units(log: str) -> tuple[str, ...]:
+    """Packages that failed before any test ran: they did not build, or failed go test's vet checks,
+    or their test binary died before its first test (a package-level fail with no test events)."""
+    tested: set[str] = set()
+    failed: set[str] = set()
+    broken: set[str] = set()
+    for event in _events(log):
+        package, action = event.get("Package"), event.get("Action")
+        if not package:
+            continue
+        if event.get("Test"):
+            tested.add(package)
+        elif action == "fail":
+            failed.add(package)
+            if event.get("FailedBuild"):  # Go >= 1.24
+                broken.add(package)
+        elif action == "output" and _BROKEN_MARK.search(event.get("Output", "")):  # Go < 1.24: only this line
+            broken.add(package)
+    return tuple(sorted(broken | (failed - tested)))
+
+
+def ran(run: TestRunLog) -> bool:
+    """The go command ran tests: not cut by our timeout, and some package reached a verdict of its own
+    (a test event, or `ok`/`no test files` for a package) — a usage error prints no events at all."""
+    if run.timed_out:
+        return False
+    return any(
+        event.get("Test") or (event.get("Package") and event.get("Action") in ("pass", "skip"))
+        for event in _events(run.output)
+    )
+
+
+def unit_seconds(log: str) -> dict[str, float]:
+    """Package -> seconds its test binary ran (the package-level event's Elapsed)."""
+    return {
+        event["Package"]: float(event["Elapsed"])
+        for event in _events(log)
+        if event.get("Package") and not event.get("Test") and event.get("Action") in _OUTCOMES and "Elapsed" in event
+    }
+
+
+# Do the packages whose files changed still build, tests and go test's vet checks included? `-exec
+# true` links the test binaries without running them (a TestMain may be costly). Exit 0 = they do.
+BUILD_CHECK = (
+    "dirs=$(git diff --name-only HEAD -- '*.go' | xargs -r -n1 dirname | sort -u | sed 's|^|./|'); "
+    '[ -z "$dirs" ] && exit 0; '
+    "go test -count=1 -run '^$' -exec true $dirs"
+)
+
+
+def check_builds(sandbox: "Sandbox", timeout: float) -> str:
+    """After a mutation: "" if BUILD_CHECK passes, else why not."""
+    done = sandbox.exec(BUILD_CHECK, timeout=timeout)
+    if done.timed_out:
+        return "timeout"
+    return "" if done.exit_code == 0 else "does_not_compile"
+
+
+_FILE_LINE = re.compile(r"^\s*[\w.\-/]+\.go:\d+: ?(.*)$")
+_PANIC = re.compile(r"^panic: (.*?)(?: \[recovered(?:, repanicked)?\])?$")
+_CONTINUATION = re.compile(r"^(?: {8}|\t)\s*(.*)$")  # t.Errorf's later lines are indented 8 spaces past the test's
+# Lines of testify's report that name the test or its file, not the symptom.
+_TESTIFY_NOISE = re.compile(r"^(?:Error Trace|Test|Messages):")
+_RUNNER_LINE = re.compile(r"^(?:=== (?:RUN|PAUSE|CONT|NAME)|--- (?:PASS|FAIL|SKIP)|(?:ok|FAIL|PASS)\b|exit status \d)")
+
+
+def _output_lines(log: str) -> Iterator[str]:
+    """The output of the tests that failed (a skipped test's reason, a passing test's t.Log are no
+    symptom), each test's lines at its verdict; a plain-text `go test` log line by line."""
+    pending: dict[tuple[str, str], list[str]] = {}
+    for line in log.splitlines():
+        event = None
+        if line.startswith("{"):
+            try:
+                event = json.loads(line)
+            except ValueError:
+                pass
+        if not isinstance(event, dict):
+            yield line
+            continue
+        key, action = (event.get("Package", ""), event.get("Test", "")), event.get("Action")
+        if action == "output" and key[1]:
+            pending.setdefault(key, []).extend(event.get("Output", "").splitlines())
+        elif action == "output" and "panic:" in event.get("Output", ""):  # a panic outside any test (init)
+            yield from event["Output"].splitlines()
+        elif action == "fail" and key[1]:
+            yield from pending.pop(key, [])
+        elif action in ("pass", "skip"):
+            pending.pop(key, None)
+    for lines in pending.values():  # tests that never ended: the binary died in them
+        yield from lines
+
+
+def failure_messages(output: str, limit: int = 6) -> list[str]:
+    """What a user would see: t.Errorf/t.Fatalf text and panic messages, without `file.go:12:` prefixes,
+    goroutine stacks, or lines that name test files."""
+    messages: list[str] = []
+    in_message = in_stack = False
+    for line in _output_lines(output):
+        text = None
+        if _RUNNER_LINE.match(line.strip()):
+            in_message = in_stack = False
+            continue
+        if panic := _PANIC.match(line.strip()):
+            text, in_message, in_stack = panic.group(1), False, True
+        elif in_stack:
+            continue  # goroutine frames: they point at the buggy line
+        elif located := _FILE_LINE.match(line):
+            text, in_message = located.group(1), True
+        elif in_message and (more := _CONTINUATION.match(line)):
+            text = more.group(1)
+        else:
+            in_message = False
+        if text is None:
+            continue
+        text = re.sub(r"\s+", " ", text).strip()
+        if not text or _TESTIFY_NOISE.match(text) or "_test.go" in text:
+            continue
+        if text[:300] not in messages:
+            messages.append(text[:300])
+        if len(messages) >= limit:
+            break
+    return messages
+
+
+TEST_SPEC = TestSpec(
+    name="go test -json",
+    command=command,
+    parse=parse,
+    ran=ran,
+    # The image pins the toolchain go.mod asks for; never let the go command fetch another.
+    env={"GOTOOLCHAIN": "local"},
+    broken_units=broken_units,
+    broken_unit_fails_tests=False,
+    unit_seconds=unit_seconds,
+    collect_command=lambda unit: f"go test -count=1 -run '^$' {shlex.quote(unit)}",
+)
