@@ -279,12 +279,19 @@ def draft_seed(repo: Path, reflection: "LitellmReflection", token_budget: int) -
     language = detect_language(files)
     profile = profile_named(language) if language else None
     config = [name for name in files if profile and name in profile.config_files]
+
+    def read_tracked(name: str) -> str | None:
+        path = repo / name
+        return path.read_text(errors="replace") if path.is_file() else None
+
     sections = [
         "You write the first version of a skill document: what a coding agent should know before fixing bugs in this repository.",
         f"## README\n{trim_middle(readme.read_text(errors='replace'), 4000) if readme else '(none)'}",
         "## Layout\n" + "\n".join(files[:300]) + (f"\n[... {len(files) - 300} more files]" if len(files) > 300 else ""),
         "## Test configuration\n"
-        + (f"Language: {profile.title}; tests run with `{profile.test_command_hint}`.\n\n" if profile else "")
+        + (f"Language: {profile.title}; tests run with `{profile.test_command_hint}`.\n" if profile else "")
+        + "".join(f"{note}\n" for note in (profile.layout_notes(files, read_tracked) if profile else []))
+        + "\n"
         + "\n\n".join(f"### {name}\n{trim_middle((repo / name).read_text(errors='replace'), 1500)}" for name in config),
         "## Strategy: draft\nWrite a concise skill: where the main code lives, how the tests are organised and run, and "
         "conventions visible from these files. Only what these files support; no generic advice.",

@@ -86,6 +86,9 @@ class TestSpec:
     # Shell run after a candidate's patch is applied, before its tests: non-zero = the tree does not
     # build (the candidate is rejected as "does_not_build" without a test run). "" = no check.
     build_check: str = ""
+    # Seconds a changed tree may cost before its tests start (compiling what depends on the change),
+    # added to a validation run's timeout; an interpreted language has none.
+    rebuild_s: float = 0.0
     # Files the commands expect in the sandbox ({path: text}), written once per sandbox under /tmp.
     support_files: Mapping[str, str] = field(default_factory=dict)
 
@@ -102,6 +105,10 @@ class ImageRecipe:
 
     steps: str
     files: Mapping[str, bytes] = field(default_factory=dict)
+    # Lines that do not depend on the repository (installing a toolchain), placed before the snapshot
+    # is added so Docker's layer cache shares them between images; they may COPY their own files
+    # from the context's gskill/ folder.
+    toolchain_steps: str = ""
     sources: tuple[str, ...] = ()
     key: Mapping[str, object] = field(default_factory=dict)  # what makes two images differ
 
@@ -209,6 +216,10 @@ class Profile:
     # --- environment ----------------------------------------------------------------------------
     def image_recipe(self, paths: Sequence[str], read: Reader) -> ImageRecipe:
         raise NotImplementedError
+
+    def layout_notes(self, paths: Sequence[str], read: Reader) -> list[str]:
+        """Facts about the repository's layout and how its tests run, for a skill's seed draft."""
+        return []
 
 
 PROFILES: dict[str, Profile] = {}

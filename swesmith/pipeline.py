@@ -735,7 +735,7 @@ def mine(
 
         def timeout_for(candidate: Candidate) -> float:
             expected = baseline.estimate_seconds(candidate.test_files, collect_seconds)
-            return min(run_timeout, max(15.0, 4 * expected + 5))
+            return min(run_timeout, max(15.0, 4 * expected + 5)) + baseline.spec.rebuild_s
 
         def run_one(candidate: Candidate) -> tuple[Candidate, Verdict]:
             box = free.get()

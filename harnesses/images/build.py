@@ -210,20 +210,26 @@ def dockerfile(base_image: str, snapshot: RepoSnapshot, recipe: ImageRecipe, wit
                 "NODE_EXTRA_CA_CERTS",
             )
         )
+    # Layers that do not depend on the repository come first (the CA bundle, git, a toolchain), so
+    # Docker's build cache shares them between snapshots and repositories; labels come last.
+    ca_file = "COPY gskill/host-ca.crt /opt/gskill/host-ca.crt" if with_ca else ""
     return f"""\
 FROM {base_image}
-LABEL gskill.env="1" gskill.repo="{snapshot.name}" gskill.commit="{snapshot.commit}" gskill.builder="{BUILDER_VERSION}"
 ENV LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive
-COPY gskill/ /opt/gskill/
+{ca_file}
 {ca_env}
 RUN command -v git >/dev/null 2>&1 || (apt-get update && apt-get install -y --no-install-recommends git \\
     && rm -rf /var/lib/apt/lists/*)
+{recipe.toolchain_steps}
+COPY gskill/ /opt/gskill/
 ADD repo.tar /repo/
 WORKDIR /repo
 # A fresh history: the snapshot is the only commit; nothing upstream is reachable from the image.
 RUN git init -q && git add -A && git -c user.name=gskill -c user.email=gskill@localhost commit -q --no-verify -m "snapshot" \\
     && git config --global user.name gskill && git config --global user.email gskill@localhost
-{recipe.steps}"""
+{recipe.steps}
+LABEL gskill.env="1" gskill.repo="{snapshot.name}" gskill.commit="{snapshot.commit}" gskill.builder="{BUILDER_VERSION}"
+"""
 
 
 def _build_context(snapshot: RepoSnapshot, recipe: ImageRecipe, base_image: str, ca_bundle: Path | None) -> bytes:

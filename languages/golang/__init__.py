@@ -80,3 +80,6 @@ class GoProfile(Profile):
 
     def image_recipe(self, paths: Sequence[str], read: Reader) -> ImageRecipe:
         return image.recipe(paths, read)
+
+    def layout_notes(self, paths: Sequence[str], read: Reader) -> list[str]:
+        return image.layout_notes(paths, read)

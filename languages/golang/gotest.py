@@ -12,12 +12,10 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from typing import TYPE_CHECKING, Iterator
+from typing import Iterator
 
 from languages.base import FAILED, PASSED, SKIPPED, TestRunLog, TestSpec
 
-if TYPE_CHECKING:
-    from harnesses.sandbox import Sandbox
 
 # Go's own per-binary limit (default 10 min) would cut a long package short; the caller enforces the
 # real budget of a run.
@@ -138,14 +136,6 @@ BUILD_CHECK = (
 )
 
 
-def check_builds(sandbox: "Sandbox", timeout: float) -> str:
-    """After a mutation: "" if BUILD_CHECK passes, else why not."""
-    done = sandbox.exec(BUILD_CHECK, timeout=timeout)
-    if done.timed_out:
-        return "timeout"
-    return "" if done.exit_code == 0 else "does_not_compile"
-
-
 _FILE_LINE = re.compile(r"^\s*[\w.\-/]+\.go:\d+: ?(.*)$")
 _PANIC = re.compile(r"^panic: (.*?)(?: \[recovered(?:, repanicked)?\])?$")
 _CONTINUATION = re.compile(r"^(?: {8}|\t)\s*(.*)$")  # t.Errorf's later lines are indented 8 spaces past the test's
@@ -224,4 +214,7 @@ TEST_SPEC = TestSpec(
     broken_unit_fails_tests=False,
     unit_seconds=unit_seconds,
     collect_command=lambda unit: f"go test -count=1 -run '^$' {shlex.quote(unit)}",
+    build_check=BUILD_CHECK,
+    # A mutation recompiles its package and every package of the run that imports it.
+    rebuild_s=90.0,
 )

@@ -21,11 +21,14 @@ _MODULE_LINE = re.compile(r"^module\s+\"?([^\s\"]+)\"?", re.M)
 _GO_LINE = re.compile(r"^go\s+(\S+)", re.M)
 _TOOLCHAIN_LINE = re.compile(r"^toolchain\s+(\S+)", re.M)
 
-_STEPS = """\
+_TOOLCHAIN = """\
 # Go {version}: {why}
+COPY gskill/image_setup.py /opt/gskill/image_setup.py
 RUN python3 /opt/gskill/image_setup.py install {version} /usr/local/go
 ENV PATH=/usr/local/go/bin:/root/go/bin:$PATH GOTOOLCHAIN=local GOFLAGS=-mod=mod GOPATH=/root/go \\
     GOCACHE=/root/.cache/go-build
+"""
+_STEPS = """\
 # Modules, then the standard library and the dependencies compiled (never the repository's own code).
 RUN python3 /opt/gskill/image_setup.py prepare {version} /opt/gskill/env.json
 # Tests run with no network: nothing may be fetched, nor checked against the checksum database.
@@ -48,7 +51,8 @@ def recipe(paths: Sequence[str], read: Reader) -> ImageRecipe:
     else:
         why = f"go.mod names no Go version -> toolchain go{version} (default)"
     return ImageRecipe(
-        steps=_STEPS.format(version=version, why=why),
+        toolchain_steps=_TOOLCHAIN.format(version=version, why=why),
+        steps=_STEPS.format(version=version),
         files={"gskill/image_setup.py": SETUP_SCRIPT.read_bytes()},
         sources=(why,),
         key={"go": version, "go.mod": _digest(go_mod), "go.sum": _digest(read("go.sum"))},
