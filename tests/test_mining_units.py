@@ -221,7 +221,8 @@ def test_parse_sizes():
 
 
 def test_procedural_tests_come_from_the_few_files_holding_most_covering_tests():
-    from swesmith.pipeline import MineOptions, covering_selector, procedural_source, ranked_targets
+    from swesmith.pipeline import MineOptions
+    from swesmith.sources import covering_selector, procedural_source, ranked_targets
     from swesmith.validate import Baseline
 
     files = {"pkg/core.py": "def f(x):\n    if x > 1:\n        return x + 1\n    return x - 1\n"}

@@ -1,0 +1,101 @@
+"""The validation stage: candidates validated in parallel, one long-lived sandbox per worker.
+
+Reads the candidate stream lazily, in its order, a few ahead of the free sandboxes, and stops drawing
+once `target` distinct bugs validated (`None`: every candidate). Reads the store's verdicts (a
+candidate validated before is not run again) and writes each new verdict to it as it arrives, so an
+interrupted run resumes. Writes the report's `candidates` (drawn, per strategy) and `cached` counts.
+"""
+
+from __future__ import annotations
+
+import queue
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from typing import TYPE_CHECKING, Iterable, Iterator
+
+from swesmith.candidate import Candidate
+from swesmith.validate import Baseline, Verdict, validate
+
+if TYPE_CHECKING:
+    from swesmith.pipeline import MiningReport, MiningRun
+
+
+class ValidationPool:
+    """Candidates to verdicts on a fixed set of sandboxes, each busy with one candidate at a time."""
+
+    def __init__(
+        self, run: MiningRun, boxes: list, baseline: Baseline, collect_seconds: dict[str, float], target: int | None
+    ) -> None:
+        self.boxes, self.baseline, self.collect_seconds, self.target = boxes, baseline, collect_seconds, target
+        self.store, self.runs, self.progress = run.store, run.options.runs, run.progress
+        self.free: queue.Queue = queue.Queue()
+        for box in boxes:
+            self.free.put(box)
+        # A bug that makes tests stall (an endless loop, a prompt waiting for input) is rejected as a
+        # timeout: after a few times what its tests cost on the snapshot, never more than the whole
+        # suite thrice or the configured test timeout.
+        self.run_timeout = min(run.options.test_timeout_s, max(20.0, 3 * baseline.duration_s))
+        self.results: list[tuple[Candidate, Verdict]] = []
+        self.seen_keys: set[str] = set()
+        self.distinct_bugs: set[str] = set()  # validated bug patches: what dedupe will keep
+
+    def verdicts(self, candidates: Iterable[Candidate], report: MiningReport) -> list[tuple[Candidate, Verdict]]:
+        """Every verdict, cached or new, in the order it was known."""
+        self.progress("validate", 0, self.target)
+        with ThreadPoolExecutor(max_workers=len(self.boxes)) as pool:
+            fresh = self.fresh_candidates(candidates, report)
+            running: set = set()
+            exhausted = False
+            while True:
+                while not exhausted and len(running) < len(self.boxes) * 2 and not self.enough():
+                    candidate = next(fresh, None)
+                    if candidate is None:
+                        exhausted = True
+                    else:
+                        running.add(pool.submit(self.validate_one, candidate))
+                if not running:
+                    break
+                finished, running = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    candidate, verdict = future.result()
+                    self.store.put(candidate, verdict)
+                    self.record(candidate, verdict)
+                    self.progress("validate", len(self.distinct_bugs), self.target)
+        return self.results
+
+    def fresh_candidates(self, candidates: Iterable[Candidate], report: MiningReport) -> Iterator[Candidate]:
+        """The candidates not validated yet; those the store knows are recorded on the way."""
+        for candidate in candidates:
+            if candidate.key in self.seen_keys:
+                continue
+            self.seen_keys.add(candidate.key)
+            strategy = candidate.strategy.value
+            report.candidates[strategy] = report.candidates.get(strategy, 0) + 1
+            verdict = self.store.verdict(candidate.key)
+            if verdict is None:
+                yield candidate
+            else:
+                report.cached += 1
+                self.record(candidate, verdict)
+                if self.enough():
+                    return
+
+    def record(self, candidate: Candidate, verdict: Verdict) -> None:
+        self.results.append((candidate, verdict))
+        if verdict.ok:
+            self.distinct_bugs.add(candidate.bug_patch)
+
+    def enough(self) -> bool:
+        return self.target is not None and len(self.distinct_bugs) >= self.target
+
+    def validate_one(self, candidate: Candidate) -> tuple[Candidate, Verdict]:
+        box = self.free.get()
+        try:
+            return candidate, validate(
+                box, candidate, self.baseline, timeout=self.timeout_for(candidate), runs=self.runs
+            )
+        finally:
+            self.free.put(box)
+
+    def timeout_for(self, candidate: Candidate) -> float:
+        expected = self.baseline.estimate_seconds(candidate.test_files, self.collect_seconds)
+        return min(self.run_timeout, max(15.0, 4 * expected + 5)) + self.baseline.spec.rebuild_s
