@@ -16,4 +16,16 @@ def load_profiles() -> None:
         importlib.import_module(module)
 
 
-__all__ = ["PROFILES", "Profile", "detect_language", "load_profiles", "profile_named", "register"]
+def readme_table() -> str:
+    """The README's languages table (markdown), from the registered profiles."""
+    load_profiles()
+    rows = [
+        f"| `{p.name}` | {', '.join(f'`{m}`' for m in p.markers)} | {p.test_spec.name} | {p.needs} | "
+        f"{', '.join(p.strategies)} | {p.limits} |"
+        for p in PROFILES.values()
+    ]
+    header = "| `--language` | detected by | tests | needs | strategies | known limits |\n|---|---|---|---|---|---|"
+    return "\n".join([header, *rows]) + "\n"
+
+
+__all__ = ["PROFILES", "Profile", "detect_language", "load_profiles", "profile_named", "readme_table", "register"]

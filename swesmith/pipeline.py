@@ -121,10 +121,12 @@ def mine(
         raise GskillError("llm-rewrite and --issue-writer llm need a model: pass --model (e.g. openai/gpt-4o-mini)")
     snapshot = resolve_snapshot(repo, options.snapshot, settings.cache_dir)
     language = snapshot_language(snapshot, options.language)
-    options = replace(options, language=language)
     profile = profile_named(language)
-    if "llm-rewrite" in options.strategies and language != "python":
-        raise GskillError(f"llm-rewrite mines Python only for now; drop it for this {language} repository")
+    unsupported = [name for name in options.strategies if name not in profile.strategies]
+    chosen = tuple(name for name in options.strategies if name in profile.strategies)
+    if not chosen:
+        raise GskillError(f"{profile.title} repositories are mined with {', '.join(profile.strategies)}")
+    options = replace(options, language=language, strategies=chosen)
     files = snapshot_code_files(snapshot.path, snapshot.commit, profile)
     store = MiningStore(options.out / "mining_cache.sqlite")
     models = ModelAccess(options.model, store, options.out / "llm_calls.jsonl") if options.model else None
@@ -170,6 +172,7 @@ def mine(
     split_tasks = assign_splits(unique if target is None else unique[:target], options.sizes, options.seed)
     report.tasks = len(split_tasks)
     report.empty_strategies = {name: found.empty[name] for name in options.strategies if name in found.empty}
+    report.empty_strategies |= {name: f"not available for {profile.title} repositories yet" for name in unsupported}
     for name, why in report.empty_strategies.items():
         log(f"warning: {name} gave no candidates: {why}")
     if note := shortfall(split_tasks, options.sizes):

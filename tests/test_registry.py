@@ -39,9 +39,9 @@ def test_host_agent_version_is_the_pyproject_pin_and_the_installed_one():
 def test_readme_agents_table_is_the_registrys():
     block = re.search(r"<!-- agents:begin[^\n]*-->\n(.*?)<!-- agents:end -->", README, re.S)
     assert block, "README.md lost its <!-- agents:begin --> block"
-    assert block.group(1) == readme_table(), "stale: run scripts/readme_agents.py"
+    assert block.group(1) == readme_table(), "stale: run scripts/readme_tables.py"
     check = subprocess.run(
-        [sys.executable, "scripts/readme_agents.py", "--check"], cwd=ROOT, capture_output=True, text=True
+        [sys.executable, "scripts/readme_tables.py", "--check"], cwd=ROOT, capture_output=True, text=True
     )
     assert check.returncode == 0, check.stderr
 

@@ -2,7 +2,7 @@
 
 `AGENTS` is the one list of the agents gskill runs: `--agent` choices (eval, learn), `--matrix` cells
 (transfer), `gskill agents install`, `gskill doctor`, `RunConfig.agent`, the adapters' skill modes and
-the README's agents table (`scripts/readme_agents.py` writes it; a test keeps it in step) all read it.
+the README's agents table (`scripts/readme_tables.py` writes it; a test keeps it in step) all read it.
 This module imports nothing heavy: an adapter (mini pulls litellm) is imported on first use.
 """
 
