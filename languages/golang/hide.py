@@ -54,19 +54,20 @@ def _top_functions(root: Node) -> dict[str, list[Node]]:
     return found
 
 
-def _qualifiers(root: Node) -> set[str]:
-    """Names used as `name.X`: package names the code refers to (and variables, which do no harm)."""
-    found, stack = set(), [root]
+def _qualifiers(root: Node) -> tuple[set[str], set[str]]:
+    """(names used as `name.X`, names used otherwise). A package name is only ever the former; a
+    variable (`t.Fatal`) is both, somewhere: it is declared or passed."""
+    qualifiers, others, stack = set(), set(), [root]
     while stack:
         node = stack.pop()
-        if node.type == "selector_expression":
-            operand = node.child_by_field_name("operand")
-            if operand is not None and operand.type == "identifier":
-                found.add(operand.text.decode())
-        elif node.type == "qualified_type":
-            found.add(node.child_by_field_name("package").text.decode())
+        if node.type == "identifier":
+            parent = node.parent
+            is_operand = parent.type == "selector_expression" and parent.child_by_field_name("operand") == node
+            (qualifiers if is_operand else others).add(node.text.decode())
+        elif node.type == "package_identifier" and node.parent.type == "qualified_type":
+            qualifiers.add(node.text.decode())
         stack.extend(node.named_children)
-    return found
+    return qualifiers, others
 
 
 def _drop_rows(lines: list[str], spans: list[tuple[int, int]]) -> list[str]:
@@ -88,23 +89,40 @@ def _with_doc(node: Node) -> int:
     return first
 
 
+def _import_specs(declaration: Node) -> list[Node]:
+    specs = [node for node in declaration.named_children if node.type == "import_spec"]
+    for spec_list in (node for node in declaration.named_children if node.type == "import_spec_list"):
+        specs += [node for node in spec_list.named_children if node.type == "import_spec"]
+    return specs
+
+
 def _unused_imports(before: Node, after: Node) -> list[tuple[int, int]]:
-    """Rows of the imports `after` no longer uses (that `before` did), whole blocks when all go."""
-    used_before, used_after = _qualifiers(before), _qualifiers(after)
+    """Rows of the imports `after` no longer uses (that `before` did), whole blocks when all go.
+
+    An import without alias binds the name its package declares, which is not in the path: the
+    likely names (`package_names`) are tried first. An import none of whose likely names `before`
+    used (`jsoniter` for github.com/json-iterator/go) goes only when no name `before` used as a
+    qualifier, and that nothing else explains, is left in `after`."""
+    used_before, locals_before = _qualifiers(before)
+    used_after = _qualifiers(after)[0]
+    declarations = [child for child in after.named_children if child.type == "import_declaration"]
+    names: dict[Node, set[str]] = {}
+    for spec in (spec for declaration in declarations for spec in _import_specs(declaration)):
+        alias = spec.child_by_field_name("name")
+        if alias is None:
+            names[spec] = package_names(spec.child_by_field_name("path").text.decode().strip('"`'))
+        elif alias.type not in ("blank_identifier", "dot"):
+            names[spec] = {alias.text.decode()}
+    unexplained = used_before - locals_before - set().union(*names.values())
+    unknown_unused = bool(unexplained) and not unexplained & used_after
     spans = []
-    for declaration in (child for child in after.named_children if child.type == "import_declaration"):
-        specs = [node for node in declaration.named_children if node.type == "import_spec"]
-        for spec_list in (node for node in declaration.named_children if node.type == "import_spec_list"):
-            specs += [node for node in spec_list.named_children if node.type == "import_spec"]
-        doomed = []
-        for spec in specs:
-            alias = spec.child_by_field_name("name")
-            if alias is not None and alias.type in ("blank_identifier", "dot"):
-                continue
-            path = spec.child_by_field_name("path").text.decode().strip('"`')
-            names = {alias.text.decode()} if alias is not None else package_names(path)
-            if not names & used_after and names & used_before:
-                doomed.append(spec)
+    for declaration in declarations:
+        specs = _import_specs(declaration)
+        doomed = [
+            spec
+            for spec in specs
+            if spec in names and not names[spec] & used_after and (names[spec] & used_before or unknown_unused)
+        ]
         if doomed and len(doomed) == len(specs):
             spans.append((_with_doc(declaration), declaration.end_point.row))
         else:
