@@ -13,12 +13,13 @@ methods (skipped by `procedural_candidates`; their failures pin formatting, not 
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from tree_sitter import Node
+from tree_sitter import Node, Tree
 
 from gskill.schema import Strategy
 from languages.golang.source import function_nodes, is_test_file, package_names, parse
@@ -344,6 +345,7 @@ def _off_by_one(context: _Context) -> Iterator[_Edit]:
 
 def _remove_early_return(context: _Context) -> Iterator[_Edit]:
     text = context.text
+    returns = [node for node in context.nodes if node.type == "return_statement"]
     for node in context.nodes:
         if node.type != "if_statement" or node.child_by_field_name("alternative") is not None:
             continue
@@ -358,10 +360,7 @@ def _remove_early_return(context: _Context) -> Iterator[_Edit]:
             continue
         function = _enclosing_function(node)
         later_return = any(
-            other.type == "return_statement"
-            and other.start_byte >= node.end_byte
-            and _enclosing_function(other) == function
-            for other in context.nodes
+            other.start_byte >= node.end_byte and _enclosing_function(other) == function for other in returns
         )
         if node.next_named_sibling is None or not (later_return or not _result_types(function)):
             continue
@@ -427,12 +426,19 @@ assert tuple(_PROPOSERS) == MUTATION_KINDS
 def _import_names(root: Node) -> set[str]:
     """Names the file's imports may bind (an alias, else every likely package name)."""
     names = set()
-    for node in _descendants(root):
+    declarations = [child for child in root.named_children if child.type == "import_declaration"]
+    for node in (node for declaration in declarations for node in _descendants(declaration)):
         if node.type == "import_spec":
             alias = node.child_by_field_name("name")
             path = node.child_by_field_name("path").text.decode().strip('"`')
             names |= {alias.text.decode()} if alias is not None else package_names(path)
     return names
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed(text: str) -> Tree:
+    """Parsed once per file text: targets come by priority, not by file, and one file may hold many."""
+    return parse(text)
 
 
 class _Mutator:
@@ -446,7 +452,7 @@ class _Mutator:
             raise ValueError(f"unknown mutation kinds: {sorted(unknown)}")
         self.text = text.encode("utf-8")
         self.proposals: list[_Proposal] = []
-        tree = parse(text)
+        tree = _parsed(text)
         if tree.root_node.has_error:
             return
         function = function_nodes(tree).get(qualname)
