@@ -253,6 +253,7 @@ import (
 	"testing"
 )
 
+var zero = Double(0) // trailing: stays with its line
 // TestRoot checks Double.
 func TestRoot(t *testing.T) {
 	if Double(2) != 4 || !strings.HasPrefix("ab", "a") {
@@ -261,7 +262,7 @@ func TestRoot(t *testing.T) {
 }
 
 func TestKeep(t *testing.T) {
-	if Double(0) != 0 {
+	if Double(0) != zero {
 		t.Fatal("zero")
 	}
 }

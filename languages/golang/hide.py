@@ -85,7 +85,10 @@ def _with_doc(node: Node) -> int:
     """The first row of a declaration with the comment lines directly above it."""
     first, previous = node.start_point.row, node.prev_sibling
     while previous is not None and previous.type == "comment" and previous.end_point.row == first - 1:
-        first, previous = previous.start_point.row, previous.prev_sibling
+        before = previous.prev_sibling
+        if before is not None and before.end_point.row == previous.start_point.row:
+            break  # a comment trailing other code: its line is that code's
+        first, previous = previous.start_point.row, before
     return first
 
 

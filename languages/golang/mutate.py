@@ -199,8 +199,9 @@ class _Names:
                 parameter = node.type != "var_spec" and node.parent.type == "parameter_list"
                 visible = scope.start_byte if parameter or node.type == "type_switch_statement" else node.end_byte
                 self.bindings.append(_Binding(name, visible, scope, parameter, []))
+        not_reads = declared | written
         for node in nodes:
-            if node.type == "identifier" and node.start_byte not in declared | written:
+            if node.type == "identifier" and node.start_byte not in not_reads:
                 binding = self.resolve(node.text.decode(), node.start_byte)
                 if binding is not None:
                     binding.reads.append(node.start_byte)
