@@ -53,10 +53,18 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     repo = args.repo.resolve()
-    listed = subprocess.run(["git", "ls-files", "*.go"], cwd=repo, capture_output=True, text=True, check=True)
+    listed = subprocess.run(
+        ["git", "ls-files", "*.go", "*/go.mod"], cwd=repo, capture_output=True, text=True, check=True
+    )
     files = {path: (repo / path).read_text() for path in listed.stdout.split() if is_source_file(path)}
-    # Files behind build constraints may not be compiled on this host at all: they would pass trivially.
-    files = {path: text for path, text in files.items() if "//go:build" not in text and "/cmd/" not in path}
+    # Files behind build constraints may not be compiled on this host at all (they would pass
+    # trivially); nested modules are not the root module's packages.
+    nested = [str(Path(path).parent) + "/" for path in listed.stdout.split() if path.endswith("/go.mod")]
+    files = {
+        path: text
+        for path, text in files.items()
+        if "//go:build" not in text and not any(path.startswith(folder) for folder in nested)
+    }
     functions = sorted((path, name) for path, text in files.items() for name in parse_entities(text))
     rng = random.Random(args.seed)
     jobs = []

@@ -367,3 +367,10 @@ def test_hidden_tree_compiles_without_the_hidden_tests_and_the_patch_restores_th
         assert (hidden / path).read_text() == hide.remove_tests(MODULE[path], {"TestRoot", "TestAdd", "TestConv"})
     subprocess.run(["git", "apply", str(tmp_path / "test.patch")], cwd=hidden, check=True)
     assert all((hidden / path).read_text() == text for path, text in MODULE.items())
+
+
+def test_likely_package_names_of_import_paths():
+    assert source.package_names("fmt") == {"fmt"} and source.package_names("gopkg.in/yaml.v3") == {"yaml"}
+    assert source.package_names("github.com/x/y/v2") == {"y"}
+    assert "isatty" in source.package_names("github.com/mattn/go-isatty")
+    assert hide.module_path('// m\nmodule "example.com/m" // the module\n\ngo 1.22\n') == "example.com/m"
