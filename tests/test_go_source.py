@@ -134,6 +134,9 @@ func Unused(m map[string]int, key string) int {
 	if strconv.IntSize == 64 {
 		return v
 	}
+	if b := byte(v); b == 0xff || b == 0 {
+		return 1
+	}
 	return v + 1
 }
 
@@ -177,6 +180,9 @@ def test_every_kind_edits_one_site_and_keeps_the_file_parsing():
         and "+if n < 1 || n >= len(table) {" in by_kind["off_by_one"]
     )
     assert "+table[i] = table[1:3][-1]" not in by_kind["off_by_one"]  # a negative constant index never compiles
+    lines = [_changed_lines(MUTANTS, m.new_source)[-1] for m in mutate.mutations_of(MUTANTS, "Unused", ["off_by_one"])]
+    assert "+\tif b := byte(v); b == 0xfe || b == 0 {" in lines and "+\tif b := byte(v); b == 0xff || b == 1 {" in lines
+    assert not any("0x100" in line or "== -1" in line for line in lines)  # neither compiles for a byte
     assert by_kind["swap_return_nil_err"] == ["+return -1, nil", "+return 0, err", "+return table[n], err"]
     assert by_kind["change_constant"] == [
         "+return 1, ErrEmpty",
@@ -194,7 +200,7 @@ def test_removals_that_would_leave_a_variable_unused_are_not_proposed():
     # `!ok` reads ok's only read; `x := len(m)` is declared by the if; strconv is read elsewhere.
     assert lines == {("remove_early_return", 36)}
     # The if-declared err is out of scope after the if: `return err` there would not compile.
-    assert [m.line for m in mutate.mutations_of(MUTANTS, "Scoped", kinds)] == [44]
+    assert [m.line for m in mutate.mutations_of(MUTANTS, "Scoped", kinds)] == [47]
 
 
 def test_procedural_candidates_are_deterministic_and_skip_cosmetic_methods():

@@ -41,6 +41,10 @@ COSMETIC_METHODS = frozenset({"String", "Error", "GoString"})
 
 _COMPARE_SWAPS = {"<": "<=", "<=": "<", ">": ">=", ">=": ">", "==": "!=", "!=": "=="}
 _FUNCTION_TYPES = ("function_declaration", "method_declaration", "func_literal")
+# One past the largest (or smallest) value of some integer type.
+_OVERFLOWS = frozenset(
+    {2**bits for bits in (7, 8, 15, 16, 31, 32, 63, 64)} | {-(2**bits) - 1 for bits in (7, 15, 31, 63)}
+)
 _INT = re.compile(r"(0[xX])([0-9a-fA-F_]+)|(0[oO]?)([0-7_]+)|(0[bB])([01_]+)|([0-9_]+)")
 
 
@@ -127,8 +131,8 @@ def _literal_edits(site: Node, deltas: Iterable[int]) -> Iterator[_Edit]:
     value, write = parsed
     for delta in deltas:
         # Never below zero: a negative constant index does not compile, nor does one compared with
-        # an unsigned value.
-        if value + delta >= 0 or value < 0:
+        # an unsigned value. Never past an integer type's bounds: `b == 0xff` for a byte b.
+        if (value + delta >= 0 or value < 0) and value + delta not in _OVERFLOWS:
             yield _Edit(site.start_byte, site.end_byte, write(value + delta).encode())
 
 
