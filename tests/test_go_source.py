@@ -255,6 +255,7 @@ MODULE = {
     "root_test.go": """package m
 
 import (
+	_ "embed"
 	"strings"
 	"testing"
 )
@@ -332,7 +333,7 @@ def test_hiding_removes_the_tests_and_what_only_they_imported():
     patch = hide.hidden_test_patch(F2P, MODULE.get, paths=list(MODULE))
     assert set(patch.split("diff --git ")[1:]) and "calc/helpers_test.go" not in patch
     assert '+\t"strings"' in patch and '+\tstr "strconv"' in patch and '+\t"fmt"' in patch
-    assert '+\t"example.com/m/calc/internal/mathx"' in patch
+    assert '+\t"example.com/m/calc/internal/mathx"' in patch and '+\t_ "embed"' not in patch
     assert "+// TestRoot checks Double." in patch  # its doc comment goes with it
     assert hide.test_source(MODULE, "example.com/m/calc::TestSub").startswith("func TestSub(t *testing.T) {\n")
     assert hide.test_source(MODULE, "example.com/m/calc::TestMissing") is None
