@@ -4,7 +4,9 @@ The Python strategy's (swesmith/procedural.py) contract, with Go's stricter comp
 mutation the compiler rejects is no bug, only a wasted validation run. So every operator avoids what
 Go refuses without knowing types: a variable or import left unused (removing an `if` checks that
 every local it names is still read elsewhere), a constant index that goes negative, a negative
-constant compared with an unsigned value (0 only grows), `err` returned where no `err` is in scope.
+constant compared with an unsigned value (0 only grows), a constant stepped past an integer type's
+bounds (0xff -> 0x100), `err` returned where no `err` is in scope, `x == a && x == b` (go vet's
+`bools` check, which `go test` runs). Measured with benchmarks/go_mutation_compile_rate.py.
 
 Edits are byte spans of the site only (often only the operator token), so the bug diff is one line
 and everything else stays byte-identical. Never mutated: `String()`, `Error()` and `GoString()`
