@@ -5,7 +5,7 @@
 
 from languages.base import PROFILES, Profile, detect_language, profile_named, register
 
-_MODULES = ("languages.python",)
+_MODULES = ("languages.python", "languages.golang")
 
 
 def load_profiles() -> None:

@@ -356,9 +356,9 @@ def test_recipe_installs_the_wanted_toolchain_and_runs_offline_after():
     files = {"go.mod": "module m\n\ngo 1.23.1\n", "go.sum": "x v1 h1:abc=\n"}
     made = image.recipe(sorted(files), files.get)
     assert made.sources == ("go.mod: go 1.23.1 -> toolchain go1.23.1",)
-    assert "image_setup.py install 1.23.1 /usr/local/go" in made.steps and made.files["gskill/image_setup.py"]
+    assert "image_setup.py install 1.23.1 /usr/local/go" in made.toolchain_steps and made.files["gskill/image_setup.py"]
     offline = made.steps.index("GOPROXY=off")
-    assert made.steps.index("image_setup.py prepare") < offline and "GOTOOLCHAIN=local" in made.steps
+    assert made.steps.index("image_setup.py prepare") < offline and "GOTOOLCHAIN=local" in made.toolchain_steps
     assert made.key["go"] == "1.23.1"
     other = image.recipe(sorted(files), {**files, "go.sum": "x v2 h1:def=\n"}.get)
     assert other.key != made.key
