@@ -33,6 +33,9 @@ class GoProfile(Profile):
     def is_source_file(self, path: str) -> bool:
         return source.is_source_file(path)
 
+    def test_unit(self, path: str, read: Reader) -> str:
+        return source.package_of(path, source.module_path(read("go.mod")))
+
     def parse_entities(self, text: str) -> dict[str, Entity]:
         return source.parse_entities(text)
 

@@ -1,10 +1,11 @@
-"""Which packages' tests execute which source lines: one `go test -coverprofile` per package.
+"""Which packages' tests execute which source lines: ONE `go test -coverprofile` run over the units.
 
-`-coverpkg=<module>/...` instruments every package of the module, so a line of `store/` executed by
-the tests of `index/` is attributed to `index/`. One process per package, because `go test` merges the
-profiles of several packages into one file and the attribution would be lost; the instrumented build
-of each package is cached once and shared by every package's test binary. Everything is written under
-/tmp (nothing in /repo).
+Without `-coverpkg`, a package's test binary instruments only that package, so every covered line
+belongs to the package whose tests ran it: the merged profile is attributed by the file's folder.
+That is the whole map at the cost of one instrumented suite run. (Cross-package coverage, with
+`-coverpkg=<module>/...`, needs one process per package, because `go test` merges the profiles of
+several packages into one file; on blevesearch/bleve that was about 30 s per package, 86 packages.)
+Everything is written under /tmp (nothing in /repo).
 """
 
 from __future__ import annotations
@@ -18,76 +19,50 @@ from languages.base import CoverageError, unit_of
 if TYPE_CHECKING:
     from harnesses.sandbox import Sandbox
 
-OUT = "/tmp/gskill-cov"
-SCRIPT = "/tmp/gskill-cov.sh"
-# "$@": the packages to measure; none = every package that has test files.
-_SCRIPT = f"""\
-set -u
-out={OUT}
-rm -rf "$out" && mkdir -p "$out" || exit 3
-module=$(go list -m) || exit 3
-echo "gskill-module $module"
-if [ "$#" -gt 0 ]; then
-    printf '%s\\n' "$@" > "$out/packages"
-else
-    go list -f '{{{{if or .TestGoFiles .XTestGoFiles}}}}{{{{.ImportPath}}}}{{{{end}}}}' ./... > "$out/packages" || exit 3
-fi
-jobs=$(nproc 2>/dev/null || echo 2); [ "$jobs" -gt 4 ] && jobs=4
-export out module
-grep -n . "$out/packages" | tr ':' ' ' | xargs -P "$jobs" -L 1 sh -c \\
-    'go test -count=1 -covermode=set -coverpkg="$module/..." -coverprofile="$out/$0.out" "$1" > "$out/$0.log" 2>&1; \\
-     echo "gskill-ran $1 exit $?"'
-for profile in "$out"/*.out; do
-    [ -f "$profile" ] || continue
-    n=$(basename "$profile" .out)
-    echo "gskill-profile $(sed -n "${{n}}p" "$out/packages")"
-    awk 'NR > 1 && $NF != "0"' "$profile"
-done
-rm -rf "$out"
-"""
+PROFILE = "/tmp/gskill-cov.out"
 # file.go:startLine.startCol,endLine.endCol numStmt count
-_BLOCK = re.compile(r"^(.+\.go):(\d+)\.\d+,(\d+)\.\d+ \d+ (\d+)$")
+_BLOCK = re.compile(r"^(.+)/[^/]+\.go:(\d+)\.\d+,(\d+)\.\d+ \d+ (\d+)$")
+_FILE = re.compile(r"^(.+\.go):")
 
 
-def _repo_path(file: str, module: str) -> str | None:
-    """`example.com/m/pkg/a.go` -> `pkg/a.go`; None for a file outside the module."""
-    if file.startswith(module + "/"):
-        return file[len(module) + 1 :]
-    return None
+def _command(packages: list[str]) -> str:
+    targets = " ".join(map(shlex.quote, packages)) or "./..."
+    return (
+        f"rm -f {PROFILE}; module=$(go list -m 2>&1) || {{ echo \"gskill-no-module $module\"; exit 3; }}; "
+        f'echo "gskill-module $module"; '
+        f"go test -count=1 -covermode=set -coverprofile={PROFILE} {targets} > /tmp/gskill-cov.log 2>&1; "
+        f"tail -n 3 /tmp/gskill-cov.log; "
+        f"[ -f {PROFILE} ] && awk 'NR > 1 && $NF != \"0\"' {PROFILE}; rm -f {PROFILE} /tmp/gskill-cov.log"
+    )
 
 
-def parse_profiles(output: str) -> dict[str, dict[int, set[str]]]:
-    """The script's output -> {repo-relative file: {line: {packages whose tests executed it}}}."""
-    module = ""
-    package = ""
+def parse_profile(module: str, profile: str) -> dict[str, dict[int, set[str]]]:
+    """Covered profile blocks -> {repo-relative file: {line: {the package whose tests ran it}}}."""
     lines: dict[str, dict[int, set[str]]] = {}
-    for line in output.splitlines():
-        if line.startswith("gskill-module "):
-            module = line.split(" ", 1)[1].strip()
-        elif line.startswith("gskill-profile "):
-            package = line.split(" ", 1)[1].strip()
-        elif package and (block := _BLOCK.match(line)):
-            path = _repo_path(block[1], module)
-            if path is None or block[4] == "0":
-                continue
-            by_line = lines.setdefault(path, {})
-            for number in range(int(block[2]), int(block[3]) + 1):
-                by_line.setdefault(number, set()).add(package)
+    for line in profile.splitlines():
+        block = _BLOCK.match(line)
+        if block is None or block[4] == "0" or not (block[1] == module or block[1].startswith(module + "/")):
+            continue
+        path = _FILE.match(line)[1][len(module) + 1 :]
+        by_line = lines.setdefault(path, {})
+        for number in range(int(block[2]), int(block[3]) + 1):
+            by_line.setdefault(number, set()).add(block[1])
     return lines
 
 
 def measure(sandbox: "Sandbox", units: set[str], timeout: float) -> dict[str, dict[int, set[str]]]:
     packages = sorted({unit_of(unit) for unit in units})
-    sandbox.write_file(SCRIPT, _SCRIPT)
-    done = sandbox.exec(f"bash {SCRIPT} {' '.join(map(shlex.quote, packages))}", timeout=timeout)
+    done = sandbox.exec(_command(packages), timeout=timeout)
     if done.timed_out:
         raise CoverageError(f"go test -coverprofile timed out after {timeout:g}s")
-    if done.exit_code == 3 or "gskill-module " not in done.output:
-        raise CoverageError(f"cannot list the module's packages: {_last_line(done.output)}")
-    coverage = parse_profiles(done.output)
+    found = re.search(r"^gskill-module (\S+)$", done.output, re.M)
+    # Outside a module `go list -m` names the pseudo-package of loose files.
+    if found is None or found[1] == "command-line-arguments":
+        raise CoverageError(f"cannot read the module path: {_last_line(done.output)}")
+    module = found[1]
+    coverage = parse_profile(module, done.output)
     if not coverage:
-        ran = done.output.count("gskill-ran ")
-        raise CoverageError(f"no coverage from {ran} package(s)' tests: {_last_line(done.output)}")
+        raise CoverageError(f"no line covered by any package's tests: {_last_line(done.output)}")
     return coverage
 
 

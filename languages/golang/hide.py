@@ -18,14 +18,9 @@ from collections.abc import Mapping, Sequence
 from tree_sitter import Node
 
 from languages.base import Reader
-from languages.golang.source import lines_of, package_names, parse
+from languages.golang.source import lines_of, module_path, package_names, parse
 from swesmith.hide import VisibleTests, _sections
 from swesmith.patches import make_patch
-
-
-def module_path(go_mod: str | None) -> str | None:
-    match = re.search(r"(?m)^\s*module\s+\"?([^\s\"/]+[^\s\"]*)\"?", go_mod or "")
-    return match[1] if match else None
 
 
 def _split(test_id: str) -> tuple[str, str]:

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Sequence
 
 from languages.base import ImageRecipe, Reader
+from languages.golang.source import module_path
 from languages.golang.toolchain import wanted_version
 
 SETUP_SCRIPT = Path(__file__).with_name("image_setup.py")
-_MODULE_LINE = re.compile(r"^module\s+\"?([^\s\"]+)\"?", re.M)
 _GO_LINE = re.compile(r"^go\s+(\S+)", re.M)
 _TOOLCHAIN_LINE = re.compile(r"^toolchain\s+(\S+)", re.M)
 
@@ -71,8 +71,8 @@ def _packages(paths: Sequence[str]) -> list[str]:
 
 def layout_notes(paths: Sequence[str], read: Reader) -> list[str]:
     go_mod = read("go.mod") or ""
-    module = _MODULE_LINE.search(go_mod)
-    notes = [f"Go module `{module[1]}` (go.mod at the root)." if module else "Go code without a root go.mod."]
+    module = module_path(go_mod)
+    notes = [f"Go module `{module}` (go.mod at the root)." if module else "Go code without a root go.mod."]
     notes.append(f"Go toolchain: go{wanted_version(go_mod)} (offline: GOPROXY=off, GOFLAGS=-mod=mod).")
     packages = _packages(paths)
     if packages:

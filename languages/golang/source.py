@@ -8,6 +8,7 @@ serves every call: a history walk parses thousands of files.
 
 from __future__ import annotations
 
+import posixpath
 import re
 
 import tree_sitter_go
@@ -157,3 +158,17 @@ def package_names(import_path: str) -> set[str]:
     guesses = {last, re.sub(r"^go-|-go$", "", last), last.rsplit("-", 1)[-1], last.rsplit(".", 1)[-1]}
     guesses.add(last.replace("-", ""))
     return {re.sub(r"\W", "", guess) for guess in guesses if guess}
+
+
+def module_path(go_mod: str | None) -> str | None:
+    """The `module` line of a go.mod's text, None without one."""
+    match = re.search(r"(?m)^\s*module\s+\"?([^\s\"/]+[^\s\"]*)\"?", go_mod or "")
+    return match[1] if match else None
+
+
+def package_of(path: str, module: str | None) -> str:
+    """The import path of the package a file of the module belongs to (its folder under the module)."""
+    folder = posixpath.dirname(path)
+    if module is None:
+        return folder
+    return f"{module}/{folder}" if folder else module
