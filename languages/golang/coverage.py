@@ -28,7 +28,7 @@ _FILE = re.compile(r"^(.+\.go):")
 def _command(packages: list[str]) -> str:
     targets = " ".join(map(shlex.quote, packages)) or "./..."
     return (
-        f"rm -f {PROFILE}; module=$(go list -m 2>&1) || {{ echo \"gskill-no-module $module\"; exit 3; }}; "
+        f'rm -f {PROFILE}; module=$(go list -m 2>&1) || {{ echo "gskill-no-module $module"; exit 3; }}; '
         f'echo "gskill-module $module"; '
         f"go test -count=1 -covermode=set -coverprofile={PROFILE} {targets} > /tmp/gskill-cov.log 2>&1; "
         f"tail -n 3 /tmp/gskill-cov.log; "
