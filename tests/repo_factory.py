@@ -615,7 +615,7 @@ GO_STATS_HELPERS = """
 
     func approx(t *testing.T, got, want float64) {
     	t.Helper()
-    	if math.Abs(got-want) > 1e-9 {
+    	if math.IsNaN(got) || math.Abs(got-want) > 1e-9 {
     		t.Fatalf("got %v, want %v", got, want)
     	}
     }
