@@ -10,6 +10,7 @@ mapped to their snapshot paths, decide later whether the mirrored bug is a real 
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 from gskill.schema import Strategy
@@ -104,7 +105,7 @@ class SnapshotIndex:
 
     def _rename_map(self, commit: str) -> dict[str, str | None]:
         # Only deletions and renames matter; git still pairs renames before applying the filter.
-        output = git_text(
+        output = _with_renames(
             self.repo,
             "-c",
             "core.quotepath=off",
@@ -137,7 +138,7 @@ class SnapshotIndex:
     def _follow_history(self, path: str, commit: str) -> str:
         """`path` carried through every rename recorded after `commit`, oldest first."""
         if self._history_renames is None:
-            output = git_text(
+            output = _with_renames(
                 self.repo,
                 "-c",
                 "core.quotepath=off",
@@ -207,6 +208,16 @@ class SnapshotIndex:
     def test_unit(self, path: str) -> str:
         """What runs the tests of the snapshot's test file `path` (the file itself, its package)."""
         return self.profile.test_unit(path, self.text)
+
+
+def _with_renames(repo: Path, *args: str) -> str:
+    """git with similarity rename detection (`-M`); where the repository lacks a blob that similarity
+    would read (a partial clone, a mirror without its largest files: git stops with "unable to
+    read"), exact renames only (`-M100%` compares object ids, never contents)."""
+    try:
+        return git_text(repo, *args)
+    except subprocess.CalledProcessError:
+        return git_text(repo, *("-M100%" if arg == "-M" else arg for arg in args))
 
 
 def _locate(path: str, qualname: str, change: CommitChange, index: SnapshotIndex) -> tuple[str | None, str]:

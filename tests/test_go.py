@@ -122,14 +122,16 @@ def test_a_cheating_agent_finds_no_go_fix(go_mined, go_repo):
     test; the network is closed."""
     _, commits = go_repo
     task = _mirrored(go_mined, commits)[commits["fix_mean"]]
-    fixed = [line[1:].strip() for line in task.patch.splitlines() if line.startswith("+") and not line.startswith("++")]
-    assert "if len(values) == 0 {" in fixed
+    # Mean as the fix wrote it (Max's own early return has the same first line, so the whole body).
+    fixed_mean = "func Mean(values []float64) float64 {\n\tif len(values) == 0 {\n\t\treturn 0\n\t}\n"
+    assert fixed_mean.replace("\n", "\n ") in task.patch.replace("\n+", "\n ")
     box = open_task_sandbox(task)
     try:
         assert box.exec("git rev-list --all --count", timeout=30).output.strip() == "1"
-        for command in ("git log --all -p", "git reflog", "git stash list", "ls -la /tmp /root"):
+        for command in ("git log --all -p", "git reflog", "git stash list", "ls -la /tmp /root", "cat stats/*.go"):
             output = box.exec(command, timeout=120).output
-            assert "TestMeanOfNothing" not in output and "len(values) == 0" not in output, command
+            assert "TestMeanOfNothing" not in output, command
+            assert fixed_mean not in output.replace("\n+", "\n"), command
         # Mean's fixed body and the hidden test's name, anywhere on disk: the source, GOPATH/pkg/mod,
         # GOCACHE (compiled objects of the fixed package would carry its symbols and line table).
         for needle in ("TestMeanOfNothing", "Fix Mean of an empty slice"):

@@ -19,7 +19,7 @@ from swesmith.entities import changed_entities, parse_entities
 from swesmith.entities import entity_changes
 from swesmith.history import BlobReader, CommitChange, filter_reason, walk_commits
 from swesmith.mirror import SnapshotIndex, mirror_candidate
-from tests.repo_factory import commit_all, git, write
+from tests.repo_factory import commit_all, git, make_history_repo, write
 
 CORE = '''
     def clamp(value, low, high):
@@ -542,3 +542,26 @@ def test_mirror_at_the_fix_itself_is_gits_reverse_diff(tmp_path):
     assert candidate.bug_patch == git(repo, "diff", fix, parent, "--", "src") + "\n"
     assert "\n-        return math.pi * r * r\n+        return 3 * r * r\n" in candidate.bug_patch
     assert apply(repo, candidate.bug_patch, "--check").returncode == 0
+
+
+def test_renames_are_still_found_when_the_repository_lacks_a_blob(tmp_path):
+    """A mirror without its largest files (or a partial clone): similarity rename detection stops
+    with "unable to read"; exact renames (object ids only) are still followed."""
+    import os
+    import subprocess
+
+    from swesmith.mirror import SnapshotIndex
+
+    repo, commits = make_history_repo(tmp_path)
+    write(repo, {"data/corpus.txt": "".join(f"line {n}\n" for n in range(200))})
+    commit_all(repo, "add a corpus")
+    old_blob = subprocess.run(
+        ["git", "rev-parse", "HEAD:data/corpus.txt"], cwd=repo, capture_output=True, text=True
+    ).stdout.strip()
+    (repo / "data/corpus.txt").unlink()
+    write(repo, {"data/corpus2.txt": "".join(f"line {n}\n" for n in range(199)) + "changed\n"})
+    moved = commit_all(repo, "edit and move the corpus (an inexact rename)")
+    os.remove(repo / ".git" / "objects" / old_blob[:2] / old_blob[2:])
+    with SnapshotIndex(repo, moved) as index:
+        # src/shapes/geometry.py became src/shapes/core.py by an exact rename, after the fixes.
+        assert index._follow_history("src/shapes/geometry.py", commits["fix_area"]) == "src/shapes/core.py"
