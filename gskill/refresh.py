@@ -14,6 +14,8 @@ Exit codes (for cron and CI): 0 unchanged, 10 refreshed, 1 failed; bad input 2.
 
 from __future__ import annotations
 
+import functools
+
 import fcntl
 import json
 import re
@@ -60,15 +62,29 @@ def referenced_paths(skill: str) -> list[str]:
 
 
 def missing_paths(repo: Path, skill: str, commit: str = "HEAD") -> list[str]:
-    """Paths the skill names that do not exist at `commit` (files or folders)."""
+    """Paths the skill names that do not exist at `commit` (files or folders). A test unit of the
+    repository's language counts as present (a Go package's import path, as `go test` names it)."""
+    from languages import detect_language, profile_named
+
     tree = set(git_out(repo, "ls-tree", "-r", "--name-only", commit).splitlines())
     folders = {str(Path(path).parent) + "/" for path in tree} | {
         "/".join(p.split("/")[:i]) + "/" for p in tree for i in range(1, p.count("/") + 1)
     }
+    language = detect_language(sorted(tree))
+    units: set[str] = set()
+    if language:
+        profile = profile_named(language)
+
+        @functools.cache  # every Go file asks for go.mod
+        def read(path: str) -> str | None:
+            done = subprocess.run(["git", "-C", str(repo), "show", f"{commit}:{path}"], capture_output=True, text=True)
+            return done.stdout if done.returncode == 0 else None
+
+        units = {profile.test_unit(path, read) for path in tree if path.endswith(profile.suffixes)}
     return [
         path
         for path in referenced_paths(skill)
-        if path not in tree and (path if path.endswith("/") else path + "/") not in folders
+        if path not in tree and (path if path.endswith("/") else path + "/") not in folders and path not in units
     ]
 
 

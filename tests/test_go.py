@@ -213,3 +213,35 @@ def test_a_mutation_that_does_not_compile_is_rejected_before_its_tests_run(go_mi
         verdict = validate(box, candidate, baseline, timeout=300)
         assert verdict.reason == "does_not_build" and not verdict.ok
         assert box.exec("git status --porcelain", timeout=30).output.strip() == ""  # the tree was reset
+
+
+def test_learn_on_a_go_repository_drafts_from_its_layout_and_raises_validation(base_image, tmp_path):
+    """`gskill learn REPO` on Go: mines, drafts the seed from the Go layout, learns with the scripted
+    skill-sensitive agent and reflector, publishes. (Scripted results say nothing about real models.)"""
+    repo, _ = make_go_repo(tmp_path)
+    env = {"GSKILL_BASE_IMAGE": base_image, "GSKILL_CACHE_DIR": str(tmp_path / "cache")}
+    done = gskill(
+        "learn",
+        str(repo),
+        "--model",
+        "scripted/needs-skill",
+        "--reflection-model",
+        "scripted/reflector",
+        "--scripted",
+        "base=0",
+        "--max-metric-calls",
+        "30",
+        "--draft-seed",
+        "--no-test",
+        "--out",
+        str(tmp_path / "run"),
+        env=env,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    seed = json.loads((tmp_path / "run" / "learn.json").read_text())["options"]["seed_skill"]
+    assert "`stats/`: source" in seed and "`text/`: source" in seed  # drafted from the Go layout
+    evidence = json.loads((tmp_path / "run" / "evidence.json").read_text())
+    assert evidence["seed"]["val_mean"] == 0.0 < evidence["best"]["val_mean"], evidence["best"]
+    assert ".go`" in evidence["best"]["text"]
+    skill = (repo / ".skills" / "gostats-skill" / "SKILL.md").read_text()
+    assert "name: gostats-skill" in skill
