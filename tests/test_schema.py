@@ -138,6 +138,13 @@ def test_bad_task_records_fail_with_the_line_number(tmp_path):
         make_task(strategy="guesswork")
 
 
+def test_tasks_written_before_languages_existed_load_as_python():
+    record = make_task().model_dump(mode="json")
+    del record["language"]
+    assert Task.model_validate(record).language == "python"
+    assert make_task(language="go").model_dump(mode="json")["language"] == "go"
+
+
 def test_rollout_and_grade_records():
     usage = Usage(calls=1, input_tokens=10, output_tokens=5, cost_usd=0.01) + Usage(
         calls=2, input_tokens=1, cost_usd=0.02
@@ -158,7 +165,8 @@ def test_package_boundaries():
     """The schema is import-light; the harness layer never imports the optimizer."""
     probe = (
         "import sys, gskill.schema; assert 'docker' not in sys.modules, 'schema imports docker';"
-        "import harnesses.sandbox, harnesses.images.build;"
+        "import harnesses.sandbox, harnesses.images.build, harnesses.grading, languages;"
+        "languages.load_profiles(); [languages.profile_named(n).test_spec for n in languages.PROFILES];"
         "bad = [m for m in sys.modules if m.startswith(('gskill.engine', 'gskill.cli', 'swesmith.'))];"
         "assert not bad, bad"
     )

@@ -1,5 +1,8 @@
 """The Go profile: go.mod modules, `go test -json`, tree-sitter-go for functions and mutations.
 
+Mining's parts (mutations, coverage, hiding) are imported when called: a grader that only needs the
+TestSpec never loads the miners.
+
 Test ids are `<package import path>::<TestName>[/<subtest>]` (bare names collide across packages);
 the unit a run is handed is the package import path. The toolchain is the one go.mod asks for,
 downloaded from the Go module proxy at image build; tests run offline (GOPROXY=off, GOFLAGS=-mod=mod)
@@ -11,7 +14,7 @@ from __future__ import annotations
 from typing import Callable, Iterator, Mapping, Sequence
 
 from languages.base import Entity, ImageRecipe, Profile, Reader, register
-from languages.golang import coverage, gotest, hide, image, mutate, source
+from languages.golang import gotest, image, source
 
 
 @register
@@ -63,19 +66,27 @@ class GoProfile(Profile):
         per_function: int,
         test_files_for: Callable[[str, str], tuple[str, ...]],
     ) -> Iterator:
+        from languages.golang import mutate
+
         return mutate.procedural_candidates(
             files, targets, seed=seed, per_function=per_function, test_files_for=test_files_for
         )
 
     def measure_coverage(self, sandbox, units: set[str], timeout: float) -> dict[str, dict[int, set[str]]]:
+        from languages.golang import coverage
+
         return coverage.measure(sandbox, units, timeout)
 
     def hidden_test_patch(
         self, fail_to_pass, read_file: Reader, *, paths=(), shown: Reader | None = None, base_patch=""
     ):
+        from languages.golang import hide
+
         return hide.hidden_test_patch(fail_to_pass, read_file, paths=paths, shown=shown, base_patch=base_patch)
 
     def test_source(self, files: Mapping[str, str], test_id: str) -> str | None:
+        from languages.golang import hide
+
         return hide.test_source(files, test_id)
 
     def failure_messages(self, output: str, limit: int = 6) -> list[str]:
