@@ -311,3 +311,18 @@ def validate(sandbox: Sandbox, candidate: Candidate, baseline: Baseline, *, time
     finally:
         if not clean:
             reset(sandbox)
+
+
+def hidden_view_builds(sandbox: Sandbox, spec: TestSpec, bug_patch: str, test_patch: str, timeout: float) -> bool:
+    """Whether the agent's starting point (bug state, `test_patch` reverse-applied) passes the
+    language's build check. Leaves the tree reset."""
+    sandbox.write_files({"/tmp/gskill-bug.diff": bug_patch, "/tmp/gskill-hide.diff": test_patch})
+    try:
+        done = sandbox.exec(
+            "git apply --whitespace=nowarn /tmp/gskill-bug.diff && "
+            f"git apply --whitespace=nowarn -R /tmp/gskill-hide.diff && {{ {spec.build_check} ; }}",
+            timeout=timeout,
+        )
+        return done.ok
+    finally:
+        reset(sandbox)

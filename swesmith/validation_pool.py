@@ -9,11 +9,15 @@ interrupted run resumes. Writes the report's `candidates` (drawn, per strategy) 
 from __future__ import annotations
 
 import queue
+import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import replace
 from typing import TYPE_CHECKING, Iterable, Iterator
 
 from swesmith.candidate import Candidate
-from swesmith.validate import Baseline, Verdict, validate
+from swesmith.hide import VisibleTests
+from swesmith.tasks import git_reader, task_test_patch
+from swesmith.validate import Baseline, Verdict, hidden_view_builds, validate
 
 if TYPE_CHECKING:
     from swesmith.pipeline import MiningReport, MiningRun
@@ -26,6 +30,8 @@ class ValidationPool:
         self, run: MiningRun, boxes: list, baseline: Baseline, collect_seconds: dict[str, float], target: int | None
     ) -> None:
         self.boxes, self.baseline, self.collect_seconds, self.target = boxes, baseline, collect_seconds, target
+        self.run = run
+        self.read_at, self.read_lock = git_reader(run.snapshot.path), threading.Lock()  # one git repo object
         self.store, self.runs, self.progress = run.store, run.options.runs, run.progress
         self.free: queue.Queue = queue.Queue()
         for box in boxes:
@@ -90,11 +96,34 @@ class ValidationPool:
     def validate_one(self, candidate: Candidate) -> tuple[Candidate, Verdict]:
         box = self.free.get()
         try:
-            return candidate, validate(
-                box, candidate, self.baseline, timeout=self.timeout_for(candidate), runs=self.runs
-            )
+            verdict = validate(box, candidate, self.baseline, timeout=self.timeout_for(candidate), runs=self.runs)
+            if verdict.ok and self.baseline.spec.build_check:
+                verdict = self.check_hidden_view(box, candidate, verdict)
+            return candidate, verdict
         finally:
             self.free.put(box)
+
+    def check_hidden_view(self, box, candidate: Candidate, verdict: Verdict) -> Verdict:
+        """The agent's view (bug state, F2P tests hidden) must still build, where the language builds:
+        hiding a Go test function can strand what only it used. A view that does not build is
+        rejected; a test that cannot be hidden at all is left to the tasks stage (f2p_not_hideable)."""
+        run = self.run
+        with self.read_lock:
+            try:
+                test_patch = task_test_patch(
+                    candidate,
+                    verdict,
+                    snapshot=run.snapshot.commit,
+                    files=run.files,
+                    read_at=self.read_at,
+                    profile=run.profile,
+                )
+            except VisibleTests:
+                return verdict
+        timeout = self.timeout_for(candidate)
+        if not test_patch or hidden_view_builds(box, self.baseline.spec, candidate.bug_patch, test_patch, timeout):
+            return verdict
+        return replace(verdict, ok=False, reason="hidden_view_does_not_build", logs=[])
 
     def timeout_for(self, candidate: Candidate) -> float:
         expected = self.baseline.estimate_seconds(candidate.test_files, self.collect_seconds)

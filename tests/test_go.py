@@ -56,13 +56,13 @@ def go_mined(go_repo, base_image, tmp_path_factory):
     return out
 
 
-def _mirrored(out, commits) -> dict[str, Task]:
+def _mirrored(out) -> dict[str, Task]:
     return {t.source_commit: t for t in read_tasks(out / "tasks.jsonl") if t.strategy is Strategy.COMMIT_MIRROR}
 
 
 def test_go_mirror_tasks_have_exact_fail_to_pass_and_pass_to_pass(go_mined, go_repo):
     _, commits = go_repo
-    tasks = _mirrored(go_mined, commits)
+    tasks = _mirrored(go_mined)
     assert set(tasks) == {commits["fix_mean"], commits["fix_max"]}
     mean, maximum = tasks[commits["fix_mean"]], tasks[commits["fix_max"]]
     assert mean.FAIL_TO_PASS == [STATS + "TestMeanOfNothing"]
@@ -82,7 +82,7 @@ def test_go_report_names_the_flaky_test_and_every_rejection(go_mined):
     for task in read_tasks(go_mined / "tasks.jsonl"):
         assert TEXT + "TestSometimes" not in task.FAIL_TO_PASS + task.PASS_TO_PASS
     assert report["validated"]["commit-mirror"] == 2 and report["validated"]["procedural"] >= 2
-    validation_reasons = {"no_f2p", "flaky", "timeout", "env_error", "does_not_build", "f2p_not_hideable"}
+    validation_reasons = {"no_f2p", "flaky", "timeout", "env_error", "does_not_build", "hidden_view_does_not_build"}
     assert set(report["rejected"].get("procedural", {})) <= validation_reasons, report["rejected"]
     # The full logs of the runs that decided each task are kept: its F2P can be recomputed from them.
     for task in read_tasks(go_mined / "tasks.jsonl"):
@@ -101,7 +101,7 @@ def test_procedural_go_tasks_compile_and_fail_for_the_right_tests(go_mined):
 
 def test_the_agent_sees_the_bug_state_without_the_hidden_go_tests(go_mined, go_repo):
     _, commits = go_repo
-    task = _mirrored(go_mined, commits)[commits["fix_mean"]]
+    task = _mirrored(go_mined)[commits["fix_mean"]]
     assert "+func TestMeanOfNothing(" in task.test_patch and "helpers_test.go" not in task.test_patch
     box = open_task_sandbox(task)
     try:
@@ -121,7 +121,7 @@ def test_a_cheating_agent_finds_no_go_fix(go_mined, go_repo):
     """No git history, no module or build cache, no leftover file holds the fixed Mean or the hidden
     test; the network is closed."""
     _, commits = go_repo
-    task = _mirrored(go_mined, commits)[commits["fix_mean"]]
+    task = _mirrored(go_mined)[commits["fix_mean"]]
     # Mean as the fix wrote it (Max's own early return has the same first line, so the whole body).
     fixed_mean = "func Mean(values []float64) float64 {\n\tif len(values) == 0 {\n\t\treturn 0\n\t}\n"
     assert fixed_mean.replace("\n", "\n ") in task.patch.replace("\n+", "\n ")
@@ -153,7 +153,7 @@ def test_every_agent_resolves_go_tasks_with_the_oracle_and_none_with_noop(agent,
     from gskill.config import load_settings
 
     _, commits = go_repo
-    tasks = list(_mirrored(go_mined, commits).values())
+    tasks = list(_mirrored(go_mined).values())
     cache = load_settings().cache_dir
     if agent in TOOLS:
         install(TOOLS[agent], cache)
@@ -183,7 +183,7 @@ def test_a_go_patch_that_does_not_compile_fails_its_tests(go_mined, go_repo):
     from harnesses.grading import grade
 
     _, commits = go_repo
-    task = _mirrored(go_mined, commits)[commits["fix_mean"]]
+    task = _mirrored(go_mined)[commits["fix_mean"]]
     broken = task.patch.replace("return 0\n", "return zero\n", 1)
     assert broken != task.patch
     graded = grade(task, broken, run_id="go-broken")
@@ -194,7 +194,7 @@ def test_a_mutation_that_does_not_compile_is_rejected_before_its_tests_run(go_mi
     from harnesses.sandbox import DockerSandbox
     from swesmith.candidate import Candidate
     from swesmith.patches import make_patch
-    from swesmith.validate import Baseline, validate
+    from swesmith.validate import Baseline, hidden_view_builds, validate
 
     repo, _ = go_repo
     task = read_tasks(go_mined / "tasks.jsonl")[0]
@@ -213,6 +213,14 @@ def test_a_mutation_that_does_not_compile_is_rejected_before_its_tests_run(go_mi
         verdict = validate(box, candidate, baseline, timeout=300)
         assert verdict.reason == "does_not_build" and not verdict.ok
         assert box.exec("git status --porcelain", timeout=30).output.strip() == ""  # the tree was reset
+        # The agent's view must build too: a hiding that strands the shared helper does not.
+        mean = _mirrored(go_mined)[go_repo[1]["fix_mean"]]
+        spec = baseline.spec
+        assert hidden_view_builds(box, spec, mean.bug_patch, mean.test_patch, 300)
+        helpers = (repo / "stats" / "helpers_test.go").read_text()
+        stranding = make_patch({"stats/helpers_test.go": ("package stats\n", helpers)})
+        assert not hidden_view_builds(box, spec, mean.bug_patch, stranding, 300)
+        assert box.exec("git status --porcelain", timeout=30).output.strip() == ""
 
 
 def test_learn_on_a_go_repository_drafts_from_its_layout_and_raises_validation(base_image, tmp_path):
