@@ -26,7 +26,10 @@ class GoProfile(Profile):
     config_files = ("go.mod", "Makefile", ".golangci.yml", ".golangci.yaml")
     test_command_hint = "go test ./..."
     needs = "go.mod at the root; the toolchain go.mod asks for comes from the Go module proxy"
-    limits = "one module per repository (the root go.mod); cgo packages need their C libraries in the base image"
+    limits = (
+        "one module per repository (the root go.mod); cgo packages need their C libraries in the base image; "
+        "a validation relinks the package's test binary per run (about 20 s per candidate on bleve's big packages)"
+    )
 
     test_spec = gotest.TEST_SPEC
 
