@@ -76,7 +76,8 @@ class Baseline:
     passing: set[str]
     flaky: set[str]
     duration_s: float  # one full-suite run
-    run_seconds: dict[str, float] = field(default_factory=dict)  # unit (test file, package) -> its tests' time
+    # unit (test file, package) -> its tests' time; for Go also top-level test id -> its time
+    run_seconds: dict[str, float] = field(default_factory=dict)
     # Records written before languages existed are Python's.
     language: str = "python"
     log: str = ""  # the first run's full output: the baseline's outcomes can be recomputed from it
@@ -130,11 +131,19 @@ class Baseline:
 
     def estimate_seconds(self, selection: tuple[str, ...], collect_seconds: dict[str, float]) -> float:
         """Expected bare time of one run of `selection`: each unit's collection (runner startup
-        included) plus its tests' run time (whole unit, an upper bound for test ids)."""
+        included) plus its tests' run time: the selected tests' own times where the runner reported
+        them (`run_seconds` holds test ids too, for Go), else the whole unit's (an upper bound)."""
         if not selection:
             return self.duration_s
-        files = {unit_of(entry) for entry in selection}
-        return sum(collect_seconds.get(path, 1.0) + self.run_seconds.get(path, 0.0) for path in files)
+        chosen: dict[str, list[str]] = {}
+        for entry in selection:
+            chosen.setdefault(unit_of(entry), []).append(entry)
+        total = 0.0
+        for unit, entries in chosen.items():
+            known = all(entry in self.run_seconds for entry in entries) and unit not in entries
+            tests = sum(self.run_seconds[entry] for entry in entries) if known else self.run_seconds.get(unit, 0.0)
+            total += collect_seconds.get(unit, 1.0) + tests
+        return total
 
     def relevant(self, selection: tuple[str, ...]) -> set[str]:
         """Stably passing tests selected by units and/or test ids (an id selects its parametrized

@@ -315,3 +315,16 @@ def test_hiding_covers_inherited_tests_tests_of_the_parent_and_refuses_doctests(
     with pytest.raises(VisibleTests) as caught:
         hidden_test_patch(["src/pkg/mod.py::pkg.mod.f"], {"src/pkg/mod.py": "def f():\n    '''>>> 1\n    1'''\n"}.get)
     assert caught.value.tests == ["src/pkg/mod.py::pkg.mod.f"]
+
+
+def test_a_run_of_a_few_tests_of_a_big_unit_is_estimated_by_those_tests():
+    from swesmith.validate import Baseline
+
+    times = {"m/pkg": 30.0, "m/pkg::TestA": 0.5, "m/pkg::TestB": 1.0}
+    baseline = Baseline(
+        passing={"m/pkg::TestA", "m/pkg::TestB", "m/pkg::TestC"}, flaky=set(), duration_s=40.0, run_seconds=times
+    )
+    collect = {"m/pkg": 4.0}
+    assert baseline.estimate_seconds(("m/pkg::TestA", "m/pkg::TestB"), collect) == 5.5
+    assert baseline.estimate_seconds(("m/pkg",), collect) == 34.0
+    assert baseline.estimate_seconds(("m/pkg::TestA", "m/pkg::TestC"), collect) == 34.0  # TestC's time unknown
