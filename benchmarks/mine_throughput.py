@@ -54,9 +54,11 @@ class TimedSandbox:
 
     def exec(self, cmd: str, timeout=None, env=None, workdir=None):
         result = self.box.exec(cmd, timeout=timeout, env=env, workdir=workdir)
-        kind = "exec: apply + first run" if "git apply" in cmd else "exec: test run"
-        if "git checkout" in cmd:
-            kind = "exec: gold patch + reset" if "diff" in cmd else "exec: reset"
+        if cmd.startswith(("git checkout", "git diff -R")):
+            kind = "exec: reset" if cmd.startswith("git checkout") else "exec: gold patch + reset"
+        else:
+            steps = ["apply"] * ("git apply" in cmd) + ["test run"] + ["gold patch + reset"] * ("git diff -R" in cmd)
+            kind = "exec: " + " + ".join(steps)
         self.calls.append((kind, result.duration_s))
         return result
 

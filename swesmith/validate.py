@@ -3,7 +3,9 @@
 One long-lived sandbox per worker holds the snapshot; each candidate is applied, its tests run twice,
 and the tree is reset (`git checkout` + `git clean`, ignored build files kept) for the next one. The
 fixed state is the snapshot itself, measured ONCE for the whole suite (twice, for flakiness) and shared
-by every candidate — that is what keeps validation overhead close to the bare test time.
+by every candidate — that is what keeps validation overhead close to the bare test time. A candidate
+costs two round trips to the sandbox (a `docker exec` costs about 60 ms): the patch travels in the
+first run's command, and the gold patch is taken and the tree reset at the end of the last run's.
 
 How tests are run and read is the language profile's `TestSpec` (`languages/`): pytest and swebench's
 log parser for Python, `go test -json` for Go; never grepping here. Semantics follow swebench 5.x
