@@ -26,7 +26,8 @@ from rich.table import Table  # noqa: E402
 from gskill.config import load_settings  # noqa: E402
 from harnesses.images.build import build_env_image, host_ca_bundle, resolve_snapshot  # noqa: E402
 from harnesses.sandbox import DockerSandbox, LocalSandbox, docker_client  # noqa: E402
-from benchmarks.host import host_env as host_env_vars, host_environment  # noqa: E402
+from benchmarks.host import host_environment  # noqa: E402
+from languages import profile_named  # noqa: E402
 
 TEST_COMMAND = "python -m pytest -q -p no:cacheprovider -x"
 console = Console()
@@ -106,7 +107,7 @@ def main() -> None:
                 ca_bundle=host_ca_bundle(settings.ca_bundle),
             )
         with console.status("installing the repo on the host"):
-            tree, venv = host_environment(snapshot, root)
+            host = host_environment(snapshot, profile_named("python"), root)
 
         def docker_ready() -> None:
             with DockerSandbox.start(env.image) as box:
@@ -121,10 +122,8 @@ def main() -> None:
             docker_start = timed(docker_ready, 10)
             local_start = timed(local_ready, 10)
 
-        host_env = host_env_vars(venv, root)
-
         def host_tests() -> None:
-            subprocess.run(["bash", "-c", TEST_COMMAND], cwd=tree, env=host_env, capture_output=True, check=True)
+            host.run(TEST_COMMAND, check=True)
 
         with console.status("exec round trip and test-suite timing"):
             with DockerSandbox.start(env.image) as box:

@@ -3,7 +3,9 @@
 One long-lived sandbox per worker holds the snapshot; each candidate is applied, its tests run twice,
 and the tree is reset (`git checkout` + `git clean`, ignored build files kept) for the next one. The
 fixed state is the snapshot itself, measured ONCE for the whole suite (twice, for flakiness) and shared
-by every candidate — that is what keeps validation overhead close to the bare test time.
+by every candidate — that is what keeps validation overhead close to the bare test time. A candidate
+costs two round trips to the sandbox (a `docker exec` costs about 60 ms): the patch travels in the
+first run's command, and the gold patch is taken and the tree reset at the end of the last run's.
 
 How tests are run and read is the language profile's `TestSpec` (`languages/`): pytest and swebench's
 log parser for Python, `go test -json` for Go; never grepping here. Semantics follow swebench 5.x
@@ -15,6 +17,7 @@ errors (a Go package that does not build) rejects the candidate instead.
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass, field
 
 from harnesses.sandbox import Sandbox
@@ -32,6 +35,10 @@ class TestRun:
     ran: bool  # the suite actually ran: the runner got as far as reporting tests
     output: str = ""
     broken_units: tuple[str, ...] = ()  # units that failed before their tests ran (import, build)
+    # Set by a run with `finish`: the tree was reset after it, and the gold patch (git's diff from the
+    # state the run left back to the snapshot) when it came through whole.
+    reset: bool = False
+    gold_patch: str | None = None
 
     @property
     def tail(self) -> str:
@@ -42,24 +49,42 @@ PATCH_FAILED = 97  # exit code of a `prefix` that could not apply its patch
 
 
 def run_tests(
-    sandbox: Sandbox, spec: TestSpec, selection: tuple[str, ...], timeout: float, purpose: str, prefix: str = ""
+    sandbox: Sandbox,
+    spec: TestSpec,
+    selection: tuple[str, ...],
+    timeout: float,
+    purpose: str,
+    prefix: str = "",
+    finish: bool = False,
 ) -> TestRun:
     """One test run of `selection` (units and/or test ids; empty = the whole suite); `prefix` is shell
-    run first in the same exec (one round trip for apply + run). The one place a test run happens."""
+    run first in the same exec (one round trip for apply + run); `finish`: the gold patch is taken and
+    the tree reset after the run, in the same exec too. The one place a test run happens."""
     missing = {path: text for path, text in spec.support_files.items() if path not in _written(sandbox)}
     if missing:  # once per sandbox: /tmp survives reset()
         sandbox.write_files(missing)
         _written(sandbox).update(missing)
-    result = sandbox.exec(prefix + spec.command(selection, purpose), timeout=timeout, env=dict(spec.env))
-    log = TestRunLog(result.output, result.exit_code, result.timed_out)
+    command = spec.command(selection, purpose)
+    marker = f"gskill-gold-{uuid.uuid4().hex}"
+    if finish:  # the test command's output, the marker, the gold patch, the marker again once reset
+        command = (
+            f"( {command} ); gskill_rc=$?; printf '\\n%s\\n' {marker}; "
+            f"{GOLD_AND_RESET} && printf %s {marker}; exit $gskill_rc"
+        )
+    result = sandbox.exec(prefix + command, timeout=timeout, env=dict(spec.env))
+    output, found, after = result.output.partition(f"\n{marker}\n")
+    reset_done = finish and result.output.endswith(marker)
+    log = TestRunLog(output, result.exit_code, result.timed_out)
     return TestRun(
-        spec.parse(result.output),
+        spec.parse(output),
         result.exit_code,
         result.duration_s,
         result.timed_out,
         spec.ran(log),
-        result.output,
-        spec.broken_units(result.output),
+        output,
+        spec.broken_units(output),
+        reset=reset_done,
+        gold_patch=after[: -len(marker)] if found and reset_done else None,
     )
 
 
@@ -190,6 +215,9 @@ def _failed(test: str, run: TestRun) -> bool:
 
 # -d for new directories; no -x: ignored build artefacts (egg-info, compiled extensions) stay.
 RESET = "git checkout -q -- . && git clean -fdq"
+# The gold patch is git's own reversed diff of the bug state (exact, binary files included), kept in
+# /tmp (outside the tree) so it survives the reset.
+GOLD_AND_RESET = f"git diff -R --binary > /tmp/gskill-gold.diff && {RESET} && cat /tmp/gskill-gold.diff"
 
 
 def reset(sandbox: Sandbox) -> None:
@@ -204,6 +232,19 @@ def apply_patch(sandbox: Sandbox, patch: str) -> bool:
 
 
 BUILD_FAILED = 98  # exit code of a `prefix` whose patched tree does not build
+# A patch up to this size travels inside the exec's command (a heredoc): one round trip fewer than an
+# upload. The whole command is one argument, which Linux caps at 128 KiB.
+INLINE_PATCH_BYTES = 100_000
+
+
+def _apply_line(sandbox: Sandbox, patch: str) -> str:
+    """Shell that applies `patch` (exit PATCH_FAILED if it does not), ending with a newline."""
+    apply = "git apply --whitespace=nowarn"
+    if patch.endswith("\n") and "\0" not in patch and len(patch.encode()) <= INLINE_PATCH_BYTES:
+        delimiter = f"GSKILL_PATCH_{uuid.uuid4().hex}"
+        return f"{apply} <<'{delimiter}' || exit {PATCH_FAILED}\n{patch}{delimiter}\n"
+    sandbox.write_file("/tmp/gskill-candidate.diff", patch)
+    return f"{apply} /tmp/gskill-candidate.diff || exit {PATCH_FAILED}\n"
 
 
 def _repeat(
@@ -214,19 +255,26 @@ def _repeat(
     runs: int,
     stop=lambda run: False,
     patch: str = "",
+    finish: bool = False,
 ) -> tuple[list[TestRun], str]:
     """Up to `runs` runs, `patch` applied (and the language's build check run) in the first one's
-    exec; (runs, "") or (runs so far, why)."""
+    exec, the gold patch taken and the tree reset in the last one's if `finish`; (runs, "") or
+    (runs so far, why)."""
     done: list[TestRun] = []
     prefix = ""
     if patch:
-        sandbox.write_file("/tmp/gskill-candidate.diff", patch)
-        prefix = f"git apply --whitespace=nowarn /tmp/gskill-candidate.diff || exit {PATCH_FAILED}; "
+        prefix = _apply_line(sandbox, patch)
         if spec.build_check:  # a tree that does not build is rejected before any test is run
             prefix += f"{{ {spec.build_check} ; }} || exit {BUILD_FAILED}; "
     for attempt in range(runs):
         run = run_tests(
-            sandbox, spec, selection, timeout, "first" if attempt == 0 else "repeat", prefix * (attempt == 0)
+            sandbox,
+            spec,
+            selection,
+            timeout,
+            "first" if attempt == 0 else "repeat",
+            prefix * (attempt == 0),
+            finish=finish and attempt == runs - 1,
         )
         if attempt == 0 and patch and run.exit_code == PATCH_FAILED and not run.ran:
             return [], "patch_does_not_apply"
@@ -270,9 +318,18 @@ def validate(sandbox: Sandbox, candidate: Candidate, baseline: Baseline, *, time
             def nothing_broke(run: TestRun) -> bool:
                 return not any(_failed(test, run) for test in relevant)
 
+        # Own gold: its runs follow on the bug state, so only they may reset the tree.
         bug_runs, why = _repeat(
-            sandbox, spec, candidate.test_files, timeout, runs, stop=nothing_broke, patch=candidate.bug_patch
+            sandbox,
+            spec,
+            candidate.test_files,
+            timeout,
+            runs,
+            stop=nothing_broke,
+            patch=candidate.bug_patch,
+            finish=not own_gold,
         )
+        clean = any(run.reset for run in bug_runs)
         if why:
             return rejected(why, failure_output=bug_runs[-1].tail if bug_runs else "")
         first = bug_runs[0]
@@ -281,7 +338,8 @@ def validate(sandbox: Sandbox, candidate: Candidate, baseline: Baseline, *, time
         failure_output = first.output
         fixed_runs = []
         if own_gold:
-            fixed_runs, why = _repeat(sandbox, spec, candidate.test_files, timeout, runs, patch=own_gold)
+            fixed_runs, why = _repeat(sandbox, spec, candidate.test_files, timeout, runs, patch=own_gold, finish=True)
+            clean = any(run.reset for run in fixed_runs)
             if why == "patch_does_not_apply":
                 return rejected("gold_does_not_apply")
             if why:
@@ -299,10 +357,10 @@ def validate(sandbox: Sandbox, candidate: Candidate, baseline: Baseline, *, time
         pass_to_pass = sorted(test for test in relevant if all(run.status.get(test) in PASSING for run in bug_runs))
         if own_gold:
             gold_patch = own_gold
-        else:  # the gold patch (the bug reversed) and the reset, in one round trip
-            done = sandbox.exec(
-                f"git diff -R --binary > /tmp/gskill-gold.diff && {RESET} && cat /tmp/gskill-gold.diff", timeout=120
-            )
+        elif bug_runs[-1].gold_patch is not None:  # taken by the last run's exec
+            gold_patch = bug_runs[-1].gold_patch
+        else:  # that exec did not get that far, or its output was cut (a huge log): the same again / read back
+            done = sandbox.exec("cat /tmp/gskill-gold.diff" if clean else GOLD_AND_RESET, timeout=120)
             if not done.ok:
                 raise RuntimeError(f"cannot take the gold patch: {done.output.strip()[-300:]}")
             gold_patch, clean = done.output, True

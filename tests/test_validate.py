@@ -10,7 +10,7 @@ from gskill.schema import Strategy
 from harnesses.sandbox import DockerSandbox
 from swesmith.candidate import Candidate
 from swesmith.patches import make_patch
-from swesmith.validate import Baseline, validate
+from swesmith.validate import INLINE_PATCH_BYTES, Baseline, validate
 from tests.repo_factory import CALC_FILES
 
 import textwrap
@@ -72,6 +72,17 @@ def test_a_real_bug_gives_exact_fail_to_pass_and_pass_to_pass(box, baseline):
     assert "-        return low\n+        return high" in verdict.gold_patch  # gold = bug state -> snapshot
     assert "assert 0 == 10" in verdict.failure_output
     assert box.diff() == ""  # the sandbox is reset for the next candidate
+
+
+def test_a_patch_too_big_to_travel_in_the_command_is_uploaded_with_the_same_verdict(box, baseline):
+    bug = CALC.replace("return high", "return low")
+    big = candidate(bug + "# padding\n" * 12_000)  # past Linux's 128 KiB limit for one argument
+    assert len(big.bug_patch) > INLINE_PATCH_BYTES
+    small_verdict, big_verdict = (validate(box, case, baseline, timeout=60) for case in (candidate(bug), big))
+    assert big_verdict.fail_to_pass == small_verdict.fail_to_pass == ["tests/test_calc.py::test_clamp_high"]
+    assert big_verdict.pass_to_pass == small_verdict.pass_to_pass
+    assert big_verdict.gold_patch.count("\n-# padding") == 12_000
+    assert box.diff() == ""
 
 
 def test_a_module_that_stops_importing_fails_every_test(box, baseline):
