@@ -13,8 +13,6 @@ import re
 import shlex
 from typing import Callable, Iterator, Mapping, Sequence
 
-from swebench.harness.log_parsers.python import parse_log_pytest
-
 from languages.base import Entity, ImageRecipe, Profile, Reader, TestRunLog, TestSpec, register
 
 PYTEST = "python -m pytest -rA -q -p no:cacheprovider --tb=short"
@@ -84,9 +82,17 @@ def pytest_ran(run: TestRunLog) -> bool:
     return not run.timed_out and run.exit_code in _RAN_EXIT_CODES and bool(_SUMMARY.search(run.output))
 
 
+def parse_pytest_log(output: str) -> dict[str, str]:
+    """{test id: outcome} by swebench's pytest log parser (`-rA` summary lines). Imported when
+    called: swebench's package takes a second to import, which `gskill env build` never needs."""
+    from swebench.harness.log_parsers.python import parse_log_pytest
+
+    return parse_log_pytest(output, None)
+
+
 def collection_errors(output: str) -> tuple[str, ...]:
     """Test files that failed to import (pytest reports them as ERROR without a test name)."""
-    status = parse_log_pytest(output, None)
+    status = parse_pytest_log(output)
     return tuple(sorted(name for name, outcome in status.items() if outcome == "ERROR" and "::" not in name))
 
 
@@ -111,7 +117,7 @@ def failure_messages(output: str, limit: int = 6) -> list[str]:
 TEST_SPEC = TestSpec(
     name="pytest",
     command=pytest_command,
-    parse=lambda output: parse_log_pytest(output, None),
+    parse=parse_pytest_log,
     ran=pytest_ran,
     env={"PYTHONDONTWRITEBYTECODE": "1"},
     broken_units=collection_errors,

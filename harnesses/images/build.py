@@ -127,7 +127,10 @@ def snapshot_reader(snapshot: RepoSnapshot) -> tuple[list[str], Callable[[str], 
 
 def snapshot_language(snapshot: RepoSnapshot, language: str | None = None) -> str:
     """The language profile that builds and mines `snapshot`: `language` if given, else detected."""
-    paths, _ = snapshot_reader(snapshot)
+    return _language_of(snapshot_reader(snapshot)[0], snapshot, language)
+
+
+def _language_of(paths: list[str], snapshot: RepoSnapshot, language: str | None) -> str:
     if language:
         profile_named(language)  # an unknown name is one clear line
         return language
@@ -140,7 +143,7 @@ def snapshot_language(snapshot: RepoSnapshot, language: str | None = None) -> st
 def env_recipe(snapshot: RepoSnapshot, language: str | None = None) -> ImageRecipe:
     """The language's image recipe for `snapshot` (dependencies detected from the files at the commit)."""
     paths, read = snapshot_reader(snapshot)
-    return profile_named(snapshot_language(snapshot, language)).image_recipe(paths, read)
+    return profile_named(_language_of(paths, snapshot, language)).image_recipe(paths, read)
 
 
 def host_ca_bundle(configured: Path | None = None) -> Path | None:
