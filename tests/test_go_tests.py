@@ -413,41 +413,21 @@ def test_coverage_of_chosen_units_and_its_errors(tmp_path):
 # --- the image, built for real -----------------------------------------------------------------
 
 
-def _context(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
 @pytest.mark.docker
 def test_the_recipe_builds_an_image_whose_tests_run_offline(docker_client, base_image, tmp_path):
     """The recipe after a header like the env image's: the toolchain installed, tests run with no
     network, and the build cache holds no compiled package of the repository's own."""
-    from harnesses.images.build import host_ca_bundle
+    from harnesses.images.build import _build_context, host_ca_bundle, resolve_snapshot
 
     repo = write_module(tmp_path / "repo", PASSING_FILES)
     made = image.recipe(sorted(PASSING_FILES), PASSING_FILES.get)
-    repo_tar = io.BytesIO()
-    subprocess.run(["git", "archive", "-o", str(tmp_path / "repo.tar"), "HEAD"], cwd=repo, check=True)
-    repo_tar.write((tmp_path / "repo.tar").read_bytes())
-    files = {"repo.tar": repo_tar.getvalue(), **made.files}
-    ca = host_ca_bundle()
-    ca_env = ""
-    if ca is not None:
-        files["gskill/host-ca.crt"] = ca.read_bytes()
-        ca_env = "ENV SSL_CERT_FILE=/opt/gskill/host-ca.crt"
-    files["Dockerfile"] = (
-        f"FROM {base_image}\nCOPY gskill/ /opt/gskill/\n{ca_env}\nADD repo.tar /repo/\nWORKDIR /repo\n"
-        "RUN git init -q && git add -A && git -c user.name=g -c user.email=g@g commit -qm snapshot\n" + made.steps
-    ).encode()
+    # The env image's own Dockerfile and context around the recipe (toolchain layers first).
+    snapshot = resolve_snapshot(repo, None, tmp_path / "cache")
+    context = _build_context(snapshot, made, base_image, host_ca_bundle())
     tag = "gskill-test/go-recipe:latest"
     try:
         for event in docker_client.api.build(
-            fileobj=io.BytesIO(_context(files)), custom_context=True, tag=tag, rm=True, forcerm=True, decode=True
+            fileobj=io.BytesIO(context), custom_context=True, tag=tag, rm=True, forcerm=True, decode=True
         ):
             assert "error" not in event, event["error"]
         script = (
