@@ -24,7 +24,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from gskill.config import load_settings  # noqa: E402
-from harnesses.images.build import build_env_image, host_ca_bundle, resolve_snapshot  # noqa: E402
+from harnesses.images.build import configured_env_image, resolve_snapshot  # noqa: E402
 from harnesses.sandbox import DockerSandbox, LocalSandbox, docker_client  # noqa: E402
 from benchmarks.host import host_environment  # noqa: E402
 from languages import profile_named  # noqa: E402
@@ -98,14 +98,7 @@ def main() -> None:
         repo = args.repo.resolve() if args.repo else generated_repo(root)
         snapshot = resolve_snapshot(repo, None, settings.cache_dir)
         with console.status("building / reusing the env image"):
-            env = build_env_image(
-                client,
-                snapshot,
-                base_image=settings.base_image,
-                base_image_fallback=settings.base_image_fallback,
-                cache_dir=settings.cache_dir,
-                ca_bundle=host_ca_bundle(settings.ca_bundle),
-            )
+            env = configured_env_image(client, snapshot, settings)
         with console.status("installing the repo on the host"):
             host = host_environment(snapshot, profile_named("python"), root)
 

@@ -167,7 +167,7 @@ def env_build(
     ),
 ) -> None:
     """Build (or reuse) the environment image of REPO at a commit; its test suite must collect."""
-    from harnesses.images.build import build_env_image, host_ca_bundle, resolve_snapshot
+    from harnesses.images.build import configured_env_image, resolve_snapshot
 
     cfg = settings()
     snapshot = resolve_snapshot(repo, commit, cfg.cache_dir)
@@ -181,18 +181,7 @@ def env_build(
             else:
                 status.update(f"building env image for {snapshot.name}: {line.strip()[:100]}")
 
-        env = build_env_image(
-            client,
-            snapshot,
-            base_image=cfg.base_image,
-            base_image_fallback=cfg.base_image_fallback,
-            cache_dir=cfg.cache_dir,
-            ca_bundle=host_ca_bundle(cfg.ca_bundle),
-            timeout_s=cfg.env_build_timeout_s,
-            rebuild=rebuild,
-            language=language,
-            log=log,
-        )
+        env = configured_env_image(client, snapshot, cfg, language=language, rebuild=rebuild, log=log)
     elapsed = time.monotonic() - began
     if env.reused:
         out.print(f"reusing existing image {env.image} ({elapsed:.2f}s)")

@@ -79,7 +79,7 @@ def _hidden(shown: str, graded: str | None, names: set[str]) -> str | None:
     return None
 
 
-def _sections(patch: str) -> dict[str, str]:
+def patch_sections(patch: str) -> dict[str, str]:
     """A git diff, per file (by the `b/` path of its `diff --git` line)."""
     sections: dict[str, str] = {}
     for part in re.split(r"(?m)^(?=diff --git )", patch):
@@ -104,7 +104,7 @@ def hidden_test_patch(
     for test_id in fail_to_pass:
         path, qualname = _qualname(test_id)
         per_file[path].add(qualname)
-    sections, visible = _sections(base_patch), []
+    sections, visible = patch_sections(base_patch), []
     changes: dict[str, tuple[str | None, str | None]] = {}
     for path, names in sorted(per_file.items()):
         graded, before = read_file(path), shown(path)

@@ -23,7 +23,7 @@ from languages import profile_named
 from languages.base import Profile
 from swesmith.baseline import collection_costs, snapshot_baseline
 from swesmith.model_access import ModelAccess
-from swesmith.snapshot import open_sandboxes, snapshot_code_files, snapshot_env_image
+from swesmith.snapshot import open_sandboxes, snapshot_code_files
 from swesmith.sources import candidate_sources
 from swesmith.split import assign_splits, dedupe, shortfall
 from swesmith.store import MiningStore
@@ -109,7 +109,7 @@ class MiningRun:
 def mine(
     repo: str, options: MineOptions, settings: Settings, progress: Progress = lambda *a: None, log=print
 ) -> MiningReport:
-    from harnesses.images.build import resolve_snapshot, snapshot_language
+    from harnesses.images.build import configured_env_image, resolve_snapshot, snapshot_language
 
     began = time.monotonic()
     unknown = set(options.strategies) - set(STRATEGY_CHOICES)
@@ -140,7 +140,7 @@ def mine(
         except SandboxError as exc:
             raise GskillError(f"{exc}; use --sandbox local or start Docker") from None
         progress("env image", 0, 1)
-        env = snapshot_env_image(client, snapshot, settings, language)
+        env = configured_env_image(client, snapshot, settings, language=language)
         if not env.collects:
             raise GskillError(f"the test suite does not collect in {env.image}; see `gskill env build {repo}`")
         image = env.image

@@ -566,7 +566,7 @@ def mutations_of(source: str, qualname: str, kinds: Iterable[str] = MUTATION_KIN
     return found
 
 
-def _pick(mutator: _Mutator, rng: random.Random, count: int) -> list[Mutation]:
+def pick_mutations(mutator: _Mutator, rng: random.Random, count: int) -> list[Mutation]:
     """Up to `count` distinct mutations, one kind at a time in a random kind order, so two picks
     from a function with several kinds are of two different kinds."""
     pools: dict[str, list[_Proposal]] = {}
@@ -621,7 +621,7 @@ def procedural_candidates(
         if source is None or is_test_file(path) or qualname.rsplit(".", 1)[-1] in COSMETIC_FUNCTIONS:
             continue
         rng = random.Random(f"{seed}:{path}:{qualname}")
-        for mutation in _pick(_Mutator(source, qualname), rng, per_function):
+        for mutation in pick_mutations(_Mutator(source, qualname), rng, per_function):
             if max_candidates is not None and emitted >= max_candidates:
                 return
             entity = f"{path}::{qualname}"

@@ -25,7 +25,7 @@ import tarfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import docker
 import git
@@ -33,6 +33,9 @@ import git
 from gskill.errors import GskillError
 from languages import detect_language, profile_named
 from languages.base import ImageRecipe
+
+if TYPE_CHECKING:
+    from gskill.schema import Settings
 
 BUILDER_VERSION = "1"
 _CA_CANDIDATES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem")
@@ -335,4 +338,29 @@ def build_env_image(
     record_path.write_text(json.dumps(report, indent=2, sort_keys=True))
     return EnvImage(
         name, snapshot.name, snapshot.commit, False, time.monotonic() - began, report.get("collected", 0), report
+    )
+
+
+def configured_env_image(
+    client: docker.DockerClient,
+    snapshot: RepoSnapshot,
+    settings: "Settings",
+    *,
+    language: str | None = None,
+    rebuild: bool = False,
+    log: Callable[[str], None] = lambda line: None,
+) -> EnvImage:
+    """`build_env_image` with what `Settings` configures: base image (and fallback), cache, CA bundle,
+    build timeout. The one call mining, `gskill env build` and the benchmarks make."""
+    return build_env_image(
+        client,
+        snapshot,
+        base_image=settings.base_image,
+        base_image_fallback=settings.base_image_fallback,
+        cache_dir=settings.cache_dir,
+        ca_bundle=host_ca_bundle(settings.ca_bundle),
+        timeout_s=settings.env_build_timeout_s,
+        rebuild=rebuild,
+        language=language,
+        log=log,
     )

@@ -11,7 +11,6 @@ functions, and other test files of the package may share them.
 from __future__ import annotations
 
 import posixpath
-import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
@@ -19,7 +18,7 @@ from tree_sitter import Node
 
 from languages.base import Reader
 from languages.golang.source import lines_of, module_path, package_names, parse
-from swesmith.hide import VisibleTests, _sections
+from swesmith.hide import VisibleTests, patch_sections
 from swesmith.patches import make_patch
 
 
@@ -168,7 +167,7 @@ def hidden_test_patch(
             visible.append(test_id)
         else:
             per_folder[folder][name].append(test_id)
-    sections = _sections(base_patch)
+    sections = patch_sections(base_patch)
     changes: dict[str, tuple[str | None, str | None]] = {}
     for folder, tests in sorted(per_folder.items()):
         defined: dict[str, set[str]] = {}

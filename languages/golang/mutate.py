@@ -27,7 +27,7 @@ from gskill.schema import Strategy
 from languages.golang.source import function_nodes, is_test_file, package_names, parse
 from swesmith.candidate import Candidate
 from swesmith.patches import make_patch
-from swesmith.procedural import Mutation, _pick
+from swesmith.procedural import Mutation, pick_mutations
 
 MUTATION_KINDS: tuple[str, ...] = (
     "negate_condition",
@@ -449,7 +449,7 @@ def _parsed(text: str) -> Tree:
 
 
 class _Mutator:
-    """The proposals for one function, realized (checked) lazily: `swesmith.procedural._pick`'s
+    """The proposals for one function, realized (checked) lazily: `swesmith.procedural.pick_mutations`'s
     interface (`proposals`, `realize`)."""
 
     def __init__(self, text: str, qualname: str, kinds: Iterable[str] = MUTATION_KINDS) -> None:
@@ -522,7 +522,7 @@ def procedural_candidates(
         if text is None or is_test_file(path) or (receiver and method in COSMETIC_METHODS):
             continue
         rng = random.Random(f"{seed}:{path}:{qualname}")
-        for mutation in _pick(_Mutator(text, qualname), rng, per_function):
+        for mutation in pick_mutations(_Mutator(text, qualname), rng, per_function):
             entity = f"{path}::{qualname}"
             yield Candidate(
                 strategy=Strategy.PROCEDURAL,
