@@ -62,8 +62,11 @@ class TestRunLog:
 class TestSpec:
     """How a language's tests are run and read.
 
-    `command(selection, purpose)` is the shell command that runs `selection` (units and/or test ids;
-    empty = the whole suite) in the repository's root. `purpose` is one of:
+    `command(selection, purpose, limit_s)` is the shell command that runs `selection` (units and/or
+    test ids; empty = the whole suite) in the repository's root. `limit_s`, when not None, is how
+    long the tests themselves may run (their build excluded): a runner that can stop a stalled test
+    on its own (`go test -timeout`) is given it, so a bug that hangs a test is rejected within
+    seconds and not at the run's outer timeout, and says so through `stalled`. `purpose` is one of:
     - "baseline": the snapshot's suite, with per-unit durations where the runner gives them;
     - "first": the first run of a bug state (failure messages kept for the problem statement);
     - "repeat": a repeat run, only outcomes needed;
@@ -71,9 +74,11 @@ class TestSpec:
     """
 
     name: str
-    command: Callable[[tuple[str, ...], str], str]
+    command: Callable[[tuple[str, ...], str, float | None], str]
     parse: Callable[[str], dict[str, str]]  # log -> {test id: outcome}
     ran: Callable[[TestRunLog], bool]  # the suite actually ran (not a usage error, not a crash)
+    # The runner stopped a test at `limit_s` (the output shows it): the run counts as timed out.
+    stalled: Callable[[str], bool] = lambda output: False
     env: Mapping[str, str] = field(default_factory=dict)
     # Units that failed before any test could run: a module that does not import, a package that
     # does not build. Where `broken_unit_fails_tests`, their tests count as failed (pytest: a module

@@ -65,8 +65,9 @@ _RAN_EXIT_CODES = {0, 1, 2, 5}
 _ERROR_LINE = re.compile(r"^E\s{3}(.*)$")
 
 
-def pytest_command(selection: tuple[str, ...], purpose: str = "repeat") -> str:
-    """The pytest command line for test files and/or node ids (empty = the whole suite)."""
+def pytest_command(selection: tuple[str, ...], purpose: str = "repeat", limit_s: float | None = None) -> str:
+    """The pytest command line for test files and/or node ids (empty = the whole suite). No limit of
+    its own: pytest has none without a plugin, so the run's outer timeout stops a hang."""
     return " ".join([_BASES[purpose], *(shlex.quote(entry) for entry in selection)])
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import zip_longest
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
@@ -47,10 +47,11 @@ def candidate_sources(
     sources: list[Iterable[Candidate]] = []
     empty: dict[str, str] = {}
     walk_strategies = [name for name in HISTORY_STRATEGIES if name in options.strategies]
+    mirrored: list[Candidate] = []
+    historical: list[Candidate] = []
     if walk_strategies:
         progress("history", 0, None)
         mirrored, historical = walked_history(run, walk_strategies, rejected, history_counts)
-        sources.extend(found for found in (mirrored, historical) if found)
         for name, found in (("commit-mirror", mirrored), ("commit-historical", historical)):
             if name in options.strategies and not found:
                 empty[name] = history_empty_reason(name, rejected)
@@ -59,6 +60,8 @@ def candidate_sources(
         progress("coverage", 0, 1)
         coverage_map, coverage_failure = covered_functions(run, sandbox, baseline)
         progress("coverage", 1, 1)
+        mirrored = [narrowed_to_covering(candidate, coverage_map, baseline, options) for candidate in mirrored]
+        sources.extend(found for found in (mirrored, historical) if found)
         targets = ranked_targets(files, coverage_map, history_counts)
         tests_for = covering_selector(coverage_map, collect_seconds, baseline, options)
         if coverage_failure:
@@ -85,6 +88,8 @@ def candidate_sources(
                 test_files_for=tests_for,
             )
             sources.append(noting_empty(rewrites, "llm-rewrite", why, empty))
+    else:
+        sources.extend(found for found in (mirrored, historical) if found)
     return CandidateSources(interleave(*sources), empty, rejected)
 
 
@@ -218,6 +223,35 @@ def ranked_targets(
     targets = [key for key in coverage if key[0] in files]
     targets.sort(key=lambda key: (-history_counts.get(key, 0), key))
     return targets
+
+
+def narrowed_to_covering(
+    candidate: Candidate, coverage: dict[tuple[str, str], set[str]], baseline: Baseline, options: MineOptions
+) -> Candidate:
+    """A commit-mirror candidate whose slow test units are cut down to the tests that execute its
+    reverted functions (the commit's own new test among them, where it passes at the snapshot).
+
+    A mirror selects the commit's whole test units; a big Go package such as bleve's root costs
+    most of a minute per run, its tests that execute the functions a few seconds. A unit quicker
+    than `whole_file_seconds` stays whole (a broader P2P for free), and so does a slow unit none of
+    whose tests execute the functions (coverage missed them: no guess).
+    """
+    covering: set[str] = set()
+    for entity in candidate.entities:
+        path, _, qualname = entity.partition("::")
+        covering |= coverage.get((path, qualname), set())
+    selection: list[str] = []
+    for unit in candidate.test_files:
+        nodes = sorted(test for test in covering if test.split("::", 1)[0] == unit)
+        if "::" in unit or not nodes or baseline.run_seconds.get(unit, 0.0) <= options.whole_file_seconds:
+            selection.append(unit)
+            continue
+        if len(nodes) > options.max_covering_tests:
+            nodes = random.Random(f"{options.seed}:{candidate.group}:{unit}").sample(nodes, options.max_covering_tests)
+        selection.extend(nodes)
+    if selection == list(candidate.test_files):
+        return candidate
+    return replace(candidate, test_files=tuple(sorted(selection)))
 
 
 def covering_selector(

@@ -56,15 +56,17 @@ def run_tests(
     purpose: str,
     prefix: str = "",
     finish: bool = False,
+    limit_s: float | None = None,
 ) -> TestRun:
     """One test run of `selection` (units and/or test ids; empty = the whole suite); `prefix` is shell
     run first in the same exec (one round trip for apply + run); `finish`: the gold patch is taken and
-    the tree reset after the run, in the same exec too. The one place a test run happens."""
+    the tree reset after the run, in the same exec too; `limit_s`: what the tests themselves may take,
+    for a runner that stops a stalled test on its own. The one place a test run happens."""
     missing = {path: text for path, text in spec.support_files.items() if path not in _written(sandbox)}
     if missing:  # once per sandbox: /tmp survives reset()
         sandbox.write_files(missing)
         _written(sandbox).update(missing)
-    command = spec.command(selection, purpose)
+    command = spec.command(selection, purpose, limit_s)
     marker = f"gskill-gold-{uuid.uuid4().hex}"
     if finish:  # the test command's output, the marker, the gold patch, the marker again once reset
         command = (
@@ -74,12 +76,13 @@ def run_tests(
     result = sandbox.exec(prefix + command, timeout=timeout, env=dict(spec.env))
     output, found, after = result.output.partition(f"\n{marker}\n")
     reset_done = finish and result.output.endswith(marker)
-    log = TestRunLog(output, result.exit_code, result.timed_out)
+    timed_out = result.timed_out or spec.stalled(output)
+    log = TestRunLog(output, result.exit_code, timed_out)
     return TestRun(
         spec.parse(output),
         result.exit_code,
         result.duration_s,
-        result.timed_out,
+        timed_out,
         spec.ran(log),
         output,
         spec.broken_units(output),
@@ -256,6 +259,7 @@ def _repeat(
     stop=lambda run: False,
     patch: str = "",
     finish: bool = False,
+    limit_s: float | None = None,
 ) -> tuple[list[TestRun], str]:
     """Up to `runs` runs, `patch` applied (and the language's build check run) in the first one's
     exec, the gold patch taken and the tree reset in the last one's if `finish`; (runs, "") or
@@ -275,6 +279,7 @@ def _repeat(
             "first" if attempt == 0 else "repeat",
             prefix * (attempt == 0),
             finish=finish and attempt == runs - 1,
+            limit_s=limit_s,
         )
         if attempt == 0 and patch and run.exit_code == PATCH_FAILED and not run.ran:
             return [], "patch_does_not_apply"
@@ -290,8 +295,17 @@ def _repeat(
     return done, ""
 
 
-def validate(sandbox: Sandbox, candidate: Candidate, baseline: Baseline, *, timeout: float, runs: int = 2) -> Verdict:
+def validate(
+    sandbox: Sandbox,
+    candidate: Candidate,
+    baseline: Baseline,
+    *,
+    timeout: float,
+    runs: int = 2,
+    limit_s: float | None = None,
+) -> Verdict:
     """Apply, run the candidate's tests `runs` times, decide F2P/P2P, reset. Never leaves the tree dirty.
+    `timeout` bounds each run's exec (build included); `limit_s`, the tests alone, where the runner can.
 
     The fixed state is the snapshot (its results: `baseline`), unless the candidate carries its own
     gold patch (commit-historical): then the fixed state is bug state + gold, run `runs` times here.
@@ -328,6 +342,7 @@ def validate(sandbox: Sandbox, candidate: Candidate, baseline: Baseline, *, time
             stop=nothing_broke,
             patch=candidate.bug_patch,
             finish=not own_gold,
+            limit_s=limit_s,
         )
         clean = any(run.reset for run in bug_runs)
         if why:
@@ -338,7 +353,9 @@ def validate(sandbox: Sandbox, candidate: Candidate, baseline: Baseline, *, time
         failure_output = first.output
         fixed_runs = []
         if own_gold:
-            fixed_runs, why = _repeat(sandbox, spec, candidate.test_files, timeout, runs, patch=own_gold, finish=True)
+            fixed_runs, why = _repeat(
+                sandbox, spec, candidate.test_files, timeout, runs, patch=own_gold, finish=True, limit_s=limit_s
+            )
             clean = any(run.reset for run in fixed_runs)
             if why == "patch_does_not_apply":
                 return rejected("gold_does_not_apply")

@@ -244,6 +244,31 @@ def test_command_groups_packages_by_filter():
     assert gotest.command(("m/a", "m/a::TestX"), "grade") == f"{gotest.GO_TEST} m/a"
 
 
+def test_a_limit_becomes_each_test_binarys_own_timeout():
+    assert "-timeout 30m" in gotest.command(("m/a",), "first")
+    limited = gotest.command(("m/a::TestX", "m/b"), "first", 12.2)
+    assert limited.count("-timeout 13s") == 2 and "30m" not in limited
+
+
+@needs_go
+def test_a_hanging_test_is_stopped_by_go_and_the_run_counts_as_timed_out(tmp_path):
+    from harnesses.sandbox.local_backend import LocalSandbox
+    from swesmith.validate import run_tests
+
+    hangs = {
+        "go.mod": "module example.com/hang\n\ngo 1.22\n",
+        "hang_test.go": 'package hang\n\nimport "testing"\n\nfunc TestQuick(t *testing.T) {}\n\n'
+        "func TestHangs(t *testing.T) { select {} }\n",
+    }
+    root = write_module(tmp_path / "hang", hangs)
+    assert not gotest.stalled(go_test(root, ("example.com/hang::TestQuick",)).output)
+    with LocalSandbox.start(root, env=HOST_GO_ENV) as sandbox:
+        run = run_tests(sandbox, gotest.TEST_SPEC, ("example.com/hang",), timeout=300, purpose="first", limit_s=1)
+    assert run.timed_out and not run.ran and gotest.stalled(run.output)
+    assert run.duration_s < 60  # Go stopped it, not our 300 s
+    assert gotest.parse(run.output)["example.com/hang::TestHangs"] == FAILED
+
+
 @needs_go
 def test_ran_is_false_for_a_usage_error_or_our_timeout(module):
     usage = subprocess.run(

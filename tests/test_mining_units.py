@@ -251,6 +251,41 @@ def test_procedural_tests_come_from_the_few_files_holding_most_covering_tests():
     assert baseline.estimate_seconds((), collect) == 12.0
 
 
+def test_a_mirror_runs_only_the_covering_tests_of_its_slow_units():
+    from gskill.schema import Strategy
+    from swesmith.candidate import Candidate
+    from swesmith.pipeline import MineOptions
+    from swesmith.sources import narrowed_to_covering
+    from swesmith.validate import Baseline
+
+    covering = {"m/slow::TestNew", "m/slow::TestOld", "m/quick::TestA", "m/other::TestB"}
+    coverage = {("core/core.go", "Parse"): covering, ("core/core.go", "Other"): {"m/slow::TestUnrelated"}}
+    baseline = Baseline(
+        passing=covering | {"m/slow::TestUnrelated", "m/lost::TestC"},
+        flaky=set(),
+        duration_s=90.0,
+        run_seconds={"m/slow": 40.0, "m/quick": 0.5, "m/lost": 30.0},
+    )
+    mirror = Candidate(
+        strategy=Strategy.COMMIT_MIRROR,
+        group="abc",
+        bug_patch="diff",
+        test_files=("m/lost", "m/quick", "m/slow"),
+        entities=("core/core.go::Parse",),
+    )
+    options = MineOptions(out=None)
+    narrowed = narrowed_to_covering(mirror, coverage, baseline, options)
+    # slow: only the tests executing Parse; quick: whole; lost (no test of it executes Parse): whole;
+    # m/other is not one of the commit's units: not added.
+    assert narrowed.test_files == ("m/lost", "m/quick", "m/slow::TestNew", "m/slow::TestOld")
+    assert narrowed.key != mirror.key and narrowed.bug_patch == mirror.bug_patch
+    # Nothing slow: the candidate itself, its cache key unchanged.
+    quick = Candidate(Strategy.COMMIT_MIRROR, "abc", "diff", ("m/quick",), entities=mirror.entities)
+    assert narrowed_to_covering(quick, coverage, baseline, options) is quick
+    few = MineOptions(out=None, max_covering_tests=1)
+    assert len(narrowed_to_covering(mirror, coverage, baseline, few).test_files) == 3
+
+
 def test_baseline_reads_per_file_times_from_the_durations_table():
     from languages.python import file_seconds
 

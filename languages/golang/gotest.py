@@ -10,6 +10,7 @@ line (its binary panicked or timed out) is silently absent instead of failed.
 from __future__ import annotations
 
 import json
+import math
 import re
 import shlex
 from typing import Iterator
@@ -17,9 +18,11 @@ from typing import Iterator
 from languages.base import FAILED, PASSED, SKIPPED, TestRunLog, TestSpec
 
 
-# Go's own per-binary limit (default 10 min) would cut a long package short; the caller enforces the
-# real budget of a run.
+# Go's own per-binary limit (default 10 min) would cut a long package short; without a `limit_s` the
+# caller enforces the real budget of a run.
 GO_TEST = "go test -json -count=1 -p 2 -timeout 30m"
+# What Go prints when -timeout stops a test binary (then its goroutines' stacks, and exit 2).
+_STALLED = re.compile(r"^panic: test timed out after ", re.MULTILINE)
 _OUTCOMES = {"pass": PASSED, "fail": FAILED, "skip": SKIPPED}
 _BROKEN_MARK = re.compile(r"\[(?:build|setup) failed\]")
 
@@ -42,11 +45,13 @@ def _package_and_test(entry: str) -> tuple[str, str]:
     return package, test.split("/", 1)[0]
 
 
-def command(selection: tuple[str, ...], purpose: str) -> str:
+def command(selection: tuple[str, ...], purpose: str, limit_s: float | None = None) -> str:
     """One `go test` per distinct -run filter (packages sharing a filter run together); one JSON stream;
-    exit status non-zero if any part failed. Every purpose runs the same way: the events carry it all."""
+    exit status non-zero if any part failed. Every purpose runs the same way: the events carry it all.
+    `limit_s` becomes each test binary's own -timeout: the clock starts once the binary is linked."""
+    go_test = GO_TEST if limit_s is None else GO_TEST.replace("-timeout 30m", f"-timeout {max(1, math.ceil(limit_s))}s")
     if not selection:
-        return f"{GO_TEST} ./..."
+        return f"{go_test} ./..."
     whole: list[str] = []
     tests: dict[str, set[str]] = {}
     for entry in selection:
@@ -63,7 +68,7 @@ def command(selection: tuple[str, ...], purpose: str) -> str:
             continue
         by_filter.setdefault(f"^({'|'.join(sorted(names))})$", []).append(package)
     parts = [
-        " ".join([GO_TEST, *(["-run", shlex.quote(run)] if run else []), *map(shlex.quote, packages)])
+        " ".join([go_test, *(["-run", shlex.quote(run)] if run else []), *map(shlex.quote, packages)])
         for run, packages in by_filter.items()
     ]
     if len(parts) == 1:
@@ -84,6 +89,11 @@ def parse(log: str) -> dict[str, str]:
         elif action in _OUTCOMES:
             status[test_id] = _OUTCOMES[action]
     return {test_id: outcome or FAILED for test_id, outcome in status.items()}
+
+
+def stalled(log: str) -> bool:
+    """A test binary was stopped by its -timeout: the run hung, whatever its events say."""
+    return any(_STALLED.search(event.get("Output", "")) for event in _events(log) if event.get("Action") == "output")
 
 
 def broken_units(log: str) -> tuple[str, ...]:
@@ -130,12 +140,17 @@ def unit_seconds(log: str) -> dict[str, float]:
     return seconds
 
 
-# Do the packages whose files changed still build, tests and go test's vet checks included? `-exec
-# true` links the test binaries without running them (a TestMain may be costly). Exit 0 = they do.
+# Do the packages whose files changed still build, tests and go test's vet checks included? `go vet`
+# type-checks a package with its _test.go files without linking a test binary (bleve's root package:
+# 2-3 s, against 8 s to link it, and the test run links it anyway); any type error fails it (an
+# unused variable or import too). The analyzers are go test's own subset less `directive` and `tests`,
+# which read only directives and test signatures (never what a mutation writes; go test runs `tests`
+# only since Go 1.24).
+GO_TEST_VET = "-atomic -bool -buildtags -errorsas -ifaceassert -nilfunc -printf -stringintconv"
 BUILD_CHECK = (
     "dirs=$(git diff --name-only HEAD -- '*.go' | xargs -r -n1 dirname | sort -u | sed 's|^|./|'); "
     '[ -z "$dirs" ] && exit 0; '
-    "go test -count=1 -run '^$' -exec true $dirs"
+    f"go vet {GO_TEST_VET} $dirs"
 )
 
 
@@ -211,6 +226,7 @@ TEST_SPEC = TestSpec(
     command=command,
     parse=parse,
     ran=ran,
+    stalled=stalled,
     # The image pins the toolchain go.mod asks for; never let the go command fetch another.
     env={"GOTOOLCHAIN": "local"},
     broken_units=broken_units,
