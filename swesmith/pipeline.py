@@ -161,7 +161,9 @@ def mine(
             raise GskillError("no test passes on the snapshot: nothing to mine")
         collect_seconds = collection_costs(run, boxes[0], baseline)
         found = candidate_sources(run, boxes[0], baseline, collect_seconds)
-        results = ValidationPool(run, boxes, baseline, collect_seconds, target).verdicts(found.candidates, report)
+        results = ValidationPool(run, boxes, baseline, collect_seconds, target).verdicts(
+            found.candidates, report, found.rejected
+        )
     finally:
         for box in boxes:
             box.stop()

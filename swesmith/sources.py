@@ -306,9 +306,25 @@ def procedural_source(
     per_function = options.per_function
     if targets and len(targets) * per_function < 3 * wanted:
         per_function = min(10, max(per_function, -(-3 * wanted // len(targets))))
-    return profile.procedural_candidates(
-        sources, targets, seed=options.seed, per_function=per_function, test_files_for=tests_for
+    return spread_by_function(
+        profile.procedural_candidates(
+            sources, targets, seed=options.seed, per_function=per_function, test_files_for=tests_for
+        )
     )
+
+
+def spread_by_function(candidates: Iterable[Candidate], window: int = 8) -> Iterator[Candidate]:
+    """The candidates of each `window` functions (groups) in turns, one of each group per turn, where
+    the source gives a function's mutations back to back. Validation then knows how the first
+    mutation of a function went (it hung) before drawing the next, and the first turn spans more
+    functions."""
+    block: dict[str, list[Candidate]] = {}
+    for candidate in candidates:
+        if candidate.group not in block and len(block) >= window:
+            yield from (c for turn in zip_longest(*block.values()) for c in turn if c is not None)
+            block = {}
+        block.setdefault(candidate.group, []).append(candidate)
+    yield from (c for turn in zip_longest(*block.values()) for c in turn if c is not None)
 
 
 def interleave(*sources: Iterable[Candidate]) -> Iterator[Candidate]:

@@ -1,7 +1,9 @@
 """The validation stage: candidates validated in parallel, one long-lived sandbox per worker.
 
 Reads the candidate stream lazily, in its order, a few ahead of the free sandboxes, and stops drawing
-once `target` distinct bugs validated (`None`: every candidate). Reads the store's verdicts (a
+once `target` distinct bugs validated (`None`: every candidate). A made-up bug (procedural,
+llm-rewrite) in a function whose earlier made-up bug hung its tests is skipped, not run: mutations of
+a goroutine loop or a retry hang as a rule, and each costs the run's whole time limit. Reads the store's verdicts (a
 candidate validated before is not run again) and writes each new verdict to it as it arrives, so an
 interrupted run resumes. Writes the report's `candidates` (drawn, per strategy) and `cached` counts.
 """
@@ -10,10 +12,12 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import replace
 from typing import TYPE_CHECKING, Iterable, Iterator
 
+from gskill.schema import Strategy
 from swesmith.candidate import Candidate
 from swesmith.hide import VisibleTests
 from swesmith.tasks import git_reader, task_test_patch
@@ -21,6 +25,10 @@ from swesmith.validate import Baseline, Verdict, hidden_view_builds, validate
 
 if TYPE_CHECKING:
     from swesmith.pipeline import MiningReport, MiningRun
+
+
+# Strategies that make many bugs per function (history's bugs are each their own).
+MADE_UP = frozenset({Strategy.PROCEDURAL, Strategy.LLM_REWRITE})
 
 
 class ValidationPool:
@@ -43,9 +51,13 @@ class ValidationPool:
         self.results: list[tuple[Candidate, Verdict]] = []
         self.seen_keys: set[str] = set()
         self.distinct_bugs: set[str] = set()  # validated bug patches: what dedupe will keep
+        self.hung_functions: set[str] = set()  # "path::qualname" of made-up bugs rejected as timeouts
 
-    def verdicts(self, candidates: Iterable[Candidate], report: MiningReport) -> list[tuple[Candidate, Verdict]]:
-        """Every verdict, cached or new, in the order it was known."""
+    def verdicts(
+        self, candidates: Iterable[Candidate], report: MiningReport, rejected: Counter
+    ) -> list[tuple[Candidate, Verdict]]:
+        """Every verdict, cached or new, in the order it was known; skipped candidates counted in
+        `rejected` ("strategy:function_hung_before")."""
         self.progress("validate", 0, self.target)
         with ThreadPoolExecutor(max_workers=len(self.boxes)) as pool:
             fresh = self.fresh_candidates(candidates, report)
@@ -63,6 +75,9 @@ class ValidationPool:
                 finished, running = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
                     candidate, verdict = future.result()
+                    if verdict is None:  # skipped, not validated: nothing to store
+                        rejected[f"{candidate.strategy.value}:function_hung_before"] += 1
+                        continue
                     self.store.put(candidate, verdict)
                     self.record(candidate, verdict)
                     self.progress("validate", len(self.distinct_bugs), self.target)
@@ -89,13 +104,26 @@ class ValidationPool:
         self.results.append((candidate, verdict))
         if verdict.ok:
             self.distinct_bugs.add(candidate.bug_patch)
+        if verdict.reason == "timeout" and candidate.strategy in MADE_UP:
+            self.hung_functions.update(candidate.entities)
+
+    def hung_before(self, candidate: Candidate) -> bool:
+        return (
+            candidate.strategy in MADE_UP
+            and bool(candidate.entities)
+            and set(candidate.entities) <= self.hung_functions
+        )
 
     def enough(self) -> bool:
         return self.target is not None and len(self.distinct_bugs) >= self.target
 
-    def validate_one(self, candidate: Candidate) -> tuple[Candidate, Verdict]:
+    def validate_one(self, candidate: Candidate) -> tuple[Candidate, Verdict | None]:
+        """(candidate, its verdict), or (candidate, None) if skipped: it was drawn before a sibling's
+        verdict said its function hangs, and a sandbox got free only after."""
         box = self.free.get()
         try:
+            if self.hung_before(candidate):
+                return candidate, None
             verdict = validate(
                 box,
                 candidate,

@@ -244,10 +244,45 @@ def test_command_groups_packages_by_filter():
     assert gotest.command(("m/a", "m/a::TestX"), "grade") == f"{gotest.GO_TEST} m/a"
 
 
-def test_a_limit_becomes_each_test_binarys_own_timeout():
-    assert "-timeout 30m" in gotest.command(("m/a",), "first")
-    limited = gotest.command(("m/a::TestX", "m/b"), "first", 12.2)
-    assert limited.count("-timeout 13s") == 2 and "30m" not in limited
+def test_a_validation_run_runs_test_binaries_with_the_limit_as_their_timeout():
+    assert "-timeout 30m" in gotest.command(("m/a",), "first") and gotest.RUN_BINARIES not in gotest.command(
+        ("m/a",), "first"
+    )
+    first = gotest.command(("m/a::TestX", "m/b"), "first", 12.2)
+    assert first == f"bash {gotest.RUN_BINARIES} build 13s '' m/b '^(TestX)$' m/a"
+    assert gotest.command(("m/a::TestX", "m/b"), "repeat", 12.2).startswith(f"bash {gotest.RUN_BINARIES} reuse 13s ")
+
+
+@needs_go
+def test_a_repeat_runs_the_binaries_the_first_run_linked(tmp_path):
+    from harnesses.sandbox.local_backend import LocalSandbox
+    from swesmith.validate import run_tests
+
+    root = write_module(tmp_path / "mod", FILES)
+    calc, shapes = f"{MODULE}/calc", f"{MODULE}/shapes"
+    selection = (f"{calc}::TestAdd", shapes)
+    with LocalSandbox.start(root, env=HOST_GO_ENV) as sandbox:
+        first = run_tests(sandbox, gotest.TEST_SPEC, selection, timeout=300, purpose="first", limit_s=30)
+        assert (
+            first.ran
+            and not first.broken_units
+            and first.status
+            == {
+                f"{calc}::TestAdd": PASSED,
+                f"{shapes}::TestSquare": PASSED,
+                f"{shapes}::TestPerimeter": PASSED,
+            }
+        )
+        assert gotest.unit_seconds(first.output).keys() >= {calc, shapes}
+        sandbox.write_file("calc/calc.go", FILES["calc/calc.go"].replace("return a + b", "return a - b"))
+        # The same binaries: the change is not seen (a repeat follows its first run on the same tree).
+        repeat = run_tests(sandbox, gotest.TEST_SPEC, selection, timeout=300, purpose="repeat", limit_s=30)
+        assert repeat.status == first.status and repeat.exit_code == 0
+        again = run_tests(sandbox, gotest.TEST_SPEC, selection, timeout=300, purpose="first", limit_s=30)
+        assert again.status[f"{calc}::TestAdd"] == FAILED and again.exit_code != 0
+        sandbox.write_file("calc/calc.go", FILES["calc/calc.go"].replace("return a + b", 'return "a"'))
+        broken = run_tests(sandbox, gotest.TEST_SPEC, selection, timeout=300, purpose="first", limit_s=30)
+        assert set(broken.broken_units) == {calc, shapes} and not broken.status  # shapes imports calc
 
 
 @needs_go

@@ -363,3 +363,59 @@ def test_a_run_of_a_few_tests_of_a_big_unit_is_estimated_by_those_tests():
     assert baseline.estimate_seconds(("m/pkg::TestA", "m/pkg::TestB"), collect) == 5.5
     assert baseline.estimate_seconds(("m/pkg",), collect) == 34.0
     assert baseline.estimate_seconds(("m/pkg::TestA", "m/pkg::TestC"), collect) == 34.0  # TestC's time unknown
+
+
+def test_mutations_of_a_function_are_spread_apart():
+    from gskill.schema import Strategy
+    from swesmith.candidate import Candidate
+    from swesmith.sources import spread_by_function
+
+    stream = [Candidate(Strategy.PROCEDURAL, group, f"{group}{n}") for group in "abc" for n in (1, 2)]
+    spread = [candidate.bug_patch for candidate in spread_by_function(stream, window=2)]
+    assert spread == ["a1", "b1", "a2", "b2", "c1", "c2"]
+
+
+def test_a_function_whose_mutation_hung_is_not_run_again(tmp_path, monkeypatch):
+    import subprocess
+    from collections import Counter
+    from types import SimpleNamespace
+
+    import swesmith.validation_pool as pool_module
+    from gskill.schema import Strategy
+    from swesmith.candidate import Candidate
+    from swesmith.pipeline import MineOptions, MiningReport
+    from swesmith.store import MiningStore
+    from swesmith.validate import Baseline, Verdict
+
+    subprocess.run(["git", "init", "-q", str(tmp_path / "repo")], check=True)
+    store = MiningStore(tmp_path / "cache.sqlite")
+    run = SimpleNamespace(
+        snapshot=SimpleNamespace(path=tmp_path / "repo"), store=store, options=MineOptions(out=None), progress=print
+    )
+    ran: list[str] = []
+
+    def fake_validate(box, candidate, baseline, **limits) -> Verdict:
+        ran.append(candidate.bug_patch)
+        return Verdict(False, "timeout" if candidate.bug_patch == "loop-1" else "no_f2p")
+
+    monkeypatch.setattr(pool_module, "validate", fake_validate)
+    baseline = Baseline(passing={"m::TestA"}, flaky=set(), duration_s=5.0, language="go")
+
+    def made_up(patch: str, entity: str, strategy=Strategy.PROCEDURAL) -> Candidate:
+        return Candidate(strategy, entity, patch, ("m::TestA",), entities=(entity,))
+
+    candidates = [
+        made_up("loop-1", "a.go::loop"),
+        made_up("other-1", "a.go::other"),
+        made_up("other-2", "a.go::other"),
+        made_up("loop-2", "a.go::loop"),  # drawn after loop-1's verdict: skipped
+        made_up("mirror", "a.go::loop", Strategy.COMMIT_MIRROR),  # a real bug of its own: run
+    ]
+    rejected: Counter = Counter()
+    report = MiningReport(repo="r", snapshot="s", image="i")
+    pool = pool_module.ValidationPool(run, [object()], baseline, {}, target=None)
+    results = pool.verdicts(candidates, report, rejected)
+    assert ran == ["loop-1", "other-1", "other-2", "mirror"]
+    assert rejected == Counter({"procedural:function_hung_before": 1})
+    assert [candidate.bug_patch for candidate, _ in results] == ran
+    assert store.verdict(made_up("loop-2", "a.go::loop").key) is None  # a skip is not a verdict

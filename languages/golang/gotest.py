@@ -45,13 +45,8 @@ def _package_and_test(entry: str) -> tuple[str, str]:
     return package, test.split("/", 1)[0]
 
 
-def command(selection: tuple[str, ...], purpose: str, limit_s: float | None = None) -> str:
-    """One `go test` per distinct -run filter (packages sharing a filter run together); one JSON stream;
-    exit status non-zero if any part failed. Every purpose runs the same way: the events carry it all.
-    `limit_s` becomes each test binary's own -timeout: the clock starts once the binary is linked."""
-    go_test = GO_TEST if limit_s is None else GO_TEST.replace("-timeout 30m", f"-timeout {max(1, math.ceil(limit_s))}s")
-    if not selection:
-        return f"{go_test} ./..."
+def _by_filter(selection: tuple[str, ...]) -> dict[str, list[str]]:
+    """-run filter ("" = the whole package) -> the packages that run with it."""
     whole: list[str] = []
     tests: dict[str, set[str]] = {}
     for entry in selection:
@@ -67,13 +62,65 @@ def command(selection: tuple[str, ...], purpose: str, limit_s: float | None = No
         if package in whole:
             continue
         by_filter.setdefault(f"^({'|'.join(sorted(names))})$", []).append(package)
+    return by_filter
+
+
+def command(selection: tuple[str, ...], purpose: str, limit_s: float | None = None) -> str:
+    """One `go test` per distinct -run filter (packages sharing a filter run together); one JSON stream;
+    exit status non-zero if any part failed. Every purpose runs the same way: the events carry it all.
+
+    A validation run (`limit_s` given) runs test binaries of its own instead (`RUN_BINARIES`): "first"
+    builds them, "repeat" runs the same binaries again — `go test` would link each anew, 5-10 s for a
+    big package. `limit_s` is each binary's -timeout: the clock starts once it is linked."""
+    if not selection:
+        return f"{GO_TEST} ./..."
+    by_filter = _by_filter(selection)
+    if limit_s is not None:
+        pairs = [
+            shlex.quote(item) for run, packages in by_filter.items() for package in packages for item in (run, package)
+        ]
+        mode = "reuse" if purpose == "repeat" else "build"
+        return f"bash {RUN_BINARIES} {mode} {max(1, math.ceil(limit_s))}s {' '.join(pairs)}"
     parts = [
-        " ".join([go_test, *(["-run", shlex.quote(run)] if run else []), *map(shlex.quote, packages)])
+        " ".join([GO_TEST, *(["-run", shlex.quote(run)] if run else []), *map(shlex.quote, packages)])
         for run, packages in by_filter.items()
     ]
     if len(parts) == 1:
         return parts[0]
     return "gskill_rc=0; " + " ".join(f"{part} || gskill_rc=$?;" for part in parts) + " exit $gskill_rc"
+
+
+RUN_BINARIES = "/tmp/gskill-gotest.sh"
+# MODE TIMEOUT [FILTER PACKAGE]...: "build" links each package's test binary (`go test -c`; one that
+# does not build is reported as test2json's FailedBuild event) and runs it; "reuse" runs the binaries
+# the last "build" linked, building only what is missing. Each binary runs in its package's folder,
+# through test2json, with the flags `go test -json` passes — the same events as `go test -json`.
+_RUN_BINARIES = r"""set -u
+mode=$1 timeout=$2; shift 2
+bin=/tmp/gskill-bin
+[ "$mode" = build ] && rm -rf "$bin"
+mkdir -p "$bin"
+module=$(go list -m 2>/dev/null)
+rc=0 n=0
+while [ $# -ge 2 ]; do
+    filter=$1 pkg=$2; shift 2; n=$((n + 1)); exe="$bin/$n.test"
+    if [ ! -x "$exe" ] || [ "$(cat "$exe.pkg" 2>/dev/null)" != "$pkg" ]; then
+        if ! go test -c -o "$exe" "$pkg" >&2; then
+            printf '{"Action":"fail","Package":"%s","FailedBuild":"%s"}\n' "$pkg" "$pkg"; rc=1; continue
+        fi
+        [ -x "$exe" ] || continue  # no test files: nothing to run (go test says so too)
+        printf %s "$pkg" > "$exe.pkg"
+    fi
+    case "$pkg" in
+        "$module") dir=. ;;
+        "$module"/*) dir="./${pkg#"$module"/}" ;;
+        *) dir=$(go list -f '{{.Dir}}' "$pkg") ;;
+    esac
+    (cd "$dir" && go tool test2json -t -p "$pkg" "$exe" -test.v=test2json -test.paniconexit0 -test.count=1 \
+        -test.timeout="$timeout" ${filter:+-test.run="$filter"}) || rc=1
+done
+exit $rc
+"""
 
 
 def parse(log: str) -> dict[str, str]:
@@ -234,6 +281,7 @@ TEST_SPEC = TestSpec(
     unit_seconds=unit_seconds,
     collect_command=lambda unit: f"go test -count=1 -run '^$' {shlex.quote(unit)}",
     build_check=BUILD_CHECK,
+    support_files={RUN_BINARIES: _RUN_BINARIES},
     # A mutation recompiles its package and the packages of the run that import it (the link of the
     # test binary is in each unit's measured collection time already).
     rebuild_s=30.0,
