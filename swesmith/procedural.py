@@ -566,9 +566,12 @@ def mutations_of(source: str, qualname: str, kinds: Iterable[str] = MUTATION_KIN
     return found
 
 
-def pick_mutations(mutator: _Mutator, rng: random.Random, count: int) -> list[Mutation]:
+def pick_mutations(
+    mutator: _Mutator, rng: random.Random, count: int, last: frozenset[str] = frozenset()
+) -> list[Mutation]:
     """Up to `count` distinct mutations, one kind at a time in a random kind order, so two picks
-    from a function with several kinds are of two different kinds."""
+    from a function with several kinds are of two different kinds; the kinds in `last` (those that
+    rarely break a test) after all the others."""
     pools: dict[str, list[_Proposal]] = {}
     for proposal in mutator.proposals:
         pools.setdefault(proposal.kind, []).append(proposal)
@@ -576,6 +579,7 @@ def pick_mutations(mutator: _Mutator, rng: random.Random, count: int) -> list[Mu
         rng.shuffle(pool)
     kinds = sorted(pools)
     rng.shuffle(kinds)
+    kinds.sort(key=lambda kind: kind in last)  # stable: the random order within each tier stays
     picked: list[Mutation] = []
     seen: set[str] = set()
     while len(picked) < count and any(pools.values()):

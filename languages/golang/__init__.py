@@ -28,7 +28,7 @@ class GoProfile(Profile):
     needs = "go.mod at the root; the toolchain go.mod asks for comes from the Go module proxy"
     limits = (
         "one module per repository (the root go.mod); cgo packages need their C libraries in the base image; "
-        "a validation relinks the package's test binary per run (about 20 s per candidate on bleve's big packages)"
+        "coverage attributes a line to its own package's tests only (no -coverpkg)"
     )
 
     test_spec = gotest.TEST_SPEC

@@ -39,6 +39,11 @@ MUTATION_KINDS: tuple[str, ...] = (
     "change_constant",
 )
 
+# Kinds tried after the others. Measured on blevesearch/bleve (two mining runs, 70 procedural
+# verdicts): none of 16 such mutations broke a covering test (an error path swallowed, an early
+# return or a constant the tests do not reach), against 19 tasks of 54 for the other kinds.
+LOW_YIELD_KINDS = frozenset({"swap_return_nil_err", "remove_early_return", "change_constant"})
+
 COSMETIC_METHODS = frozenset({"String", "Error", "GoString"})
 
 _COMPARE_SWAPS = {"<": "<=", "<=": "<", ">": ">=", ">=": ">", "==": "!=", "!=": "=="}
@@ -522,7 +527,7 @@ def procedural_candidates(
         if text is None or is_test_file(path) or (receiver and method in COSMETIC_METHODS):
             continue
         rng = random.Random(f"{seed}:{path}:{qualname}")
-        for mutation in pick_mutations(_Mutator(text, qualname), rng, per_function):
+        for mutation in pick_mutations(_Mutator(text, qualname), rng, per_function, last=LOW_YIELD_KINDS):
             entity = f"{path}::{qualname}"
             yield Candidate(
                 strategy=Strategy.PROCEDURAL,
