@@ -61,7 +61,6 @@ def candidate_sources(
         coverage_map, coverage_failure = covered_functions(run, sandbox, baseline)
         progress("coverage", 1, 1)
         mirrored = [narrowed_to_covering(candidate, coverage_map, baseline, options) for candidate in mirrored]
-        sources.extend(found for found in (mirrored, historical) if found)
         targets = ranked_targets(files, coverage_map, history_counts)
         tests_for = covering_selector(coverage_map, collect_seconds, baseline, options)
         if coverage_failure:
@@ -88,9 +87,8 @@ def candidate_sources(
                 test_files_for=tests_for,
             )
             sources.append(noting_empty(rewrites, "llm-rewrite", why, empty))
-    else:
-        sources.extend(found for found in (mirrored, historical) if found)
-    return CandidateSources(interleave(*sources), empty, rejected)
+    history = [found for found in (mirrored, historical) if found]
+    return CandidateSources(interleave(*history, *sources), empty, rejected)
 
 
 def walked_history(
@@ -321,10 +319,10 @@ def spread_by_function(candidates: Iterable[Candidate], window: int = 8) -> Iter
     block: dict[str, list[Candidate]] = {}
     for candidate in candidates:
         if candidate.group not in block and len(block) >= window:
-            yield from (c for turn in zip_longest(*block.values()) for c in turn if c is not None)
+            yield from interleave(*block.values())
             block = {}
         block.setdefault(candidate.group, []).append(candidate)
-    yield from (c for turn in zip_longest(*block.values()) for c in turn if c is not None)
+    yield from interleave(*block.values())
 
 
 def interleave(*sources: Iterable[Candidate]) -> Iterator[Candidate]:

@@ -3,9 +3,9 @@
 Reads the candidate stream lazily, in its order, a few ahead of the free sandboxes, and stops drawing
 once `target` distinct bugs validated (`None`: every candidate). A made-up bug (procedural,
 llm-rewrite) in a function whose earlier made-up bug hung its tests is skipped, not run: mutations of
-a goroutine loop or a retry hang as a rule, and each costs the run's whole time limit. Reads the store's verdicts (a
-candidate validated before is not run again) and writes each new verdict to it as it arrives, so an
-interrupted run resumes. Writes the report's `candidates` (drawn, per strategy) and `cached` counts.
+a goroutine loop or a retry hang as a rule, and each costs the run's whole time limit. Reads the
+store's verdicts (a candidate validated before is not run again) and writes each new verdict to it
+as it arrives, so an interrupted run resumes. Writes the report's `candidates` (drawn, per strategy) and `cached` counts.
 """
 
 from __future__ import annotations
