@@ -71,13 +71,18 @@ class TimedSandbox:
         self.write_files({path: content}, mode)
 
 
-def bare_runs(host: Host, spec, candidate, runs: int) -> list[float]:
-    """Seconds of each of the validation's test runs of `candidate` on the host: "first", then "repeat"s."""
+def bare_runs(host: Host, baseline: Baseline, candidate, runs: int) -> list[float]:
+    """Seconds of each of the validation's test runs of `candidate` on the host: "first", then
+    "repeat"s, with the test time limit mining gives them (Go then runs prebuilt test binaries)."""
+    spec, limit = baseline.spec, baseline.test_limit(candidate.test_files)
     patch = host.tree.parent / "candidate.diff"
     patch.write_text(candidate.bug_patch)
     host.run(f"git apply --whitespace=nowarn {patch}", check=True)
     try:
-        return [host.run(spec.command(candidate.test_files, "first" if run == 0 else "repeat")) for run in range(runs)]
+        return [
+            host.run(spec.command(candidate.test_files, "first" if run == 0 else "repeat", limit))
+            for run in range(runs)
+        ]
     finally:
         host.run("git checkout -q -- . && git clean -fdq", check=True)
 
@@ -90,13 +95,13 @@ def overhead_round(box: TimedSandbox, host: Host, baseline: Baseline, sample, ti
     for candidate, reason in sample:
         box.calls = []
         began = time.monotonic()
-        verdict = validate(box, candidate, baseline, timeout=timeout)
+        verdict = validate(box, candidate, baseline, timeout=timeout, limit_s=baseline.test_limit(candidate.test_files))
         elapsed = time.monotonic() - began
         if verdict.reason != reason:  # a flaky test: not the same runs any more
             changed += 1
             continue
         sandboxed += elapsed
-        runs = bare_runs(host, baseline.spec, candidate, 2 if reason == "ok" else 1)
+        runs = bare_runs(host, baseline, candidate, 2 if reason == "ok" else 1)
         bare += sum(runs)
         for index, seconds in enumerate(runs):
             calls["bare: first run" if index == 0 else "bare: repeat run"].append(seconds)

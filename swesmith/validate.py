@@ -157,6 +157,12 @@ class Baseline:
         seconds = spec.unit_seconds(first.output)
         return cls(passing, flaky, min(first.duration_s, second.duration_s), seconds, language, first.output)
 
+    def test_limit(self, selection: tuple[str, ...]) -> float:
+        """What the selected tests may take once built, for a runner that stops a stalled test itself
+        (a hang in Go's concurrency code is then rejected in seconds): four times their time on the
+        snapshot plus 5 s, never under 10 s — two workers share the cores that measured it alone."""
+        return max(10.0, 4 * self.estimate_seconds(selection, {}) + 5)
+
     def estimate_seconds(self, selection: tuple[str, ...], collect_seconds: dict[str, float]) -> float:
         """Expected bare time of one run of `selection`: each unit's collection (runner startup
         included) plus its tests' run time: the selected tests' own times where the runner reported

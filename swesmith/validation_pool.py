@@ -130,7 +130,7 @@ class ValidationPool:
                 self.baseline,
                 timeout=self.timeout_for(candidate),
                 runs=self.runs,
-                limit_s=self.test_limit_for(candidate),
+                limit_s=self.baseline.test_limit(candidate.test_files),
             )
             if verdict.ok and self.baseline.spec.build_check:
                 verdict = self.check_hidden_view(box, candidate, verdict)
@@ -159,12 +159,6 @@ class ValidationPool:
         if not test_patch or hidden_view_builds(box, self.baseline.spec, candidate.bug_patch, test_patch, timeout):
             return verdict
         return replace(verdict, ok=False, reason="hidden_view_does_not_build", logs=[])
-
-    def test_limit_for(self, candidate: Candidate) -> float:
-        """What the selected tests may take once built, for a runner that stops a stalled test itself
-        (a hang in Go's concurrency code is then rejected in seconds): four times their time on the
-        snapshot plus 5 s, never under 10 s — two workers share the cores that measured it alone."""
-        return max(10.0, 4 * self.baseline.estimate_seconds(candidate.test_files, {}) + 5)
 
     def timeout_for(self, candidate: Candidate) -> float:
         expected = self.baseline.estimate_seconds(candidate.test_files, self.collect_seconds)
