@@ -88,8 +88,10 @@ class TestSpec:
     unit_seconds: Callable[[str], dict[str, float]] = lambda output: {}  # from a "baseline" log
     # The command that loads one unit without running it (what a run costs before its tests), or None.
     collect_command: Callable[[str], str] | None = None
-    # Shell run after a candidate's patch is applied, before its tests: non-zero = the tree does not
-    # build (the candidate is rejected as "does_not_build" without a test run). "" = no check.
+    # Shell run on a candidate's patched tree before its second test run (its only one when runs=1):
+    # non-zero = the tree does not build or type-check (rejected as "does_not_build"). A candidate
+    # that breaks no test is rejected after one run without it; a tree that does not compile fails
+    # its first run's build, which the runner reports as broken units. "" = no check.
     build_check: str = ""
     # Seconds a changed tree may cost before its tests start (compiling what depends on the change),
     # added to a validation run's timeout; an interpreted language has none.

@@ -267,32 +267,37 @@ def _repeat(
     finish: bool = False,
     limit_s: float | None = None,
 ) -> tuple[list[TestRun], str]:
-    """Up to `runs` runs, `patch` applied (and the language's build check run) in the first one's
-    exec, the gold patch taken and the tree reset in the last one's if `finish`; (runs, "") or
-    (runs so far, why)."""
+    """Up to `runs` runs, `patch` applied in the first one's exec, the gold patch taken and the tree
+    reset in the last one's if `finish`; (runs, "") or (runs so far, why).
+
+    A patched tree's build check runs in the second run's exec (in the first's when there is only
+    one): most candidates break nothing and stop after one run, and a tree that does not compile
+    already fails the first run's build (units broken before any test ran, where a broken unit is
+    not a failed test: "does_not_build"). A check that fails still rejects before any verdict."""
     done: list[TestRun] = []
-    prefix = ""
-    if patch:
-        prefix = _apply_line(sandbox, patch)
-        if spec.build_check:  # a tree that does not build is rejected before any test is run
-            prefix += f"{{ {spec.build_check} ; }} || exit {BUILD_FAILED}; "
+    apply_line = _apply_line(sandbox, patch) if patch else ""
+    check = f"{{ {spec.build_check} ; }} || exit {BUILD_FAILED}; " if patch and spec.build_check else ""
+    check_on = 0 if runs == 1 else 1
     for attempt in range(runs):
+        prefix = (apply_line if attempt == 0 else "") + (check if attempt == check_on else "")
         run = run_tests(
             sandbox,
             spec,
             selection,
             timeout,
             "first" if attempt == 0 else "repeat",
-            prefix * (attempt == 0),
+            prefix,
             finish=finish and attempt == runs - 1,
             limit_s=limit_s,
         )
         if attempt == 0 and patch and run.exit_code == PATCH_FAILED and not run.ran:
             return [], "patch_does_not_apply"
-        if attempt == 0 and patch and run.exit_code == BUILD_FAILED and not run.ran:
-            return [run], "does_not_build"
+        if attempt == check_on and check and run.exit_code == BUILD_FAILED and not run.ran:
+            return [*done, run], "does_not_build"
         if run.timed_out:
             return done, "timeout"
+        if attempt == 0 and patch and run.broken_units and not spec.broken_unit_fails_tests:
+            return [run], "does_not_build"
         if not run.ran or (run.broken_units and not spec.broken_unit_fails_tests):
             return [*done, run], "env_error"
         done.append(run)

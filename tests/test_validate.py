@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 import pytest
 
@@ -101,6 +102,23 @@ def test_rejections(box, baseline, new_source, reason):
     verdict = validate(box, candidate(new_source), baseline, timeout=5)
     assert not verdict.ok and verdict.reason == reason
     assert box.diff() == ""
+
+
+def test_the_build_check_runs_once_a_bug_broke_something_and_still_rejects(box, baseline, monkeypatch):
+    """The language's build check runs with the second run: a candidate that breaks nothing is
+    rejected after one run without it; one that breaks tests but fails the check is rejected."""
+    spec = replace(baseline.spec, build_check="! grep -q CHECK-FAILS src/calc/__init__.py")
+    monkeypatch.setattr(Baseline, "spec", property(lambda self: spec))
+    checked = baseline
+    harmless = CALC.replace("return a + b", "return b + a  # CHECK-FAILS")
+    assert validate(box, candidate(harmless), checked, timeout=60).reason == "no_f2p"
+    failing_check = CALC.replace("return high", "return low  # CHECK-FAILS")
+    verdict = validate(box, candidate(failing_check), checked, timeout=60)
+    assert verdict.reason == "does_not_build" and not verdict.ok
+    assert box.diff() == ""
+    assert validate(box, candidate(CALC.replace("return high", "return low")), checked, timeout=60).ok
+    single = validate(box, candidate(failing_check), checked, timeout=60, runs=1)  # one run: checked in it
+    assert single.reason == "does_not_build" and box.diff() == ""
 
 
 def test_patch_that_does_not_apply(box, baseline):
