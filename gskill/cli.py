@@ -246,7 +246,10 @@ def mine(
     ),
     workers: int = typer.Option(2, "--workers", min=1, help="Parallel validation sandboxes."),
     max_tasks: Optional[int] = typer.Option(
-        None, "--max-tasks", min=1, help="Stop after this many validated tasks (default: the split sizes' sum)."
+        None,
+        "--max-tasks",
+        min=1,
+        help="Tasks to keep (default: the split sizes' sum); with --calibrate, a surplus is validated to choose from.",
     ),
     exhaust: bool = typer.Option(
         False, "--all", help="Validate every candidate instead of stopping at the split sizes."
@@ -254,8 +257,8 @@ def mine(
     strategies: Optional[str] = typer.Option(
         None,
         "--strategies",
-        help="Comma-separated: commit-mirror, commit-historical, procedural, llm-rewrite "
-        "(default: the first three, plus llm-rewrite when --model is given).",
+        help="Comma-separated: commit-mirror, commit-historical, procedural, llm-rewrite, composite "
+        "(default: all but llm-rewrite, which is added when --model is given).",
     ),
     model: Optional[str] = typer.Option(
         None, "--model", help="litellm model (or scripted/<name>) for llm-rewrite and --issue-writer llm."
@@ -270,6 +273,12 @@ def mine(
     max_commits: Optional[int] = typer.Option(None, "--max-commits", min=1, help="Only the newest N commits."),
     language: Optional[str] = typer.Option(
         None, "--language", help="Language profile (python, go); default: detected from the repository."
+    ),
+    calibrate: bool = typer.Option(
+        True,
+        "--calibrate/--no-calibrate",
+        help="Keep tasks whose difficulty matches the configured target (config `difficulty:`), "
+        "validating a surplus to choose from; --no-calibrate keeps the first tasks validated.",
     ),
 ) -> None:
     """Mine validated fail-to-pass tasks from REPO's history; `gskill mine verify DIR` re-checks them."""
@@ -307,6 +316,7 @@ def mine(
         issue_writer=issue_writer,
         llm_attempts=llm_attempts,
         language=language,
+        calibrate=calibrate,
     )
     report = mine_with_progress(repo, options, cfg)
     table = Table(title=f"mining {report.repo}@{report.snapshot[:12]} ({report.language})")
@@ -327,6 +337,13 @@ def mine(
         f"baseline {report.baseline_tests} tests in {report.baseline_seconds}s; "
         f"{report.mean_validation_seconds}s per validation; wall {report.wall_seconds}s → {out_dir}"
     )
+    if report.difficulty:
+        validated, kept = report.difficulty["validated"], report.difficulty["kept"]
+        out.print(
+            "FAIL_TO_PASS tests per task (validated → kept): "
+            + ", ".join(f"{name}: {count} → {kept['f2p_bins'][name]}" for name, count in validated["f2p_bins"].items())
+            + f"; failure names the bug's function: {validated['points_at_bug']} → {kept['points_at_bug']}"
+        )
     if report.llm_calls or report.issue_writer:
         written = ", ".join(f"{source} {count}" for source, count in sorted(report.issue_writer.items()))
         out.print(
@@ -827,12 +844,15 @@ def transfer(
 
 @app.command()
 def report(
-    run_dir: Path = typer.Argument(..., help="A gskill learn run folder (finished or still running)."),
+    run_dir: Path = typer.Argument(
+        ..., help="A gskill learn run folder (finished or still running), or a gskill mine output folder."
+    ),
     transfer_dir: Optional[Path] = typer.Option(
         None, "--transfer", help="A gskill transfer output folder (default RUN/transfer)."
     ),
 ) -> None:
-    """Write RUN/report.html: scores, frontier coverage, lineage, spend, best skill and its diff, transfer."""
+    """Write RUN/report.html: scores, frontier coverage, lineage, spend, best skill and its diff, transfer,
+    task difficulty (for a mine output folder: tasks per strategy, rejections, difficulty)."""
     from gskill.report import render
 
     out.print(f"wrote {render(run_dir, transfer_dir)}")

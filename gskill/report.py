@@ -1,4 +1,5 @@
-"""`gskill report RUNDIR`: one self-contained HTML file about a learn run (finished or in progress).
+"""`gskill report RUNDIR`: one self-contained HTML file about a learn run (finished or in progress),
+or about a `gskill mine` output folder (tasks per strategy, rejections, difficulty against its target).
 
 Everything comes from the run folder: the store (candidates and iterations are written as the search
 goes, so a running search can be reported), `learn.json`, and when present `evidence.json` (test
@@ -244,12 +245,109 @@ pre{background:#f6f8fa;padding:.8rem;overflow:auto;font-size:.8rem;white-space:p
 """
 
 
+def _difficulty_plot(difficulty: dict[str, Any]) -> str:
+    """Share of tasks per FAIL_TO_PASS bin: the target, what validated, what was kept."""
+    import matplotlib.pyplot as plt
+
+    bins = list(difficulty["validated"]["f2p_bins"])
+    series = [
+        ("target", [difficulty["target"].get(name, 0.0) for name in bins], "#999999"),
+        *(
+            (label, [count / max(found["tasks"], 1) for count in found["f2p_bins"].values()], colour)
+            for label, found, colour in (
+                (f"validated ({difficulty['validated']['tasks']})", difficulty["validated"], "#ff7f0e"),
+                (f"kept ({difficulty['kept']['tasks']})", difficulty["kept"], "#1f77b4"),
+            )
+        ),
+    ]
+    figure, axis = plt.subplots(figsize=(7, 3))
+    width = 0.8 / len(series)
+    for offset, (label, shares, colour) in enumerate(series):
+        axis.bar([i + offset * width for i in range(len(bins))], shares, width, label=label, color=colour)
+    axis.set_xticks([i + width for i in range(len(bins))], bins)
+    axis.set_xlabel("FAIL_TO_PASS tests per task")
+    axis.set_ylabel("share of tasks")
+    axis.legend(frameon=False)
+    return _png(figure)
+
+
+def _difficulty_html(mining: dict[str, Any] | None) -> str:
+    difficulty = (mining or {}).get("difficulty")
+    if not difficulty:
+        return "<p>No difficulty figures (tasks mined before calibration, or not mined by gskill).</p>"
+    rows = "".join(
+        f"<tr><th>{label}</th>"
+        + "".join(f"<td>{found[key]}</td>" for key in ("tasks", "over_suite_share", "points_at_bug", "multi_function"))
+        + "</tr>"
+        for label, found in (("validated", difficulty["validated"]), ("kept", difficulty["kept"]))
+    )
+    return (
+        f'<img alt="difficulty" src="{_difficulty_plot(difficulty)}">'
+        "<table><tr><th></th><th>tasks</th><th>fail more than "
+        f"{difficulty['target']['max_suite_share']:.0%} of the suite</th><th>failure names the bug's function</th>"
+        f"<th>change several functions</th></tr>{rows}</table>"
+    )
+
+
+def _mining_report(tasks: Path | None) -> dict[str, Any] | None:
+    """The mining report of a tasks folder (or of the folder of a tasks .jsonl file), if gskill mined it."""
+    if tasks is None:
+        return None
+    path = (tasks if tasks.is_dir() else tasks.parent) / "mining_report.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def render_mining(mined_dir: Path) -> Path:
+    """MINED/report.html for a `gskill mine` output folder: tasks per strategy, rejections, difficulty."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    mining = _mining_report(mined_dir)
+    if mining is None:
+        raise GskillError(f"{mined_dir} is neither a learn run folder nor a mining output (no mining_report.json)")
+    strategies = sorted(set(mining["candidates"]) | set(mining["validated"]))
+    rows = "".join(
+        f"<tr><td>{html.escape(name)}</td><td>{mining['candidates'].get(name, 0)}</td>"
+        f"<td>{mining['validated'].get(name, 0)}</td><td>"
+        + html.escape(
+            ", ".join(f"{r} {c}" for r, c in sorted(mining["rejected"].get(name, {}).items(), key=lambda kv: -kv[1]))
+        )
+        + "</td></tr>"
+        for name in strategies
+    )
+    splits = ", ".join(f"{name} {count}" for name, count in mining["splits"].items())
+    summary = (
+        f"<p>{mining['tasks']} tasks ({splits}) of {html.escape(mining['repo'])}@{mining['snapshot'][:12]} "
+        f"({mining['language']}), {mining['wall_seconds']} s, {mining['llm_calls']} model calls.</p>"
+    )
+    sections = [
+        (
+            "strategies",
+            "Tasks per strategy",
+            summary + "<table><tr><th>strategy</th><th>candidates</th>"
+            f"<th>validated</th><th>rejected</th></tr>{rows}</table>",
+        ),
+        ("difficulty", "Difficulty: target, validated, kept", _difficulty_html(mining)),
+    ]
+    body = "".join(f'<section id="{key}"><h2>{title}</h2>{content}</section>' for key, title, content in sections)
+    page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>gskill mining report · {html.escape(mining["repo"])}</title>
+<style>{CSS}</style></head><body><h1>gskill mining report · {html.escape(mining["repo"])}</h1>{body}</body></html>
+"""
+    path = mined_dir / "report.html"
+    write_atomic(path, page)
+    return path
+
+
 def render(run_dir: Path, transfer_dir: Path | None = None) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
+    if not (run_dir / "store.sqlite").is_file() and (run_dir / "mining_report.json").is_file():
+        return render_mining(run_dir)
     run = load_run(run_dir)
     options = run["settings"].get("options", {})
+    tasks_dir = run["settings"].get("tasks")
+    mining = _mining_report(Path(tasks_dir) if tasks_dir else None)
     evidence = run["evidence"]
     transfer_path = (transfer_dir or run_dir / "transfer") / "transfer.json"
     transfer = json.loads(transfer_path.read_text()) if transfer_path.is_file() else None
@@ -322,6 +420,7 @@ def render(run_dir: Path, transfer_dir: Path | None = None) -> Path:
             f"<pre>{_diff_html(seed['components'].get('skill', ''), best['components'].get('skill', ''))}</pre>",
         ),
         ("transfer", "Transfer", _transfer_html(transfer)),
+        ("difficulty", "Task difficulty (the mined tasks against the target)", _difficulty_html(mining)),
         (
             "iterations",
             "Iterations",

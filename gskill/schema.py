@@ -17,7 +17,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 # --------------------------------------------------------------------------------------------
@@ -31,6 +31,7 @@ class Strategy(str, Enum):
     COMMIT_HISTORICAL = "commit-historical"
     PROCEDURAL = "procedural"
     LLM_REWRITE = "llm-rewrite"
+    COMPOSITE = "composite"  # two validated made-up bugs of one file, failing overlapping tests
 
 
 class Split(str, Enum):
@@ -40,7 +41,8 @@ class Split(str, Enum):
 
 
 class Difficulty(BaseModel):
-    """Size of the gold fix and of its test signal; used to stratify splits."""
+    """What makes a task easy or hard, measured without a model: the size of the gold fix and how
+    loudly its tests point at the bug. Used to stratify splits and to calibrate what is kept."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -49,6 +51,55 @@ class Difficulty(BaseModel):
     lines: int = 0
     f2p_count: int = 0
     test_time_s: float = 0.0
+    functions: int = 0  # functions/methods the bug changed
+    f2p_share: float = 0.0  # FAIL_TO_PASS / the snapshot's passing tests: a bug that breaks the suite is easy
+    # The failing run names a function the bug changed (its message or a traceback frame): the
+    # failure leads straight to the bug, as `TypeError: isinstance() arg 2 ...` from the function does.
+    points_at_bug: bool = False
+
+
+class DifficultyTarget(BaseModel):
+    """The difficulty distribution mined tasks are selected to match (`swesmith.difficulty`).
+
+    Tasks are binned by FAIL_TO_PASS count: bin i holds counts up to `f2p_bins[i]`, the last bin
+    everything above. The default shares approximate SWE-bench's real bugs, most of which are
+    decided by one to three tests and a few by dozens; a bug that fails more than `max_suite_share`
+    of the snapshot's passing tests is dropped while other tasks can fill the splits. Mining
+    validates up to `oversample` × the tasks wanted, so the selection has a choice."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    f2p_bins: list[int] = Field(default_factory=lambda: [1, 3, 10, 30])
+    shares: list[float] = Field(default_factory=lambda: [0.40, 0.30, 0.18, 0.08, 0.04])
+    max_suite_share: float = Field(0.10, gt=0, le=1)
+    oversample: float = Field(1.2, ge=1)
+
+    @field_validator("shares")
+    @classmethod
+    def _shares_sum_to_one(cls, value: list[float]) -> list[float]:
+        if any(share < 0 for share in value) or abs(sum(value) - 1) > 1e-6:
+            raise ValueError(f"difficulty shares must be >= 0 and sum to 1, not {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _bins_match_shares(self) -> DifficultyTarget:
+        if len(self.shares) != len(self.f2p_bins) + 1 or self.f2p_bins != sorted(set(self.f2p_bins)):
+            raise ValueError("difficulty: f2p_bins must increase and shares have one entry more than f2p_bins")
+        return self
+
+    def bin_names(self) -> list[str]:
+        names, low = [], 1
+        for high in self.f2p_bins:
+            names.append(str(high) if high == low else f"{low}-{high}")
+            low = high + 1
+        return [*names, f">{self.f2p_bins[-1]}"]
+
+    def bin_of(self, f2p_count: int) -> str:
+        names = self.bin_names()
+        for name, high in zip(names, self.f2p_bins):
+            if f2p_count <= high:
+                return name
+        return names[-1]
 
 
 class Task(BaseModel):
@@ -339,6 +390,7 @@ class Settings(BaseSettings):
     debian_suite: str = "bookworm"
     limits: SandboxLimits = Field(default_factory=SandboxLimits)
     run: RunConfig = Field(default_factory=RunConfig)
+    difficulty: DifficultyTarget = Field(default_factory=DifficultyTarget)
     # Kept by the gateway before each model call; on a Ray cluster, once for the whole cluster.
     rate_limits: list[RateLimit] = Field(default_factory=list)
     env_build_timeout_s: float = Field(1800, gt=0)

@@ -139,7 +139,7 @@ class Profile:
     test_command_hint: ClassVar[str] = ""
     # What `gskill` needs on the host/in the image, what it mines, what it cannot do yet (README table).
     needs: ClassVar[str] = ""
-    strategies: ClassVar[tuple[str, ...]] = ("commit-mirror", "commit-historical", "procedural")
+    strategies: ClassVar[tuple[str, ...]] = ("commit-mirror", "commit-historical", "procedural", "composite")
     limits: ClassVar[str] = ""
 
     test_spec: TestSpec

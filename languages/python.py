@@ -137,7 +137,7 @@ class PythonProfile(Profile):
     markers = ("pyproject.toml", "setup.py", "setup.cfg")
     config_files = ("pyproject.toml", "setup.cfg", "setup.py", "tox.ini", "noxfile.py", "pytest.ini")
     test_command_hint = "python -m pytest -q"
-    strategies = ("commit-mirror", "commit-historical", "procedural", "llm-rewrite")
+    strategies = ("commit-mirror", "commit-historical", "procedural", "llm-rewrite", "composite")
     needs = "a pytest suite; dependencies from pyproject/setup.py/requirements*/tox/nox, installed at image build"
     limits = "pytest only (unittest suites run under pytest); C extensions need their build deps in the base image"
 

@@ -3,7 +3,8 @@
 `mine()` is the whole control flow; each stage is one call into its module (ARCHITECTURE.md, "Mining"):
 resolve (`snapshot`) → env image (`snapshot`) → baseline + per-unit collection costs (`baseline`) →
 candidate sources (`sources`) → validation in parallel workers, one long-lived sandbox each
-(`validation_pool`) → tasks (`tasks`) → dedupe → split (`split`) → files + report.
+(`validation_pool`) → tasks (`tasks`) → dedupe → difficulty calibration (`difficulty`) → split (`split`) →
+files + report.
 Every verdict is written to `OUT/mining_cache.sqlite` (`store`) as it arrives, so a re-run resumes:
 validated or rejected candidates are never run again.
 """
@@ -11,6 +12,7 @@ validated or rejected candidates are never run again.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
@@ -18,10 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from gskill.errors import GskillError
-from gskill.schema import Settings
+from gskill.schema import DifficultyTarget, Settings, Task
 from languages import profile_named
 from languages.base import Profile
 from swesmith.baseline import collection_costs, snapshot_baseline
+from swesmith.composite import composite_candidates, keeps_every_failure, merged_groups
+from swesmith.difficulty import calibrate, distribution
 from swesmith.model_access import ModelAccess
 from swesmith.snapshot import open_sandboxes, snapshot_code_files
 from swesmith.sources import candidate_sources
@@ -30,8 +34,9 @@ from swesmith.store import MiningStore
 from swesmith.tasks import make_tasks, write_split_files
 from swesmith.validation_pool import ValidationPool
 
-STRATEGY_CHOICES = ("commit-mirror", "commit-historical", "procedural", "llm-rewrite")
-DEFAULT_STRATEGIES = ("commit-mirror", "commit-historical", "procedural")  # llm-rewrite only with --model
+STRATEGY_CHOICES = ("commit-mirror", "commit-historical", "procedural", "llm-rewrite", "composite")
+# llm-rewrite only with --model; composite is made of procedural (and llm-rewrite) bugs.
+DEFAULT_STRATEGIES = ("commit-mirror", "commit-historical", "procedural", "composite")
 
 if TYPE_CHECKING:  # importing the image builder imports Docker: mine() does it when it runs
     from harnesses.images.build import RepoSnapshot
@@ -61,6 +66,10 @@ class MineOptions:
     whole_file_seconds: float = 2.0  # a test file quicker than this runs whole; a slower one, only its covering tests
     max_covering_tests: int = 60  # node ids taken from a slow test file
     language: str | None = None  # a profile name (python, go); None: detected from the repository
+    # Keep the tasks whose difficulty matches `Settings.difficulty` (validating `oversample` × the
+    # tasks wanted); False keeps the first tasks validated.
+    calibrate: bool = True
+    composite_share: float = 0.1  # composite bugs made, as a share of the tasks wanted
 
 
 @dataclass
@@ -86,6 +95,8 @@ class MiningReport:
     wall_seconds: float = 0.0
     # A strategy that was asked for and produced no candidate at all: why (it must never be silent).
     empty_strategies: dict[str, str] = field(default_factory=dict)
+    # The difficulty target, and the distributions of the tasks validated and of those kept.
+    difficulty: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what else the user should know (splits short of the sizes)
 
 
@@ -148,8 +159,11 @@ def mine(
 
     run = MiningRun(snapshot, files, profile, image, store, models, options, progress)
     report = MiningReport(repo=snapshot.name, snapshot=snapshot.commit, image=image, language=language)
-    # Default: stop once the splits can be filled; --all validates every candidate.
+    # Default: stop once the splits can be filled (with a surplus to calibrate difficulty from);
+    # --all validates every candidate.
     target = options.max_tasks or (None if options.exhaust else sum(options.sizes))
+    oversample = settings.difficulty.oversample if options.calibrate else 1.0
+    to_validate = None if target is None else math.ceil(target * oversample)
     boxes = open_sandboxes(options.sandbox, image, snapshot.path, snapshot.commit, options.workers, settings)
     try:
         progress("baseline", 0, 1)
@@ -161,17 +175,20 @@ def mine(
             raise GskillError("no test passes on the snapshot: nothing to mine")
         collect_seconds = collection_costs(run, boxes[0], baseline)
         found = candidate_sources(run, boxes[0], baseline, collect_seconds)
-        results = ValidationPool(run, boxes, baseline, collect_seconds, target).verdicts(
-            found.candidates, report, found.rejected
-        )
+        pool = ValidationPool(run, boxes, baseline, collect_seconds, to_validate)
+        results = pool.verdicts(found.candidates, report, found.rejected)
+        if "composite" in options.strategies:
+            results = composite_verdicts(run, pool, results, report, found, target)
     finally:
         for box in boxes:
             box.stop()
 
-    tasks = make_tasks(run, results, found.rejected, report)
+    tasks = merged_groups(make_tasks(run, results, found.rejected, report))
     unique = dedupe(tasks)
     report.duplicates = len(tasks) - len(unique)
-    split_tasks = assign_splits(unique if target is None else unique[:target], options.sizes, options.seed)
+    kept = select_tasks(unique, target, settings.difficulty if options.calibrate else None)
+    report.difficulty = difficulty_report(unique, kept, settings.difficulty)
+    split_tasks = assign_splits(kept, options.sizes, options.seed)
     report.tasks = len(split_tasks)
     report.empty_strategies = {name: found.empty[name] for name in options.strategies if name in found.empty}
     report.empty_strategies |= {name: f"not available for {profile.title} repositories yet" for name in unsupported}
@@ -186,6 +203,38 @@ def mine(
     report.wall_seconds = round(time.monotonic() - began, 1)
     (options.out / "mining_report.json").write_text(json.dumps(asdict(report), indent=2, sort_keys=True))
     return report
+
+
+def composite_verdicts(run: MiningRun, pool: ValidationPool, results, report: MiningReport, found, target: int | None):
+    """The verdicts with composite bugs added: `composite_share` × the tasks wanted (or × the
+    validated bugs with --all), each checked to fail everything its parts failed alone."""
+    wanted = target if target is not None else sum(verdict.ok for _, verdict in results)
+    made = composite_candidates(results, run.files, run.profile, math.ceil(run.options.composite_share * wanted))
+    if not made:
+        found.empty["composite"] = (
+            "no two validated made-up bugs of one file, in different functions, fail a common test"
+        )
+        return results
+    pool.target = None  # every composite made is validated
+    everything = pool.verdicts(made, report, found.rejected)
+    by_key = {candidate.key: verdict for candidate, verdict in everything}
+    return [(candidate, keeps_every_failure(candidate, verdict, by_key)) for candidate, verdict in everything]
+
+
+def select_tasks(tasks: list[Task], wanted: int | None, target: DifficultyTarget | None) -> list[Task]:
+    """The tasks that go into the splits: all of them without a count, else `wanted` of them,
+    calibrated to `target` (None: the first validated)."""
+    if wanted is None:
+        return tasks
+    return calibrate(tasks, target, wanted) if target is not None else tasks[:wanted]
+
+
+def difficulty_report(validated: list[Task], kept: list[Task], target: DifficultyTarget) -> dict:
+    return {
+        "target": dict(zip(target.bin_names(), target.shares)) | {"max_suite_share": target.max_suite_share},
+        "validated": distribution(validated, target),
+        "kept": distribution(kept, target),
+    }
 
 
 def rejections_by_stage(rejected: Counter) -> dict[str, dict[str, int]]:

@@ -20,6 +20,7 @@ from gskill.schema import Difficulty, Strategy, Task, patch_files, write_jsonl
 from languages import profile_named
 from languages.base import Profile
 from swesmith.candidate import Candidate
+from swesmith.difficulty import points_at_bug
 from swesmith.hide import VisibleTests
 from swesmith.model_access import ModelAccess
 from swesmith.patches import patch_size
@@ -35,6 +36,7 @@ _SHORT = {  # in instance ids
     Strategy.PROCEDURAL: "proc",
     Strategy.COMMIT_HISTORICAL: "hist",
     Strategy.LLM_REWRITE: "llm",
+    Strategy.COMPOSITE: "combo",
 }
 
 
@@ -76,6 +78,7 @@ def make_tasks(
             test_patch=test_patch,
             statement=statement,
             language=options.language,
+            suite_size=report.baseline_tests,
         )
         for (candidate, verdict), test_patch, statement in zip(accepted, test_patches, statements)
     ]
@@ -93,7 +96,9 @@ def problem_statements(run: MiningRun, accepted: list[tuple[Candidate, Verdict]]
     """One statement per accepted candidate: the model's (`--issue-writer llm`, in parallel) or offline."""
     repo, options, models = run.snapshot.name, run.options, run.models
     if options.issue_writer != "llm":
-        return [offline_statement(candidate, verdict, repo, options.language) for candidate, verdict in accepted]
+        return [
+            offline_statement(candidate, verdict, repo, options.language, run.files) for candidate, verdict in accepted
+        ]
     assert models is not None
     run.progress("issues", 0, len(accepted))
     with ThreadPoolExecutor(max_workers=max(1, options.workers * 2)) as pool:
@@ -113,13 +118,16 @@ def write_split_files(out: Path, split_tasks: list[Task]) -> dict[str, int]:
     return written
 
 
-def offline_statement(candidate: Candidate, verdict: Verdict, repo: str, language: str) -> str:
+def offline_statement(candidate: Candidate, verdict: Verdict, repo: str, language: str, files: dict[str, str]) -> str:
+    profile = profile_named(language)
     return write_problem_statement(
         repo=repo,
         hint=candidate.hint,
         fail_to_pass=verdict.fail_to_pass,
         failure_output=verdict.failure_output,
         language=language,
+        test_sources=[source for test in verdict.fail_to_pass[:20] if (source := profile.test_source(files, test))],
+        gold_patch=verdict.gold_patch,
     )
 
 
@@ -142,7 +150,7 @@ def llm_statement(
     )
     statement = models.ask(messages, 0, "issue-writer").strip()
     if not statement or leaked_fix_line(statement, verdict.gold_patch):
-        return offline_statement(candidate, verdict, repo, language), "fell_back_offline"
+        return offline_statement(candidate, verdict, repo, language, files), "fell_back_offline"
     return statement + "\n", "llm"
 
 
@@ -199,7 +207,9 @@ def build_task(
     test_patch: str,
     statement: str,
     language: str,
+    suite_size: int = 0,
 ) -> Task:
+    """`suite_size`: the snapshot's passing tests, the denominator of `f2p_share`."""
     size = patch_size(verdict.gold_patch)
     return Task(
         instance_id=f"{repo}.{_SHORT[candidate.strategy]}.{candidate.key[:12]}",
@@ -225,5 +235,8 @@ def build_task(
             lines=size.lines,
             f2p_count=len(verdict.fail_to_pass),
             test_time_s=round(verdict.test_time_s, 3),
+            functions=len(candidate.entities),
+            f2p_share=round(len(verdict.fail_to_pass) / suite_size, 4) if suite_size else 0.0,
+            points_at_bug=points_at_bug(verdict.failure_output, candidate.entities, verdict.fail_to_pass),
         ),
     )

@@ -299,9 +299,19 @@ def test_report_renders_every_section_in_a_real_browser(reference_run, tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     page = reference_run / "report.html"
     dom = _chromium("--virtual-time-budget=5000", "--dump-dom", page.as_uri(), tmp_path=tmp_path).stdout
-    for section in ("summary", "scores", "frontier", "lineage", "spend", "skill", "transfer", "iterations"):
+    for section in (
+        "summary",
+        "scores",
+        "frontier",
+        "lineage",
+        "spend",
+        "skill",
+        "transfer",
+        "difficulty",
+        "iterations",
+    ):
         assert f'<section id="{section}">' in dom, section
-    assert 'data-images-loaded="4"' in dom  # the browser decoded all four plots
+    assert 'data-images-loaded="5"' in dom  # the browser decoded all five plots (difficulty: the tasks' mining)
     shot = tmp_path / "report.png"
     _chromium(f"--screenshot={shot}", page.as_uri(), tmp_path=tmp_path)
     import numpy as np
