@@ -94,7 +94,7 @@ def mined_tasks(base_image, tmp_path_factory) -> Path:
     """Two commit-mirror tasks mined from the fixture history (tests/repo_factory.make_history_repo)."""
     from gskill.schema import read_tasks
     from tests.repo_factory import make_history_repo
-    from tests.helpers import gskill
+    from tests.helpers import assert_statements_clean, gskill
 
     repo, _ = make_history_repo(tmp_path_factory.mktemp("history"))
     out = tmp_path_factory.mktemp("mined")
@@ -103,6 +103,7 @@ def mined_tasks(base_image, tmp_path_factory) -> Path:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert len(read_tasks(out / "tasks.jsonl")) == 2
+    assert_statements_clean(out)
     return out
 
 
@@ -112,7 +113,7 @@ def tally_tasks(base_image, tmp_path_factory) -> Path:
     to hide (tests/repo_factory.make_tally_repo): two of each strategy."""
     from gskill.schema import read_tasks
     from tests.repo_factory import make_tally_repo
-    from tests.helpers import gskill
+    from tests.helpers import assert_statements_clean, gskill
 
     repo, _ = make_tally_repo(tmp_path_factory.mktemp("tally"))
     out = tmp_path_factory.mktemp("tally-tasks")
@@ -128,6 +129,7 @@ def tally_tasks(base_image, tmp_path_factory) -> Path:
     assert done.returncode == 0, done.stderr[-3000:]
     strategies = sorted(task.strategy.value for task in read_tasks(out / "tasks.jsonl"))
     assert strategies == ["commit-historical"] * 2 + ["commit-mirror"] * 2, strategies
+    assert_statements_clean(out)
     return out
 
 
@@ -136,7 +138,7 @@ def library_tasks(base_image, tmp_path_factory) -> Path:
     """Procedural tasks of the 4-module `shop` fixture repo (tests/repo_factory.make_library_repo)."""
     from gskill.schema import patch_files, read_tasks
     from tests.repo_factory import make_library_repo
-    from tests.helpers import gskill
+    from tests.helpers import assert_statements_clean, gskill
 
     def modules(tasks):
         return {path for task in tasks for path in patch_files(task.patch)}
@@ -161,6 +163,7 @@ def library_tasks(base_image, tmp_path_factory) -> Path:
     train, val = read_tasks(out / "train.jsonl"), read_tasks(out / "val.jsonl")
     # The premise of the learning test: what validation needs can be learned from training failures.
     assert len(train) >= 6 and len(val) >= 4 and modules(val) <= modules(train), (modules(train), modules(val))
+    assert_statements_clean(out)
     return out
 
 

@@ -46,3 +46,22 @@ def assert_one_line_error(done: subprocess.CompletedProcess, *fragments: str) ->
     for fragment in fragments:
         assert fragment in lines[0]
     assert "Traceback" not in done.stderr
+
+
+def assert_statements_clean(tasks_dir: Path) -> None:
+    """No mined task's problem statement quotes a line of its gold patch or names a test file: run
+    over every task of each fixture mining run."""
+    from gskill.schema import patch_files, read_tasks
+    from swesmith.statements import leaked_fix_line
+
+    tasks = read_tasks(tasks_dir / "tasks.jsonl")
+    for task in tasks:
+        statement = task.problem_statement
+        assert leaked_fix_line(statement, task.patch) is None, (task.instance_id, statement)
+        test_paths = set(patch_files(task.test_patch)) | {
+            test.split("::")[0]
+            for test in task.FAIL_TO_PASS + task.PASS_TO_PASS
+            if "." in test.split("::")[0].rsplit("/", 1)[-1]
+        }
+        for path in test_paths:
+            assert path not in statement, (task.instance_id, path, statement)

@@ -10,7 +10,7 @@ import pytest
 
 from gskill.schema import RunConfig, Strategy, Task, read_tasks
 from harnesses.taskenv import open_task_sandbox
-from tests.helpers import gskill
+from tests.helpers import assert_statements_clean, gskill
 from tests.repo_factory import make_go_repo
 
 STATS = "example.com/gostats/stats::"
@@ -53,6 +53,7 @@ def go_mined(go_repo, base_image, tmp_path_factory):
         env={"GSKILL_BASE_IMAGE": base_image},
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert_statements_clean(out)
     return out
 
 

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from gskill.schema import read_tasks
-from tests.helpers import gskill
+from tests.helpers import assert_statements_clean, gskill
 from tests.repo_factory import make_history_repo, make_template_repo
 
 CORE = "tests/test_core.py::"
@@ -337,6 +337,52 @@ def test_procedural_survives_code_compiled_from_files_not_on_disk(template_repo,
         env={"GSKILL_BASE_IMAGE": base_image},
     )
     assert again.returncode == 0 and len(read_tasks(tmp_path / "tasks.jsonl")) == 2, again.stdout + again.stderr[-2000:]
+
+
+def test_composite_bugs_fail_what_both_parts_failed_and_share_their_split(template_repo, base_image, tmp_path):
+    """The template engine's functions call each other (render -> compile_template -> generate ->
+    escape), so bugs of two of them fail common tests and can be combined."""
+    repo, commits = template_repo
+    done = gskill(
+        "mine",
+        str(repo),
+        "--out",
+        str(tmp_path),
+        "--snapshot",
+        commits["engine"],
+        "--strategies",
+        "procedural,composite",
+        "--all",
+        "--split",
+        "6,2,2",
+        env={"GSKILL_BASE_IMAGE": base_image},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    tasks = read_tasks(tmp_path / "tasks.jsonl")
+    composites = [task for task in tasks if task.strategy.value == "composite"]
+    assert composites, [task.strategy.value for task in tasks]
+    singles = [task for task in tasks if task.strategy.value == "procedural"]
+
+    def changed(patch: str) -> set[str]:
+        return {line for line in patch.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))}
+
+    for combo in composites:
+        functions = set(combo.group.split("|"))
+        assert len(functions) >= 2 and all(name.startswith("src/tmpl/__init__.py::") for name in functions)
+        # Its parts: the single bugs whose changed lines it carries; it fails every test they failed.
+        parts = [
+            task
+            for task in singles
+            if task.group == combo.group and changed(task.bug_patch) <= changed(combo.bug_patch)
+        ]
+        assert len(parts) == 2, combo.instance_id
+        assert set().union(*(set(part.FAIL_TO_PASS) for part in parts)) <= set(combo.FAIL_TO_PASS)
+        assert len({task.split for task in tasks if task.group == combo.group}) == 1  # one split for them all
+    report = json.loads((tmp_path / "mining_report.json").read_text())
+    assert report["validated"]["composite"] == len(composites) and "composite" not in report["empty_strategies"]
+    assert_statements_clean(tmp_path)
+    verify = gskill("mine", "verify", str(tmp_path), "--sample", "100", env={"GSKILL_BASE_IMAGE": base_image})
+    assert verify.returncode == 0, verify.stdout + verify.stderr[-2000:]
 
 
 def test_a_strategy_that_yields_nothing_says_why(template_repo, base_image, tmp_path):
