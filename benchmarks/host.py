@@ -45,10 +45,10 @@ def host_environment(snapshot, profile: Profile, root: Path) -> Host:
     test commands expect (written where a sandbox has them)."""
     tree = root / "host-tree"
     snapshot_tree(snapshot.path, snapshot.commit, tree)
-    if profile.name == "go":
-        host = _go_host(tree, root)
-    else:
-        host = _python_host(snapshot, tree, root)
+    setup = HOST_SETUPS.get(profile.name)
+    if setup is None:
+        sys.exit(f"no bare host setup for {profile.title} yet (benchmarks/host.py knows {', '.join(HOST_SETUPS)})")
+    host = setup(snapshot, tree, root)
     for path, text in profile.test_spec.support_files.items():
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(text)
@@ -65,7 +65,7 @@ def _python_host(snapshot, tree: Path, root: Path) -> Host:
     return host
 
 
-def _go_host(tree: Path, root: Path) -> Host:
+def _go_host(snapshot, tree: Path, root: Path) -> Host:
     go = shutil.which("go")
     if go is None:
         sys.exit("no `go` on the host")
@@ -81,3 +81,7 @@ def _go_host(tree: Path, root: Path) -> Host:
     Host(tree, {**env, **_NETWORK}).run("go mod download", check=True)
     # As in the image: the tests run offline.
     return Host(tree, {**env, "GOPROXY": "off", "GOSUMDB": "off"})
+
+
+# How each language is installed bare on the host, by profile name.
+HOST_SETUPS = {"python": _python_host, "go": _go_host}
