@@ -76,6 +76,8 @@ def calibrate(tasks: Sequence[Task], target: DifficultyTarget, wanted: int) -> l
         del eligible[name][: quota[name]]
     for position, name in enumerate(names):  # deficits, nearest bins first
         missing = quota[name] - sum(1 for i in chosen if target.bin_of(tasks[i].difficulty.f2p_count) == name)
+        if missing <= 0:  # full, or over its quota with another bin's deficit
+            continue
         for other in sorted(names, key=lambda n: (abs(names.index(n) - position), names.index(n) > position)):
             taken = eligible[other][:missing]
             chosen += taken

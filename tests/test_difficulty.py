@@ -109,6 +109,13 @@ def test_a_short_bin_is_filled_from_its_neighbours_and_broad_bugs_come_last():
     assert [t.instance_id for t in chosen] == ["r.0", "r.1", "r.2", "r.10", "r.11", "r.20"]
 
 
+def test_a_bin_that_lent_to_a_short_one_is_not_drained_after():
+    # Bin "1" is short by 2; "2-3" lends them and is then over its quota: nothing else changes.
+    tasks = [task(i, 1) for i in range(3)] + [task(10 + i, 2) for i in range(10)] + [task(30 + i, 9) for i in range(10)]
+    chosen = calibrate(tasks, TARGET, 10)
+    assert len(chosen) == 10 and bins(chosen) == {"1": 3, "2-3": 5, ">3": 2}
+
+
 def test_fewer_tasks_than_wanted_are_all_kept_and_no_count_keeps_everything():
     tasks = [task(i, 50, share=0.9) for i in range(3)]
     assert calibrate(tasks, TARGET, 10) == tasks
