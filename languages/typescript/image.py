@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from languages.base import ImageRecipe, Reader
-from languages.typescript.source import is_test_file
+from languages.typescript.source import SUFFIXES, is_test_file
 
 SETUP_SCRIPT = Path(__file__).with_name("image_setup.py")
 LOCK_FILES = ("package-lock.json", "npm-shrinkwrap.json", "pnpm-lock.yaml", "yarn.lock")
@@ -27,7 +27,7 @@ ENV PATH=/usr/local/node/bin:$PATH
 """
 _STEPS = """\
 # Dependencies by the lock file's client, no lifecycle scripts; nothing built from the snapshot stays.
-RUN python3 /opt/gskill/node_setup.py prepare /opt/gskill/env.json
+RUN python3 /opt/gskill/node_setup.py prepare /opt/gskill/env.json {tests}
 """
 
 
@@ -59,9 +59,12 @@ def recipe(paths: Sequence[str], read: Reader) -> ImageRecipe:
     spec, source = node_spec(read)
     why = f"{source}: {spec!r}" if spec else f"{source} -> the default LTS"
     lock = next((name for name in LOCK_FILES if name in paths), None)
+    # What the image reports as collected: test files by the profile's rule (counting tests would
+    # run the suite at build, and a runner's caches would keep the snapshot's transformed code).
+    tests = sum(is_test_file(path) and path.endswith(SUFFIXES) for path in paths)
     return ImageRecipe(
         toolchain_steps=_TOOLCHAIN.format(why=why.replace("\n", " "), spec=shlex.quote(spec) if spec else "''"),
-        steps=_STEPS,
+        steps=_STEPS.format(tests=tests),
         files={"gskill/node_setup.py": SETUP_SCRIPT.read_bytes()},
         sources=(f"node: {why}", f"dependencies: {lock or 'package.json without a lock file'} -> {client_of(lock)}"),
         key={"node": spec, "package.json": _digest(read("package.json")), "lock": _digest(read(lock) if lock else "")},
