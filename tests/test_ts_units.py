@@ -269,6 +269,9 @@ def test_the_lock_file_decides_the_client():
     recipe = image.recipe(["package.json", "pnpm-lock.yaml"], {"package.json": '{"engines": {"node": "20"}}'}.get)
     assert "install 20 /usr/local/node" in recipe.toolchain_steps and recipe.key["node"] == "20"
     assert "pnpm-lock.yaml -> pnpm install" in recipe.sources[1]
+    # What the image reports as collected: test files by the profile's rule, not only *.test.* names.
+    paths = ["package.json", "__tests__/base.js", "src/a.test.ts", "src/a.ts", "__tests__/fixture.json"]
+    assert "prepare /opt/gskill/env.json 2\n" in image.recipe(paths, {}.get).steps
 
 
 def test_coverage_maps_v8_function_names_to_entity_lines():
