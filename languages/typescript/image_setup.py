@@ -198,20 +198,25 @@ def install_dependencies(files: set[str], package: dict) -> str:
     return f"{client}@{version}" if version else client
 
 
-def scrub() -> list[str]:
-    """Remove what the install left that git does not track, node_modules aside, and every
-    node_modules/.cache; returns the removed paths (the report shows them)."""
+def scrub(own_name: str) -> list[str]:
+    """Remove what the install left that git does not track, node_modules aside, every
+    node_modules/.cache, and any published copy of the package itself that a dependency pulled in
+    (a release holds the fix of every bug older than it; a workspace's own link is a symlink and
+    stays); returns the removed paths (the report shows them)."""
     with open(".git/info/exclude", "a") as exclude:
         exclude.write("\nnode_modules/\n.pnpm-store/\n.yarn/cache/\n.yarn/install-state.gz\n.pnp.*\n")
     listed = run("git", "clean", "-ndx", "-e", "node_modules/", "-e", ".pnpm-store/", "-e", ".yarn/", "-e", ".pnp.*")
     removed = [line.removeprefix("Would remove ").strip() for line in listed.stdout.splitlines()]
     run("git", "clean", "-fdxq", "-e", "node_modules/", "-e", ".pnpm-store/", "-e", ".yarn/", "-e", ".pnp.*")
     caches = run("find", ".", "-type", "d", "-path", "*/node_modules/.cache", "-prune").stdout.split()
-    for cache in caches:
+    copies = []
+    if own_name and re.fullmatch(r"(@[\w.\-]+/)?[\w.\-]+", own_name):
+        copies = run("find", ".", "-type", "d", "-path", f"*/node_modules/{own_name}", "-prune").stdout.split()
+    for cache in caches + copies:
         shutil.rmtree(cache, ignore_errors=True)
     shutil.rmtree(os.path.expanduser("~/.npm"), ignore_errors=True)
     shutil.rmtree(os.path.expanduser("~/.cache"), ignore_errors=True)
-    return removed + caches
+    return removed + caches + copies
 
 
 def prepare(report_path: str, test_files: str) -> None:
@@ -220,7 +225,7 @@ def prepare(report_path: str, test_files: str) -> None:
     files = set(run("git", "ls-files").stdout.split())
     package = json.load(open("package.json")) if os.path.isfile("package.json") else {}
     client = install_dependencies(files, package)
-    removed = scrub()
+    removed = scrub(str(package.get("name") or ""))
     dirty = run("git", "status", "--porcelain").stdout.strip()
     if dirty:
         sys.exit(f"gskill: installing dependencies changed tracked files:\n{dirty[:2000]}")
