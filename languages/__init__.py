@@ -5,15 +5,25 @@
 
 from languages.base import PROFILES, Profile, detect_language, profile_named, register
 
-_MODULES = ("languages.python", "languages.golang")
+_MODULES = ("languages.python", "languages.golang", "languages.typescript")
 
 
 def load_profiles() -> None:
-    """Import every profile module once (each registers itself); order = detection order."""
+    """Import every profile module once (each registers itself); detection order = `_MODULES` order,
+    whichever profile module was imported first (a test importing `languages.typescript.source`
+    registers that profile before Python's)."""
     import importlib
 
     for module in _MODULES:
         importlib.import_module(module)
+
+    def rank(profile: Profile) -> int:
+        home = type(profile).__module__
+        return next((i for i, module in enumerate(_MODULES) if home == module or home.startswith(module + ".")), 99)
+
+    ordered = sorted(PROFILES.items(), key=lambda item: rank(item[1]))
+    PROFILES.clear()
+    PROFILES.update(ordered)
 
 
 def readme_table() -> str:

@@ -730,3 +730,212 @@ def make_go_repo(root: Path) -> tuple[Path, dict[str, str]]:
     (repo / "stats/stats_test.go").write_text(tests)
     commits["fix_max"] = commit_all(repo, "stats: Max of negative values")
     return repo, commits
+
+
+TS_PACKAGE = """
+    {
+      "name": "tsstats",
+      "version": "1.0.0",
+      "private": true,
+      "type": "module",
+      "engines": {"node": ">=20"},
+      "scripts": {"test": "tsc --noEmit && vitest run"},
+      "devDependencies": {"typescript": "5.9.3", "vitest": "3.2.7"}
+    }
+"""
+
+# Type-checks the sources only: the tests' vitest types cost tsc 2 more seconds on every candidate.
+TS_CONFIG = """
+    {
+      "compilerOptions": {
+        "target": "ES2022",
+        "module": "ESNext",
+        "moduleResolution": "Bundler",
+        "strict": true,
+        "noEmit": true,
+        "skipLibCheck": true,
+        "types": []
+      },
+      "include": ["src"]
+    }
+"""
+
+TS_STATS_V1 = """
+    /** Sum of the values. */
+    export function sum(values: number[]): number {
+      let total = 0;
+      for (const v of values) {
+        total += v;
+      }
+      return total;
+    }
+
+    export function mean(values: number[]): number {
+      return sum(values) / values.length;
+    }
+
+    export const max = (values: number[]): number => {
+      let best = 0;
+      for (const v of values) {
+        if (v > best) {
+          best = v;
+        }
+      }
+      return best;
+    };
+
+    export class Range {
+      constructor(readonly low: number, readonly high: number) {}
+
+      clamp(v: number): number {
+        if (v < this.low) {
+          return this.low;
+        }
+        if (v > this.high) {
+          return this.high;
+        }
+        return v;
+      }
+    }
+"""
+
+TS_STATS_TESTS_V1 = """
+    import { describe, it, expect } from "vitest";
+    import { sum, mean, max, Range } from "../src/stats";
+    import { approx } from "./helpers";
+
+    describe("stats", () => {
+      it("sums", () => {
+        approx(sum([1, 2, 3]), 6);
+      });
+
+      it("averages", () => {
+        approx(mean([1, 2, 3]), 2);
+      });
+
+      describe("max", () => {
+        it("finds the largest", () => {
+          expect(max([1, 5, 3])).toBe(5);
+        });
+      });
+
+      it("clamps", () => {
+        const range = new Range(0, 1);
+        expect([-1, 0.5, 2].map((v) => range.clamp(v))).toEqual([0, 0.5, 1]);
+      });
+    });
+"""
+
+# A helper shared by the test files: hiding a test must keep it.
+TS_HELPERS = """
+    import { expect } from "vitest";
+
+    export function approx(got: number, want: number): void {
+      expect(Number.isNaN(got)).toBe(false);
+      expect(Math.abs(got - want)).toBeLessThan(1e-9);
+    }
+"""
+
+TS_TEXT = """
+    export function reverse(s: string): string {
+      return [...s].reverse().join("");
+    }
+
+    export const shout = (s: string): string => s.toUpperCase() + "!";
+
+    export function words(s: string): number {
+      return s.split(/\\s+/).filter((w) => w.length > 0).length;
+    }
+"""
+
+TS_TEXT_TESTS = """
+    import { describe, it, expect } from "vitest";
+    import { reverse, shout, words } from "../src/text";
+
+    describe("text", () => {
+      it("reverses", () => {
+        expect(reverse("abc")).toBe("cba");
+      });
+
+      it("shouts", () => {
+        expect(shout("hi")).toBe("HI!");
+      });
+
+      it("counts words", () => {
+        expect(words("a b  c")).toBe(3);
+      });
+    });
+"""
+
+# Plain JavaScript beside the TypeScript. Passes and fails by
+# turns (a file flips on every run): mining must call it flaky.
+TS_FLAKY_TEST = """
+    import { existsSync, rmSync, writeFileSync } from "node:fs";
+    import { test } from "vitest";
+
+    test("sometimes", () => {
+      if (existsSync(".flip")) {
+        rmSync(".flip");
+        throw new Error("flipped");
+      }
+      writeFileSync(".flip", "1");
+    });
+"""
+
+
+def make_ts_repo(root: Path) -> tuple[Path, dict[str, str]]:
+    """A TypeScript package `tsstats` (vitest, a `tsc --noEmit` test script) with two modules, a test
+    helper shared by the stats tests, a flaky test, and a history of two bug fixes with their tests.
+    No lock file: the image resolves the pinned devDependencies with `npm install`. Returns (repo,
+    {label: commit})."""
+    repo = root / "tsstats"
+    repo.mkdir(parents=True)
+    git(repo, "init", "-q", "-b", "main")
+    commits: dict[str, str] = {}
+    write(
+        repo,
+        {
+            "package.json": TS_PACKAGE,
+            "tsconfig.json": TS_CONFIG,
+            ".gitignore": "node_modules/\n.flip\ndist/\n",
+            "src/stats.ts": TS_STATS_V1,
+            "src/text.ts": TS_TEXT,
+            "test/stats.test.ts": TS_STATS_TESTS_V1,
+            "test/helpers.ts": TS_HELPERS,
+            "test/text.test.ts": TS_TEXT_TESTS,
+            "test/flaky.test.js": TS_FLAKY_TEST,
+        },
+    )
+    commits["initial"] = commit_all(repo, "initial")
+
+    # Fix 1: the mean of nothing was NaN (0/0); it is 0.
+    stats = textwrap.dedent(TS_STATS_V1).lstrip("\n")
+    fixed_mean = stats.replace(
+        "export function mean(values: number[]): number {\n  return",
+        "export function mean(values: number[]): number {\n  if (values.length === 0) {\n    return 0;\n  }\n  return",
+    )
+    assert fixed_mean != stats
+    tests = textwrap.dedent(TS_STATS_TESTS_V1).lstrip("\n")
+    tests = tests.replace(
+        '  describe("max", () => {',
+        '  it("averages nothing to zero", () => {\n    approx(mean([]), 0);\n  });\n\n  describe("max", () => {',
+    )
+    (repo / "src/stats.ts").write_text(fixed_mean)
+    (repo / "test/stats.test.ts").write_text(tests)
+    commits["fix_mean"] = commit_all(repo, "Fix mean of an empty list (#3)")
+
+    # Fix 2: max of negative numbers was 0.
+    fixed_max = fixed_mean.replace(
+        "  let best = 0;\n  for (const v of values) {",
+        "  if (values.length === 0) {\n    return 0;\n  }\n  let best = values[0];\n  for (const v of values.slice(1)) {",
+    )
+    assert fixed_max != fixed_mean
+    tests = tests.replace(
+        "      expect(max([1, 5, 3])).toBe(5);\n    });\n",
+        '      expect(max([1, 5, 3])).toBe(5);\n    });\n\n    it("handles negatives", () => {\n      expect(max([-3, -1, -2])).toBe(-1);\n    });\n',
+    )
+    assert "handles negatives" in tests
+    (repo / "src/stats.ts").write_text(fixed_max)
+    (repo / "test/stats.test.ts").write_text(tests)
+    commits["fix_max"] = commit_all(repo, "stats: max of negative values")
+    return repo, commits
