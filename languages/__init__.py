@@ -5,7 +5,7 @@
 
 from languages.base import PROFILES, Profile, detect_language, profile_named, register
 
-_MODULES = ("languages.python", "languages.golang")
+_MODULES = ("languages.python", "languages.golang", "languages.rust")
 
 
 def load_profiles() -> None:
