@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import time
+import tomllib
 
 SECURITY = "deb http://deb.debian.org/debian-security bookworm-security main\n"
 
@@ -77,29 +78,64 @@ def metadata() -> dict:
     return json.loads(run("cargo", "metadata", "--format-version", "1", "--no-deps", "--offline").stdout)
 
 
+_LIBRARY_EXTENSIONS = (".rlib", ".rmeta", ".so", ".a")
+
+
+def _crate_of(name: str) -> set[str]:
+    """The crate names an artifact's file name may stand for: `libstats-0123456789abcdef.rlib`,
+    `stats-0123456789abcdef.d`, `text-utils-0123456789abcdef` (a fingerprint or build folder),
+    `libstats.rlib`, `api` (an uplifted test binary), with `-` read as `_`."""
+    base = name
+    for extension in (*_LIBRARY_EXTENSIONS, ".d"):
+        if base.endswith(extension):
+            base = base[: -len(extension)]
+            break
+    base = re.sub(r"-[0-9a-f]{16}$", "", base).replace("-", "_")
+    return {base, base[3:]} if base.startswith("lib") else {base}
+
+
+def _lock() -> dict:
+    try:
+        with open("Cargo.lock", "rb") as handle:
+            return tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+
+
 def clean_members(meta: dict) -> list[str]:
     """Remove every compiled artifact of the workspace's own packages; the names of leftovers found
-    (and removed) after `cargo clean -p`."""
+    (and removed) after `cargo clean -p`: entries of the profile folders (deps/, .fingerprint/,
+    build/, examples/ and the profile folder itself) named after a member's package or one of its
+    lib/bin/test targets. Build scripts are all named `build_script_build`: never matched by name."""
     members = [package for package in meta["packages"] if package["id"] in set(meta["workspace_members"])]
     for package in members:
         run("cargo", "clean", "--offline", "-p", package["id"], check=False)
     target = meta["target_directory"]
-    crates = {target_["name"].replace("-", "_") for package in members for target_ in package["targets"]}
+    crates = {
+        target_["name"].replace("-", "_")
+        for package in members
+        for target_ in package["targets"]
+        if "custom-build" not in target_["kind"]
+    }
     crates |= {package["name"].replace("-", "_") for package in members}
+    # A test file named like a dependency (tests/regex.rs) must not take the dependency's build along.
+    crates -= {
+        package["name"].replace("-", "_")
+        for package in _lock().get("package", [])
+        if isinstance(package, dict) and "source" in package
+    }
     leftovers = []
-    for folder, dirs, files in os.walk(target):
-        if os.path.basename(folder) == "incremental":
-            shutil.rmtree(folder, ignore_errors=True)
-            dirs[:] = []
-            continue
-        for name in dirs + files:
-            stem = re.sub(r"^lib", "", name).split("-", 1)[0].split(".", 1)[0].replace("-", "_")
-            if stem in crates:
+    profiles = [os.path.join(target, entry) for entry in os.listdir(target)] if os.path.isdir(target) else []
+    for profile in filter(os.path.isdir, profiles):
+        shutil.rmtree(os.path.join(profile, "incremental"), ignore_errors=True)
+        folders = [profile, *(os.path.join(profile, sub) for sub in ("deps", ".fingerprint", "build", "examples"))]
+        for folder in filter(os.path.isdir, folders):
+            for name in os.listdir(folder):
                 path = os.path.join(folder, name)
+                if path in folders or not _crate_of(name) & crates:
+                    continue
                 leftovers.append(os.path.relpath(path, target))
                 shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.remove(path)
-                if name in dirs:
-                    dirs.remove(name)
     return sorted(leftovers)
 
 
