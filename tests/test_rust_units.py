@@ -372,3 +372,62 @@ def test_mutations_keep_types_and_skip_macros_closures_and_fmt():
     )
     assert len(candidates) == 3 and {c.group for c in candidates} == {"src/lib.rs::pick"}
     assert all(c.bug_patch.count("diff --git") == 1 and c.test_files == ("calc/lib",) for c in candidates)
+
+
+def test_the_image_keeps_dependencies_compiled_and_nothing_of_the_workspace(tmp_path, monkeypatch):
+    from languages.rust import image_setup
+
+    target = tmp_path / "target"
+    kept = [
+        "debug/deps/libitoa-0123456789abcdef.rlib",
+        "debug/deps/itoa-0123456789abcdef.d",
+        "debug/build/libc-0123456789abcdef/build_script_build-0123456789abcdef",
+        "debug/.fingerprint/regex-0123456789abcdef/lib-regex",
+        "debug/deps/libregex-0123456789abcdef.rlib",  # a dependency named like a member's test file
+    ]
+    removed = [
+        "debug/deps/libtext_utils-0123456789abcdef.rlib",
+        "debug/deps/api-0123456789abcdef",
+        "debug/.fingerprint/text-utils-0123456789abcdef/lib-text_utils",
+        "debug/build/text-utils-0123456789abcdef/out/generated.rs",
+        "debug/libtext_utils.rlib",
+        "debug/incremental/text_utils-1x2y/s-abc/dep-graph.bin",
+    ]
+    for path in kept + removed:
+        (target / path).parent.mkdir(parents=True, exist_ok=True)
+        (target / path).write_text("x")
+    (tmp_path / "Cargo.lock").write_text(
+        'version = 4\n[[package]]\nname = "regex"\nversion = "1.0.0"\nsource = "registry+https://x"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    cleaned = []
+    monkeypatch.setattr(image_setup, "run", lambda *args, **kwargs: cleaned.append(args))
+    meta = {
+        "workspace_members": ["path+file:///repo#text-utils@0.1.0"],
+        "target_directory": str(target),
+        "packages": [
+            {
+                "id": "path+file:///repo#text-utils@0.1.0",
+                "name": "text-utils",
+                "targets": [
+                    {"name": "text_utils", "kind": ["lib"]},
+                    {"name": "api", "kind": ["test"]},
+                    {"name": "regex", "kind": ["test"]},
+                    {"name": "build-script-build", "kind": ["custom-build"]},
+                ],
+            }
+        ],
+    }
+    leftovers = image_setup.clean_members(meta)
+    assert cleaned == [("cargo", "clean", "--offline", "-p", "path+file:///repo#text-utils@0.1.0")]
+    assert leftovers == sorted(
+        [
+            "debug/.fingerprint/text-utils-0123456789abcdef",
+            "debug/build/text-utils-0123456789abcdef",
+            "debug/deps/api-0123456789abcdef",
+            "debug/deps/libtext_utils-0123456789abcdef.rlib",
+            "debug/libtext_utils.rlib",
+        ]
+    )
+    assert all((target / path).exists() for path in kept)
+    assert not any((target / path).exists() for path in removed)
