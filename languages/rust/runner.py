@@ -7,9 +7,10 @@ A unit is `<package>/lib`, `<package>/bin/<name>` or `<package>/test/<name>` (a 
 test target); no pairs = every unit of the workspace (`cargo metadata`). Each unit runs as
 `cargo test -p PACKAGE --lib|--bin N|--test N --no-fail-fast -- --exact NAMES`, its output framed by
 `--- gskill-unit UNIT` and `--- gskill-unit-end UNIT rc=N`, because libtest's own output names
-neither the package nor the target (`Running tests/api.rs`). One `cargo test --no-run` of the
-packages involved first compiles them in parallel; its output is dropped (each unit's run prints its
-own build errors). Exit status: non-zero if any unit failed.
+neither the package nor the target (`Running tests/api.rs`). One `cargo test --no-run` per package
+involved first compiles the selected targets (all of them for a whole-suite run) in parallel; its
+output is dropped (each unit's run prints its own build errors). Exit status: non-zero if any unit
+failed.
 """
 
 import json
@@ -56,11 +57,12 @@ def cargo_test(package, flags, tail):
 def run(pairs):
     known = workspace_units()
     wanted = list(zip(pairs[::2], pairs[1::2])) if pairs else [(unit, "") for unit in known]
-    packages = sorted({known[unit][0] for unit, _ in wanted if unit in known})
-    if packages:
-        build = ["cargo", "test", "--offline", "--no-run", "--tests"]
-        for package in packages:
-            build += ["-p", package]
+    flags = {}  # package -> the target flags of its units in this run (only those are compiled)
+    for unit, _ in wanted:
+        if unit in known:
+            flags.setdefault(known[unit][0], []).extend(known[unit][1])
+    for package, targets in sorted(flags.items()):
+        build = ["cargo", "test", "--offline", "--no-run", "-p", package, *(targets if pairs else ["--tests"])]
         subprocess.run(build, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     failed = 0
     for unit, names in wanted:
