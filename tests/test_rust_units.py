@@ -431,3 +431,14 @@ def test_the_image_keeps_dependencies_compiled_and_nothing_of_the_workspace(tmp_
     )
     assert all((target / path).exists() for path in kept)
     assert not any((target / path).exists() for path in removed)
+
+
+def test_functions_with_unsafe_code_are_not_mutated():
+    text = (
+        "pub fn safe(n: usize) -> usize {\n    if n > 2 { n } else { 2 }\n}\n"
+        "pub fn raw(p: *const u8, n: usize) -> u8 {\n    let at = if n > 2 { 1 } else { 0 };\n"
+        "    unsafe { *p.add(at) }\n}\n"
+        "pub unsafe fn whole(n: usize) -> usize {\n    if n > 2 { n } else { 2 }\n}\n"
+    )
+    assert mutate.mutations_of(text, "safe")
+    assert mutate.mutations_of(text, "raw") == [] and mutate.mutations_of(text, "whole") == []

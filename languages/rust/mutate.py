@@ -10,7 +10,9 @@ caught by the profile's build check (`cargo check --tests`) before any test runs
 macro's token tree is touched (`assert!(a < b)`, `vec![1, 2]`: no syntax tree there), nor test code.
 
 Edits are byte spans of the site only, so the bug diff is one line. Never mutated: `fmt` methods
-(Display/Debug: their failures pin formatting, not behaviour).
+(Display/Debug: their failures pin formatting, not behaviour), and functions with unsafe code (`unsafe
+fn`, an `unsafe { }` block): a changed index or size there is undefined behaviour, and on
+dtolnay/semver such mutations were rejected as flaky.
 """
 
 from __future__ import annotations
@@ -233,6 +235,15 @@ _PROPOSERS: dict[str, Callable[[list[Node], bytes], Iterator[_Edit]]] = {
 assert tuple(_PROPOSERS) == MUTATION_KINDS
 
 
+def _unsafe(function: Node, nodes: list[Node]) -> bool:
+    """An `unsafe fn`, or one with an `unsafe { }` block: a mutation there may be undefined behaviour
+    (an index or a length feeding pointer arithmetic), whose failures differ from run to run."""
+    modifiers = [child for child in function.children if child.type == "function_modifiers"]
+    return any(b"unsafe" in modifier.text.split() for modifier in modifiers) or any(
+        node.type == "unsafe_block" for node in nodes
+    )
+
+
 @functools.lru_cache(maxsize=32)
 def _parsed(text: str) -> Tree:
     """Parsed once per file text: targets come by priority, not by file, and one file may hold many."""
@@ -258,6 +269,8 @@ class _Mutator:
             return
         self._span = (function.start_byte, function.end_byte)
         nodes = list(_descendants(function.child_by_field_name("body")))
+        if _unsafe(function, nodes):
+            return
         order = {kind: index for index, kind in enumerate(MUTATION_KINDS)}
         for kind in MUTATION_KINDS:
             if kind in wanted:
