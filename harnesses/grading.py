@@ -65,12 +65,19 @@ def grade(
     if task.test_patch:
         files["/tmp/.gskill-tests.diff"] = task.test_patch
         touched = sorted({path for pair in _PATCH_FILES.findall(task.test_patch) for path in pair})
+        profile = profile_named(task.language)
         # Test files the task restores go back to the starting point first (absent there: removed).
-        lines.append(
-            f"for f in {' '.join(shlex.quote(p) for p in touched)}; do "
-            'if git cat-file -e "$tree:$f" 2>/dev/null; then git checkout "$tree" -- "$f"; else rm -f "$f"; fi; done'
-        )
-        lines.append(f"git apply --whitespace=nowarn /tmp/.gskill-tests.diff || exit {TEST_PATCH_FAILED}")
+        # A source file the hidden tests were cut from (Rust's inline `mod tests`) keeps the agent's
+        # fix: the tests go back on top of it, and if the agent rewrote their place, that is its patch
+        # failing to apply, not a broken task.
+        reset = [path for path in touched if profile.is_test_file(path)]
+        if reset:
+            lines.append(
+                f"for f in {' '.join(shlex.quote(p) for p in reset)}; do "
+                'if git cat-file -e "$tree:$f" 2>/dev/null; then git checkout "$tree" -- "$f"; else rm -f "$f"; fi; done'
+            )
+        failed = AGENT_PATCH_FAILED if len(reset) < len(touched) else TEST_PATCH_FAILED
+        lines.append(f"git apply --whitespace=nowarn /tmp/.gskill-tests.diff || exit {failed}")
     lines.append("rm -f /tmp/.gskill-*.diff")
     # As in the agent's container: no file looks newer than another (the patched ones would).
     lines.append('same_age "$stamp" --rewrite || exit 1')

@@ -5,7 +5,7 @@
 
 from languages.base import PROFILES, Profile, detect_language, profile_named, register
 
-_MODULES = ("languages.python", "languages.golang", "languages.typescript")
+_MODULES = ("languages.python", "languages.golang", "languages.rust", "languages.typescript")
 
 
 def load_profiles() -> None:
