@@ -163,7 +163,9 @@ def env_build(
     commit: Optional[str] = typer.Option(None, "--commit", help="Commit, tag or branch (default HEAD)."),
     rebuild: bool = typer.Option(False, "--rebuild", help="Build even if an identical image exists."),
     language: Optional[str] = typer.Option(
-        None, "--language", help="Language profile (python, go); default: detected from the repository."
+        None,
+        "--language",
+        help="Language profile (python, go, rust, typescript); default: detected from the repository.",
     ),
 ) -> None:
     """Build (or reuse) the environment image of REPO at a commit; its test suite must collect."""
@@ -272,7 +274,9 @@ def mine(
     ),
     max_commits: Optional[int] = typer.Option(None, "--max-commits", min=1, help="Only the newest N commits."),
     language: Optional[str] = typer.Option(
-        None, "--language", help="Language profile (python, go); default: detected from the repository."
+        None,
+        "--language",
+        help="Language profile (python, go, rust, typescript); default: detected from the repository.",
     ),
     calibrate: bool = typer.Option(
         True,

@@ -65,7 +65,7 @@ class MineOptions:
     max_test_files: int = 2  # per procedural candidate: test files holding the most tests that execute the function
     whole_file_seconds: float = 2.0  # a test file quicker than this runs whole; a slower one, only its covering tests
     max_covering_tests: int = 60  # node ids taken from a slow test file
-    language: str | None = None  # a profile name (python, go); None: detected from the repository
+    language: str | None = None  # a profile name (python, go, rust, typescript); None: detected from the repository
     # Keep the tasks whose difficulty matches `Settings.difficulty` (validating `oversample` × the
     # tasks wanted); False keeps the first tasks validated.
     calibrate: bool = True
