@@ -123,11 +123,16 @@ def test_kill_9_then_resume_ends_where_an_uninterrupted_run_does(reference_run, 
     )
     deadline = time.monotonic() + 300
     # Killed while it has containers: they stay behind, until the resumed run removes them itself.
-    while (
-        (_evaluations(run_dir / "store.sqlite") < 12 or not _containers_of(docker_client, run_dir))
-        and process.poll() is None
-        and time.monotonic() < deadline
-    ):
+    # The run is stopped (SIGSTOP) before its containers are listed, so none can be removed between
+    # seeing them and the kill; one seen twice a second apart was not on its way out either.
+    while process.poll() is None and time.monotonic() < deadline:
+        if _evaluations(run_dir / "store.sqlite") >= 12:
+            os.killpg(process.pid, signal.SIGSTOP)
+            seen = _containers_of(docker_client, run_dir)
+            time.sleep(1)
+            if seen & _containers_of(docker_client, run_dir):
+                break
+            os.killpg(process.pid, signal.SIGCONT)
         time.sleep(0.2)
     assert process.poll() is None, "the run finished before it could be killed"
     os.killpg(process.pid, signal.SIGKILL)
