@@ -103,6 +103,9 @@ def progress_bars() -> Iterator[Callable[..., None]]:
     the first update of a label adds its bar; `note` replaces the text shown for it."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    if not console.is_terminal:  # a log file (nightly job, CI): a plain line per bar every so often
+        yield _progress_lines()
+        return
     columns = (TextColumn("{task.description:>12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as bar:
         handles: dict[str, int] = {}
@@ -113,6 +116,26 @@ def progress_bars() -> Iterator[Callable[..., None]]:
             bar.update(handles[label], completed=done, total=total, description=note or None)
 
         yield update
+
+
+def _progress_lines(every_s: float = 30.0) -> Callable[..., None]:
+    """`progress_bars`' update for an output that is not a terminal: a bar's first update, its last
+    (done == total) and at most one line per `every_s` seconds between them."""
+    started = time.monotonic()
+    shown: dict[str, float] = {}
+    last: dict[str, tuple] = {}
+
+    def update(label: str, done: int | None = None, total: int | None = None, note: str = "") -> None:
+        now = time.monotonic()
+        complete = done is not None and total is not None and done >= total
+        due = complete or now - shown.get(label, -every_s) >= every_s
+        if not due or last.get(label) == (done, total, note):
+            return
+        shown[label], last[label] = now, (done, total, note)
+        count = f"{done if done is not None else '?'}/{total if total is not None else '?'}"
+        console.print(f"[{now - started:7.0f}s] {label:>12} {count} {note}".rstrip(), highlight=False)
+
+    return update
 
 
 def say(line: str) -> None:

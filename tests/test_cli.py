@@ -102,3 +102,23 @@ def test_help_lists_commands():
     done = gskill("--help")
     assert done.returncode == 0
     assert "doctor" in done.stdout and "env" in done.stdout
+
+
+def test_progress_in_a_log_is_a_plain_line_now_and_then(capsys, monkeypatch):
+    """Not a terminal (a nightly job's log): a bar prints its first update, its completion, and at most
+    one line per interval between them; a repeated completion prints nothing."""
+    from gskill import cli
+
+    clock = iter([0.0, 1.0, 2.0, 40.0, 41.0, 42.0, 43.0])
+    monkeypatch.setattr(cli.time, "monotonic", lambda: next(clock))
+    update = cli._progress_lines(every_s=30)
+    for done in (0, 1, 2, 3):  # t = 1, 2, 40, 41
+        update("validate", done, 10, note="validate")
+    update("validate", 10, 10)  # t = 42: done
+    update("validate", 10, 10)  # t = 43: the same again
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split("s]", 1)[1].split() for line in lines] == [
+        ["validate", "0/10", "validate"],
+        ["validate", "2/10", "validate"],
+        ["validate", "10/10"],
+    ]
