@@ -29,7 +29,7 @@ import functools
 import random
 import re
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Protocol, Sequence
 
 from gskill.schema import Strategy
 from swesmith.candidate import Candidate, is_test_file
@@ -86,6 +86,15 @@ class Mutation:
     kind: str  # one of MUTATION_KINDS
     new_source: str  # the whole file after the mutation
     line: int  # 1-based line of the edit (for tests and debugging)
+
+
+class Mutator(Protocol):
+    """What `pick_mutations` needs of a language's mutator for one function: its proposals (each with
+    a `kind`), and `realize`, which checks one (None: it does not parse or changes nothing)."""
+
+    proposals: list
+
+    def realize(self, proposal) -> Mutation | None: ...
 
 
 @dataclass(frozen=True)
@@ -555,7 +564,11 @@ def mutations_of(source: str, qualname: str, kinds: Iterable[str] = MUTATION_KIN
     `swesmith.entities.parse_entities`), in source order. Nested functions' bodies are excluded:
     name them (`outer.inner`) to mutate them. Empty when the source does not parse or the
     function is absent. Each result parses and differs from the original AST."""
-    mutator = _Mutator(source, qualname, kinds)
+    return all_mutations(_Mutator(source, qualname, kinds))
+
+
+def all_mutations(mutator: "Mutator") -> list[Mutation]:
+    """Every distinct mutation a mutator realizes, in its proposals' order."""
     found: list[Mutation] = []
     seen: set[str] = set()
     for proposal in mutator.proposals:
@@ -567,12 +580,12 @@ def mutations_of(source: str, qualname: str, kinds: Iterable[str] = MUTATION_KIN
 
 
 def pick_mutations(
-    mutator: _Mutator, rng: random.Random, count: int, last: frozenset[str] = frozenset()
+    mutator: "Mutator", rng: random.Random, count: int, last: frozenset[str] = frozenset()
 ) -> list[Mutation]:
     """Up to `count` distinct mutations, one kind at a time in a random kind order, so two picks
     from a function with several kinds are of two different kinds; the kinds in `last` (those that
     rarely break a test) after all the others."""
-    pools: dict[str, list[_Proposal]] = {}
+    pools: dict[str, list] = {}
     for proposal in mutator.proposals:
         pools.setdefault(proposal.kind, []).append(proposal)
     for pool in pools.values():
@@ -605,13 +618,40 @@ def procedural_candidates(
     max_candidates: int | None = None,
     test_files_for: Callable[[str, str], tuple[str, ...]] = lambda path, qualname: (),
 ) -> Iterator[Candidate]:
-    """Up to `per_function` mutation candidates per target function, targets in the given order.
+    """Python's mutation candidates (`mutation_candidates`): test files and cosmetic functions
+    (`__repr__`, `__str__`) are skipped."""
+    return mutation_candidates(
+        files,
+        targets,
+        _Mutator,
+        skip=lambda path, qualname: is_test_file(path) or qualname.rsplit(".", 1)[-1] in COSMETIC_FUNCTIONS,
+        seed=seed,
+        per_function=per_function,
+        max_candidates=max_candidates,
+        test_files_for=test_files_for,
+    )
+
+
+def mutation_candidates(
+    files: Mapping[str, str],
+    targets: Sequence[tuple[str, str]],
+    mutator_for: Callable[[str, str], "Mutator"],
+    *,
+    skip: Callable[[str, str], bool],
+    seed: int = 0,
+    per_function: int = 2,
+    last: frozenset[str] = frozenset(),
+    max_candidates: int | None = None,
+    test_files_for: Callable[[str, str], tuple[str, ...]] = lambda path, qualname: (),
+) -> Iterator[Candidate]:
+    """Up to `per_function` mutation candidates per target function, targets in the given order; every
+    language's procedural strategy (`mutator_for(text, qualname)` is its mutator).
 
     `files` maps snapshot paths to source text; `targets` are (path, qualname) pairs the tests cover,
-    best first. Test files, missing paths and cosmetic functions (`__repr__`, `__str__`) are skipped.
-    The hint stays empty on purpose: it feeds the problem statement, and naming the mutation would
-    name the fix. Deterministic for a given seed (each function draws from its own seeded RNG, so
-    adding a target never changes another target's picks).
+    best first. Missing paths and targets `skip` names are skipped. The hint stays empty on purpose:
+    it feeds the problem statement, and naming the mutation would name the fix. Deterministic for a
+    given seed (each function draws from its own seeded RNG, so adding a target never changes another
+    target's picks); kinds in `last` are picked after the others (`pick_mutations`).
     """
     emitted = 0
     done: set[tuple[str, str]] = set()
@@ -622,10 +662,10 @@ def procedural_candidates(
             continue
         done.add((path, qualname))
         source = files.get(path)
-        if source is None or is_test_file(path) or qualname.rsplit(".", 1)[-1] in COSMETIC_FUNCTIONS:
+        if source is None or skip(path, qualname):
             continue
         rng = random.Random(f"{seed}:{path}:{qualname}")
-        for mutation in pick_mutations(_Mutator(source, qualname), rng, per_function):
+        for mutation in pick_mutations(mutator_for(source, qualname), rng, per_function, last=last):
             if max_candidates is not None and emitted >= max_candidates:
                 return
             entity = f"{path}::{qualname}"

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from gskill.schema import Strategy
+from languages.base import profile_named
 from languages.golang import hide, mutate, source
 from swesmith.hide import VisibleTests
 
@@ -210,7 +211,7 @@ def test_procedural_candidates_are_deterministic_and_skip_cosmetic_methods():
 
     def run(seed: int):
         return list(
-            mutate.procedural_candidates(
+            profile_named("go").procedural_candidates(
                 files, targets, seed=seed, per_function=3, test_files_for=lambda path, name: ("mutants",)
             )
         )

@@ -362,7 +362,7 @@ def test_mutations_keep_types_and_skip_macros_closures_and_fmt():
     # Whole lines only: the closure's `if` shares its line with other code and stays.
     assert len(removed) == 1 and "return 1; }" in removed[0]
     candidates = list(
-        mutate.procedural_candidates(
+        profile_named("rust").procedural_candidates(
             {"src/lib.rs": text},
             [("src/lib.rs", "Square.fmt"), ("src/lib.rs", "pick")],
             seed=1,

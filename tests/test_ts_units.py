@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from languages import detect_language, profile_named
-from languages import base
+from languages import base, detect_language, profile_named
 from languages.base import FAILED, PASSED, SKIPPED
+from languages.sitemutator import Edit, Proposal
 from languages.typescript import coverage, hide, image, jstest, mutate, source
 from languages.typescript.image_setup import choose, package_manager
 
@@ -177,16 +177,16 @@ def test_mutations_keep_parsing_and_swap_strict_equality():
 
 
 def test_a_mutation_that_does_not_parse_is_never_proposed():
-    mutator = mutate._Mutator(TS, "add")
+    mutator = mutate.Mutator(TS, "add")
     assert all(mutator.realize(p) is not None for p in mutator.proposals)
-    broken = mutate._Proposal("swap_comparison", mutate._Edit(TS.index("a + b"), TS.index("a + b") + 1, b"("))
+    broken = Proposal("swap_comparison", Edit(TS.index("a + b"), TS.index("a + b") + 1, b"("))
     assert mutator.realize(broken) is None
 
 
 def test_procedural_candidates_skip_tests_and_cosmetic_methods():
     files = {"src/cart.ts": TS, "test/cart.test.ts": TS}
     candidates = list(
-        mutate.procedural_candidates(
+        profile_named("typescript").procedural_candidates(
             files,
             [("src/cart.ts", "clamp"), ("test/cart.test.ts", "clamp"), ("src/cart.ts", "Cart.toString")],
             seed=0,

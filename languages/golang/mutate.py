@@ -15,19 +15,15 @@ methods (skipped by `procedural_candidates`; their failures pin formatting, not 
 
 from __future__ import annotations
 
-import functools
-import random
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from tree_sitter import Node, Tree
 
-from gskill.schema import Strategy
-from languages.golang.source import function_nodes, is_test_file, package_names, parse
-from swesmith.candidate import Candidate
-from swesmith.patches import make_patch
-from swesmith.procedural import Mutation, pick_mutations
+from languages.golang.source import function_nodes, package_names, parse
+from languages.sitemutator import Edit, SiteMutator, descendants
+from swesmith.procedural import Mutation, all_mutations
 
 MUTATION_KINDS: tuple[str, ...] = (
     "negate_condition",
@@ -53,29 +49,6 @@ _OVERFLOWS = frozenset(
     {2**bits for bits in (7, 8, 15, 16, 31, 32, 63, 64)} | {-(2**bits) - 1 for bits in (7, 15, 31, 63)}
 )
 _INT = re.compile(r"(0[xX])([0-9a-fA-F_]+)|(0[oO]?)([0-7_]+)|(0[bB])([01_]+)|([0-9_]+)")
-
-
-@dataclass(frozen=True)
-class _Edit:
-    """Replace bytes [start, end) of the file with `text`."""
-
-    start: int
-    end: int
-    text: bytes
-
-
-@dataclass(frozen=True)
-class _Proposal:
-    kind: str
-    edit: _Edit
-
-
-def _descendants(node: Node) -> Iterator[Node]:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(reversed(current.children))
 
 
 def _operator(node: Node) -> Node | None:
@@ -131,7 +104,7 @@ def _int_value(node: Node) -> tuple[int, Callable[[int], str]] | None:
     return value, write
 
 
-def _literal_edits(site: Node, deltas: Iterable[int]) -> Iterator[_Edit]:
+def _literal_edits(site: Node, deltas: Iterable[int]) -> Iterator[Edit]:
     parsed = _int_value(site)
     if parsed is None:
         return
@@ -140,7 +113,7 @@ def _literal_edits(site: Node, deltas: Iterable[int]) -> Iterator[_Edit]:
         # Never below zero: a negative constant index does not compile, nor does one compared with
         # an unsigned value. Never past an integer type's bounds: `b == 0xff` for a byte b.
         if (value + delta >= 0 or value < 0) and value + delta not in _OVERFLOWS:
-            yield _Edit(site.start_byte, site.end_byte, write(value + delta).encode())
+            yield Edit(site.start_byte, site.end_byte, write(value + delta).encode())
 
 
 # ------------------------------------------------------------------------------------------------
@@ -184,7 +157,7 @@ class _Names:
         self.bindings: list[_Binding] = []
         declared: set[int] = set()
         written: set[int] = set()
-        nodes = list(_descendants(function))
+        nodes = list(descendants(function))
         for node in nodes:
             identifiers = []
             if node.type in ("short_var_declaration", "range_clause", "type_switch_statement"):
@@ -235,7 +208,7 @@ class _Names:
 
 def _file_reads(root: Node, name: str, start: int, end: int) -> bool:
     """Some selector or qualified type outside [start, end) names package `name`."""
-    for node in _descendants(root):
+    for node in descendants(root):
         if (
             node.type in ("identifier", "package_identifier")
             and not start <= node.start_byte < end
@@ -248,7 +221,7 @@ def _file_reads(root: Node, name: str, start: int, end: int) -> bool:
 
 def _removable(context: _Context, node: Node, start: int, end: int) -> bool:
     """Removing bytes [start, end) leaves no local variable unread and no import unused."""
-    for inner in _descendants(node):
+    for inner in descendants(node):
         if inner.type not in ("identifier", "package_identifier"):
             continue
         name = inner.text.decode()
@@ -273,7 +246,7 @@ class _Context:
     text: bytes
 
 
-def _negate_condition(context: _Context) -> Iterator[_Edit]:
+def _negate_condition(context: _Context) -> Iterator[Edit]:
     for node in context.nodes:
         if node.type in ("if_statement", "for_clause"):
             condition = node.child_by_field_name("condition")
@@ -286,20 +259,20 @@ def _negate_condition(context: _Context) -> Iterator[_Edit]:
             continue
         if condition.type == "unary_expression" and _operator(condition).type == "!":
             operand = condition.child_by_field_name("operand")
-            yield _Edit(condition.start_byte, condition.end_byte, operand.text)
+            yield Edit(condition.start_byte, condition.end_byte, operand.text)
         elif condition.type == "parenthesized_expression":
-            yield _Edit(condition.start_byte, condition.start_byte, b"!")
+            yield Edit(condition.start_byte, condition.start_byte, b"!")
         else:
-            yield _Edit(condition.start_byte, condition.end_byte, b"!(" + condition.text + b")")
+            yield Edit(condition.start_byte, condition.end_byte, b"!(" + condition.text + b")")
 
 
-def _swap_comparison(context: _Context) -> Iterator[_Edit]:
+def _swap_comparison(context: _Context) -> Iterator[Edit]:
     for node in context.nodes:
         if node.type == "binary_expression" and (operator := _operator(node)).type in _COMPARE_SWAPS:
-            yield _Edit(operator.start_byte, operator.end_byte, _COMPARE_SWAPS[operator.type].encode())
+            yield Edit(operator.start_byte, operator.end_byte, _COMPARE_SWAPS[operator.type].encode())
 
 
-def _swap_boolean_op(context: _Context) -> Iterator[_Edit]:
+def _swap_boolean_op(context: _Context) -> Iterator[Edit]:
     # A chain `a && b && c` is one site and flips whole: flipping one of its operators would
     # silently regroup the operands (`&&` binds tighter than `||`).
     for node in context.nodes:
@@ -325,7 +298,7 @@ def _swap_boolean_op(context: _Context) -> Iterator[_Edit]:
         for operator in operators:
             text += context.text[cursor : operator.start_byte] + flipped
             cursor = operator.end_byte
-        yield _Edit(start, end, text)
+        yield Edit(start, end, text)
 
 
 def _suspect(operands: list[Node], comparison: str) -> bool:
@@ -340,7 +313,7 @@ def _suspect(operands: list[Node], comparison: str) -> bool:
     return len(sides) != len(set(sides))
 
 
-def _off_by_one(context: _Context) -> Iterator[_Edit]:
+def _off_by_one(context: _Context) -> Iterator[Edit]:
     for node in context.nodes:
         if node.type == "binary_expression" and _operator(node).type in _COMPARE_SWAPS:
             sites = [node.child_by_field_name("left"), node.child_by_field_name("right")]
@@ -355,7 +328,7 @@ def _off_by_one(context: _Context) -> Iterator[_Edit]:
                 yield from _literal_edits(site, (1, -1))
 
 
-def _remove_early_return(context: _Context) -> Iterator[_Edit]:
+def _remove_early_return(context: _Context) -> Iterator[Edit]:
     text = context.text
     returns = [node for node in context.nodes if node.type == "return_statement"]
     for node in context.nodes:
@@ -383,10 +356,10 @@ def _remove_early_return(context: _Context) -> Iterator[_Edit]:
         if text[start : node.start_byte].strip() or text[node.end_byte : end].strip():
             continue
         if _removable(context, node, node.start_byte, node.end_byte):
-            yield _Edit(start, end, b"")
+            yield Edit(start, end, b"")
 
 
-def _swap_return_nil_err(context: _Context) -> Iterator[_Edit]:
+def _swap_return_nil_err(context: _Context) -> Iterator[Edit]:
     for node in context.nodes:
         if node.type != "return_statement" or not node.named_children:
             continue
@@ -397,20 +370,20 @@ def _swap_return_nil_err(context: _Context) -> Iterator[_Edit]:
             continue
         last = values[-1]
         if last.type == "nil" and context.names.resolve("err", node.start_byte) is not None:
-            yield _Edit(last.start_byte, last.end_byte, b"err")
+            yield Edit(last.start_byte, last.end_byte, b"err")
         elif (
             last.type == "identifier"
             and last.text == b"err"
             and context.names.still_read("err", last.start_byte, *_span(last))
         ):
-            yield _Edit(last.start_byte, last.end_byte, b"nil")
+            yield Edit(last.start_byte, last.end_byte, b"nil")
 
 
 def _span(node: Node) -> tuple[int, int]:
     return node.start_byte, node.end_byte
 
 
-def _change_constant(context: _Context) -> Iterator[_Edit]:
+def _change_constant(context: _Context) -> Iterator[Edit]:
     for node in context.nodes:
         if node.type == "return_statement" and node.named_children:
             sites = node.named_children[0].named_children
@@ -423,7 +396,7 @@ def _change_constant(context: _Context) -> Iterator[_Edit]:
             yield from _literal_edits(site, (1,))
 
 
-_PROPOSERS: dict[str, Callable[[_Context], Iterator[_Edit]]] = {
+_PROPOSERS: dict[str, Callable[[_Context], Iterator[Edit]]] = {
     "negate_condition": _negate_condition,
     "swap_comparison": _swap_comparison,
     "swap_boolean_op": _swap_boolean_op,
@@ -439,7 +412,7 @@ def _import_names(root: Node) -> set[str]:
     """Names the file's imports may bind (an alias, else every likely package name)."""
     names = set()
     declarations = [child for child in root.named_children if child.type == "import_declaration"]
-    for node in (node for declaration in declarations for node in _descendants(declaration)):
+    for node in (node for declaration in declarations for node in descendants(declaration)):
         if node.type == "import_spec":
             alias = node.child_by_field_name("name")
             path = node.child_by_field_name("path").text.decode().strip('"`')
@@ -447,94 +420,25 @@ def _import_names(root: Node) -> set[str]:
     return names
 
 
-@functools.lru_cache(maxsize=32)
-def _parsed(text: str) -> Tree:
-    """Parsed once per file text: targets come by priority, not by file, and one file may hold many."""
-    return parse(text)
+class Mutator(SiteMutator):
+    """Go's proposals for one function (`languages.sitemutator.SiteMutator`). A top-level function
+    replaced by another valid one leaves the file valid, so only the function is re-parsed."""
 
+    kinds = MUTATION_KINDS
+    check_span_only = True
+    parse = staticmethod(parse)
 
-class _Mutator:
-    """The proposals for one function, realized (checked) lazily: `swesmith.procedural.pick_mutations`'s
-    interface (`proposals`, `realize`)."""
-
-    def __init__(self, text: str, qualname: str, kinds: Iterable[str] = MUTATION_KINDS) -> None:
-        wanted = set(kinds)
-        unknown = wanted - set(MUTATION_KINDS)
-        if unknown:
-            raise ValueError(f"unknown mutation kinds: {sorted(unknown)}")
-        self.text = text.encode("utf-8")
-        self.proposals: list[_Proposal] = []
-        tree = _parsed(text)
-        if tree.root_node.has_error:
-            return
+    def locate(self, tree: Tree, qualname: str):
         function = function_nodes(tree).get(qualname)
         if function is None or function.child_by_field_name("body") is None:
-            return
-        self._span = _span(function)
-        nodes = list(_descendants(function.child_by_field_name("body")))
+            return None
+        nodes = list(descendants(function.child_by_field_name("body")))
         root = tree.root_node
         context = _Context(function, nodes, _Names(function), root, _import_names(root), self.text)
-        order = {kind: index for index, kind in enumerate(MUTATION_KINDS)}
-        for kind in MUTATION_KINDS:
-            if kind in wanted:
-                self.proposals += [_Proposal(kind, edit) for edit in _PROPOSERS[kind](context)]
-        self.proposals.sort(key=lambda proposal: (proposal.edit.start, order[proposal.kind]))
-
-    def realize(self, proposal: _Proposal) -> Mutation | None:
-        """The mutation, or None when the function no longer parses or is unchanged. A function
-        replaced by another valid one leaves the file valid, so only the function is re-parsed."""
-        edit = proposal.edit
-        start, end = self._span
-        if not start <= edit.start <= edit.end <= end:
-            return None
-        block = self.text[start : edit.start] + edit.text + self.text[edit.end : end]
-        if block == self.text[start:end] or parse(block.decode("utf-8")).root_node.has_error:
-            return None
-        new_text = self.text[:start] + block + self.text[end:]
-        return Mutation(proposal.kind, new_text.decode("utf-8"), self.text.count(b"\n", 0, edit.start) + 1)
+        return _span(function), lambda kind: _PROPOSERS[kind](context)
 
 
 def mutations_of(text: str, qualname: str, kinds: Iterable[str] = MUTATION_KINDS) -> list[Mutation]:
     """Every single-site mutation of the function `qualname` (naming of `source.parse_entities`), in
     source order; each parses and differs from the original."""
-    mutator = _Mutator(text, qualname, kinds)
-    found, seen = [], set()
-    for proposal in mutator.proposals:
-        mutation = mutator.realize(proposal)
-        if mutation is not None and mutation.new_source not in seen:
-            seen.add(mutation.new_source)
-            found.append(mutation)
-    return found
-
-
-def procedural_candidates(
-    files: Mapping[str, str],
-    targets: Sequence[tuple[str, str]],
-    *,
-    seed: int,
-    per_function: int,
-    test_files_for: Callable[[str, str], tuple[str, ...]],
-) -> Iterator[Candidate]:
-    """Up to `per_function` mutations per target, targets in the given order (contract of
-    swesmith.procedural.procedural_candidates: a seeded RNG per function, distinct kinds first)."""
-    done: set[tuple[str, str]] = set()
-    for path, qualname in targets:
-        if (path, qualname) in done:
-            continue
-        done.add((path, qualname))
-        text = files.get(path)
-        receiver, _, method = qualname.rpartition(".")
-        if text is None or is_test_file(path) or (receiver and method in COSMETIC_METHODS):
-            continue
-        rng = random.Random(f"{seed}:{path}:{qualname}")
-        for mutation in pick_mutations(_Mutator(text, qualname), rng, per_function, last=LOW_YIELD_KINDS):
-            entity = f"{path}::{qualname}"
-            yield Candidate(
-                strategy=Strategy.PROCEDURAL,
-                group=entity,
-                bug_patch=make_patch({path: (text, mutation.new_source)}),
-                test_files=tuple(test_files_for(path, qualname)),
-                hint="",
-                entities=(entity,),
-                meta={"kind": mutation.kind, "line": mutation.line},
-            )
+    return all_mutations(Mutator(text, qualname, kinds))

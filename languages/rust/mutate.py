@@ -17,19 +17,14 @@ dtolnay/semver such mutations were rejected as flaky.
 
 from __future__ import annotations
 
-import functools
-import random
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
 
 from tree_sitter import Node, Tree
 
-from gskill.schema import Strategy
-from languages.rust.source import function_nodes, is_test_file, parse
-from swesmith.candidate import Candidate
-from swesmith.patches import make_patch
-from swesmith.procedural import Mutation, pick_mutations
+from languages.rust.source import function_nodes, parse
+from languages.sitemutator import Edit, SiteMutator
+from swesmith.procedural import Mutation, all_mutations
 
 MUTATION_KINDS: tuple[str, ...] = (
     "negate_condition",
@@ -47,21 +42,6 @@ _COMPARE_SWAPS = {"<": "<=", "<=": "<", ">": ">=", ">=": ">", "==": "!=", "!=": 
 _FUNCTION_TYPES = ("function_item", "closure_expression")
 _OVERFLOWS = frozenset({2**bits for bits in (7, 8, 15, 16, 31, 32, 63, 64, 127, 128)})
 _INT = re.compile(r"^(0[xob])?([0-9a-fA-F_]+?)(_?(?:[iu](?:8|16|32|64|128|size)))?$")
-
-
-@dataclass(frozen=True)
-class _Edit:
-    """Replace bytes [start, end) of the file with `text`."""
-
-    start: int
-    end: int
-    text: bytes
-
-
-@dataclass(frozen=True)
-class _Proposal:
-    kind: str
-    edit: _Edit
 
 
 def _descendants(node: Node) -> Iterator[Node]:
@@ -82,7 +62,7 @@ def _operator(node: Node) -> str:
     return operator.type if operator is not None else ""
 
 
-def _int_edits(site: Node, deltas: Iterable[int]) -> Iterator[_Edit]:
+def _int_edits(site: Node, deltas: Iterable[int]) -> Iterator[Edit]:
     """`site` (an integer literal) stepped by each delta, in its base and with its suffix."""
     if site.type != "integer_literal":
         return
@@ -100,7 +80,7 @@ def _int_edits(site: Node, deltas: Iterable[int]) -> Iterator[_Edit]:
         if new < 0 or new in _OVERFLOWS:
             continue
         written = {16: f"{new:x}", 8: f"{new:o}", 2: f"{new:b}"}.get(base, str(new))
-        yield _Edit(site.start_byte, site.end_byte, f"{prefix}{written}{suffix}".encode())
+        yield Edit(site.start_byte, site.end_byte, f"{prefix}{written}{suffix}".encode())
 
 
 def _condition(node: Node) -> Node | None:
@@ -112,27 +92,27 @@ def _condition(node: Node) -> Node | None:
     return condition
 
 
-def _negate_condition(nodes: list[Node], text: bytes) -> Iterator[_Edit]:
+def _negate_condition(nodes: list[Node], text: bytes) -> Iterator[Edit]:
     for node in nodes:
         condition = _condition(node)
         if condition is None:
             continue
         if condition.type == "unary_expression" and condition.children[0].type == "!":
-            yield _Edit(condition.start_byte, condition.end_byte, condition.named_children[0].text)
+            yield Edit(condition.start_byte, condition.end_byte, condition.named_children[0].text)
         elif condition.type == "parenthesized_expression":
-            yield _Edit(condition.start_byte, condition.start_byte, b"!")
+            yield Edit(condition.start_byte, condition.start_byte, b"!")
         else:
-            yield _Edit(condition.start_byte, condition.end_byte, b"!(" + condition.text + b")")
+            yield Edit(condition.start_byte, condition.end_byte, b"!(" + condition.text + b")")
 
 
-def _swap_comparison(nodes: list[Node], text: bytes) -> Iterator[_Edit]:
+def _swap_comparison(nodes: list[Node], text: bytes) -> Iterator[Edit]:
     for node in nodes:
         if node.type == "binary_expression" and _operator(node) in _COMPARE_SWAPS:
             operator = node.child_by_field_name("operator")
-            yield _Edit(operator.start_byte, operator.end_byte, _COMPARE_SWAPS[operator.type].encode())
+            yield Edit(operator.start_byte, operator.end_byte, _COMPARE_SWAPS[operator.type].encode())
 
 
-def _swap_boolean_op(nodes: list[Node], text: bytes) -> Iterator[_Edit]:
+def _swap_boolean_op(nodes: list[Node], text: bytes) -> Iterator[Edit]:
     # A chain `a && b && c` is one site and flips whole: flipping one operator would regroup operands.
     for node in nodes:
         op = _operator(node)
@@ -154,10 +134,10 @@ def _swap_boolean_op(nodes: list[Node], text: bytes) -> Iterator[_Edit]:
         for operator in operators:
             out += text[cursor : operator.start_byte] + flipped
             cursor = operator.end_byte
-        yield _Edit(start, end, out)
+        yield Edit(start, end, out)
 
 
-def _off_by_one(nodes: list[Node], text: bytes) -> Iterator[_Edit]:
+def _off_by_one(nodes: list[Node], text: bytes) -> Iterator[Edit]:
     for node in nodes:
         if node.type == "binary_expression" and _operator(node) in _COMPARE_SWAPS:
             sites = [node.child_by_field_name("left"), node.child_by_field_name("right")]
@@ -179,7 +159,7 @@ def _enclosing_function(node: Node) -> Node | None:
     return parent
 
 
-def _remove_early_return(nodes: list[Node], text: bytes) -> Iterator[_Edit]:
+def _remove_early_return(nodes: list[Node], text: bytes) -> Iterator[Edit]:
     """`if cond { return x; }` (no else) as a statement that more statements follow: removed whole."""
     for node in nodes:
         if node.type != "if_expression" or node.child_by_field_name("alternative") is not None:
@@ -202,10 +182,10 @@ def _remove_early_return(nodes: list[Node], text: bytes) -> Iterator[_Edit]:
         end = len(text) if end < 0 else end + 1
         if text[start : statement.start_byte].strip() or text[statement.end_byte : end].strip():
             continue  # whole lines only
-        yield _Edit(start, end, b"")
+        yield Edit(start, end, b"")
 
 
-def _change_constant(nodes: list[Node], text: bytes) -> Iterator[_Edit]:
+def _change_constant(nodes: list[Node], text: bytes) -> Iterator[Edit]:
     for node in nodes:
         if node.type == "return_expression":
             sites = node.named_children
@@ -219,12 +199,12 @@ def _change_constant(nodes: list[Node], text: bytes) -> Iterator[_Edit]:
             if site is None:
                 continue
             if site.type == "boolean_literal":
-                yield _Edit(site.start_byte, site.end_byte, b"false" if site.text == b"true" else b"true")
+                yield Edit(site.start_byte, site.end_byte, b"false" if site.text == b"true" else b"true")
             else:
                 yield from _int_edits(site, (1,))
 
 
-_PROPOSERS: dict[str, Callable[[list[Node], bytes], Iterator[_Edit]]] = {
+_PROPOSERS: dict[str, Callable[[list[Node], bytes], Iterator[Edit]]] = {
     "negate_condition": _negate_condition,
     "swap_comparison": _swap_comparison,
     "swap_boolean_op": _swap_boolean_op,
@@ -244,92 +224,23 @@ def _unsafe(function: Node, nodes: list[Node]) -> bool:
     )
 
 
-@functools.lru_cache(maxsize=32)
-def _parsed(text: str) -> Tree:
-    """Parsed once per file text: targets come by priority, not by file, and one file may hold many."""
-    return parse(text)
+class Mutator(SiteMutator):
+    """Rust's proposals for one function (`languages.sitemutator.SiteMutator`); none in unsafe code."""
 
+    kinds = MUTATION_KINDS
+    parse = staticmethod(parse)
 
-class _Mutator:
-    """The proposals for one function, realized (checked) lazily: `swesmith.procedural.pick_mutations`'s
-    interface (`proposals`, `realize`)."""
-
-    def __init__(self, text: str, qualname: str, kinds: Iterable[str] = MUTATION_KINDS) -> None:
-        wanted = set(kinds)
-        unknown = wanted - set(MUTATION_KINDS)
-        if unknown:
-            raise ValueError(f"unknown mutation kinds: {sorted(unknown)}")
-        self.text = text.encode("utf-8")
-        self.proposals: list[_Proposal] = []
-        tree = _parsed(text)
-        if tree.root_node.has_error:
-            return
+    def locate(self, tree: Tree, qualname: str):
         function = function_nodes(tree).get(qualname)
         if function is None or function.child_by_field_name("body") is None:
-            return
-        self._span = (function.start_byte, function.end_byte)
+            return None
         nodes = list(_descendants(function.child_by_field_name("body")))
         if _unsafe(function, nodes):
-            return
-        order = {kind: index for index, kind in enumerate(MUTATION_KINDS)}
-        for kind in MUTATION_KINDS:
-            if kind in wanted:
-                self.proposals += [_Proposal(kind, edit) for edit in _PROPOSERS[kind](nodes, self.text)]
-        self.proposals.sort(key=lambda proposal: (proposal.edit.start, order[proposal.kind]))
-
-    def realize(self, proposal: _Proposal) -> Mutation | None:
-        """The mutation, or None when the function no longer parses or is unchanged."""
-        edit = proposal.edit
-        start, end = self._span
-        if not start <= edit.start <= edit.end <= end:
             return None
-        new_text = self.text[: edit.start] + edit.text + self.text[edit.end :]
-        if new_text == self.text or parse(new_text.decode("utf-8")).root_node.has_error:
-            return None
-        return Mutation(proposal.kind, new_text.decode("utf-8"), self.text.count(b"\n", 0, edit.start) + 1)
+        return (function.start_byte, function.end_byte), lambda kind: _PROPOSERS[kind](nodes, self.text)
 
 
 def mutations_of(text: str, qualname: str, kinds: Iterable[str] = MUTATION_KINDS) -> list[Mutation]:
     """Every single-site mutation of the function `qualname` (naming of `source.parse_entities`), in
     source order; each parses and differs from the original."""
-    mutator = _Mutator(text, qualname, kinds)
-    found, seen = [], set()
-    for proposal in mutator.proposals:
-        mutation = mutator.realize(proposal)
-        if mutation is not None and mutation.new_source not in seen:
-            seen.add(mutation.new_source)
-            found.append(mutation)
-    return found
-
-
-def procedural_candidates(
-    files: Mapping[str, str],
-    targets: Sequence[tuple[str, str]],
-    *,
-    seed: int,
-    per_function: int,
-    test_files_for: Callable[[str, str], tuple[str, ...]],
-) -> Iterator[Candidate]:
-    """Up to `per_function` mutations per target, targets in the given order (contract of
-    swesmith.procedural.procedural_candidates: a seeded RNG per function, distinct kinds first)."""
-    done: set[tuple[str, str]] = set()
-    for path, qualname in targets:
-        if (path, qualname) in done:
-            continue
-        done.add((path, qualname))
-        text = files.get(path)
-        owner, _, method = qualname.rpartition(".")
-        if text is None or is_test_file(path) or (owner and method in COSMETIC_METHODS):
-            continue
-        rng = random.Random(f"{seed}:{path}:{qualname}")
-        for mutation in pick_mutations(_Mutator(text, qualname), rng, per_function, last=LOW_YIELD_KINDS):
-            entity = f"{path}::{qualname}"
-            yield Candidate(
-                strategy=Strategy.PROCEDURAL,
-                group=entity,
-                bug_patch=make_patch({path: (text, mutation.new_source)}),
-                test_files=tuple(test_files_for(path, qualname)),
-                hint="",
-                entities=(entity,),
-                meta={"kind": mutation.kind, "line": mutation.line},
-            )
+    return all_mutations(Mutator(text, qualname, kinds))

@@ -13,14 +13,13 @@ asks for from the npm registry, and its dependencies by the lock file's client (
 
 from __future__ import annotations
 
-from typing import Callable, Iterator, Mapping, Sequence
-
-from languages.base import Entity, ImageRecipe, Profile, Reader, register
-from languages.typescript import image, jstest, source
+from languages.base import register
+from languages.treesitter import TreeSitterProfile
+from languages.typescript import jstest, source
 
 
 @register
-class TypeScriptProfile(Profile):
+class TypeScriptProfile(TreeSitterProfile):
     name = "typescript"
     title = "TypeScript/JavaScript"
     suffixes = source.SUFFIXES
@@ -37,69 +36,8 @@ class TypeScriptProfile(Profile):
         "per test file x function name"
     )
 
+    package = "languages.typescript"
+    runner = "jstest"
+    cosmetic_methods = frozenset({"toString", "toJSON", "inspect"})
+    cosmetic_functions_too = True
     test_spec = jstest.TEST_SPEC
-
-    def is_test_file(self, path: str) -> bool:
-        return source.is_test_file(path)
-
-    def is_source_file(self, path: str) -> bool:
-        return source.is_source_file(path)
-
-    def parse_entities(self, text: str) -> dict[str, Entity]:
-        return source.parse_entities(text)
-
-    def parses(self, text: str) -> bool:
-        return source.parses(text)
-
-    def entity_changes(self, old, new):
-        return source.entity_changes(old, new)
-
-    def entity_shape(self, entity: Entity) -> str:
-        return source.entity_shape(entity)
-
-    def replace_entity(self, text: str, qualname: str, new_text: str, new_indent: int | None = None) -> str | None:
-        return source.replace_entity(text, qualname, new_text)
-
-    def strip_docs(self, text: str) -> str:
-        return source.strip_comments(text)
-
-    def procedural_candidates(
-        self,
-        files: Mapping[str, str],
-        targets: Sequence[tuple[str, str]],
-        *,
-        seed: int,
-        per_function: int,
-        test_files_for: Callable[[str, str], tuple[str, ...]],
-    ) -> Iterator:
-        from languages.typescript import mutate
-
-        return mutate.procedural_candidates(
-            files, targets, seed=seed, per_function=per_function, test_files_for=test_files_for
-        )
-
-    def measure_coverage(self, sandbox, units: set[str], timeout: float) -> dict[str, dict[int, set[str]]]:
-        from languages.typescript import coverage
-
-        return coverage.measure(sandbox, units, timeout)
-
-    def hidden_test_patch(
-        self, fail_to_pass, read_file: Reader, *, paths=(), shown: Reader | None = None, base_patch=""
-    ):
-        from languages.typescript import hide
-
-        return hide.hidden_test_patch(fail_to_pass, read_file, paths=paths, shown=shown, base_patch=base_patch)
-
-    def test_source(self, files: Mapping[str, str], test_id: str) -> str | None:
-        from languages.typescript import hide
-
-        return hide.test_source(files, test_id)
-
-    def failure_messages(self, output: str, limit: int = 6) -> list[str]:
-        return jstest.failure_messages(output, limit)
-
-    def image_recipe(self, paths: Sequence[str], read: Reader) -> ImageRecipe:
-        return image.recipe(paths, read)
-
-    def layout_notes(self, paths: Sequence[str], read: Reader) -> list[str]:
-        return image.layout_notes(paths, read)
