@@ -47,17 +47,42 @@ class TreeSitterProfile(Profile):
     def parses(self, text: str) -> bool:
         return self.source.parses(text)
 
-    def entity_changes(self, old, new):
-        return self.source.entity_changes(old, new)
-
     def entity_shape(self, entity: Entity) -> str:
-        return self.source.entity_shape(entity)
+        return self.strip_docs(entity.source)
+
+    def entity_changes(self, old: dict[str, Entity], new: dict[str, Entity]) -> tuple[list[str], list[str], list[str]]:
+        """(modified, added, removed) qualnames; only entities whose text changed are re-parsed, and a
+        change of comments or layout alone is no change."""
+
+        def differs(name: str) -> bool:
+            before, after = old[name], new[name]
+            return before.source != after.source and self.entity_shape(before) != self.entity_shape(after)
+
+        modified = [name for name in new if name in old and differs(name)]
+        added = [name for name in new if name not in old]
+        removed = [name for name in old if name not in new]
+        return modified, added, removed
 
     def replace_entity(self, text: str, qualname: str, new_text: str, new_indent: int | None = None) -> str | None:
-        return self.source.replace_entity(text, qualname, new_text)
+        """`text` with the entity replaced by `new_text`; None if it is absent or the result does not
+        parse. Where the language's source module can `reindent`, text written at column `new_indent`
+        is moved to the entity's own column."""
+        entity = self.parse_entities(text).get(qualname)
+        if entity is None:
+            return None
+        reindent = getattr(self.source, "reindent", None)
+        if new_indent is not None and reindent is not None:
+            new_text = reindent(new_text, new_indent, entity.indent)
+        if not new_text.endswith("\n"):
+            new_text += "\n"
+        lines = self.source.lines_of(text)
+        result = "".join(lines[: entity.start - 1]) + new_text + "".join(lines[entity.end :])
+        return result if self.parses(result) else None
 
     def strip_docs(self, text: str) -> str:
-        return self.source.strip_comments(text)
+        """The code without comments (doc comments included) or formatting: equal texts differ only there."""
+        tree = self.source.parse(text)
+        return text if tree.root_node.has_error else self.source.shape(tree.root_node)
 
     def _cosmetic(self, qualname: str) -> bool:
         owner, _, name = qualname.rpartition(".")

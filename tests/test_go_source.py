@@ -76,22 +76,24 @@ def test_comment_and_layout_edits_are_no_code_changes():
     commented = SHAPES.replace("if x < lo { // below", "if x<lo { // under the floor").replace(
         "return x\n", "return x // x\n"
     )
-    assert source.entity_changes(old, source.parse_entities(commented)) == ([], [], [])
-    assert source.strip_comments(commented) == source.strip_comments(SHAPES)
+    assert profile_named("go").entity_changes(old, source.parse_entities(commented)) == ([], [], [])
+    assert profile_named("go").strip_docs(commented) == profile_named("go").strip_docs(SHAPES)
     edited = SHAPES.replace("x > hi", "x >= hi").replace(
         "func (s Set[T]) Len() int { return len(s.items) }", "func Other() {}"
     )
-    assert source.entity_changes(old, source.parse_entities(edited)) == (["Clamp"], ["Other"], ["Set.Len"])
-    assert source.strip_comments(edited) != source.strip_comments(SHAPES)
-    assert source.entity_shape(old["Clamp"]) != source.entity_shape(source.parse_entities(edited)["Clamp"])
+    assert profile_named("go").entity_changes(old, source.parse_entities(edited)) == (["Clamp"], ["Other"], ["Set.Len"])
+    assert profile_named("go").strip_docs(edited) != profile_named("go").strip_docs(SHAPES)
+    assert profile_named("go").entity_shape(old["Clamp"]) != profile_named("go").entity_shape(
+        source.parse_entities(edited)["Clamp"]
+    )
 
 
 def test_replace_entity():
-    replaced = source.replace_entity(SHAPES, "Set.Len", "func (s Set[T]) Len() int {\n\treturn 0\n}")
+    replaced = profile_named("go").replace_entity(SHAPES, "Set.Len", "func (s Set[T]) Len() int {\n\treturn 0\n}")
     assert replaced is not None and "\treturn 0\n}\n\nfunc init() {}" in replaced
     assert source.parse_entities(replaced)["Clamp"].source == source.parse_entities(SHAPES)["Clamp"].source
-    assert source.replace_entity(SHAPES, "Missing", "func Missing() {}") is None
-    assert source.replace_entity(SHAPES, "Set.Len", "func (s Set[T]) Len() int {") is None
+    assert profile_named("go").replace_entity(SHAPES, "Missing", "func Missing() {}") is None
+    assert profile_named("go").replace_entity(SHAPES, "Set.Len", "func (s Set[T]) Len() int {") is None
 
 
 # ------------------------------------------------------------------------------------------------

@@ -217,16 +217,18 @@ def test_comment_and_layout_edits_are_no_entity_changes():
             "        self.side\n", "        self.side.clone()\n"
         )
     )
-    assert source.entity_changes(before, after) == (["Square.side"], [], [])
-    assert source.strip_comments(SHAPES) == source.strip_comments(SHAPES.replace("/// Area.\n", "/// Area!\n"))
+    assert profile_named("rust").entity_changes(before, after) == (["Square.side"], [], [])
+    assert profile_named("rust").strip_docs(SHAPES) == profile_named("rust").strip_docs(
+        SHAPES.replace("/// Area.\n", "/// Area!\n")
+    )
 
 
 def test_replace_entity_moves_a_method_to_its_column():
     flat = "pub fn side(&self) -> T {\n    self.side\n}\n"  # the same method, as written at column 0
-    replaced = source.replace_entity(SHAPES, "Square.side", flat, new_indent=0)
+    replaced = profile_named("rust").replace_entity(SHAPES, "Square.side", flat, new_indent=0)
     assert "    pub fn side(&self) -> T {\n        self.side\n    }\n" in replaced
-    assert source.replace_entity(SHAPES, "missing", flat) is None
-    assert source.replace_entity(SHAPES, "area", "pub fn area( {\n") is None
+    assert profile_named("rust").replace_entity(SHAPES, "missing", flat) is None
+    assert profile_named("rust").replace_entity(SHAPES, "area", "pub fn area( {\n") is None
 
 
 @pytest.mark.parametrize(

@@ -135,15 +135,17 @@ def test_functions_methods_and_arrow_consts_by_tree_sitter():
 def test_comment_and_layout_edits_are_not_changes_and_replace_keeps_parsing():
     entities = source.parse_entities(TS)
     relaid = TS.replace("return a + b; // sum", "return a  +  b  // other")
-    assert source.entity_changes(entities, source.parse_entities(relaid)) == ([], [], [])
+    assert profile_named("typescript").entity_changes(entities, source.parse_entities(relaid)) == ([], [], [])
     changed = TS.replace("return a + b;", "return a - b;")
-    assert source.entity_changes(entities, source.parse_entities(changed)) == (["add"], [], [])
-    replaced = source.replace_entity(
+    assert profile_named("typescript").entity_changes(entities, source.parse_entities(changed)) == (["add"], [], [])
+    replaced = profile_named("typescript").replace_entity(
         TS, "add", "export function add(a: number, b: number): number {\n  return b + a;\n}"
     )
     assert replaced is not None and "return b + a;" in replaced and "export const clamp" in replaced
-    assert source.replace_entity(TS, "add", "export function add( {") is None
-    assert source.strip_comments(TS) == source.strip_comments(TS.replace("/** Adds. */\n", ""))
+    assert profile_named("typescript").replace_entity(TS, "add", "export function add( {") is None
+    assert profile_named("typescript").strip_docs(TS) == profile_named("typescript").strip_docs(
+        TS.replace("/** Adds. */\n", "")
+    )
 
 
 def test_test_and_source_files():

@@ -113,41 +113,6 @@ def shape(node: Node) -> str:
                 parts.append(")")
 
 
-def entity_shape(entity: Entity) -> str:
-    tree = parse(entity.source)
-    return entity.source if tree.root_node.has_error else shape(tree.root_node)
-
-
-def entity_changes(old: dict[str, Entity], new: dict[str, Entity]) -> tuple[list[str], list[str], list[str]]:
-    """(modified, added, removed) qualnames; only functions whose text changed are re-parsed."""
-
-    def differs(name: str) -> bool:
-        before, after = old[name], new[name]
-        return before.source != after.source and entity_shape(before) != entity_shape(after)
-
-    modified = [name for name in new if name in old and differs(name)]
-    added = [name for name in new if name not in old]
-    removed = [name for name in old if name not in new]
-    return modified, added, removed
-
-
-def replace_entity(text: str, qualname: str, new_text: str) -> str | None:
-    entity = parse_entities(text).get(qualname)
-    if entity is None:
-        return None
-    if not new_text.endswith("\n"):
-        new_text += "\n"
-    lines = lines_of(text)
-    result = "".join(lines[: entity.start - 1]) + new_text + "".join(lines[entity.end :])
-    return result if parses(result) else None
-
-
-def strip_comments(text: str) -> str:
-    """The file's code without comments or formatting (equal = only comments or layout changed)."""
-    tree = parse(text)
-    return text if tree.root_node.has_error else shape(tree.root_node)
-
-
 def package_names(import_path: str) -> set[str]:
     """The names an import without alias may bind: the package's own name is not in the path, but is
     almost always its last element, without a `/vN` or `.vN` major version, or a `go-` affix."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from languages.base import Reader, register
 from languages.treesitter import TreeSitterProfile
-from languages.rust import cargotest, source, workspace
+from languages.rust import cargotest, workspace
 
 
 @register
@@ -44,6 +44,3 @@ class RustProfile(TreeSitterProfile):
 
     def test_unit(self, path: str, read: Reader) -> str:
         return workspace.unit_of_file(path, read)
-
-    def replace_entity(self, text: str, qualname: str, new_text: str, new_indent: int | None = None) -> str | None:
-        return source.replace_entity(text, qualname, new_text, new_indent)

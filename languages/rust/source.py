@@ -165,25 +165,7 @@ def shape(node: Node) -> str:
                 parts.append(")")
 
 
-def entity_shape(entity: Entity) -> str:
-    tree = parse(entity.source)
-    return entity.source if tree.root_node.has_error else shape(tree.root_node)
-
-
-def entity_changes(old: dict[str, Entity], new: dict[str, Entity]) -> tuple[list[str], list[str], list[str]]:
-    """(modified, added, removed) qualnames; only functions whose text changed are re-parsed."""
-
-    def differs(name: str) -> bool:
-        before, after = old[name], new[name]
-        return before.source != after.source and entity_shape(before) != entity_shape(after)
-
-    modified = [name for name in new if name in old and differs(name)]
-    added = [name for name in new if name not in old]
-    removed = [name for name in old if name not in new]
-    return modified, added, removed
-
-
-def _reindent(text: str, old: int, new: int) -> str:
+def reindent(text: str, old: int, new: int) -> str:
     """`text` (an item written at column `old`) moved to column `new`, line by line."""
     if old == new:
         return text
@@ -195,24 +177,3 @@ def _reindent(text: str, old: int, new: int) -> str:
             cut = len(line) - len(line.lstrip(" "))
             out.append(line[min(cut, old - new) :])
     return "".join(out)
-
-
-def replace_entity(text: str, qualname: str, new_text: str, new_indent: int | None = None) -> str | None:
-    """`text` with the entity replaced by `new_text` (written at column `new_indent`, moved to the
-    entity's own column); None if absent or if the result does not parse."""
-    entity = parse_entities(text).get(qualname)
-    if entity is None:
-        return None
-    if new_indent is not None:
-        new_text = _reindent(new_text, new_indent, entity.indent)
-    if not new_text.endswith("\n"):
-        new_text += "\n"
-    lines = lines_of(text)
-    result = "".join(lines[: entity.start - 1]) + new_text + "".join(lines[entity.end :])
-    return result if parses(result) else None
-
-
-def strip_comments(text: str) -> str:
-    """The file's code without comments (doc comments included) or formatting."""
-    tree = parse(text)
-    return text if tree.root_node.has_error else shape(tree.root_node)

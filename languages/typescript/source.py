@@ -167,37 +167,3 @@ def shape(node: Node) -> str:
                 and cursor.node.type not in ("string", "template_string")
             ):
                 parts.append(")")
-
-
-def entity_shape(entity: Entity) -> str:
-    tree = parse(entity.source)
-    return entity.source if tree.root_node.has_error else shape(tree.root_node)
-
-
-def entity_changes(old: dict[str, Entity], new: dict[str, Entity]) -> tuple[list[str], list[str], list[str]]:
-    """(modified, added, removed) qualnames; only entities whose text changed are re-parsed."""
-
-    def differs(name: str) -> bool:
-        before, after = old[name], new[name]
-        return before.source != after.source and entity_shape(before) != entity_shape(after)
-
-    modified = [name for name in new if name in old and differs(name)]
-    added = [name for name in new if name not in old]
-    removed = [name for name in old if name not in new]
-    return modified, added, removed
-
-
-def replace_entity(text: str, qualname: str, new_text: str) -> str | None:
-    entity = parse_entities(text).get(qualname)
-    if entity is None:
-        return None
-    if not new_text.endswith("\n"):
-        new_text += "\n"
-    lines = lines_of(text)
-    result = "".join(lines[: entity.start - 1]) + new_text + "".join(lines[entity.end :])
-    return result if parses(result) else None
-
-
-def strip_comments(text: str) -> str:
-    tree = parse(text)
-    return text if tree.root_node.has_error else shape(tree.root_node)
