@@ -56,6 +56,17 @@ def test_a_test_file_that_does_not_load_is_a_broken_unit_with_no_tests(runner, b
     assert jstest.TEST_SPEC.broken_unit_fails_tests  # absent from the log = failed, as swebench grades
 
 
+def test_node_junit_titles_with_quotes_match_the_source():
+    """Node's JUnit reporter escapes a title's `"` twice; the id has the title as the source writes it
+    (hiding finds the call by that title)."""
+    log = (
+        "gskill-js-root /repo\ngskill-js-report node tests/q.test.js\n<testsuites>"
+        '<testsuite name="delimiter &amp;quot;--&amp;quot;"><testcase name="stops at &amp;quot;--&amp;quot;"/>'
+        "</testsuite></testsuites>\ngskill-js-report-end\n"
+    )
+    assert jstest.parse(log) == {'tests/q.test.js::delimiter "--" > stops at "--"': PASSED}
+
+
 def test_a_log_without_a_report_did_not_run():
     assert not jstest.ran(base.TestRunLog("gskill-js-root /repo\nException during run: TypeError: x\n", 1))
     assert jstest.parse("npm ERR! missing script\n") == {}

@@ -104,14 +104,20 @@ def _mocha(data: dict, root: str, status: dict[str, str]) -> None:
             _put(status, _mocha_id(test, root), outcome)
 
 
+def _junit_name(element: ElementTree.Element) -> str:
+    """A suite's or case's title. Node's JUnit reporter escapes `"` twice (`&amp;quot;` in the XML),
+    so `&quot;` is still in the parsed name; the source's title has `"`."""
+    return element.get("name", "").replace("&quot;", '"')
+
+
 def _junit_cases(
     element: ElementTree.Element, titles: tuple[str, ...]
 ) -> Iterator[tuple[tuple[str, ...], ElementTree.Element]]:
     for child in element:
         if child.tag == "testsuite":
-            yield from _junit_cases(child, (*titles, child.get("name", "")))
+            yield from _junit_cases(child, (*titles, _junit_name(child)))
         elif child.tag == "testcase":
-            yield (*titles, child.get("name", "")), child
+            yield (*titles, _junit_name(child)), child
 
 
 def _node(tree: ElementTree.Element, file: str, status: dict[str, str]) -> None:
