@@ -43,7 +43,8 @@ def docker_client(request):
             "did not deselect it: mark it (pytest.mark.docker, or pytest.param(..., marks=pytest.mark.docker))",
             pytrace=False,
         )
-    from harnesses.sandbox import SandboxError, docker_client as connect
+    from harnesses.sandbox import SandboxError
+    from harnesses.sandbox import docker_client as connect
 
     try:
         return connect(timeout=60)
@@ -93,17 +94,13 @@ def calc_env_image(docker_client, base_image, calc_repo, tmp_path_factory) -> st
 def mined_tasks(base_image, tmp_path_factory) -> Path:
     """Two commit-mirror tasks mined from the fixture history (tests/repo_factory.make_history_repo)."""
     from gskill.schema import read_tasks
+    from tests.helpers import mine_fixture
     from tests.repo_factory import make_history_repo
-    from tests.helpers import assert_statements_clean, gskill
 
     repo, _ = make_history_repo(tmp_path_factory.mktemp("history"))
     out = tmp_path_factory.mktemp("mined")
-    done = gskill(
-        "mine", str(repo), "--out", str(out), "--strategies", "commit-mirror", env={"GSKILL_BASE_IMAGE": base_image}
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    mine_fixture(repo, out, base_image, "--strategies", "commit-mirror")
     assert len(read_tasks(out / "tasks.jsonl")) == 2
-    assert_statements_clean(out)
     return out
 
 
@@ -112,24 +109,14 @@ def tally_tasks(base_image, tmp_path_factory) -> Path:
     """Commit-mirror and commit-historical tasks of the `tally` fixture repo, whose F2P tests are hard
     to hide (tests/repo_factory.make_tally_repo): two of each strategy."""
     from gskill.schema import read_tasks
+    from tests.helpers import mine_fixture
     from tests.repo_factory import make_tally_repo
-    from tests.helpers import assert_statements_clean, gskill
 
     repo, _ = make_tally_repo(tmp_path_factory.mktemp("tally"))
     out = tmp_path_factory.mktemp("tally-tasks")
-    done = gskill(
-        "mine",
-        str(repo),
-        "--out",
-        str(out),
-        "--strategies",
-        "commit-mirror,commit-historical",
-        env={"GSKILL_BASE_IMAGE": base_image},
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    mine_fixture(repo, out, base_image, "--strategies", "commit-mirror,commit-historical")
     strategies = sorted(task.strategy.value for task in read_tasks(out / "tasks.jsonl"))
     assert strategies == ["commit-historical"] * 2 + ["commit-mirror"] * 2, strategies
-    assert_statements_clean(out)
     return out
 
 
@@ -137,33 +124,18 @@ def tally_tasks(base_image, tmp_path_factory) -> Path:
 def library_tasks(base_image, tmp_path_factory) -> Path:
     """Procedural tasks of the 4-module `shop` fixture repo (tests/repo_factory.make_library_repo)."""
     from gskill.schema import patch_files, read_tasks
+    from tests.helpers import mine_fixture
     from tests.repo_factory import make_library_repo
-    from tests.helpers import assert_statements_clean, gskill
 
     def modules(tasks):
         return {path for task in tasks for path in patch_files(task.patch)}
 
     repo = make_library_repo(tmp_path_factory.mktemp("library"))
     out = tmp_path_factory.mktemp("library-tasks")
-    done = gskill(
-        "mine",
-        str(repo),
-        "--out",
-        str(out),
-        "--strategies",
-        "procedural",
-        "--all",
-        "--split",
-        "10,5,5",
-        "--seed",
-        "2",
-        env={"GSKILL_BASE_IMAGE": base_image},
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    mine_fixture(repo, out, base_image, "--strategies", "procedural", "--all", "--split", "10,5,5", "--seed", "2")
     train, val = read_tasks(out / "train.jsonl"), read_tasks(out / "val.jsonl")
     # The premise of the learning test: what validation needs can be learned from training failures.
     assert len(train) >= 6 and len(val) >= 4 and modules(val) <= modules(train), (modules(train), modules(val))
-    assert_statements_clean(out)
     return out
 
 

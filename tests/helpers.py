@@ -48,6 +48,15 @@ def assert_one_line_error(done: subprocess.CompletedProcess, *fragments: str) ->
     assert "Traceback" not in done.stderr
 
 
+def mine_fixture(repo: Path, out: Path, base_image: str, *args: str) -> subprocess.CompletedProcess:
+    """`gskill mine REPO --out OUT ARGS` with the test base image: it must succeed, and no statement it
+    wrote may leak (`assert_statements_clean`)."""
+    done = gskill("mine", str(repo), "--out", str(out), *args, env={"GSKILL_BASE_IMAGE": base_image})
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert_statements_clean(out)
+    return done
+
+
 def assert_statements_clean(tasks_dir: Path) -> None:
     """No mined task's problem statement quotes a line of its gold patch or names a test file: run
     over every task of each fixture mining run."""

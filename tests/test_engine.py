@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gskill.engine import CandidateRecord, EngineConfig, RunStore, count_tokens, optimize
-from gskill.engine import frontier
+from gskill.engine import CandidateRecord, EngineConfig, RunStore, count_tokens, frontier, optimize
 from gskill.engine.proposer import parse_proposal, trim_middle
 from tests.toy_problem import Crash, ScriptedReflector, ToyEvaluator, make_tasks
 

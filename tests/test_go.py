@@ -10,7 +10,7 @@ import pytest
 
 from gskill.schema import RunConfig, Strategy, Task, read_tasks
 from harnesses.taskenv import open_task_sandbox
-from tests.helpers import assert_statements_clean, gskill
+from tests.helpers import gskill, mine_fixture
 from tests.repo_factory import make_go_repo
 
 STATS = "example.com/gostats/stats::"
@@ -38,22 +38,9 @@ def go_repo(tmp_path_factory):
 def go_mined(go_repo, base_image, tmp_path_factory):
     repo, _ = go_repo
     out = tmp_path_factory.mktemp("go-mined")
-    done = gskill(
-        "mine",
-        str(repo),
-        "--out",
-        str(out),
-        "--strategies",
-        "commit-mirror,procedural",
-        "--all",
-        "--split",
-        "6,2,2",
-        "--workers",
-        "2",
-        env={"GSKILL_BASE_IMAGE": base_image},
+    mine_fixture(
+        repo, out, base_image, "--strategies", "commit-mirror,procedural", "--all", "--split", "6,2,2", "--workers", "2"
     )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
-    assert_statements_clean(out)
     return out
 
 
@@ -148,10 +135,10 @@ def test_a_cheating_agent_finds_no_go_fix(go_mined, go_repo):
 
 @pytest.mark.parametrize("agent", ["mini", "codex", "claude"])
 def test_every_agent_resolves_go_tasks_with_the_oracle_and_none_with_noop(agent, go_mined, go_repo, tmp_path):
+    from gskill.config import load_settings
     from harnesses.agents import TOOLS
     from harnesses.agents.tools import install
     from harnesses.evaluate import evaluate
-    from gskill.config import load_settings
 
     _, commits = go_repo
     tasks = list(_mirrored(go_mined).values())
@@ -168,9 +155,9 @@ def test_every_agent_resolves_go_tasks_with_the_oracle_and_none_with_noop(agent,
         )
         assert summary["statuses"] == statuses and summary["infra_errors"] == 0, json.dumps(summary)
     # The grade's full log is kept, and the verdict recomputed from it is the same.
+    from gskill.schema import EvalRecord
     from languages.base import TestRunLog
     from languages.verdict import verdict
-    from gskill.schema import EvalRecord
 
     by_id = {task.instance_id: task for task in tasks}
     for line in (tmp_path / "oracle" / "rollouts.jsonl").read_text().splitlines():

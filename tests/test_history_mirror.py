@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from gskill.schema import Strategy
-from swesmith.entities import changed_entities, parse_entities
-from swesmith.entities import entity_changes
+from swesmith.entities import changed_entities, entity_changes, parse_entities
 from swesmith.history import BlobReader, CommitChange, filter_reason, walk_commits
 from swesmith.mirror import SnapshotIndex, mirror_candidate
 from tests.repo_factory import commit_all, git, make_history_repo, write

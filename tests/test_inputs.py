@@ -13,8 +13,8 @@ import time
 import pytest
 
 from gskill.learn import LearnOptions
-from tests.repo_factory import commit_all, git, make_calc_repo, write
 from tests.helpers import ROOT, assert_one_line_error, gskill
+from tests.repo_factory import commit_all, git, make_calc_repo, write
 from tests.test_refresh import published  # noqa: F401 - a fixture: a repository with a published skill
 
 NO_KEYS = {"OPENAI_API_KEY": "", "ANTHROPIC_API_KEY": ""}

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from gskill.schema import read_tasks
-from tests.helpers import assert_statements_clean, gskill
+from tests.helpers import assert_statements_clean, gskill, mine_fixture
 from tests.repo_factory import make_history_repo, make_template_repo
 
 CORE = "tests/test_core.py::"
@@ -23,18 +23,7 @@ def history_repo(tmp_path_factory):
 def mined(history_repo, base_image, tmp_path_factory):
     repo, _ = history_repo
     out = tmp_path_factory.mktemp("mined")
-    done = gskill(
-        "mine",
-        str(repo),
-        "--out",
-        str(out),
-        "--strategies",
-        "commit-mirror",
-        "--workers",
-        "2",
-        env={"GSKILL_BASE_IMAGE": base_image},
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = mine_fixture(repo, out, base_image, "--strategies", "commit-mirror", "--workers", "2")
     return out, done
 
 
@@ -115,18 +104,7 @@ def test_verify_catches_a_tampered_task(mined, tmp_path, base_image):
 
 def test_procedural_bugs_from_covered_functions(history_repo, base_image, tmp_path):
     repo, _ = history_repo
-    done = gskill(
-        "mine",
-        str(repo),
-        "--out",
-        str(tmp_path),
-        "--strategies",
-        "procedural",
-        "--max-tasks",
-        "4",
-        env={"GSKILL_BASE_IMAGE": base_image},
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    mine_fixture(repo, tmp_path, base_image, "--strategies", "procedural", "--max-tasks", "4")
     tasks = read_tasks(tmp_path / "tasks.jsonl")
     assert 1 <= len(tasks) <= 4
     for task in tasks:
@@ -157,18 +135,7 @@ def test_bad_mine_inputs_are_one_line_errors(tmp_path, history_repo):
 
 def test_historical_tasks_are_swe_bench_style_at_the_commits_parent(history_repo, base_image, tmp_path):
     repo, commits = history_repo
-    done = gskill(
-        "mine",
-        str(repo),
-        "--out",
-        str(tmp_path),
-        "--strategies",
-        "commit-historical",
-        "--workers",
-        "2",
-        env={"GSKILL_BASE_IMAGE": base_image},
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    mine_fixture(repo, tmp_path, base_image, "--strategies", "commit-historical", "--workers", "2")
     tasks = {task.source_commit: task for task in read_tasks(tmp_path / "tasks.jsonl")}
     assert set(tasks) == {commits["fix_perimeter"], commits["fix_area"]}
     geometry = "tests/test_geometry.py::"  # the test file's name at the commit, before the rename
@@ -238,20 +205,17 @@ def test_llm_rewrite_and_llm_issues_through_a_scripted_model(history_repo, base_
 
     # Issues written by a (scripted) model: it restates its evidence, so the statement IS what it was shown.
     writer = tmp_path / "issues"
-    done = gskill(
-        "mine",
-        str(repo),
-        "--out",
-        str(writer),
+    mine_fixture(
+        repo,
+        writer,
+        base_image,
         "--strategies",
         "commit-mirror",
         "--issue-writer",
         "llm",
         "--model",
         "scripted/issue-writer",
-        env={"GSKILL_BASE_IMAGE": base_image},
     )
-    assert done.returncode == 0, done.stderr[-3000:]
     for task in read_tasks(writer / "tasks.jsonl"):
         assert task.problem_statement.startswith("# ")
         assert "Affected behaviours:" in task.problem_statement  # the model's words, not the offline template
@@ -389,18 +353,7 @@ def test_a_strategy_that_yields_nothing_says_why(template_repo, base_image, tmp_
     """The coverage step fails for good (the suite leaves before any test runs under coverage): the
     procedural strategy has nothing to mutate, and the report and the console say why."""
     repo, _ = template_repo
-    done = gskill(
-        "mine",
-        str(repo),
-        "--out",
-        str(tmp_path),
-        "--strategies",
-        "commit-mirror,procedural",
-        "--max-tasks",
-        "2",
-        env={"GSKILL_BASE_IMAGE": base_image},
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = mine_fixture(repo, tmp_path, base_image, "--strategies", "commit-mirror,procedural", "--max-tasks", "2")
     report = json.loads((tmp_path / "mining_report.json").read_text())
     why = report["empty_strategies"]["procedural"]
     assert why.startswith("the coverage step failed") and "No data to report" in why, why

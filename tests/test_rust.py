@@ -11,7 +11,7 @@ import pytest
 
 from gskill.schema import RunConfig, Strategy, Task, read_tasks
 from harnesses.taskenv import open_task_sandbox
-from tests.helpers import gskill
+from tests.helpers import mine_fixture
 from tests.rust_repo import make_rust_repo
 
 LIB = "stats/lib::tests::"
@@ -30,21 +30,9 @@ def rust_repo(tmp_path_factory):
 def rust_mined(rust_repo, base_image, tmp_path_factory):
     repo, _ = rust_repo
     out = tmp_path_factory.mktemp("rust-mined")
-    done = gskill(
-        "mine",
-        str(repo),
-        "--out",
-        str(out),
-        "--strategies",
-        "commit-mirror,procedural",
-        "--all",
-        "--split",
-        "4,1,1",
-        "--workers",
-        "2",
-        env={"GSKILL_BASE_IMAGE": base_image},
+    mine_fixture(
+        repo, out, base_image, "--strategies", "commit-mirror,procedural", "--all", "--split", "4,1,1", "--workers", "2"
     )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     return out
 
 
@@ -227,9 +215,9 @@ def test_rust_grading_of_patches_that_do_not_compile_or_break_the_hidden_tests(r
 
 def test_a_rust_mutation_that_does_not_compile_is_rejected_before_its_tests_run(rust_mined, rust_repo):
     from harnesses.sandbox import DockerSandbox
+    from languages.rust.hide import remove_tests
     from swesmith.candidate import Candidate
     from swesmith.patches import make_patch
-    from languages.rust.hide import remove_tests
     from swesmith.validate import Baseline, hidden_view_builds, validate
 
     repo, _ = rust_repo

@@ -11,7 +11,7 @@ import pytest
 
 from gskill.schema import RunConfig, Strategy, Task, read_tasks
 from harnesses.taskenv import open_task_sandbox
-from tests.helpers import gskill
+from tests.helpers import mine_fixture
 from tests.repo_factory import make_ts_repo
 
 STATS = "test/stats.test.ts::stats > "
@@ -40,11 +40,10 @@ def ts_repo(tmp_path_factory):
 def ts_mined(ts_repo, base_image, tmp_path_factory):
     repo, _ = ts_repo
     out = tmp_path_factory.mktemp("ts-mined")
-    done = gskill(
-        "mine",
-        str(repo),
-        "--out",
-        str(out),
+    mine_fixture(
+        repo,
+        out,
+        base_image,
         "--strategies",
         "commit-mirror,procedural",
         "--max-tasks",
@@ -53,9 +52,7 @@ def ts_mined(ts_repo, base_image, tmp_path_factory):
         "2,1,1",
         "--workers",
         "2",
-        env={"GSKILL_BASE_IMAGE": base_image},
     )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 import uuid
 from dataclasses import replace
 
@@ -13,8 +14,6 @@ from swesmith.candidate import Candidate
 from swesmith.patches import make_patch
 from swesmith.validate import INLINE_PATCH_BYTES, Baseline, validate
 from tests.repo_factory import CALC_FILES
-
-import textwrap
 
 CALC = textwrap.dedent(CALC_FILES["src/calc/__init__.py"]).lstrip("\n")
 TESTS = ("tests/test_calc.py",)
