@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-
-from harnesses.images.python_recipe import COVERAGE_TOOLS
 from typing import Callable
 
+from harnesses.images.python_recipe import COVERAGE_TOOLS
 from harnesses.sandbox import Sandbox
 from languages.base import CoverageError, Entity
 from swesmith.entities import parse_entities

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from gskill.schema import DifficultyTarget, Strategy, Task
+from swesmith.split import largest_remainder
 
 _SCANNED = 200_000  # characters of a failing run read for function names (the start holds the first failures)
 _MIN_NAME = 4  # shorter names (`get`, `add`) match ordinary words of a message
@@ -61,7 +62,7 @@ def calibrate(tasks: Sequence[Task], target: DifficultyTarget, wanted: int) -> l
     if len(tasks) <= wanted:
         return list(tasks)
     names = target.bin_names()
-    quota = dict(zip(names, _largest_remainder(target.shares, wanted)))
+    quota = dict(zip(names, largest_remainder([share * wanted for share in target.shares], wanted)))
     eligible: dict[str, list[int]] = {name: [] for name in names}
     too_broad: list[int] = []
     for index in sorted(range(len(tasks)), key=lambda i: _preference(tasks[i], i)):
@@ -95,14 +96,6 @@ def _preference(task: Task, index: int) -> tuple:
     """Real commits first, then composite bugs (two places to find), then single made-up bugs."""
     rank = {Strategy.COMPOSITE: 1, Strategy.PROCEDURAL: 2, Strategy.LLM_REWRITE: 2}.get(task.strategy, 0)
     return (rank, task.difficulty.points_at_bug, index)
-
-
-def _largest_remainder(shares: Sequence[float], total: int) -> list[int]:
-    exact = [share * total for share in shares]
-    counts = [int(value) for value in exact]
-    for index in sorted(range(len(shares)), key=lambda i: (-(exact[i] - counts[i]), i))[: total - sum(counts)]:
-        counts[index] += 1
-    return counts
 
 
 def distribution(tasks: Sequence[Task], target: DifficultyTarget) -> dict:

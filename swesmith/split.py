@@ -51,12 +51,17 @@ def apportion(sizes: Sequence[int], available: int) -> list[int]:
     total = sum(sizes)
     if total == 0 or available >= total:
         return list(sizes)
-    exact = [size * available / total for size in sizes]
-    shares = [int(value) for value in exact]
-    by_remainder = sorted(range(len(sizes)), key=lambda i: (-(exact[i] - shares[i]), i))
-    for index in by_remainder[: available - sum(shares)]:
-        shares[index] += 1
-    return shares
+    return largest_remainder([size * available / total for size in sizes], available)
+
+
+def largest_remainder(exact: Sequence[float], total: int) -> list[int]:
+    """Whole numbers summing to `total`, each its `exact` quota rounded down or up: the largest
+    fractional parts round up (the first on a tie)."""
+    counts = [int(value) for value in exact]
+    by_remainder = sorted(range(len(exact)), key=lambda i: (-(exact[i] - counts[i]), i))
+    for index in by_remainder[: total - sum(counts)]:
+        counts[index] += 1
+    return counts
 
 
 def assign_splits(tasks: Sequence[Task], sizes: Sequence[int] = DEFAULT_SIZES, seed: int = 0) -> list[Task]:
