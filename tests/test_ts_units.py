@@ -273,6 +273,22 @@ def test_computed_titles_are_matched_as_patterns_and_hidden_whole():
     assert "it.each" not in hidden and "can't add" in hidden and source.parses(hidden)
 
 
+def test_a_constant_bound_to_test_is_a_test_call():
+    text = (
+        "const testOrSkip = process.platform === 'win32' ? test.skip : test;\n"
+        "const run = (name) => name;\n"
+        "describe('lookup ', () => {\n"
+        "  testOrSkip('finds a symlink', () => {});\n"
+        "  run('not a test');\n"
+        "});\n"
+    )
+    assert set(hide.find_tests(text, {"lookup  > finds a symlink", "lookup  > not a test"})) == {
+        "lookup  > finds a symlink"
+    }
+    hidden = hide.remove_tests(text, {"lookup  > finds a symlink"})
+    assert "finds a symlink" not in hidden and "not a test" in hidden and source.parses(hidden)
+
+
 def test_a_test_no_call_defines_stays_visible():
     from swesmith.hide import VisibleTests
 

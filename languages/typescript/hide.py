@@ -23,6 +23,7 @@ from typing import Iterator
 from tree_sitter import Node
 
 from languages.base import Reader
+from languages.sitemutator import descendants
 from languages.typescript.jstest import SEPARATOR
 from languages.typescript.source import lines_of, parse
 from swesmith.hide import VisibleTests, patch_sections
@@ -83,24 +84,47 @@ def _title(call: Node) -> str | None:
     return None if first is None else _pattern(first)
 
 
-def _calls(node: Node, describes: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Node]]:
+def _aliases(root: Node) -> tuple[frozenset[str], frozenset[str]]:
+    """(test calls, suite calls) of a file: the runner's own names and the constants it binds to
+    them, as in `const testOrSkip = isWindows ? test.skip : test` (not functions that call them:
+    their tests are reached through their bodies)."""
+    tests, suites = set(TEST_CALLS), set(SUITE_CALLS)
+    for node in descendants(root):
+        if node.type != "variable_declarator":
+            continue
+        name, value = node.child_by_field_name("name"), node.child_by_field_name("value")
+        if name is None or name.type != "identifier" or value is None or "function" in value.type:
+            continue
+        used = {inner.text.decode() for inner in descendants(value) if inner.type == "identifier"}
+        if used & TEST_CALLS:
+            tests.add(name.text.decode())
+        elif used & SUITE_CALLS:
+            suites.add(name.text.decode())
+    return frozenset(tests), frozenset(suites)
+
+
+def _calls(
+    node: Node, describes: tuple[str, ...], calls: tuple[frozenset[str], frozenset[str]] = (TEST_CALLS, SUITE_CALLS)
+) -> Iterator[tuple[tuple[str, ...], Node]]:
     """(title path as patterns, statement) of every test call under `node`, through describe
-    callbacks and the functions that call them (a helper that defines tests for each option)."""
+    callbacks and the functions that call them (a helper that defines tests for each option).
+    `calls`: the names of test and suite calls (`_aliases`)."""
+    tests, suites = calls
     for child in node.named_children:
         call = child.named_children[0] if child.type == "expression_statement" and child.named_children else None
         if call is None or call.type != "call_expression":
-            yield from _calls(child, describes)
+            yield from _calls(child, describes, calls)
             continue
         name, title = _callee(call), _title(call)
-        if name in TEST_CALLS and title is not None:
+        if name in tests and title is not None:
             yield (*describes, title), child
-        elif name in SUITE_CALLS and title is not None:
+        elif name in suites and title is not None:
             arguments = call.child_by_field_name("arguments")
             for callback in arguments.named_children[1:]:
                 if callback.type in ("arrow_function", "function_expression", "function"):
                     body = callback.child_by_field_name("body")
                     if body is not None:
-                        yield from _calls(body, (*describes, title))
+                        yield from _calls(body, (*describes, title), calls)
         else:
             # Another call with a callback (an aliased `describeFn(name, () => ...)`, a `forEach`):
             # its tests may sit under one more describe level, or none.
@@ -109,7 +133,7 @@ def _calls(node: Node, describes: tuple[str, ...]) -> Iterator[tuple[tuple[str, 
                 argument.type in ("arrow_function", "function_expression", "function")
                 for argument in arguments.named_children
             )
-            yield from _calls(call, (*describes, MAYBE_LEVEL) if wraps else describes)
+            yield from _calls(call, (*describes, MAYBE_LEVEL) if wraps else describes, calls)
 
 
 MAYBE_LEVEL = "(?:maybe)"  # a title path level that may be absent, with any title
@@ -136,7 +160,7 @@ def find_tests(text: str, names: set[str]) -> dict[str, list[Node]]:
     found: dict[str, list[Node]] = {}
     if tree.root_node.has_error:
         return found
-    for titles, statement in _calls(tree.root_node, ()):
+    for titles, statement in _calls(tree.root_node, (), _aliases(tree.root_node)):
         regex = _regex(titles)
         for name in names:
             if regex.fullmatch(name):
