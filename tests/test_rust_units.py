@@ -274,6 +274,26 @@ def test_units_are_package_and_target():
     assert detect_language(list(MANIFESTS)) == "rust"
 
 
+def test_units_follow_declared_targets_and_the_modules_their_roots_declare():
+    """ripgrep's layout: `autotests = false`, one [[test]] at tests/tests.rs whose `mod feature;` pulls
+    in tests/feature.rs, and a [[bin]] rooted outside src/."""
+    files = {
+        "Cargo.toml": '[package]\nname = "rg-like"\nautotests = false\n[[bin]]\nname = "rg"\npath = "crates/core/main.rs"\n'
+        '[[test]]\nname = "integration"\npath = "tests/tests.rs"\n',
+        "crates/core/main.rs": "mod flags;\nfn main() {}\n",
+        "crates/core/flags/parse.rs": "pub fn p() {}\n",
+        "tests/tests.rs": "#[macro_use]\nmod macros;\npub(crate) mod feature;\n",
+        "tests/feature.rs": "",
+        "tests/stray.rs": "",
+    }
+    unit = profile_named("rust").test_unit
+    assert unit("crates/core/flags/parse.rs", files.get) == "rg-like/bin/rg"
+    assert unit("tests/tests.rs", files.get) == "rg-like/test/integration"
+    assert unit("tests/feature.rs", files.get) == "rg-like/test/integration"
+    assert unit("tests/macros.rs", files.get) == "rg-like/test/integration"
+    assert unit("tests/stray.rs", files.get) == "rg-like/test/integration"  # the one target there is
+
+
 LIB = """pub fn add(a: i32, b: i32) -> i32 {
     a + b
 }
@@ -444,3 +464,20 @@ def test_functions_with_unsafe_code_are_not_mutated():
     )
     assert mutate.mutations_of(text, "safe")
     assert mutate.mutations_of(text, "raw") == [] and mutate.mutations_of(text, "whole") == []
+
+
+def test_a_test_written_by_a_macro_is_found_and_hidden():
+    files = {
+        "Cargo.toml": '[package]\nname = "rg-like"\nautotests = false\n[[test]]\nname = "integration"\npath = "tests/tests.rs"\n',
+        "tests/tests.rs": "#[macro_use]\nmod macros;\nmod feature;\n",
+        "tests/feature.rs": (
+            'use crate::util::Dir;\n\n// See: issue 1\nrgtest!(f1_sjis, |dir: Dir, mut cmd| {\n    cmd.arg("x");\n});\n\n'
+            'rgtest!(f2_other, |dir: Dir, mut cmd| {\n    cmd.arg("y");\n});\n'
+        ),
+    }
+    test_id = "rg-like/test/integration::feature::f1_sjis"
+    assert 'cmd.arg("x")' in profile_named("rust").test_source(files, test_id)
+    patch = profile_named("rust").hidden_test_patch([test_id], files.get, paths=list(files))
+    # The patch from the agent's view to the graded file puts back the one macro call, comment included.
+    assert "+// See: issue 1\n+rgtest!(f1_sjis" in patch and "+rgtest!(f2_other" not in patch
+    assert not [line for line in patch.splitlines() if line.startswith("-") and not line.startswith("---")]

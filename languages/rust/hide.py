@@ -3,8 +3,8 @@
 A test id `<unit>::<module path>::<fn>` is found from the unit's crate root file (src/lib.rs,
 tests/api.rs, ...) by following its module path as rustc does: an inline `mod m { ... }` in the
 current file, else `mod m;` in m.rs / m/mod.rs beside it (a `#[path]` attribute is not followed: such
-a test stays visible and the task is rejected). Hiding removes that test *function* — with its
-attributes and doc comments — from the module, wherever it lives: unit tests sit inside
+a test stays visible and the task is rejected). Hiding removes that test *function* (or the macro
+call that writes it, `rgtest!(name, ...)`) — with its attributes and doc comments — from the module, wherever it lives: unit tests sit inside
 `#[cfg(test)] mod tests` of source files, so the hidden file is often the buggy file itself; the rest
 of the module stays (an import only the removed test used is a warning, not an error, and the build
 check of the agent's view catches a crate that denies warnings).
@@ -87,11 +87,22 @@ def _test_functions(root: Node, inline: list[str], name: str) -> list[Node]:
         container = _module_body(container, step)
         if not isinstance(container, Node):
             return []
-    return [
-        child
-        for child in container.named_children
-        if child.type == "function_item" and node_text(child.child_by_field_name("name")) == name
-    ]
+    return [child for child in container.named_children if _defines_test(child, name)]
+
+
+def _defines_test(item: Node, name: str) -> bool:
+    """A function `name`, or a macro call whose first token is `name`: tests written through a
+    macro (`rgtest!(name, |dir, cmd| { ... });` in ripgrep, `test_case!(name, ...)`) are named by it."""
+    if item.type == "function_item":
+        return node_text(item.child_by_field_name("name")) == name
+    call = item.named_children[0] if item.type == "expression_statement" and item.named_children else item
+    if call.type != "macro_invocation" or not call.named_children:
+        return False
+    tokens = call.named_children[-1]  # `(name, ...)`: its children are the delimiter, then the tokens
+    if tokens.type != "token_tree" or len(tokens.children) < 2:
+        return False
+    first = tokens.children[1]
+    return first.type == "identifier" and node_text(first) == name
 
 
 def _end_row(node: Node) -> int:

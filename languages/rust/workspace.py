@@ -8,6 +8,7 @@ tests/N.rs or tests/N/main.rs) and a `path` given for a `[lib]`, `[[bin]]` or `[
 from __future__ import annotations
 
 import posixpath
+import re
 import tomllib
 from typing import Sequence
 
@@ -35,23 +36,62 @@ def package_of_file(path: str, read: Reader) -> tuple[str, str] | None:
 
 def unit_of_file(path: str, read: Reader) -> str:
     """The unit whose tests a file's code is compiled into: a file under tests/ -> that integration
-    test (tests/N.rs, tests/N/...); src/bin/N -> that binary; other source -> the library, or the
-    package's own binary when it has no src/lib.rs. A file outside any package is its own unit."""
+    test (tests/N.rs, tests/N/..., or the declared `[[test]]` whose root declares the file's module,
+    as ripgrep's tests/tests.rs with `mod feature;`); src/bin/N -> that binary; other source -> the
+    library, or else the package's binary (its one declared `[[bin]]`, or the one whose root folder
+    holds the file). A file outside any package is its own unit."""
     found = package_of_file(path, read)
     if found is None:
         return path
     package, folder = found
     relative = path[len(folder) + 1 :] if folder else path
     parts = relative.split("/")
+    data = manifest(read(posixpath.join(folder, "Cargo.toml")))
+    declared = {kind: _declared(data, kind) for kind in ("test", "bin")}
     if parts[0] == "tests" and len(parts) > 1:
-        return f"{package}/test/{parts[1].removesuffix('.rs')}"
+        return f"{package}/test/{_test_target(relative, declared['test'], data, folder, read)}"
+    bins = dict(declared["bin"])
+    if data.get("package", {}).get("autobins", True) is not False and read(posixpath.join(folder, "src/main.rs")):
+        bins.setdefault("src/main.rs", package)
+    if (name := bins.get(relative)) is not None:
+        return f"{package}/bin/{name}"
     if parts[:2] == ["src", "bin"] and len(parts) > 2:
         return f"{package}/bin/{parts[2].removesuffix('.rs')}"
-    data = manifest(read(posixpath.join(folder, "Cargo.toml")))
     lib_path = data.get("lib", {}).get("path", "src/lib.rs")
     if read(posixpath.join(folder, lib_path)) is not None:
         return f"{package}/lib"
+    holders = [(posixpath.dirname(root), name) for root, name in bins.items()]
+    holders = [(home, name) for home, name in holders if not home or relative.startswith(home + "/")]
+    if holders:
+        return f"{package}/bin/{max(holders, key=lambda holder: (len(holder[0]), holder[1] == package))[1]}"
     return f"{package}/bin/{package}"
+
+
+def _declared(data: dict, kind: str) -> dict[str, str]:
+    """{root file: target name} of the `[[test]]` or `[[bin]]` targets a manifest names with a path."""
+    targets = data.get(kind, [])
+    return {
+        posixpath.normpath(target["path"]): target["name"]
+        for target in (targets if isinstance(targets, list) else [])
+        if isinstance(target, dict) and isinstance(target.get("path"), str) and isinstance(target.get("name"), str)
+    }
+
+
+def _test_target(relative: str, declared: dict[str, str], data: dict, folder: str, read: Reader) -> str:
+    """The integration test a file under tests/ is compiled into."""
+    if relative in declared:
+        return declared[relative]
+    parts = relative.split("/")
+    module = parts[1].removesuffix(".rs")
+    automatic = data.get("package", {}).get("autotests", True) is not False
+    if not automatic:
+        for root, name in declared.items():
+            text = read(posixpath.join(folder, root)) or ""
+            if re.search(rf"^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+{re.escape(module)}\s*;", text, re.M):
+                return name
+        if not automatic and len(declared) == 1:
+            return next(iter(declared.values()))
+    return module
 
 
 def package_folders(paths: Sequence[str], read: Reader) -> dict[str, str]:
