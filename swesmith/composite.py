@@ -1,5 +1,5 @@
-"""Composite bugs (SWE-smith's combined bugs): validated made-up bugs of one file whose failing tests
-overlap, put together into one task that fails the union of their tests.
+"""Composite bugs (SWE-smith's combined bugs): two or three validated made-up bugs of one file whose
+failing tests overlap, put together into one task that fails the union of their tests.
 
 A single mutation is often found by reading the one function its failure names; two bugs in two
 functions of a file, failing some of the same tests, must both be found, and fixing one leaves
@@ -23,13 +23,15 @@ from swesmith.validate import Verdict
 
 PARTS = "composite_parts"  # Candidate.meta: the parts' candidate keys
 MAX_TEST_FILES = 4
+MAX_PARTS = 3
 
 
 def composite_candidates(
     results: Sequence[tuple[Candidate, Verdict]], files: Mapping[str, str], profile: Profile, limit: int
 ) -> list[Candidate]:
-    """Up to `limit` pairs of validated single-function made-up bugs of the same file, in different
-    functions, whose FAIL_TO_PASS sets overlap; each bug used once, in validation order."""
+    """Up to `limit` composites of validated single-function made-up bugs of the same file, each in
+    another function and failing some test an earlier part fails; two parts, and every other
+    composite three where the file has a third such bug. Each bug used once, in validation order."""
     singles = [
         (candidate, verdict)
         for candidate, verdict in results
@@ -45,31 +47,38 @@ def composite_candidates(
         if first.key in used:
             continue
         path = first.entities[0].split("::")[0]
-        for second, second_verdict in singles[index + 1 :]:
+        parts, failing, patch = [first], set(first_verdict.fail_to_pass), None
+        wanted = MAX_PARTS if len(made) % 2 else 2
+        for other, other_verdict in singles[index + 1 :]:
             if (
-                second.key in used
-                or second.entities[0].split("::")[0] != path
-                or second.entities[0] == first.entities[0]
-                or not set(first_verdict.fail_to_pass) & set(second_verdict.fail_to_pass)
+                other.key in used
+                or other.entities[0].split("::")[0] != path
+                or other.entities[0] in {part.entities[0] for part in parts}
+                or not failing & set(other_verdict.fail_to_pass)
             ):
                 continue
-            combined = combine(files, path, [first.bug_patch, second.bug_patch], profile)
+            combined = combine(files, path, [part.bug_patch for part in parts] + [other.bug_patch], profile)
             if combined is None:
                 continue
-            made.append(
-                Candidate(
-                    strategy=Strategy.COMPOSITE,
-                    group=f"{first.group}|{second.group}",
-                    bug_patch=combined,
-                    test_files=tuple(dict.fromkeys(first.test_files + second.test_files))[:MAX_TEST_FILES],
-                    hint="",
-                    entities=first.entities + second.entities,
-                    created_at=max(first.created_at, second.created_at),
-                    meta={PARTS: [first.key, second.key]},
-                )
+            parts, patch = parts + [other], combined
+            failing |= set(other_verdict.fail_to_pass)
+            if len(parts) == wanted:
+                break
+        if patch is None:
+            continue
+        made.append(
+            Candidate(
+                strategy=Strategy.COMPOSITE,
+                group="|".join(part.group for part in parts),
+                bug_patch=patch,
+                test_files=tuple(dict.fromkeys(f for part in parts for f in part.test_files))[:MAX_TEST_FILES],
+                hint="",
+                entities=tuple(entity for part in parts for entity in part.entities),
+                created_at=max(part.created_at for part in parts),
+                meta={PARTS: [part.key for part in parts]},
             )
-            used.update((first.key, second.key))
-            break
+        )
+        used.update(part.key for part in parts)
     return made
 
 

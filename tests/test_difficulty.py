@@ -265,6 +265,23 @@ def test_composites_pair_bugs_of_one_file_whose_failures_overlap():
     assert not masked.ok and masked.reason == "masks_a_part"
 
 
+def test_every_other_composite_has_three_parts_when_the_file_has_them():
+    from languages import profile_named
+    from swesmith.composite import PARTS, composite_candidates
+    from swesmith.validate import Verdict
+
+    names = ["a", "b", "c", "d", "e"]
+    source = "".join(f"def {name}():\n    return 1\n\n\n" for name in names)
+    bugs = [bug(source, name, f"def {name}():\n    return 1", f"def {name}():\n    return 2") for name in names]
+    # a+b share t1; c+d share t2, e shares t3 with d (not with c): a part must overlap some earlier part.
+    fails = [["t1"], ["t1"], ["t2"], ["t2", "t3"], ["t3"]]
+    results = [(b, Verdict(True, "ok", fail_to_pass=f)) for b, f in zip(bugs, fails)]
+    made = composite_candidates(results, {"src/m.py": source}, profile_named("python"), limit=5)
+    assert [len(combo.meta[PARTS]) for combo in made] == [2, 3]
+    assert made[1].group == "src/m.py::c|src/m.py::d|src/m.py::e"
+    assert made[1].bug_patch.count("+    return 2") == 3
+
+
 def test_a_composite_and_its_parts_share_one_group():
     from swesmith.composite import merged_groups
 
