@@ -11,7 +11,7 @@ import pytest
 
 from gskill.schema import RunConfig, Strategy, Task, read_tasks
 from harnesses.taskenv import open_task_sandbox
-from tests.helpers import mine_fixture
+from tests.helpers import gskill, mine_fixture
 from tests.repo_factory import make_ts_repo
 
 STATS = "test/stats.test.ts::stats > "
@@ -236,3 +236,22 @@ def test_a_mutation_that_does_not_type_check_is_rejected_before_its_tests_run(ts
         mean = _mirrored(ts_mined)[commits["fix_mean"]]
         assert hidden_view_builds(box, baseline.spec, mean.bug_patch, mean.test_patch, 300)
         assert box.exec("git status --porcelain", timeout=30).output.strip() == ""
+
+
+def test_a_repository_whose_tests_run_under_ava_is_refused_in_one_line(base_image, tmp_path):
+    """The image build stops before installing anything, and the line says why (not docker's
+    "returned a non-zero code")."""
+    from tests.helpers import assert_one_line_error
+    from tests.repo_factory import commit_all, git, write
+
+    repo = tmp_path / "avalib"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    package = '{"name": "avalib", "type": "module", "engines": {"node": ">=20"}, "scripts": {"test": "ava"}}\n'
+    write(
+        repo,
+        {"package.json": package, "index.js": "export const one = () => 1;\n", "test.js": "import test from 'ava';\n"},
+    )
+    commit_all(repo, "initial")
+    done = gskill("env", "build", str(repo), env={"GSKILL_BASE_IMAGE": base_image})
+    assert_one_line_error(done, "the test script runs ava", "gskill runs vitest, jest, mocha or node --test")

@@ -13,7 +13,7 @@ from languages import base, detect_language, profile_named
 from languages.base import FAILED, PASSED, SKIPPED
 from languages.sitemutator import Edit, Proposal
 from languages.typescript import coverage, hide, image, jstest, mutate, source
-from languages.typescript.image_setup import choose, package_manager
+from languages.typescript.image_setup import choose, package_manager, runner_refusal
 
 LOGS = Path(__file__).parent / "data" / "js"
 
@@ -342,3 +342,22 @@ def test_coverage_maps_v8_function_names_to_entity_lines():
     # `add` names both the function and the method: both are attributed (an over-approximation).
     assert lines[5] == {"test/a.test.ts"} and lines[21] == {"test/a.test.ts"} and lines[9] == {"test/b.test.ts"}
     assert 27 not in lines
+
+
+@pytest.mark.parametrize(
+    "package,files,refused",
+    [
+        ({"scripts": {"test": "xo && npm run build && ava"}, "devDependencies": {"ava": "6"}}, set(), "runs ava"),
+        ({"scripts": {"test": "vitest run && playwright test"}}, set(), None),
+        ({"scripts": {"test": "node --test && npm run check:type:ts"}}, set(), None),
+        ({"scripts": {"test": "npm run unit"}, "devDependencies": {"jest": "29"}}, set(), None),
+        ({"scripts": {"test": "npm run unit"}, "devDependencies": {"tape": "5"}}, set(), "use tape"),
+        ({"workspaces": ["packages/*"], "devDependencies": {"prettier": "3"}}, set(), "no test script at the root"),
+        ({"devDependencies": {"typescript": "5"}}, {"pnpm-workspace.yaml"}, "no test script at the root"),
+        ({}, set(), None),  # node --test's own patterns
+    ],
+)
+def test_a_runner_the_driver_cannot_run_is_refused_with_one_line(package, files, refused):
+    """Refused in the image build, before any install: ky (ava), a monorepo whose packages hold the tests."""
+    reason = runner_refusal(package, files)
+    assert (reason is None) if refused is None else (refused in reason and "\n" not in reason)

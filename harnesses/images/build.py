@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 BUILDER_VERSION = "1"
 _CA_CANDIDATES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem")
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the builder colours a step's stderr
+
 
 @dataclass(frozen=True)
 class RepoSnapshot:
@@ -327,7 +329,11 @@ def build_env_image(
                         tail = (tail + [line])[-20:]
                         log(line)
             if "error" in event:
+                # A setup script that refuses says why in a line of its own ("gskill: ...", stderr: in red);
+                # docker's error only says which step returned non-zero.
+                said = [line for line in (_ANSI.sub("", line).strip() for line in tail) if line.startswith("gskill: ")]
                 detail = event["error"].strip().splitlines()[-1] if event["error"].strip() else "unknown error"
+                detail = said[-1].removeprefix("gskill: ").rstrip(":") if said else detail
                 raise GskillError(f"env image build for {snapshot.name}@{snapshot.commit[:12]} failed: {detail}")
     except docker.errors.APIError as exc:
         raise GskillError(f"env image build failed: {str(exc).splitlines()[0][:200]}") from None

@@ -219,11 +219,53 @@ def scrub(own_name: str) -> list[str]:
     return removed + caches + copies
 
 
+SUPPORTED_RUNNERS = ("vitest", "jest", "mocha")
+OTHER_RUNNERS = (
+    "ava",
+    "tap",
+    "tape",
+    "uvu",
+    "jasmine",
+    "karma",
+    "qunit",
+    "playwright",
+    "cypress",
+    "bun",
+    "deno",
+    "lab",
+)
+
+
+def runner_refusal(package: dict, files: set[str]) -> str | None:
+    """Why the repository's tests cannot be run from its root by the driver (jstest.cjs), or None:
+    the test script runs another runner, or there is no root test script in a workspace whose
+    packages each have their own."""
+    scripts = package.get("scripts") if isinstance(package.get("scripts"), dict) else {}
+    script = str(scripts.get("test") or "")
+    deps = {**(package.get("devDependencies") or {}), **(package.get("dependencies") or {})}
+    words = set(re.findall(r"[\w@/.-]+", script))
+    if words & set(SUPPORTED_RUNNERS) or re.search(r"\bnode\b[^&|;]*--test\b", script):
+        return None
+    other = next((name for name in OTHER_RUNNERS if name in words), None)
+    if other:
+        return f"the test script runs {other} (`{script[:80]}`); gskill runs vitest, jest, mocha or node --test"
+    if not script and (package.get("workspaces") or "pnpm-workspace.yaml" in files):
+        return "no test script at the root of this workspace; gskill runs a repository's tests from its root"
+    if not set(deps) & set(SUPPORTED_RUNNERS):
+        other = next((name for name in OTHER_RUNNERS if name in deps), None)
+        if other:
+            return f"the tests use {other}; gskill runs vitest, jest, mocha or node --test"
+    return None
+
+
 def prepare(report_path: str, test_files: str) -> None:
     """`test_files`: how many test files the profile's rule finds (reported as collected)."""
     began = time.monotonic()
     files = set(run("git", "ls-files").stdout.split())
     package = json.load(open("package.json")) if os.path.isfile("package.json") else {}
+    refusal = runner_refusal(package, files)
+    if refusal:
+        sys.exit(f"gskill: {refusal}")
     client = install_dependencies(files, package)
     removed = scrub(str(package.get("name") or ""))
     dirty = run("git", "status", "--porcelain").stdout.strip()
