@@ -62,7 +62,13 @@ def write_problem_statement(
     lines += [f"- {behaviour}" for behaviour in behaviours[:_MAX_BEHAVIOURS]]
     if len(behaviours) > _MAX_BEHAVIOURS:
         lines.append("- and related behaviours")
-    messages = profile_named(language).failure_messages(failure_output)
+    # A runner that prints the source line at the throw site (node, rustc's panics) may print a line
+    # the fix changes: such a message stays out.
+    messages = [
+        message
+        for message in profile_named(language).failure_messages(failure_output)
+        if not leaked_fix_line(message, gold_patch)
+    ]
     if messages:
         lines += ["", "What I observe:", "", "```"]
         lines += messages[: _MAX_EXAMPLES * 2]

@@ -184,6 +184,22 @@ def test_statements_name_a_few_specific_behaviours_the_symptom_and_a_reproductio
     )
     assert "To reproduce" not in quoting
 
+    # So is a failure message quoting a changed line (node prints the source line at the throw site).
+    thrown = write_problem_statement(
+        repo="cli",
+        hint="",
+        fail_to_pass=["tests/a.test.js::lookup > finds .cjs"],
+        failure_output=(
+            "gskill-js-root /repo\ngskill-js-runner node\ngskill-js-report node tests/a.test.js\n<testsuites>"
+            '<testcase name="finds .cjs"><failure type="testCodeFailure" message="file:///repo/lib/command.js:1302 '
+            "throw new Error(executableMissing); Error: 'pm-try' does not exist\"/></testcase></testsuites>\n"
+            "gskill-js-report-end\n"
+        ),
+        language="typescript",
+        gold_patch="-        throw new Error(executableMissing);\n+        this._exit(1, executableMissing);\n",
+    )
+    assert "executableMissing" not in thrown and "finds .cjs" in thrown
+
 
 def test_a_mining_folder_gets_an_html_report_with_its_difficulty(tmp_path):
     import json
