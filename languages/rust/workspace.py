@@ -89,7 +89,7 @@ def _test_target(relative: str, declared: dict[str, str], data: dict, folder: st
             text = read(posixpath.join(folder, root)) or ""
             if re.search(rf"^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+{re.escape(module)}\s*;", text, re.M):
                 return name
-        if not automatic and len(declared) == 1:
+        if len(declared) == 1:
             return next(iter(declared.values()))
     return module
 
