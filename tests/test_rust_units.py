@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from languages import detect_language, profile_named
-from languages.base import FAILED, PASSED, SKIPPED, TestRunLog
+from languages.base import FAILED, PASSED, SKIPPED
+from languages.base import TestRunLog as RunLog  # not named Test*: pytest would try to collect it
 from languages.rust import cargotest, coverage, hide, image, mutate, source, workspace
 from swesmith.hide import VisibleTests
 
@@ -100,13 +101,13 @@ def test_parse_reads_every_outcome_with_unit_qualified_ids():
         "stats/test/api::mean_of_three": PASSED,
         "stats/test/api::sum_of_nothing": PASSED,
     }
-    assert cargotest.ran(TestRunLog(FAILED_RUN, 1)) and not cargotest.ran(TestRunLog(FAILED_RUN, 1, True))
+    assert cargotest.ran(RunLog(FAILED_RUN, 1)) and not cargotest.ran(RunLog(FAILED_RUN, 1, True))
 
 
 def test_a_unit_that_does_not_compile_is_a_broken_unit_and_alone_is_no_run():
     assert cargotest.broken_units(FAILED_RUN) == ("text-utils/lib",)
     broken_only = FAILED_RUN[FAILED_RUN.index("--- gskill-unit text-utils/lib") :]
-    assert cargotest.parse(broken_only) == {} and not cargotest.ran(TestRunLog(broken_only, 1))
+    assert cargotest.parse(broken_only) == {} and not cargotest.ran(RunLog(broken_only, 1))
     assert profile_named("rust").test_spec.broken_unit_fails_tests is False
 
 
