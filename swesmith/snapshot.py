@@ -18,11 +18,12 @@ from languages.base import Profile
 
 def snapshot_code_files(repo_path: Path, commit: str, profile: Profile) -> dict[str, str]:
     """The snapshot's files in `profile`'s language (sources and tests), by path, and the marker
-    files at its root that define the project (go.mod: Go's test ids name packages by its module)."""
+    files that define its projects wherever they are (go.mod: Go's test ids name packages by their
+    module; a workspace member's Cargo.toml names the package in Rust's test ids)."""
     tree = git.Repo(repo_path).commit(commit).tree
     files = {}
     for item in tree.traverse():
-        if item.type == "blob" and (item.path.endswith(profile.suffixes) or item.path in profile.markers):
+        if item.type == "blob" and (item.path.endswith(profile.suffixes) or item.name in profile.markers):
             files[item.path] = item.data_stream.read().decode("utf-8", errors="replace")
     return files
 

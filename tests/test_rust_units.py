@@ -4,6 +4,7 @@ every mutation compiles is checked in a real toolchain by tests/test_rust.py."""
 
 from __future__ import annotations
 
+import git
 import pytest
 
 from languages import detect_language, profile_named
@@ -11,6 +12,7 @@ from languages.base import FAILED, PASSED, SKIPPED
 from languages.base import TestRunLog as RunLog  # not named Test*: pytest would try to collect it
 from languages.rust import cargotest, coverage, hide, image, mutate, source, workspace
 from swesmith.hide import VisibleTests
+from swesmith.snapshot import snapshot_code_files
 
 # `python3 runner.py run` on the fixture workspace (tests/rust_repo.py) with mean's early return
 # removed, clamp's `<` made `<=` and an out-of-range literal in text-utils (rustc 1.95; paths of
@@ -273,6 +275,24 @@ def test_units_are_package_and_target():
         "crates/core/tests/round_trip.rs"
     )
     assert detect_language(list(MANIFESTS)) == "rust"
+
+
+def test_a_members_tests_are_found_in_the_snapshots_files(tmp_path):
+    """Statements cut their reproduction from the snapshot's files: a workspace member's manifest
+    must be among them, or no test of that member is found (ripgrep: 160 of 234 statements had none)."""
+    repo = git.Repo.init(tmp_path)
+    for path, text in {**MANIFESTS, "crates/core/src/parse.rs": PARSE_WITH_TESTS}.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    repo.index.add(list(MANIFESTS))
+    commit = repo.index.commit("snapshot").hexsha
+    files = snapshot_code_files(tmp_path, commit, profile_named("rust"))
+    assert "crates/core/Cargo.toml" in files and "crates/cli/Cargo.toml" in files
+    found = profile_named("rust").test_source(files, "core-lib/lib::parse::tests::reads_digits")
+    assert found is not None and "assert_eq!(super::p(), ());" in found
+
+
+PARSE_WITH_TESTS = "pub fn p() {}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn reads_digits() {\n        assert_eq!(super::p(), ());\n    }\n}\n"
 
 
 def test_units_follow_declared_targets_and_the_modules_their_roots_declare():
