@@ -541,6 +541,8 @@ def _fresh_learn_options(
     workers: int,
     seed: int,
     mix: str,
+    parent: str,
+    validation: str,
     feedback: str,
     no_test: bool,
     scripted: list[str],
@@ -551,11 +553,17 @@ def _fresh_learn_options(
     **_: object,
 ):
     """A new learn run's options from its flags, every one checked (the one-line errors of `gskill learn`)."""
+    from gskill.engine.core import VALIDATION_MODES
+    from gskill.engine.frontier import PARENT_SELECTION
     from gskill.learn import LearnOptions
 
     check_skill_mode(agent, skill_mode)
     if feedback not in ("files", "diff", "none"):
         raise GskillError(f"--feedback must be files, diff or none, not {feedback!r}")
+    if parent not in PARENT_SELECTION:
+        raise GskillError(f"--parent must be {' or '.join(PARENT_SELECTION)}, not {parent!r}")
+    if validation not in VALIDATION_MODES:
+        raise GskillError(f"--validation must be {' or '.join(VALIDATION_MODES)}, not {validation!r}")
     try:
         weights = [float(part) for part in mix.split(",")]
         assert len(weights) == 3 and all(w >= 0 for w in weights) and sum(weights) > 0
@@ -583,6 +591,8 @@ def _fresh_learn_options(
         workers=workers,
         seed=seed,
         operator_mix=dict(zip(("refine", "combine", "simplify"), weights)),
+        parent_selection=parent,
+        validation=validation,
         feedback_gold=feedback,
         test_eval=not no_test,
         scripted=scripted_params(scripted),
@@ -696,6 +706,16 @@ def learn(
     workers: int = typer.Option(2, "--workers", min=1, help="Rollouts in parallel."),
     seed: int = typer.Option(0, "--seed", help="Seeds the search (parent choice, minibatches, operators)."),
     mix: str = typer.Option("60,20,20", "--mix", help="refine,combine,simplify weights."),
+    parent: str = typer.Option(
+        "guarded",
+        "--parent",
+        help="Parent choice: guarded (the newest candidate unless it clearly trails the best) | pareto (gepa) | thompson.",
+    ),
+    validation: str = typer.Option(
+        "full",
+        "--validation",
+        help="full (every child on all of val, as gepa) | race (stop a child that trails its parent).",
+    ),
     feedback: str = typer.Option(
         "files", "--feedback", help="What reflection learns of a failed training task's fix: files | diff | none."
     ),

@@ -37,6 +37,7 @@ from gskill.engine import (
     candidate_hash,
     count_tokens,
     optimize,
+    validation_summary,
 )
 from gskill.errors import GskillError
 from gskill.schema import EvalRecord, RateLimit, RunConfig, SandboxLimits, Task, patch_files, read_tasks, write_atomic
@@ -83,6 +84,10 @@ class LearnOptions:
     workers: int = 2
     seed: int = 0
     operator_mix: dict[str, float] = field(default_factory=lambda: {"refine": 0.6, "combine": 0.2, "simplify": 0.2})
+    # How the search picks parents and validates children (gskill.engine.EngineConfig); gepa's own
+    # behaviour is parent_selection="pareto" with validation="full".
+    parent_selection: str = "guarded"
+    validation: str = "full"
     # What reflection is told about a failed TRAINING task's reference fix: "files" (which files it changed),
     # "diff" (the whole gold patch) or "none". Validation and test tasks never reach reflection.
     feedback_gold: str = "files"
@@ -363,6 +368,8 @@ def saved_options(run_dir: Path) -> tuple[Path, LearnOptions]:
             raise GskillError(
                 f"{path} holds unknown setting(s) {', '.join(unknown)} (written by another gskill version?)"
             )
+        # Runs written before the search had a choice of parent picked them as gepa does.
+        options.setdefault("parent_selection", "pareto")
         return Path(tasks), LearnOptions(**options)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise GskillError(
@@ -450,6 +457,8 @@ def learn(
         seed=options.seed,
         minibatch_size=options.minibatch,
         operator_mix=options.operator_mix,
+        parent_selection=options.parent_selection,
+        validation=options.validation,
         token_budget=options.token_budget,
         max_metric_calls=options.max_metric_calls,
         max_cost_usd=options.max_cost_usd,
@@ -565,6 +574,11 @@ def evidence(
         "val_wins": wins,
         "val_losses": losses,
         "candidates": len(result.candidates),
+        "search": {
+            "parent_selection": options.parent_selection,
+            "validation": options.validation,
+            **validation_summary(result.iterations),
+        },
         "iterations": len(result.iterations),
         "operators": {
             op: sum(1 for it in result.iterations if it.get("operator") == op)

@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from gskill.engine.core import describe_validation, validation_summary
 from gskill.errors import GskillError
 from gskill.schema import write_atomic
 
@@ -338,6 +339,20 @@ def render_mining(mined_dir: Path) -> Path:
     return path
 
 
+def _search_line(options: dict[str, Any], iterations: list[dict[str, Any]]) -> str:
+    """How parents were picked and children validated: "parent guarded, validation race: 5 raced to
+    the end, 3 raced out (at 10/50: 2, 20/50: 1)"."""
+    summary = validation_summary(iterations)
+    counts = ", ".join(
+        f"{n} {'validated in ' + mode if mode == 'full' else mode}" for mode, n in summary["children"].items()
+    )
+    where = ", ".join(f"{k}: {n}" for k, n in summary["raced_out_at"].items())
+    return (
+        f"parent {options.get('parent_selection', 'pareto')}, validation {options.get('validation', 'full')}: "
+        f"{counts or 'no child validated yet'}" + (f" (stopped at {where})" if where else "")
+    )
+
+
 def render(run_dir: Path, transfer_dir: Path | None = None) -> Path:
     import matplotlib
 
@@ -386,6 +401,7 @@ def render(run_dir: Path, transfer_dir: Path | None = None) -> Path:
         ("test split (never seen by the search)", test_line),
         ("best skill tokens / budget", f"{best['tokens']} / {options.get('token_budget', '?')}"),
         ("spend", f"{spend['metric_calls']} rollouts paid, ${spend.get('cost_usd', 0):.2f}"),
+        ("search", _search_line(options, run["iterations"])),
         (
             "task network",
             f"ON in {run['networked']} of {run['rollouts']} rollouts (limits.network: true)"
@@ -396,9 +412,10 @@ def render(run_dir: Path, transfer_dir: Path | None = None) -> Path:
     rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in summary)
     log_rows = "".join(
         f"<tr><td>{e['iteration']}</td><td>#{e['parent']}</td><td>{e['operator']}</td><td>{sum(e.get('parent_scores') or [0]):g}"
-        f" → {sum(e['child_scores']):g}</td><td>{e.get('outcome', '')}</td><td>{html.escape(str(e.get('reason') or ''))}</td></tr>"
+        f" → {sum(e['child_scores']):g}</td><td>{e.get('outcome', '')}</td><td>{describe_validation(e)}</td>"
+        f"<td>{html.escape(str(e.get('reason') or ''))}</td></tr>"
         if e.get("child_scores") is not None
-        else f"<tr><td>{e['iteration']}</td><td>#{e['parent']}</td><td>{e['operator']}</td><td>-</td><td>{e.get('outcome', '')}</td>"
+        else f"<tr><td>{e['iteration']}</td><td>#{e['parent']}</td><td>{e['operator']}</td><td>-</td><td>{e.get('outcome', '')}</td><td></td>"
         f"<td>{html.escape(str(e.get('reason') or ''))}</td></tr>"
         for e in run["iterations"]
     )
@@ -424,7 +441,7 @@ def render(run_dir: Path, transfer_dir: Path | None = None) -> Path:
         (
             "iterations",
             "Iterations",
-            f"<table><tr><th>#</th><th>parent</th><th>operator</th><th>minibatch parent → child</th><th>outcome</th><th>why</th></tr>{log_rows}</table>",
+            f"<table><tr><th>#</th><th>parent</th><th>operator</th><th>minibatch parent → child</th><th>outcome</th><th>validation</th><th>why</th></tr>{log_rows}</table>",
         ),
     ]
     banner = (

@@ -64,9 +64,18 @@ def test_identical_calls_are_paid_once(tmp_path):
     assert result.spend.cache_hits > 0
 
 
+SEARCHES = [
+    {},
+    {"validation": "race", "race_chunk": 4},
+    {"parent_selection": "pareto"},
+    {"parent_selection": "thompson"},
+]
+
+
+@pytest.mark.parametrize("settings", SEARCHES, ids=["default", "race", "pareto", "thompson"])
 @pytest.mark.parametrize("limit", [14, 23, 57])
-def test_metric_call_budget_is_never_overshot(tmp_path, limit):
-    result, evaluator, _ = run(tmp_path, max_metric_calls=limit)
+def test_metric_call_budget_is_never_overshot(tmp_path, limit, settings):
+    result, evaluator, _ = run(tmp_path, max_metric_calls=limit, **settings)
     assert len(evaluator.calls) <= limit and result.spend.metric_calls <= limit
     assert result.stop_reason in ("budget exhausted", "perfect validation score")
 
@@ -104,16 +113,17 @@ def test_seed_that_cannot_be_scored_within_budget_is_an_error(tmp_path):
         run(tmp_path, max_metric_calls=5)
 
 
-def test_crash_then_resume_equals_an_uninterrupted_run_and_reruns_nothing(tmp_path):
-    reference, _, _ = run(tmp_path, name="reference", workers=2)
+@pytest.mark.parametrize("settings", SEARCHES, ids=["default", "race", "pareto", "thompson"])
+def test_crash_then_resume_equals_an_uninterrupted_run_and_reruns_nothing(tmp_path, settings):
+    reference, _, _ = run(tmp_path, name="reference", workers=2, **settings)
     crashing = ToyEvaluator(fail_after=40)
     with pytest.raises(Crash):
-        run(tmp_path, evaluator=crashing, name="resumed", workers=2)
+        run(tmp_path, evaluator=crashing, name="resumed", workers=2, **settings)
     store = RunStore(tmp_path / "resumed.sqlite")
     done_before = {(e["candidate"], e["example"]) for e in store.evaluations()}
     assert 30 <= len(done_before) <= 40
     resumed_evaluator = ToyEvaluator()
-    resumed, _, _ = run(tmp_path, evaluator=resumed_evaluator, name="resumed", workers=2)
+    resumed, _, _ = run(tmp_path, evaluator=resumed_evaluator, name="resumed", workers=2, **settings)
     assert [c.to_json() for c in resumed.candidates] == [c.to_json() for c in reference.candidates]
     assert resumed.best.index == reference.best.index and resumed.spend.metric_calls == reference.spend.metric_calls
     # From the store: the resumed session ran no call the killed one had finished.
@@ -198,6 +208,20 @@ def test_frontier_drops_dominated_candidates_and_weights_by_fronts():
     assert set(draws) == {1, 2} and 0.55 < draws.count(1) / 3000 < 0.65
     assert frontier.best_candidate(candidates).index == 1
     assert frontier.complementary_partner(candidates, candidates[1]).index == 2
+
+
+def test_the_guarded_parent_is_the_newest_unless_it_clearly_trails_the_best():
+    best = _record(0, [1] * 8 + [0] * 2)
+    close = _record(1, [1] * 7 + [0] * 3)  # one example behind: no evidence it is worse
+    far = _record(2, [1] * 2 + [0] * 8)  # six behind, sqrt(6) standard errors: back to the best
+    rng = random.Random(0)
+    assert frontier.newest_unless_worse([best, close], rng, 2.0).index == 1
+    assert frontier.newest_unless_worse([best, far], rng, 2.0).index == 0
+    assert frontier.newest_unless_worse([best, far], rng, 3.0).index == 2
+    assert frontier.paired_lead_is_negative([-1, -1, 0], 1.0) and not frontier.paired_lead_is_negative([-1], 1.5)
+    # Thompson: a candidate picked about as often as it may be the best.
+    draws = [frontier.thompson_parent([best, far], rng).index for _ in range(500)]
+    assert draws.count(0) > 480
 
 
 def test_combine_and_simplify_run_when_the_mix_asks_for_them(tmp_path):

@@ -7,7 +7,16 @@ An adapter supplies the `Evaluator` (candidate × example → `Evaluation(score,
 and the `ReflectionLM` (prompt → `LMReply`). See `core.py` for the loop and where it departs from gepa.
 """
 
-from gskill.engine.core import OPERATORS, Engine, EngineConfig, Result, Spend, optimize
+from gskill.engine.core import (
+    OPERATORS,
+    Engine,
+    EngineConfig,
+    Result,
+    Spend,
+    describe_validation,
+    optimize,
+    validation_summary,
+)
 from gskill.engine.store import RunStore
 from gskill.engine.types import (
     Candidate,
@@ -38,5 +47,7 @@ __all__ = [
     "candidate_hash",
     "candidate_tokens",
     "count_tokens",
+    "describe_validation",
     "optimize",
+    "validation_summary",
 ]

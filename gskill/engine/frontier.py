@@ -9,6 +9,7 @@ example keeps being explored even when its mean is low.
 
 from __future__ import annotations
 
+import math
 import random
 from typing import Sequence
 
@@ -44,7 +45,7 @@ def frontier_weights(candidates: Sequence[CandidateRecord]) -> dict[int, int]:
     return {index: count for index, count in sorted(counts.items()) if index in survivors}
 
 
-def select_parent(candidates: Sequence[CandidateRecord], rng: random.Random) -> CandidateRecord:
+def select_parent(candidates: Sequence[CandidateRecord], rng: random.Random, z: float = 0.0) -> CandidateRecord:
     weights = frontier_weights(candidates)
     by_index = {c.index: c for c in candidates}
     if not weights:  # every score is equal: any candidate is on every front; take the newest
@@ -52,6 +53,33 @@ def select_parent(candidates: Sequence[CandidateRecord], rng: random.Random) -> 
     indices = list(weights)
     chosen = rng.choices(indices, weights=[weights[i] for i in indices], k=1)[0]
     return by_index[chosen]
+
+
+def paired_lead_is_negative(gaps: Sequence[float], z: float) -> bool:
+    """True when paired score differences (a - b per example) say a trails b: their sum is below
+    -z times the root of their summed squares (for 0/1 scores, the sign test's normal form over the
+    examples where a and b differ; the root is floored at 1 so two or three losses alone do not decide)."""
+    lead = sum(gaps)
+    return lead < 0 and lead <= -z * max(1.0, math.sqrt(sum(gap * gap for gap in gaps)))
+
+
+def thompson_parent(candidates: Sequence[CandidateRecord], rng: random.Random, z: float = 0.0) -> CandidateRecord:
+    """The candidate whose draw from its Beta posterior of the validation mean (uniform prior, scores
+    as fractional successes) is highest: each is picked about as often as it may be the best."""
+
+    def draw(candidate: CandidateRecord) -> float:
+        wins = sum(candidate.val_scores.values())
+        return rng.betavariate(1 + wins, 1 + len(candidate.val_scores) - wins)
+
+    return max(candidates, key=draw)
+
+
+def newest_unless_worse(candidates: Sequence[CandidateRecord], rng: random.Random, z: float) -> CandidateRecord:
+    """The newest candidate, so that accepted steps build on each other (a hill climb), unless its
+    validation trails the best candidate's by more than z standard errors: then the best."""
+    newest, best = candidates[-1], best_candidate(candidates)
+    gaps = [newest.val_scores[k] - best.val_scores[k] for k in best.val_scores]
+    return best if paired_lead_is_negative(gaps, z) else newest
 
 
 def coverage(candidates: Sequence[CandidateRecord], index: int) -> int:
@@ -74,3 +102,7 @@ def complementary_partner(candidates: Sequence[CandidateRecord], parent: Candida
         if wins > best_wins or (wins == best_wins and wins and best is not None and other.val_mean > best.val_mean):
             best, best_wins = other, wins
     return best
+
+
+# EngineConfig.parent_selection -> how a step picks its parent: (candidates, rng, guard_z) -> candidate.
+PARENT_SELECTION = {"guarded": newest_unless_worse, "pareto": select_parent, "thompson": thompson_parent}

@@ -77,6 +77,9 @@ class CandidateRecord:
     val_scores: dict[str, float]  # val example id -> score
     tokens: int
     minibatch: dict[str, Any] = field(default_factory=dict)  # ids, parent scores, child scores
+    # How it was validated: {"mode": "full"}, or {"mode": "raced", "of": V} when it ran a race against
+    # its parent to the end (a child raced out is no candidate: its iteration records where it stopped).
+    validation: dict[str, Any] = field(default_factory=lambda: {"mode": "full"})
 
     @property
     def hash(self) -> str:
@@ -97,6 +100,7 @@ class CandidateRecord:
             "val_scores": self.val_scores,
             "tokens": self.tokens,
             "minibatch": self.minibatch,
+            "validation": self.validation,
             "components": self.components,
         }
 
