@@ -366,7 +366,11 @@ class Engine:
         validation: dict[str, Any] | None = None,
     ) -> CandidateRecord:
         val_ids = list(self.val)
-        scores = self.evaluate(components, val_ids, self.val)
+        if validation and validation["mode"] == "raced":  # the race scored every example already
+            chash = candidate_hash(components)
+            scores = [self.memo[(chash, example_id)] for example_id in val_ids]
+        else:
+            scores = self.evaluate(components, val_ids, self.val)
         record = CandidateRecord(
             index=len(self.candidates),
             components=dict(components),
@@ -403,10 +407,11 @@ class Engine:
         config, chash = self.config, candidate_hash(child)
         order = list(val_ids)
         random.Random(f"race:{config.seed}:{chash}").shuffle(order)
-        for end in range(config.race_chunk, len(order), config.race_chunk):
-            self.evaluate(child, order[end - config.race_chunk : end], self.val)
+        for start in range(0, len(order), config.race_chunk):
+            end = min(start + config.race_chunk, len(order))
+            self.evaluate(child, order[start:end], self.val)
             gaps = [self.memo[(chash, i)].score - parent.val_scores[i] for i in order[:end]]
-            if pareto.paired_lead_is_negative(gaps, config.race_z):
+            if end < len(order) and pareto.paired_lead_is_negative(gaps, config.race_z):
                 reason = f"raced out at {end}/{len(order)}: {sum(gaps):+g} against candidate {parent.index}"
                 return {"mode": "raced out", "scored": end, "of": len(order), "reason": reason}
         return {"mode": "raced", "of": len(order)}
