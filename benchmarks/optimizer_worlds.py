@@ -2,7 +2,8 @@
 `optimize_anything`, scored on what a skill is really worth, not on what the search observed.
 
     .venv/bin/pip install -e '.[bench]'        # gepa==0.1.4
-    .venv/bin/python benchmarks/optimizer_worlds.py [--seeds 30] [--worlds easy,hard] [--budget 600]
+    .venv/bin/python benchmarks/optimizer_worlds.py [--seeds 30] [--worlds easy,hard,treacherous] [--budget 600]
+        [--set KEY=VALUE ...]    # another EngineConfig setting for ours, e.g. validate_every=1
 
 Why not the toy problem (`engine_vs_gepa.py`): there each outcome is drawn once per (seed, task) and
 reused for every candidate, the reflector only ever adds the fix's file, and train and validation share
@@ -15,16 +16,20 @@ everything, so no decision of a search can be wrong. Here (deterministic per see
   its topic's tasks (two facts of a topic lift 1.5x one, more saturate at 2x); a broad fact lifts every
   task a little (three at most count); an overfit fact (`only-t-017`) lifts one task a lot and nothing
   else (it passes a 3-task minibatch gate when that task is in it); a harmful fact lowers its topic;
-  a style line does nothing.
+  a misleading fact (the treacherous world only) lowers every task; a style line does nothing.
 - Every rollout is a fresh Bernoulli draw, keyed by (world, eval seed, candidate text, task): the same
   candidate on the same task gives the same outcome (as the run store's cache does), two candidates
   get independent draws (no common random numbers), so an observed validation mean carries noise and
   the largest of many is biased upwards (the winner's curse).
 - Reflection (one policy for both systems, `reflect`) reads the minibatch's feedback lines and proposes,
   in the world's mix: a fact for a failing task's topic (good), a broad fact, an overfit fact for a
-  failing task, a style line (neutral), a harmful fact for a failing task's topic, or the removal of an
-  existing fact. Combine (ours only) takes the union of both parents' facts; simplify drops style lines
+  failing task, a style line (neutral), a harmful fact for a failing task's topic, a misleading fact,
+  or the removal of an existing fact. Combine (ours only) takes the union of both parents' facts; simplify drops style lines
   and, one time in three, one other fact.
+- Worlds (tests/noisy_world.py): easy (4 topics, strong facts, 40% good proposals), hard (8 topics,
+  weak facts, 20% good, more never-solved tasks), treacherous (easy's repository, 20% misleading
+  proposals): in the first two a search that validates little loses little, in the third it piles up
+  facts that hurt every task.
 - The TRUE score of a skill is its exact expected success rate on the 60 test tasks; it is the primary
   metric. Observed validation scores are only what the searches choose by.
 
@@ -154,7 +159,7 @@ def ratios(first: list[list[tuple[int, float]]], second: list[list[tuple[int, fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=30)
-    parser.add_argument("--worlds", default="easy,hard")
+    parser.add_argument("--worlds", default="easy,hard,treacherous")
     parser.add_argument("--budget", type=int, default=600, help="B: max metric calls (B/2 is run too)")
     parser.add_argument(
         "--set",

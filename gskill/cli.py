@@ -543,6 +543,7 @@ def _fresh_learn_options(
     mix: str,
     parent: str,
     validation: str,
+    validate_every: int,
     feedback: str,
     no_test: bool,
     scripted: list[str],
@@ -593,6 +594,7 @@ def _fresh_learn_options(
         operator_mix=dict(zip(("refine", "combine", "simplify"), weights)),
         parent_selection=parent,
         validation=validation,
+        validate_every=validate_every,
         feedback_gold=feedback,
         test_eval=not no_test,
         scripted=scripted_params(scripted),
@@ -626,8 +628,9 @@ def _search_display(update: Callable[..., None]) -> Callable[[str, dict], None]:
         spend = data.get("spend", {})
         if kind == "candidate":
             record = data["candidate"]
+            scored = f"val {record.val_mean:.2f}" if record.val_scores else "validation deferred"
             console.print(
-                f"candidate {record.index} ({record.operator}) val {record.val_mean:.2f}, {record.tokens} tokens · "
+                f"candidate {record.index} ({record.operator}) {scored}, {record.tokens} tokens · "
                 f"best val {data['best_val']:.2f} · frontier {data['frontier']} candidate(s) best on {data['covered']} task(s) · "
                 f"{spend.get('metric_calls', 0)} rollouts, ${spend.get('cost_usd', 0):.2f}",
                 highlight=False,
@@ -715,6 +718,12 @@ def learn(
         "full",
         "--validation",
         help="full (every child on all of val, as gepa) | race (stop a child that trails its parent).",
+    ),
+    validate_every: int = typer.Option(
+        5,
+        "--validate-every",
+        min=1,
+        help="Validate one kept child in N; the others are refined further unvalidated (1 = every one, as gepa).",
     ),
     feedback: str = typer.Option(
         "files", "--feedback", help="What reflection learns of a failed training task's fix: files | diff | none."

@@ -88,6 +88,7 @@ class LearnOptions:
     # behaviour is parent_selection="pareto" with validation="full".
     parent_selection: str = "guarded"
     validation: str = "full"
+    validate_every: int = 5
     # What reflection is told about a failed TRAINING task's reference fix: "files" (which files it changed),
     # "diff" (the whole gold patch) or "none". Validation and test tasks never reach reflection.
     feedback_gold: str = "files"
@@ -368,8 +369,9 @@ def saved_options(run_dir: Path) -> tuple[Path, LearnOptions]:
             raise GskillError(
                 f"{path} holds unknown setting(s) {', '.join(unknown)} (written by another gskill version?)"
             )
-        # Runs written before the search had a choice of parent picked them as gepa does.
+        # Runs written before the search had these choices picked parents and validated as gepa does.
         options.setdefault("parent_selection", "pareto")
+        options.setdefault("validate_every", 1)
         return Path(tasks), LearnOptions(**options)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise GskillError(
@@ -459,6 +461,7 @@ def learn(
         operator_mix=options.operator_mix,
         parent_selection=options.parent_selection,
         validation=options.validation,
+        validate_every=options.validate_every,
         token_budget=options.token_budget,
         max_metric_calls=options.max_metric_calls,
         max_cost_usd=options.max_cost_usd,
@@ -577,6 +580,7 @@ def evidence(
         "search": {
             "parent_selection": options.parent_selection,
             "validation": options.validation,
+            "validate_every": options.validate_every,
             **validation_summary(result.iterations),
         },
         "iterations": len(result.iterations),

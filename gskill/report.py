@@ -88,6 +88,8 @@ def _scores_plot(run: dict[str, Any]) -> str:
             )
     best, xs, ys = 0.0, [], []
     for candidate in candidates:
+        if not candidate["val_scores"]:
+            continue  # deferred: kept unvalidated (one kept child in --validate-every is validated)
         axis.scatter(
             candidate["iteration"],
             candidate["val_mean"],
@@ -130,6 +132,7 @@ def _frontier_plot(run: dict[str, Any]) -> str:
             c["index"], c["components"], c["parents"], c["operator"], c["iteration"], c["val_scores"], c["tokens"]
         )
         for c in run["candidates"]
+        if c["val_scores"]  # a deferred candidate has no validation scores
     ]
     tasks = list(records[0].val_scores)
     fronts = frontier.fronts(records)
@@ -156,36 +159,43 @@ def _lineage_plot(run: dict[str, Any]) -> str:
 
     figure, axis = plt.subplots(figsize=(8, 3.4))
     by_index = {c["index"]: c for c in run["candidates"]}
+    shown: dict[int, float] = {}  # a deferred candidate (no validation) sits at its parent's height, hollow
+    for candidate in run["candidates"]:
+        parent_y = shown.get(candidate["parents"][0], 0.0) if candidate["parents"] else 0.0
+        shown[candidate["index"]] = candidate["val_mean"] if candidate["val_scores"] else parent_y
     for candidate in run["candidates"]:
         for parent in candidate["parents"]:
             source = by_index.get(parent)
             if source:
                 axis.annotate(
                     "",
-                    xy=(candidate["iteration"], candidate["val_mean"]),
-                    xytext=(source["iteration"], source["val_mean"]),
+                    xy=(candidate["iteration"], shown[candidate["index"]]),
+                    xytext=(source["iteration"], shown[source["index"]]),
                     arrowprops={
                         "arrowstyle": "->",
                         "color": OPERATOR_COLOURS.get(candidate["operator"], "k"),
                         "alpha": 0.7,
                     },
                 )
+        colour = OPERATOR_COLOURS.get(candidate["operator"], "k")
         axis.scatter(
             candidate["iteration"],
-            candidate["val_mean"],
+            shown[candidate["index"]],
             s=120,
-            color=OPERATOR_COLOURS.get(candidate["operator"], "k"),
+            color=colour if candidate["val_scores"] else "none",
+            edgecolors=colour,
             zorder=3,
         )
         axis.annotate(
             f"#{candidate['index']}",
-            (candidate["iteration"], candidate["val_mean"]),
+            (candidate["iteration"], shown[candidate["index"]]),
             textcoords="offset points",
             xytext=(6, 6),
             fontsize=8,
         )
     for operator, colour in OPERATOR_COLOURS.items():
         axis.scatter([], [], color=colour, label=operator)
+    axis.scatter([], [], color="none", edgecolors="k", label="validation deferred")
     axis.set(xlabel="iteration", ylabel="validation mean", ylim=(-0.05, 1.1))
     axis.legend(fontsize=7, loc="lower right")
     axis.grid(alpha=0.3)
@@ -340,16 +350,17 @@ def render_mining(mined_dir: Path) -> Path:
 
 
 def _search_line(options: dict[str, Any], iterations: list[dict[str, Any]]) -> str:
-    """How parents were picked and children validated: "parent guarded, validation race: 5 raced to
-    the end, 3 raced out (at 10/50: 2, 20/50: 1)"."""
+    """How parents were picked and children validated: "parent guarded, validation race, one kept
+    child in 1 validated: 5 raced, 3 raced out (stopped at 10/50: 2, 20/50: 1)"."""
     summary = validation_summary(iterations)
     counts = ", ".join(
         f"{n} {'validated in ' + mode if mode == 'full' else mode}" for mode, n in summary["children"].items()
     )
     where = ", ".join(f"{k}: {n}" for k, n in summary["raced_out_at"].items())
     return (
-        f"parent {options.get('parent_selection', 'pareto')}, validation {options.get('validation', 'full')}: "
-        f"{counts or 'no child validated yet'}" + (f" (stopped at {where})" if where else "")
+        f"parent {options.get('parent_selection', 'pareto')}, validation {options.get('validation', 'full')}, "
+        f"one kept child in {options.get('validate_every', 1)} validated: "
+        f"{counts or 'no child kept yet'}" + (f" (stopped at {where})" if where else "")
     )
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from gskill.engine import EngineConfig, Evaluation, LMReply, Result, RunStore, optimize
 
 NEVER, ALWAYS = -6.0, 6.0
-KINDS = ("good", "broad", "overfit", "neutral", "harmful", "drop")
+KINDS = ("good", "broad", "overfit", "neutral", "harmful", "misleading", "drop")
 FACT = re.compile(r"^- \[([a-z]+(?:-[\w]+)+)\]", re.M)
 FEEDBACK = re.compile(r"task (t-\d+) in area (\d+): (solved|failed)")
 
@@ -31,8 +31,9 @@ class WorldSpec:
     topic_lift: float  # one good fact's lift on its topic
     broad_lift: float
     overfit_lift: float
-    harm: float
+    harm: float  # a harmful fact's effect on its topic
     mix: dict[str, float]  # reflection's proposal kinds
+    mislead: float = 0.0  # a misleading fact's effect on every task (a wrong command, a false rule)
     sizes: tuple[int, int, int] = (200, 50, 60)
 
 
@@ -62,6 +63,30 @@ WORLDS = {
         overfit_lift=4.0,
         harm=-0.9,
         mix={"good": 0.20, "broad": 0.10, "overfit": 0.25, "neutral": 0.20, "harmful": 0.15, "drop": 0.10},
+    ),
+    # The easy world's repository, but one proposal in five is a misleading fact that lowers every
+    # task: a search that accepts what its minibatch gate passes without validating it piles them up.
+    "treacherous": WorldSpec(
+        "treacherous",
+        topics=4,
+        never=0.10,
+        always=0.10,
+        base_mean=-0.5,
+        base_sd=1.0,
+        topic_lift=1.5,
+        broad_lift=0.4,
+        overfit_lift=4.0,
+        harm=-0.8,
+        mislead=-0.6,
+        mix={
+            "good": 0.30,
+            "broad": 0.05,
+            "overfit": 0.15,
+            "neutral": 0.10,
+            "harmful": 0.10,
+            "misleading": 0.20,
+            "drop": 0.10,
+        },
     ),
 }
 
@@ -103,12 +128,14 @@ class World:
         own = sum(fact.startswith(f"topic-{topic}-") for fact in facts)
         broad = min(3, sum(fact.startswith("broad-") for fact in facts))
         harmful = sum(fact.startswith(f"harm-{topic}-") for fact in facts)
+        misleading = sum(fact.startswith("mislead-") for fact in facts)
         overfit = f"only-{task['id']}" in facts
         return (
             task["base"]
             + spec.topic_lift * 2 * (1 - 0.5**own)
             + spec.broad_lift * broad
             + spec.harm * harmful
+            + spec.mislead * misleading
             + spec.overfit_lift * overfit
         )
 
@@ -153,6 +180,7 @@ def reflect(world: World, seed: int, operator: str, current: str, other: str, fe
         "overfit": f"only-{task}",
         "neutral": f"style-{fresh}",
         "harmful": f"harm-{topic}-{fresh}",
+        "misleading": f"mislead-{fresh}",
     }[kind]
     return render(list(dict.fromkeys(facts + [new])))
 

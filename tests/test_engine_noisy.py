@@ -22,7 +22,7 @@ def test_a_race_rarely_discards_a_child_that_is_not_worse_than_its_parent(tmp_pa
     looks, nominal = 4, 4 * (1 - statistics.NormalDist().cdf(2.0))
     not_worse = raced_out = worse = worse_out = 0
     for seed in range(20):
-        world, meter, result = run(tmp_path, seed, validation="race", race_z=2.0, race_chunk=10)
+        world, meter, result = run(tmp_path, seed, validation="race", race_z=2.0, race_chunk=10, validate_every=1)
         assert len(meter.log) == result.spend.metric_calls <= 600  # every real rollout counted, none over
         texts = {candidate_hash({"skill": text}): text for text, _, _ in meter.log}
         kept = {candidate.hash for candidate in result.candidates}
@@ -59,3 +59,15 @@ def test_parent_selection_follows_the_newest_candidate_unless_it_trails_the_best
         newest += entry["parent"] == pool[-1].index
     assert newest / len(refined) >= 0.8  # mostly the newest; the guard sends a few back to the best
     assert world.true_score(result.best.components["skill"]) > world.true_score("")
+
+
+def test_deferred_validation_returns_only_a_validated_skill_within_budget(tmp_path):
+    """The default validates one kept child in five; the others are refined further unvalidated. What
+    is returned is always scored on all of validation, and the budget holds."""
+    for seed in range(5):
+        _, meter, result = run(tmp_path, seed)
+        assert len(meter.log) == result.spend.metric_calls <= 600
+        assert len(result.best.val_scores) == 50 and result.candidates[-1].val_scores
+        modes = [entry["validation"]["mode"] for entry in result.iterations if entry.get("outcome") == "accepted"]
+        assert "deferred" in modes and "full" in modes
+        assert "ddddd" not in "".join("d" if mode == "deferred" else "v" for mode in modes)  # never five in a row

@@ -91,10 +91,13 @@ def test_learning_reaches_the_attainable_maximum_on_validation(reference_run, li
     # Rollout traces per candidate; reflection calls recorded.
     assert list((reference_run / "rollouts").glob("*/traces/*.gateway.jsonl"))
     assert (reference_run / "reflection_calls.jsonl").read_text().count("\n") == evidence["spend"]["reflection_calls"]
-    # How the search ran: gskill's default parent choice, every accepted child validated in full.
+    # How the search ran: gskill's default parent choice, one kept child in five validated in full.
     search = evidence["search"]
     assert search["parent_selection"] == "guarded" and search["validation"] == "full"
-    assert search["children"] == {"full": len(candidates) - 1} and search["raced_out_at"] == {}
+    assert search["validate_every"] == 5 and search["raced_out_at"] == {}
+    assert sum(search["children"].values()) == len(candidates) - 1 and set(search["children"]) <= {"full", "deferred"}
+    deferred = [c for c in candidates if not c["val_scores"]]
+    assert len(deferred) == search["children"].get("deferred", 0) - (candidates[-1]["validation"].get("at") == "end")
 
 
 def _evaluations(store: Path) -> int:
@@ -321,7 +324,7 @@ def test_report_renders_every_section_in_a_real_browser(reference_run, tmp_path)
     ):
         assert f'<section id="{section}">' in dom, section
     assert 'data-images-loaded="5"' in dom  # the browser decoded all five plots (difficulty: the tasks' mining)
-    assert "parent guarded, validation full: " in dom and "<th>validation</th>" in dom
+    assert "parent guarded, validation full, one kept child in 5 validated: " in dom and "<th>validation</th>" in dom
     shot = tmp_path / "report.png"
     _chromium(f"--screenshot={shot}", page.as_uri(), tmp_path=tmp_path)
     import numpy as np

@@ -78,7 +78,8 @@ def newest_unless_worse(candidates: Sequence[CandidateRecord], rng: random.Rando
     """The newest candidate, so that accepted steps build on each other (a hill climb), unless its
     validation trails the best candidate's by more than z standard errors: then the best."""
     newest, best = candidates[-1], best_candidate(candidates)
-    gaps = [newest.val_scores[k] - best.val_scores[k] for k in best.val_scores]
+    judged = next(c for c in reversed(candidates) if c.val_scores)
+    gaps = [judged.val_scores[k] - best.val_scores[k] for k in best.val_scores]
     return best if paired_lead_is_negative(gaps, z) else newest
 
 
@@ -89,6 +90,7 @@ def coverage(candidates: Sequence[CandidateRecord], index: int) -> int:
 
 def best_candidate(candidates: Sequence[CandidateRecord]) -> CandidateRecord:
     """Highest validation mean; ties go to more frontier coverage, then to fewer tokens, then older."""
+    candidates = [c for c in candidates if c.val_scores] or candidates
     return max(candidates, key=lambda c: (round(c.val_mean, 9), coverage(candidates, c.index), -c.tokens, -c.index))
 
 
