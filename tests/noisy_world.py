@@ -9,7 +9,7 @@ import hashlib
 import math
 import random
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from gskill.engine import EngineConfig, Evaluation, LMReply, Result, RunStore, optimize
@@ -37,7 +37,7 @@ class WorldSpec:
     sizes: tuple[int, int, int] = (200, 50, 60)
 
 
-WORLDS = {
+WORLDS: dict[str, WorldSpec] = {
     "easy": WorldSpec(
         "easy",
         topics=4,
@@ -64,31 +64,23 @@ WORLDS = {
         harm=-0.9,
         mix={"good": 0.20, "broad": 0.10, "overfit": 0.25, "neutral": 0.20, "harmful": 0.15, "drop": 0.10},
     ),
-    # The easy world's repository, but one proposal in five is a misleading fact that lowers every
-    # task: a search that accepts what its minibatch gate passes without validating it piles them up.
-    "treacherous": WorldSpec(
-        "treacherous",
-        topics=4,
-        never=0.10,
-        always=0.10,
-        base_mean=-0.5,
-        base_sd=1.0,
-        topic_lift=1.5,
-        broad_lift=0.4,
-        overfit_lift=4.0,
-        harm=-0.8,
-        mislead=-0.6,
-        mix={
-            "good": 0.30,
-            "broad": 0.05,
-            "overfit": 0.15,
-            "neutral": 0.10,
-            "harmful": 0.10,
-            "misleading": 0.20,
-            "drop": 0.10,
-        },
-    ),
 }
+# The easy world's repository, but one proposal in five is a misleading fact that lowers every task:
+# a search that keeps what its minibatch gate passes without ever validating it piles them up.
+WORLDS["treacherous"] = replace(
+    WORLDS["easy"],
+    name="treacherous",
+    mislead=-0.6,
+    mix={
+        "good": 0.30,
+        "broad": 0.05,
+        "overfit": 0.15,
+        "neutral": 0.10,
+        "harmful": 0.10,
+        "misleading": 0.20,
+        "drop": 0.10,
+    },
+)
 
 
 def _digest(text: str) -> str:
