@@ -521,7 +521,8 @@ class Engine:
         self.component_turn += 1
         batch_ids = sampler.next()
         operator, partner = self._choose_operator(parent, component)
-        # Calls: the parent's unscored minibatch + the child's minibatch + the child's validation, exactly.
+        # Calls: the parent's unscored minibatch + the child's minibatch + the child's validation (or,
+        # when deferred, the validation of the newest candidate that ends a search), exactly.
         if not self.budget.affords(
             self.new_calls(parent.components, batch_ids) + len(batch_ids) + len(val_ids),
             reflections=1,
@@ -628,6 +629,17 @@ def describe_validation(entry: dict[str, Any]) -> str:
     return validation["mode"]
 
 
+# Settings added after stores were first written, with the value that reproduces how those searched
+# (gepa's choices): a store without them resumes when the config asks for exactly that.
+_SETTINGS_ADDED_LATER = {
+    "parent_selection": "pareto",
+    "guard_z": 2.0,
+    "validation": "full",
+    "race_chunk": 10,
+    "race_z": 2.0,
+    "validate_every": 1,
+}
+
 # Settings that may change between a run and its resume: they do not change the trajectory's prefix.
 _RESUMABLE = {"max_metric_calls", "max_cost_usd", "max_iterations", "workers", "max_cost_per_reflection"}
 
@@ -652,6 +664,8 @@ def _claim_store(store, seed_candidate, evaluator, trainset, valset, lm, config,
     if recorded is None:
         store.set_meta("search", identity)
         return
+    if isinstance(recorded.get("config"), dict):  # a store from before a setting existed searched as it says
+        recorded["config"] = {**_SETTINGS_ADDED_LATER, **recorded["config"]}
     changed = sorted(k for k in identity if recorded.get(k) != identity[k])
     if changed:
         raise ValueError(f"the run store holds another search (different {', '.join(changed)}); start a new run folder")
