@@ -191,6 +191,10 @@ def test_learn_input_errors_are_one_line(library_tasks, tmp_path):
         gskill("learn", "--tasks", str(library_tasks), *LEARN, "--mix", "1,2", "--out", str(tmp_path / "r")), "--mix"
     )
     assert_one_line_error(gskill("learn", *LEARN), "either a REPO")
+    for flag, value in (("--parent", "best"), ("--validation", "half")):
+        assert_one_line_error(
+            gskill("learn", "--tasks", str(library_tasks), *LEARN, flag, value, "--out", str(tmp_path / "r")), flag
+        )
 
 
 def test_one_shot_learn_mines_drafts_a_seed_learns_and_publishes_into_the_repo(base_image, tmp_path):
