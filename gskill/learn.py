@@ -39,6 +39,7 @@ from gskill.engine import (
     optimize,
     validation_summary,
 )
+from gskill.engine.core import SETTINGS_ADDED_LATER
 from gskill.errors import GskillError
 from gskill.schema import EvalRecord, RateLimit, RunConfig, SandboxLimits, Task, patch_files, read_tasks, write_atomic
 
@@ -370,8 +371,8 @@ def saved_options(run_dir: Path) -> tuple[Path, LearnOptions]:
                 f"{path} holds unknown setting(s) {', '.join(unknown)} (written by another gskill version?)"
             )
         # Runs written before the search had these choices picked parents and validated as gepa does.
-        options.setdefault("parent_selection", "pareto")
-        options.setdefault("validate_every", 1)
+        for key in ("parent_selection", "validation", "validate_every"):
+            options.setdefault(key, SETTINGS_ADDED_LATER[key])
         return Path(tasks), LearnOptions(**options)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise GskillError(

@@ -155,13 +155,13 @@ def test_a_store_refuses_another_search(tmp_path):
 def test_a_store_from_before_the_search_choices_resumes_as_it_searched(tmp_path):
     """A store written before parent_selection, validation and validate_every existed searched as
     gepa does: resuming it with those settings continues; with today's defaults it is another search."""
-    from gskill.engine.core import _SETTINGS_ADDED_LATER
+    from gskill.engine.core import SETTINGS_ADDED_LATER
 
     gepa_like = {"parent_selection": "pareto", "validate_every": 1}
     run(tmp_path, name="old", max_metric_calls=20, **gepa_like)
     store = RunStore(tmp_path / "old.sqlite")
     recorded = store.get_meta("search")
-    recorded["config"] = {k: v for k, v in recorded["config"].items() if k not in _SETTINGS_ADDED_LATER}
+    recorded["config"] = {k: v for k, v in recorded["config"].items() if k not in SETTINGS_ADDED_LATER}
     store.set_meta("search", recorded)
     store.close()
     resumed, _, _ = run(tmp_path, name="old", max_metric_calls=40, **gepa_like)

@@ -599,15 +599,21 @@ class Engine:
         return ""
 
 
+def _validation_of(entry: dict[str, Any]) -> dict[str, Any] | None:
+    """How an iteration's child was validated; None when no child got that far. An accepted child in
+    a log written before validation modes existed was validated in full."""
+    if entry.get("validation"):
+        return entry["validation"]
+    return {"mode": "full"} if entry.get("outcome") == "accepted" else None
+
+
 def validation_summary(iterations: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """How the children that passed their gate were validated, from the iteration log: counts per
     mode ("full", "deferred", "raced" to the end, "raced out") and where races stopped ({"k/V": n})."""
     modes: dict[str, int] = {}
     stopped: dict[str, int] = {}
     for entry in iterations:
-        validation = entry.get("validation")
-        if entry.get("outcome") == "accepted" and not validation:
-            validation = {"mode": "full"}  # logs written before races existed
+        validation = _validation_of(entry)
         if not validation:
             continue
         modes[validation["mode"]] = modes.get(validation["mode"], 0) + 1
@@ -619,7 +625,7 @@ def validation_summary(iterations: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 def describe_validation(entry: dict[str, Any]) -> str:
     """One iteration's validation in a few words: "full", "deferred", "raced 50/50", "raced out 20/50", or ""."""
-    validation = entry.get("validation") or ({"mode": "full"} if entry.get("outcome") == "accepted" else None)
+    validation = _validation_of(entry)
     if not validation:
         return ""
     if validation["mode"] == "raced out":
@@ -631,7 +637,7 @@ def describe_validation(entry: dict[str, Any]) -> str:
 
 # Settings added after stores were first written, with the value that reproduces how those searched
 # (gepa's choices): a store without them resumes when the config asks for exactly that.
-_SETTINGS_ADDED_LATER = {
+SETTINGS_ADDED_LATER = {
     "parent_selection": "pareto",
     "guard_z": 2.0,
     "validation": "full",
@@ -665,7 +671,7 @@ def _claim_store(store, seed_candidate, evaluator, trainset, valset, lm, config,
         store.set_meta("search", identity)
         return
     if isinstance(recorded.get("config"), dict):  # a store from before a setting existed searched as it says
-        recorded["config"] = {**_SETTINGS_ADDED_LATER, **recorded["config"]}
+        recorded["config"] = {**SETTINGS_ADDED_LATER, **recorded["config"]}
     changed = sorted(k for k in identity if recorded.get(k) != identity[k])
     if changed:
         raise ValueError(f"the run store holds another search (different {', '.join(changed)}); start a new run folder")
