@@ -24,13 +24,14 @@ def check_skill_mode(agent: str, mode: str, flag: str = "--skill-mode") -> None:
         raise GskillError(f"{flag} {mode!r} is not one of {agent}'s: {', '.join(modes)}")
 
 
-def check_models(*models: tuple[str, str]) -> None:
+def check_models(*models: tuple[str, str], endpoints: dict | None = None) -> None:
     """(flag, model) pairs: litellm must know each model's provider and the provider's key variables
-    must be set (names only are ever printed), unless the model is scripted/."""
+    must be set (names only are ever printed), unless the model is scripted/ or served at its own
+    api_base (`endpoints`: model name → `ModelEndpoint`)."""
     from harnesses.gateway.models import model_problem
 
     for flag, model in dict.fromkeys(models):
-        problem = model_problem(model)
+        problem = model_problem(model, (endpoints or {}).get(model))
         if problem:
             raise GskillError(f"{flag}: {problem}")
 

@@ -161,6 +161,9 @@ def run_checks(settings: Settings) -> list[Check]:
             )
         )
     checks.append(network_check(settings))
+    from gskill.endpoints import endpoint_checks
+
+    checks += [Check(*row) for row in endpoint_checks(settings.models, settings.run.model)]
     keys = [var for var in MODEL_KEY_VARS if os.environ.get(var)]
     checks.append(
         Check(

@@ -219,13 +219,15 @@ def side_info(task: Task, record: EvalRecord, folder: Path, feedback_gold: str) 
 
 class LitellmReflection:
     """Engine `ReflectionLM` through litellm (any provider, or `scripted/reflector`); every call is
-    appended to `log_path` and priced with litellm's price map (unknown price → counted as 0, noted)."""
+    appended to `log_path` and priced at `endpoint.price` when given, else with litellm's price map
+    (unknown price → counted as 0, noted). `endpoint.api_base`: a self-hosted server the model is on."""
 
-    def __init__(self, model: str, *, log_path: Path, seed: int = 0, limiter=None) -> None:
+    def __init__(self, model: str, *, log_path: Path, seed: int = 0, limiter=None, endpoint=None) -> None:
         from harnesses.gateway.limits import RateLimiter
 
         self.model, self.identity, self.seed, self.log_path = model, model, seed, log_path
         self.limiter = limiter or RateLimiter([])
+        self.endpoint = endpoint  # gskill.schema.ModelEndpoint | None
         self.unpriced = 0
 
     def max_cost_usd(self, prompt: str) -> float | None:
@@ -240,7 +242,11 @@ class LitellmReflection:
             info = litellm.get_model_info(self.model)
             prompt_tokens = litellm.token_counter(model=self.model, messages=[{"role": "user", "content": prompt}])
             longest = int(info.get("max_output_tokens") or info.get("max_tokens") or 0)
-            price_in, price_out = float(info["input_cost_per_token"] or 0), float(info["output_cost_per_token"] or 0)
+            if self.endpoint is not None and self.endpoint.price is not None:
+                price_in, price_out = self.endpoint.price[0] / 1e6, self.endpoint.price[1] / 1e6
+            else:
+                price_in = float(info["input_cost_per_token"] or 0)
+                price_out = float(info["output_cost_per_token"] or 0)
         except Exception:  # unknown model or price: the engine's fixed reserve applies
             return None
         if not longest:
@@ -257,11 +263,16 @@ class LitellmReflection:
             self.model,
             estimate_tokens(messages, None, {}),
             lambda: complete(
-                self.model, messages, metadata={"seed": self.seed}, log=CallLog(self.log_path), purpose="reflection"
+                self.model,
+                messages,
+                metadata={"seed": self.seed},
+                log=CallLog(self.log_path),
+                purpose="reflection",
+                endpoint=self.endpoint,
             ),
             lambda response: int(getattr(response.usage, "total_tokens", 0) or 0),
         )
-        cost = cost_of(response, self.model)
+        cost = cost_of(response, self.model, self.endpoint)
         if cost is None:
             self.unpriced += 1
         return LMReply(text_of(response), cost or 0.0)
@@ -488,6 +499,7 @@ def learn(
             log_path=run_dir / "reflection_calls.jsonl",
             seed=options.seed,
             limiter=executor.limiter,
+            endpoint=run_config.endpoints.get(options.reflection_model),
         )
         try:
             result = optimize(

@@ -310,6 +310,33 @@ class SandboxLimits(BaseModel):
         return self.model_copy(update={"network": False})
 
 
+class ModelEndpoint(BaseModel):
+    """Where a model is served and what it costs, for models litellm's defaults do not cover: a local
+    OpenAI-compatible server (vLLM, llama.cpp, Ollama's /v1) is `openai/<served name>` with
+    `api_base: http://host:port/v1`. One entry serves the model as agent and as reflection model.
+    Holds no key: `api_key_env` names the variable holding one (a local server needs none)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_base: str = ""
+    price: tuple[float, float] | None = None  # USD per million input, output tokens
+    api_key_env: str = ""
+
+    @field_validator("api_base")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"api_base must be an http:// or https:// URL, not {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("price")
+    @classmethod
+    def _non_negative(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and min(value) < 0:
+            raise ValueError(f"price must be two non-negative numbers (USD per million tokens in, out), not {value}")
+        return value
+
+
 class RunConfig(BaseModel):
     """How one agent run is performed. Defaults are the reference gskill run's."""
 
@@ -327,6 +354,9 @@ class RunConfig(BaseModel):
     seed: int = 0
     # How the skill enters the agent's system prompt; must contain {skill}. Empty = the harness's default.
     skill_template: str = ""
+    # The endpoints of the models this run calls (agent and reflection), by model name: `Settings.models`
+    # plus the command's --api-base/--price. Carried with every rollout job (Ray nodes' gateways too).
+    endpoints: dict[str, ModelEndpoint] = Field(default_factory=dict)
 
     @field_validator("agent")
     @classmethod
@@ -393,8 +423,16 @@ class Settings(BaseSettings):
     difficulty: DifficultyTarget = Field(default_factory=DifficultyTarget)
     # Kept by the gateway before each model call; on a Ray cluster, once for the whole cluster.
     rate_limits: list[RateLimit] = Field(default_factory=list)
+    # Per model: its api_base (a self-hosted server) and price (models litellm cannot price).
+    models: dict[str, ModelEndpoint] = Field(default_factory=dict)
     env_build_timeout_s: float = Field(1800, gt=0)
     min_free_disk_gb: float = Field(5.0, ge=0)
+
+    @model_validator(mode="after")
+    def _endpoints_reach_runs(self) -> "Settings":
+        # Every command copies `run` for its runs: the configured endpoints travel with it.
+        self.run = self.run.model_copy(update={"endpoints": {**self.run.endpoints, **self.models}})
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -144,6 +144,7 @@ def run_rollout(job: RolloutJob, gateway: Gateway, *, attempt: int = 1, tools_di
         trace_path=trace_dir / f"{stem}.gateway.jsonl",
         metadata=metadata,
         caps=Caps(max_calls=config.step_limit + 5, max_cost_usd=config.cost_limit_usd),
+        endpoint=config.endpoints.get(config.model),
     )
     agent_trace = trace_dir / f"{stem}.agent.{'json' if adapter.tool is None else 'jsonl'}"
     record = Rollout(

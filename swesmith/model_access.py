@@ -17,10 +17,11 @@ class ModelAccess:
     """The miner's model calls: cached in the store (a resumed run never pays twice for one prompt)
     and recorded, request and response, in OUT/llm_calls.jsonl. Keys never pass through here."""
 
-    def __init__(self, model: str, store: MiningStore, log_path: Path) -> None:
+    def __init__(self, model: str, store: MiningStore, log_path: Path, endpoint=None) -> None:
+        """`endpoint`: the model's `gskill.schema.ModelEndpoint` (its own server, its price), if any."""
         from harnesses.gateway.models import CallLog
 
-        self.model = model
+        self.model, self.endpoint = model, endpoint
         self.store = store
         self.log = CallLog(log_path)
 
@@ -44,6 +45,7 @@ class ModelAccess:
                     metadata={"attempt": attempt, "purpose": purpose},
                     log=self.log,
                     purpose=purpose,
+                    endpoint=self.endpoint,
                 )
             )
         except Exception as exc:  # provider errors, bad keys, unknown models: one line, run resumable

@@ -140,7 +140,11 @@ def mine(
     options = replace(options, language=language, strategies=chosen)
     files = snapshot_code_files(snapshot.path, snapshot.commit, profile)
     store = MiningStore(options.out / "mining_cache.sqlite")
-    models = ModelAccess(options.model, store, options.out / "llm_calls.jsonl") if options.model else None
+    models = (
+        ModelAccess(options.model, store, options.out / "llm_calls.jsonl", settings.run.endpoints.get(options.model))
+        if options.model
+        else None
+    )
 
     image = f"local:{snapshot.commit[:12]}"
     if options.sandbox == "docker":

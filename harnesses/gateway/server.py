@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from gskill.schema import Usage
+from gskill.schema import ModelEndpoint, Usage
 from harnesses.gateway import wire
 from harnesses.gateway.limits import Limiter, RateLimiter, call_within_limits, estimate_tokens
 
@@ -62,6 +62,7 @@ class Session:
     trace_path: Path | None
     caps: Caps
     metadata: dict = field(default_factory=dict)  # reaches scripted models only (e.g. the task)
+    endpoint: ModelEndpoint | None = None  # where the model is served and its price (None: litellm's defaults)
     usage: Usage = field(default_factory=Usage)
     limit_hit: str = ""  # which cap stopped the rollout
     provider_errors: int = 0
@@ -191,12 +192,13 @@ class Gateway:
         caps: Caps | None = None,
         metadata: dict | None = None,
         base_url: str | None = None,
+        endpoint: ModelEndpoint | None = None,
     ) -> Session:
         """`base_url` is how the agent reaches us (e.g. the Docker bridge address for a containerised
-        agent); default: this gateway's own URL."""
+        agent); default: this gateway's own URL. `endpoint`: the model's own api_base and price."""
         token = "gsk-rollout-" + secrets.token_urlsafe(24)
         session = Session(
-            token, rollout_id, model, base_url or self.url, trace_path, caps or Caps(), dict(metadata or {})
+            token, rollout_id, model, base_url or self.url, trace_path, caps or Caps(), dict(metadata or {}), endpoint
         )
         with self._lock:
             self._sessions[token] = session
@@ -330,7 +332,14 @@ class Gateway:
 
         def call():
             sent.append(time.time())
-            return complete(session.model, messages, tools=tools or None, metadata=session.metadata, **params)
+            return complete(
+                session.model,
+                messages,
+                tools=tools or None,
+                metadata=session.metadata,
+                endpoint=session.endpoint,
+                **params,
+            )
 
         try:
             response, waited = call_within_limits(
@@ -347,7 +356,7 @@ class Gateway:
             session.record({"t": began, "api": api, "request": body, "error": message, "status": 502})
             return _send_json(handler, 502, {"type": "error", "error": {"type": "api_error", "message": message}})
         prompt, completion = wire.usage_of(response)
-        cost = cost_of(response, session.model)
+        cost = cost_of(response, session.model, session.endpoint)
         with session._lock:
             session.usage = session.usage + Usage(
                 calls=1, input_tokens=prompt, output_tokens=completion, cost_usd=cost or 0.0, rate_wait_s=waited
@@ -358,6 +367,7 @@ class Gateway:
                 "t": began,
                 "api": api,
                 "model": session.model,
+                **({"api_base": session.endpoint.api_base} if session.endpoint and session.endpoint.api_base else {}),
                 "requested_model": body.get("model", ""),
                 "request": body,
                 "response": reply,
