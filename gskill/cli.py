@@ -32,6 +32,7 @@ from gskill.checks import (
     scripted_params,
 )
 from gskill.config import load_settings
+from gskill.endpoints import check_priced, record_endpoints, run_endpoints
 from gskill.errors import GskillError
 from gskill.schema import Settings
 from harnesses.agents import AGENTS, TOOLS
@@ -77,6 +78,8 @@ mine_app = typer.Typer(
     help="Mine validated fail-to-pass tasks from REPO's history; `gskill mine verify DIR` re-checks them.",
 )
 app.add_typer(mine_app, name="mine")
+traces_app = typer.Typer(no_args_is_help=True, help="A run's recorded model calls, in formats other tools read.")
+app.add_typer(traces_app, name="traces")
 
 console = Console(stderr=True)
 out = Console()
@@ -322,7 +325,7 @@ def mine(
     except ValueError as exc:
         raise GskillError(str(exc)) from None
     if model:
-        check_models(("--model", model))
+        check_models(("--model", model), endpoints=cfg.run.endpoints)
     if strategies is None:
         chosen = DEFAULT_STRATEGIES + (("llm-rewrite",) if model else ())
     else:
@@ -433,6 +436,26 @@ def agents_install(names: list[str] = typer.Argument(None, help=f"Any of {', '.j
 ExecutorFlag = Annotated[str, typer.Option("--executor", help="local | ray (rollouts as Ray tasks on a cluster).")]
 RayAddressFlag = Annotated[Optional[str], typer.Option("--ray-address", help="Ray cluster address (default: auto).")]
 PerNodeFlag = Annotated[int, typer.Option("--per-node", min=1, help="With --executor ray: rollouts at once per node.")]
+ApiBaseFlag = Annotated[
+    Optional[str],
+    typer.Option(
+        "--api-base",
+        help="The agent model's OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 with --model "
+        "openai/<served name> (vLLM, llama.cpp, Ollama); overrides the config's models: entry.",
+    ),
+]
+ReflectionApiBaseFlag = Annotated[
+    Optional[str],
+    typer.Option("--reflection-api-base", help="The reflection model's OpenAI-compatible server (as --api-base)."),
+]
+PriceFlag = Annotated[
+    list[str],
+    typer.Option(
+        "--price",
+        help="MODEL=IN,OUT: USD per million input, output tokens, for a model litellm cannot price (repeatable; "
+        "config: models: {MODEL: {price: [IN, OUT]}}).",
+    ),
+]
 TokenBudgetFlag = Annotated[
     int, typer.Option("--token-budget", min=50, help="Hard limit on the skill's tokens (tiktoken).")
 ]
@@ -442,6 +465,14 @@ RateLimitFlag = Annotated[
         "--rate-limit",
         help="Provider limit kept before each model call, e.g. rpm=500,tpm=200000[,model=openai/*] (repeatable; "
         "adds to the config's rate_limits). On Ray, one limit for the whole cluster.",
+    ),
+]
+TrackFlag = Annotated[
+    list[str],
+    typer.Option(
+        "--track",
+        help="Track the run: mlflow[=URI] (default a SQLite store in the run folder) | wandb[=PROJECT] (offline "
+        "without WANDB_API_KEY); repeatable. A resumed run continues its tracked run (RUN/tracking.json).",
     ),
 ]
 
@@ -476,12 +507,17 @@ def eval_command(
     scripted: list[str] = typer.Option(
         [], "--scripted", help="KEY=VALUE for scripted/ models, e.g. throttle=3 (repeatable)."
     ),
+    api_base: ApiBaseFlag = None,
+    prices: PriceFlag = [],  # noqa: B006 - typer reads the default; it is never mutated
+    track: TrackFlag = [],  # noqa: B006 - typer reads the default; it is never mutated
 ) -> None:
     """Run an agent on mined tasks with a skill and grade every patch in a fresh container."""
     from gskill.schema import read_tasks
+    from gskill.tracking import endpoint_params, numbers, open_tracking, parse_track
     from harnesses.evaluate import claim_run_folder, evaluate
 
     cfg = settings()
+    parse_track(track)
     check_skill_mode(agent, skill_mode)
     if tasks_dir.is_file():
         source = tasks_dir
@@ -500,12 +536,31 @@ def eval_command(
     if not tasks:
         raise GskillError(f"{source} holds no tasks")
     skill = read_skill(skill_file, token_budget) if skill_file is not None else ""
-    check_models(("--model", model))
+    endpoints = run_endpoints(cfg.run.endpoints, [(model, api_base, "--api-base")], prices)
+    check_models(("--model", model), endpoints=endpoints)
     where = executor_options(cfg, executor, ray_address, per_node, workers, rate_limits, "gskill eval")
     params = scripted_params(scripted)
-    config = cfg.run.model_copy(update={"agent": agent, "model": model, "runs": runs, "workers": workers})
+    config = cfg.run.model_copy(
+        update={"agent": agent, "model": model, "runs": runs, "workers": workers, "endpoints": endpoints}
+    )
     claim_run_folder(out_dir, config, skill, skill_mode)
-    with progress_bars() as update:
+    record_endpoints(out_dir, [model], endpoints)
+    with open_tracking(track, out_dir, "eval") as tracking, progress_bars() as update:
+        tracking.params(
+            {
+                "agent": agent,
+                "model": model,
+                "skill_mode": skill_mode,
+                "skill": str(skill_file or ""),
+                "tasks": str(source),
+                "task_count": len(tasks),
+                "runs": runs,
+                "workers": workers,
+                "executor": executor,
+                "scripted": params,
+                **endpoint_params(endpoints),
+            }
+        )
         update("rollouts")
         summary = evaluate(
             tasks,
@@ -519,6 +574,8 @@ def eval_command(
             executor_options=where,
             scripted=params or None,
         )
+        tracking.metrics(numbers(summary))
+        tracking.artifact(out_dir / "summary.json")
     out.print_json(data=summary)
     if summary["scripted_model"]:
         out.print("note: a scripted model's results say nothing about real models.")
@@ -660,6 +717,10 @@ RESUME_FLAGS = (
     "repo_path",
     "skill_name",
     "no_test",
+    "api_base",  # where the models are served is no part of the search: a moved server resumes
+    "reflection_api_base",
+    "prices",
+    "track",  # tracking is no part of the search; the resumed run continues the tracked run
 )
 
 
@@ -743,11 +804,17 @@ def learn(
     out_dir: Optional[Path] = typer.Option(
         None, "--out", help="Run folder (default with REPO: <runs_dir>/<repo>, ~/.local/share/gskill/runs/)."
     ),
+    api_base: ApiBaseFlag = None,
+    reflection_api_base: ReflectionApiBaseFlag = None,
+    prices: PriceFlag = [],  # noqa: B006 - typer reads the default; it is never mutated
+    track: TrackFlag = [],  # noqa: B006 - typer reads the default; it is never mutated
 ) -> None:
     """Evolve a skill that raises an agent's resolve rate on a repository's tasks (GEPA)."""
     from gskill.learn import learn as run_learn, load_split, mine_for_learn, resume_options
+    from gskill.tracking import learn_params, log_learn_outputs, open_tracking, parse_track, search_events
 
     cfg = settings()
+    parse_track(track)
     if repo_path is not None and not (repo_path / ".git").exists():
         raise GskillError(f"--repo {repo_path} is not a git repository")
     if resume is not None:
@@ -770,7 +837,18 @@ def learn(
             repo_path, skill_name = Path(options.publish_to), options.skill_name
     else:
         options = _fresh_learn_options(**ctx.params)
-    check_models(("--model", options.model), ("--reflection-model", options.reflection_model))
+    endpoints = run_endpoints(
+        cfg.run.endpoints,
+        [
+            (options.model, api_base, "--api-base"),
+            (options.reflection_model, reflection_api_base, "--reflection-api-base"),
+        ],
+        prices,
+    )
+    if options.max_cost_usd is not None:
+        check_priced([options.model, options.reflection_model], endpoints)
+    check_models(("--model", options.model), ("--reflection-model", options.reflection_model), endpoints=endpoints)
+    run_config = cfg.run.model_copy(update={"endpoints": endpoints})
     where = executor_options(cfg, executor, ray_address, per_node, workers, rate_limits, "gskill learn")
     options.rate_limits = [limit.model_dump() for limit in where.rate_limits]
     if resume is None:
@@ -787,7 +865,10 @@ def learn(
                 raise GskillError("--draft-seed needs the repository: give REPO as a path, or --repo PATH")
             out_dir.mkdir(parents=True, exist_ok=True)
             reflection = LitellmReflection(
-                options.reflection_model, log_path=out_dir / "reflection_calls.jsonl", seed=seed
+                options.reflection_model,
+                log_path=out_dir / "reflection_calls.jsonl",
+                seed=seed,
+                endpoint=endpoints.get(options.reflection_model),
             )
             options.seed_skill = draft(repo_path, reflection, token_budget)
             out.print(f"drafted a seed skill ({len(options.seed_skill.splitlines())} lines) from {repo_path}")
@@ -797,18 +878,21 @@ def learn(
     for split in ("train", "val"):  # bad input fails before any progress display
         load_split(tasks_dir, split)
     say(f"run folder: {out_dir}")
-    with progress_bars() as update:
+    record_endpoints(out_dir, [options.model, options.reflection_model], endpoints)
+    with open_tracking(track, out_dir, "learn") as tracking, progress_bars() as update:
+        tracking.params(learn_params(options.to_json(), tasks_dir, endpoints))
         update("search", 0, options.max_metric_calls)
         packet = run_learn(
             tasks_dir,
             out_dir,
             options,
             limits=cfg.limits,
-            run_config=cfg.run,
+            run_config=run_config,
             cache_dir=cfg.cache_dir,
-            on_event=_search_display(update),
+            on_event=search_events(tracking, _search_display(update)),
             on_test_progress=lambda done, total: update("test split", done, total),
         )
+        log_learn_outputs(tracking, out_dir)
     _print_learn_result(packet, out_dir)
     if repo_path is not None:
         from gskill.skills import publish
@@ -863,12 +947,17 @@ def transfer(
     ray_address: RayAddressFlag = None,
     per_node: PerNodeFlag = 4,
     rate_limits: RateLimitFlag = [],  # noqa: B006 - typer reads the default; it is never mutated
+    prices: PriceFlag = [],  # noqa: B006 - typer reads the default; it is never mutated
+    track: TrackFlag = [],  # noqa: B006 - typer reads the default; it is never mutated
 ) -> None:
-    """Baseline vs with-skill for every agent × model: resolve rates with 95% intervals, McNemar p, flips."""
+    """Baseline vs with-skill for every agent × model: resolve rates with 95% intervals, McNemar p, flips.
+    A self-hosted model's api_base comes from the config file's models: mapping."""
     from gskill.learn import load_split
+    from gskill.tracking import endpoint_params, numbers, open_tracking, parse_track
     from gskill.transfer import parse_matrix, transfer as run_transfer
 
     cfg = settings()
+    parse_track(track)
     cells = parse_matrix(matrix)
     if split not in ("train", "val", "test"):
         raise GskillError(f"--split must be train, val or test, not {split!r}")
@@ -876,9 +965,24 @@ def transfer(
     tasks = load_split(tasks_dir, split)[: max_tasks or None]
     if not tasks:
         raise GskillError(f"the {split} split of {tasks_dir} holds no tasks")
-    check_models(*((f"--matrix cell {cell.label}", cell.model) for cell in cells))
+    endpoints = run_endpoints(cfg.run.endpoints, [], prices)
+    check_models(*((f"--matrix cell {cell.label}", cell.model) for cell in cells), endpoints=endpoints)
     where = executor_options(cfg, executor, ray_address, per_node, workers, rate_limits, "gskill transfer")
-    with progress_bars() as update:
+    record_endpoints(out_dir, [cell.model for cell in cells], endpoints)
+    with open_tracking(track, out_dir, "transfer") as tracking, progress_bars() as update:
+        tracking.params(
+            {
+                "skill": str(skill_file),
+                "tasks": str(tasks_dir),
+                "split": split,
+                "task_count": len(tasks),
+                "matrix": matrix,
+                "runs": runs,
+                "workers": workers,
+                "executor": executor,
+                **endpoint_params(endpoints),
+            }
+        )
         result = run_transfer(
             skill,
             tasks,
@@ -886,16 +990,112 @@ def transfer(
             runs=runs,
             workers=workers,
             out_dir=out_dir,
-            run_config=cfg.run,
+            run_config=cfg.run.model_copy(update={"endpoints": endpoints}),
             limits=cfg.limits,
             cache_dir=cfg.cache_dir,
             progress=update,
             executor_options=where,
         )
+        tracking.metrics(numbers({**result, "cells": {cell["folder"]: cell for cell in result["cells"]}}))
+        for name in ("transfer.json", "transfer.md"):
+            tracking.artifact(out_dir / name)
     out.print((out_dir / "transfer.md").read_text(), markup=False, highlight=False)
     out.print(f"{result['tasks']} tasks × {runs} run(s) per cell → {out_dir / 'transfer.json'}")
     if any(cell["scripted"] for cell in result["cells"]):
         out.print("note: a scripted model's results say nothing about real models.")
+
+
+EXPORT_FORMATS = ("swebench", "harbor", "hf")
+
+
+def _read_task_folder(tasks_dir: Path) -> list:
+    from gskill.schema import read_tasks
+
+    source = tasks_dir if tasks_dir.is_file() else tasks_dir / "tasks.jsonl"
+    if not source.is_file():
+        raise GskillError(f"no task file {source} (a mining output folder or a .jsonl file)")
+    try:
+        tasks = read_tasks(source)
+    except Exception as exc:
+        raise GskillError(f"{source} is not a task file: {str(exc).splitlines()[0]}") from None
+    if not tasks:
+        raise GskillError(f"{source} holds no tasks")
+    return tasks
+
+
+@app.command("export")
+def export_command(
+    tasks_dir: Path = typer.Argument(..., help="Mining output folder (tasks.jsonl) or a .jsonl task file."),
+    fmt: str = typer.Option(..., "--format", help=" | ".join(EXPORT_FORMATS) + "."),
+    out_dir: Path = typer.Option(..., "--out", help="Folder to write the export to."),
+    org: str = typer.Option("gskill", "--org", help="harbor: the org part of each task's name (org/name)."),
+) -> None:
+    """Write mined tasks in another harness's format: SWE-bench instances (with their images built
+    locally), Harbor task folders, or a Hugging Face dataset (parquet + card)."""
+    if fmt not in EXPORT_FORMATS:
+        raise GskillError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, not {fmt!r}")
+    tasks = _read_task_folder(tasks_dir)
+    if fmt == "hf":
+        from interop.hf import export_hf
+
+        dataset = export_hf(tasks, out_dir)
+        out.print(f"wrote {', '.join(f'{name}: {len(split)}' for name, split in dataset.items())} to {out_dir}/data")
+    elif fmt == "harbor":
+        from interop.harbor import export_harbor
+
+        folders = export_harbor(tasks, out_dir, org=org)
+        out.print(f"wrote {len(folders)} Harbor task folders to {out_dir}")
+    else:
+        from interop.swebench import export_swebench
+
+        client = require_docker("; the SWE-bench export builds each task's image")
+        with progress_bars() as update:
+            done = []
+
+            def advance(task_id: str) -> None:
+                done.append(task_id)
+                update("images", len(done), len(tasks))
+
+            export_swebench(tasks, out_dir, client, advance)
+        out.print(
+            f"wrote {len(tasks)} SWE-bench instances to {out_dir / 'instances.jsonl'} (images gskill-swebench/*); "
+            f"run: python -m swebench.harness.run_evaluation -d {out_dir / 'instances.jsonl'} -p gold --run_id check"
+        )
+
+
+@app.command("import")
+def import_command(
+    source: Path = typer.Argument(
+        ..., help="SWE-bench / SWE-smith instances (.jsonl, .json, .parquet) or a folder of parquet files."
+    ),
+    out_dir: Path = typer.Option(..., "--out", help="Task folder to write (tasks.jsonl, train|val|test.jsonl)."),
+    split_sizes: Optional[str] = typer.Option(
+        None, "--split", help="TRAIN,VAL,TEST: assign splits to tasks that have none (default: keep them unsplit)."
+    ),
+) -> None:
+    """Turn instances of another dataset into gskill tasks that `gskill eval` and `gskill learn` accept;
+    their images must be present locally."""
+    from interop.swebench import read_instances, task_from_instance
+    from swesmith.split import assign_splits, parse_sizes
+    from swesmith.tasks import write_split_files
+
+    instances = read_instances(source)
+    if not instances:
+        raise GskillError(f"{source} holds no instances")
+    sizes = parse_sizes(split_sizes) if split_sizes else None
+    clients = []
+
+    def docker_client():
+        if not clients:
+            clients.append(require_docker("; importing other datasets' instances needs their images"))
+        return clients[0]
+
+    tasks = [task_from_instance(instance, docker_client) for instance in instances]
+    if sizes:
+        unsplit = assign_splits([task for task in tasks if task.split is None], sizes)
+        tasks = [task for task in tasks if task.split is not None] + unsplit
+    counts = write_split_files(out_dir, tasks)
+    out.print(f"imported {len(tasks)} tasks into {out_dir} ({', '.join(f'{k}: {v}' for k, v in counts.items())})")
 
 
 @app.command()
@@ -953,6 +1153,48 @@ def refresh(
         status=console.status,
     )
     raise typer.Exit(code=code)
+
+
+@traces_app.command("export")
+def traces_export(
+    run_dir: Path = typer.Argument(..., help="An eval run folder (gskill eval --out) or a learn run folder."),
+    fmt: str = typer.Option("otel", "--format", help="otel: OpenTelemetry spans (GenAI semantic conventions)."),
+    out_file: Optional[Path] = typer.Option(
+        None, "--out", help="Write OTLP/JSON (one ExportTraceServiceRequest, as a Collector's file exporter) to FILE."
+    ),
+    endpoint: Optional[str] = typer.Option(
+        None,
+        "--endpoint",
+        help="Send over OTLP/HTTP to URL (e.g. http://localhost:4318, or a full .../v1/traces URL); auth headers "
+        "from OTEL_EXPORTER_OTLP_HEADERS.",
+    ),
+    content: bool = typer.Option(
+        False, "--content", help="Add each call's prompt and reply as a span event (large: off by default)."
+    ),
+) -> None:
+    """Export a run's model calls as spans: one per call (`chat MODEL`), under one span per rollout."""
+    if fmt != "otel":
+        raise GskillError(f"--format must be otel, not {fmt!r}")
+    if (out_file is None) == (endpoint is None):
+        raise GskillError("give one of --out FILE or --endpoint URL")
+    if out_file is not None and out_file.is_dir():
+        raise GskillError(f"--out {out_file} is a folder: give a file name (e.g. spans.json)")
+    try:
+        from interop import otel
+    except ImportError as exc:
+        if not (exc.name or "").startswith(("opentelemetry", "google")):
+            raise
+        raise GskillError(f"--format otel needs the otel extra (pip install 'gskill[otel]'): {exc}") from None
+    exporter = otel.JsonFileExporter(out_file) if out_file is not None else otel.http_exporter(endpoint)
+    done = otel.export_run(run_dir, exporter, content=content)
+    parts = [f"{done.calls} agent calls in {done.rollouts} rollouts"] if done.rollouts else []
+    parts += [f"{done.reflection_calls} reflection calls"] if done.reflection_calls else []
+    out.print(
+        f"exported {done.spans} spans ({', '.join(parts)}; {done.input_tokens} input + {done.output_tokens} output "
+        f"tokens, ${done.cost_usd:.4f}) to {out_file or endpoint}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 # After a stop signal, how long the process may take to wind down (executors close, containers go)

@@ -32,6 +32,7 @@ class Strategy(str, Enum):
     PROCEDURAL = "procedural"
     LLM_REWRITE = "llm-rewrite"
     COMPOSITE = "composite"  # two validated made-up bugs of one file, failing overlapping tests
+    IMPORTED = "imported"  # taken from another dataset's instance (`gskill import`: SWE-bench, SWE-smith)
 
 
 class Split(str, Enum):

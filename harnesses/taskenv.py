@@ -90,6 +90,13 @@ def bug_state_script(task: Task, *, hide_tests: bool = True) -> tuple[dict[str, 
     return files, "\n".join(lines) + "\n"
 
 
+def agent_start_script(task: Task, *, hide_tests: bool = True) -> tuple[dict[str, str], str]:
+    """(files to upload, shell) turning the image's /repo into the agent's starting point with a fresh
+    history: what the agent's container runs, and what an exported task's image is built with."""
+    files, script = bug_state_script(task, hide_tests=hide_tests)
+    return files, SNAPSHOT_TIME + script + SAME_AGE + _FRESH_HISTORY
+
+
 def setup_error(task: Task, exit_code: int, output: str) -> Exception:
     if exit_code == BUG_PATCH_FAILED:
         return TaskSetupError(f"{task.instance_id}: bug_patch does not apply to {task.image_name}")
@@ -118,10 +125,10 @@ def open_task_sandbox(
         extra_labels={"gskill.task": task.instance_id[:60]},
     )
     try:
-        files, script = bug_state_script(task, hide_tests=hide_tests)
+        files, script = agent_start_script(task, hide_tests=hide_tests)
         if files:
             box.write_files(files)
-        done = box.exec(SNAPSHOT_TIME + script + SAME_AGE + _FRESH_HISTORY, timeout=300)
+        done = box.exec(script, timeout=300)
         if not done.ok:
             raise setup_error(task, done.exit_code, done.output)
         return box

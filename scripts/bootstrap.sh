@@ -72,7 +72,23 @@ ensure_agents() {
   "$GSKILL_ROOT/.venv/bin/gskill" agents install >/dev/null 2>&1 || log "could not fetch the agent binaries (npm registry unreachable?)"
 }
 
+ensure_harbor_loader() {
+  # Harbor (PyPI `harbor`) requires Python >= 3.12 and this machine has 3.11, so it cannot be a pip
+  # dependency: its wheel is unpacked beside the venv for tests/test_interop.py, which loads exported
+  # task folders with Harbor's own loader (harbor.models.task.task.Task; 3.11 lacks only typing.override).
+  local dir="$GSKILL_ROOT/.venv/harbor-0.26.0" py="$GSKILL_ROOT/.venv/bin/python"
+  [ -f "$dir/harbor/models/task/task.py" ] && return 0
+  log "unpacking harbor 0.26.0's task loader (test suite)"
+  rm -rf "$dir" "$dir.wheel" && mkdir -p "$dir.wheel"
+  "$py" -m pip download -q harbor==0.26.0 --no-deps --python-version 3.12 --only-binary=:all: -d "$dir.wheel" \
+    && "$py" -m zipfile -e "$dir.wheel"/harbor-0.26.0-py3-none-any.whl "$dir" \
+    && "$py" -m pip install -q --target "$dir" pathspec==1.1.1 >/dev/null \
+    || { rm -rf "$dir"; log "harbor's loader could not be fetched: its test will fail under CI=true"; }
+  rm -rf "$dir.wheel"
+}
+
 ensure_test_tools() {
+  ensure_harbor_loader
   # Only the test suite needs them: chromium renders report.html in a real headless browser; ip gives
   # the Ray tests' second Docker engine a bridge of its own.
   local missing=()

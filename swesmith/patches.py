@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -79,3 +80,50 @@ def patch_size(patch: str) -> PatchSize:
         ):
             lines += 1
     return PatchSize(files, hunks, lines)
+
+
+_HUNK = re.compile(r"^@@ -(\d+(?:,\d+)?) \+(\d+(?:,\d+)?) @@(.*)$")
+_SWAPPED_HEADERS = {
+    "new file mode ": "deleted file mode ",
+    "deleted file mode ": "new file mode ",
+    "rename from ": "rename to ",
+    "rename to ": "rename from ",
+    "old mode ": "new mode ",
+    "new mode ": "old mode ",
+}
+
+
+def reverse_patch(patch: str) -> str:
+    """The git diff that undoes `patch` (what `git apply -R` would apply), from its text alone: a bug
+    patch's reverse is the gold fix (SWE-smith instances carry the bug, not the fix)."""
+    lines, out = patch.splitlines(keepends=True), []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if line.startswith("diff --git "):
+            match = re.match(r"^diff --git a/(\S+) b/(\S+)", line)
+            out.append(f"diff --git a/{match[2]} b/{match[1]}\n" if match else line)
+        elif line.startswith("--- ") and index + 1 < len(lines) and lines[index + 1].startswith("+++ "):
+            old, new = line[4:].rstrip("\n"), lines[index + 1][4:].rstrip("\n")
+            swap = {"a/": "b/", "b/": "a/"}
+            old, new = (
+                (swap.get(old[:2], old[:2]) + old[2:] if old != "/dev/null" else old),
+                (swap.get(new[:2], new[:2]) + new[2:] if new != "/dev/null" else new),
+            )
+            out += [f"--- {new}\n", f"+++ {old}\n"]
+            index += 1
+        elif line.startswith("index ") and ".." in line:
+            hashes, _, mode = line[6:].rstrip("\n").partition(" ")
+            before, after = hashes.split("..", 1)
+            out.append(f"index {after}..{before}" + (f" {mode}" if mode else "") + "\n")
+        elif match := _HUNK.match(line.rstrip("\n")):
+            out.append(f"@@ -{match[2]} +{match[1]} @@{match[3]}\n")
+        elif line.startswith("+") and not line.startswith("+++ "):
+            out.append("-" + line[1:])
+        elif line.startswith("-") and not line.startswith("--- "):
+            out.append("+" + line[1:])
+        else:
+            prefix = next((key for key in _SWAPPED_HEADERS if line.startswith(key)), None)
+            out.append(_SWAPPED_HEADERS[prefix] + line[len(prefix) :] if prefix else line)
+        index += 1
+    return "".join(out)

@@ -74,3 +74,57 @@ def assert_statements_clean(tasks_dir: Path) -> None:
         }
         for path in test_paths:
             assert path not in statement, (task.instance_id, path, statement)
+
+
+_NOTE_PATCH = """diff --git a/GSKILL_NOTE.md b/GSKILL_NOTE.md
+new file mode 100644
+--- /dev/null
++++ b/GSKILL_NOTE.md
+@@ -0,0 +1 @@
++a patch that changes nothing the tests see
+"""
+
+
+def swebench_verdicts(tasks_dir: Path, work: Path, limit: int | None = None) -> dict[str, set[str]]:
+    """Export `tasks_dir` (its first `limit` tasks, one of each strategy first) with `gskill export --format swebench` and run swebench's own harness
+    (`python -m swebench.harness.run_evaluation`) on it three times: gold patches, empty patches and a
+    patch that changes nothing the tests see. Returns {predictions: resolved instance ids}, plus
+    "unresolved:<predictions>" entries with the ids swebench graded and found unresolved."""
+    import json
+
+    from gskill.schema import read_tasks, write_jsonl
+
+    exported, chosen_tasks = work / "swebench", read_tasks(tasks_dir / "tasks.jsonl")
+    if limit is not None:
+        firsts = list({task.strategy: task for task in reversed(chosen_tasks)}.values())
+        chosen_tasks = (firsts + [task for task in chosen_tasks if task not in firsts])[:limit]
+    write_jsonl(work / "chosen.jsonl", chosen_tasks)
+    done = gskill("export", str(work / "chosen.jsonl"), "--format", "swebench", "--out", str(exported))
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    instances = [json.loads(line) for line in (exported / "instances.jsonl").read_text().splitlines()]
+    ids = [instance["instance_id"] for instance in instances]
+    predictions = {
+        "gold": "gold",
+        "empty": [{"instance_id": i, "model_patch": "", "model_name_or_path": "empty"} for i in ids],
+        "note": [{"instance_id": i, "model_patch": _NOTE_PATCH, "model_name_or_path": "note"} for i in ids],
+    }
+    verdicts: dict[str, set[str]] = {}
+    for name, chosen in predictions.items():
+        path = "gold"
+        if chosen != "gold":
+            path = str(work / f"{name}.json")
+            Path(path).write_text(json.dumps(chosen))
+        run = subprocess.run(
+            [sys.executable, "-m", "swebench.harness.run_evaluation", "-d", str(exported / "instances.jsonl")]
+            + ["-p", path, "--run_id", f"gskill-{name}", "--max_workers", "2", "--report_dir", str(work)],
+            capture_output=True,
+            text=True,
+            cwd=work,
+            timeout=900,
+        )
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+        report = json.loads((work / f"{name}.gskill-{name}.json").read_text())
+        verdicts[name] = set(report["resolved_ids"])
+        verdicts[f"unresolved:{name}"] = set(report["unresolved_ids"])
+    verdicts["all"] = set(ids)
+    return verdicts

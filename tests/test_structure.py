@@ -9,7 +9,7 @@ from collections import Counter
 
 from tests.helpers import ROOT
 
-PACKAGES = ("gskill", "harnesses", "languages", "swesmith")
+PACKAGES = ("gskill", "harnesses", "interop", "languages", "swesmith")
 # Methods a framework calls by name (never by our code), so no reference to them exists.
 CALLED_BY_NAME = {
     "do_GET",
@@ -18,6 +18,8 @@ CALLED_BY_NAME = {
     "get_template_vars",
     "serialize",  # mini-swe-agent's Environment protocol
     "settings_customise_sources",  # pydantic-settings
+    "generate_span_id",
+    "generate_trace_id",  # opentelemetry's IdGenerator
     "make_bug_state",  # harnesses/taskenv.py: another change removes it
 }
 

@@ -11,7 +11,7 @@ import pytest
 
 from gskill.schema import RunConfig, Strategy, Task, read_tasks
 from harnesses.taskenv import open_task_sandbox
-from tests.helpers import gskill, mine_fixture
+from tests.helpers import swebench_verdicts, gskill, mine_fixture
 from tests.repo_factory import make_ts_repo
 
 STATS = "test/stats.test.ts::stats > "
@@ -255,3 +255,12 @@ def test_a_repository_whose_tests_run_under_ava_is_refused_in_one_line(base_imag
     commit_all(repo, "initial")
     done = gskill("env", "build", str(repo), env={"GSKILL_BASE_IMAGE": base_image})
     assert_one_line_error(done, "the test script runs ava", "gskill runs vitest, jest, mocha or node --test")
+
+
+def test_swebench_harness_grades_ts_tasks_like_gskill(ts_mined, tmp_path):
+    """swebench's own `run_evaluation` on exported TypeScript tasks: gold resolves all, an empty or an
+    irrelevant patch none (the tests ran: FAIL_TO_PASS failed)."""
+    verdicts = swebench_verdicts(ts_mined, tmp_path, limit=3)
+    assert verdicts["gold"] == verdicts["all"] and len(verdicts["all"]) == 3
+    assert verdicts["empty"] == set()
+    assert verdicts["note"] == set() and verdicts["unresolved:note"] == verdicts["all"]

@@ -251,6 +251,11 @@ def _build_context(snapshot: RepoSnapshot, recipe: ImageRecipe, base_image: str,
     }
     if ca_bundle is not None:
         files["gskill/host-ca.crt"] = ca_bundle.read_bytes()
+    return tar_context(files)
+
+
+def tar_context(files: dict[str, bytes]) -> bytes:
+    """A Docker build context (an uncompressed tar) holding `files` ({path: bytes})."""
     context = io.BytesIO()
     with tarfile.open(fileobj=context, mode="w") as tar:
         for name, data in files.items():
@@ -259,6 +264,46 @@ def _build_context(snapshot: RepoSnapshot, recipe: ImageRecipe, base_image: str,
             info.mode = 0o644
             tar.addfile(info, io.BytesIO(data))
     return context.getvalue()
+
+
+def build_image(
+    client: docker.DockerClient,
+    context: bytes,
+    tag: str,
+    *,
+    what: str,
+    timeout_s: float = 1800,
+    log: Callable[[str], None] = lambda line: None,
+) -> None:
+    """Build `context` (tar_context) as `tag`, offline (never pulls). `log` gets the build output line by
+    line; a failed build raises GskillError naming `what` and the reason: a setup script that refuses
+    says why in a line of its own ("gskill: ..."), docker's error only says which step returned
+    non-zero."""
+    tail: list[str] = []
+    try:
+        events = client.api.build(
+            fileobj=io.BytesIO(context),
+            custom_context=True,
+            tag=tag,
+            rm=True,
+            forcerm=True,
+            pull=False,
+            decode=True,
+            timeout=int(timeout_s),
+        )
+        for event in events:
+            if "stream" in event:
+                for line in event["stream"].splitlines():
+                    if line.strip():
+                        tail = (tail + [line])[-20:]
+                        log(line)
+            if "error" in event:
+                said = [line for line in (_ANSI.sub("", line).strip() for line in tail) if line.startswith("gskill: ")]
+                detail = event["error"].strip().splitlines()[-1] if event["error"].strip() else "unknown error"
+                detail = said[-1].removeprefix("gskill: ").rstrip(":") if said else detail
+                raise GskillError(f"{what} failed: {detail}")
+    except docker.errors.APIError as exc:
+        raise GskillError(f"{what} failed: {str(exc).splitlines()[0][:200]}") from None
 
 
 def read_env_report(client: docker.DockerClient, image: str) -> dict:
@@ -310,33 +355,14 @@ def build_env_image(
     for line in recipe.sources:
         log(f"[gskill] dependencies: {line}")
     context = _build_context(snapshot, recipe, base_image, ca_bundle)
-    tail: list[str] = []
-    try:
-        events = client.api.build(
-            fileobj=io.BytesIO(context),
-            custom_context=True,
-            tag=name,
-            rm=True,
-            forcerm=True,
-            pull=False,
-            decode=True,
-            timeout=int(timeout_s),
-        )
-        for event in events:
-            if "stream" in event:
-                for line in event["stream"].splitlines():
-                    if line.strip():
-                        tail = (tail + [line])[-20:]
-                        log(line)
-            if "error" in event:
-                # A setup script that refuses says why in a line of its own ("gskill: ...", stderr: in red);
-                # docker's error only says which step returned non-zero.
-                said = [line for line in (_ANSI.sub("", line).strip() for line in tail) if line.startswith("gskill: ")]
-                detail = event["error"].strip().splitlines()[-1] if event["error"].strip() else "unknown error"
-                detail = said[-1].removeprefix("gskill: ").rstrip(":") if said else detail
-                raise GskillError(f"env image build for {snapshot.name}@{snapshot.commit[:12]} failed: {detail}")
-    except docker.errors.APIError as exc:
-        raise GskillError(f"env image build failed: {str(exc).splitlines()[0][:200]}") from None
+    build_image(
+        client,
+        context,
+        name,
+        what=f"env image build for {snapshot.name}@{snapshot.commit[:12]}",
+        timeout_s=timeout_s,
+        log=log,
+    )
     report = read_env_report(client, name)
     report["dependencies"] = dict(recipe.key)
     report["built_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
