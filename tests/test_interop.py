@@ -95,15 +95,43 @@ def test_swebench_export_imports_back_and_foreign_instances_become_gskill_tasks(
     imported = read_tasks(tmp_path / "imported" / "tasks.jsonl")
     assert {task.strategy for task in imported} == {Strategy.IMPORTED}
     assert sorted(task.split.value for task in imported) == ["train", "val"]
-    # gskill grades an imported task the way swebench does: the gold patch resolves it.
-    task: Task = imported[0]
-    (tmp_path / "one.jsonl").write_text(task.model_dump_json() + "\n")
-    done = gskill(
-        "eval", "--tasks", str(tmp_path / "one.jsonl"), "--model", "scripted/oracle", "--out", str(tmp_path / "run")
-    )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
-    assert summary["resolved"] == 1, summary
+    # A SWE-smith instance carries the bug (`patch`) for an image holding the clean tree, tests included.
+    original = read_tasks(mined_tasks / "tasks.jsonl")[1]
+    smith = {"instance_id": original.instance_id + ".smith", "repo": original.repo, "patch": original.bug_patch}
+    smith |= {"FAIL_TO_PASS": original.FAIL_TO_PASS, "PASS_TO_PASS": original.PASS_TO_PASS}
+    smith |= {"image_name": original.image_name, "problem_statement": original.problem_statement}
+    (tmp_path / "smith.jsonl").write_text(json.dumps(smith) + "\n")
+    done = gskill("import", str(tmp_path / "smith.jsonl"), "--out", str(tmp_path / "smith"))
+    assert done.returncode == 0, done.stderr
+    (smithed,) = read_tasks(tmp_path / "smith" / "tasks.jsonl")
+    assert smithed.bug_patch == original.bug_patch and smithed.patch == reverse_patch(original.bug_patch)
+    # gskill grades imported tasks the way swebench would: the gold patch resolves them, no patch does not.
+    (tmp_path / "both.jsonl").write_text(imported[0].model_dump_json() + "\n" + smithed.model_dump_json() + "\n")
+    for model, resolved in (("scripted/oracle", 2), ("scripted/noop", 0)):
+        run = tmp_path / model.replace("/", "-")
+        done = gskill("eval", "--tasks", str(tmp_path / "both.jsonl"), "--model", model, "--out", str(run))
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        summary = json.loads((run / "summary.json").read_text())
+        assert summary["resolved"] == resolved and summary["tasks"] == 2, summary
+
+
+def test_exported_image_holds_only_the_starting_point(mined_tasks, tmp_path, docker_client):
+    """What an agent in the SWE-bench image finds: one commit, the FAIL_TO_PASS tests absent, no patch
+    file of gskill's left behind."""
+    done = gskill("export", str(mined_tasks), "--format", "swebench", "--out", str(tmp_path / "sb"))
+    assert done.returncode == 0, done.stderr
+    for line in (tmp_path / "sb" / "instances.jsonl").read_text().splitlines():
+        instance = json.loads(line)
+        probe = (
+            "cd /testbed && git rev-list --count HEAD && git status --porcelain && ls -a /tmp && "
+            + " ".join(f"grep -rn {test.split('::')[-1]} tests/ ;" for test in instance["FAIL_TO_PASS"])
+            + " true"
+        )
+        output = docker_client.containers.run(instance["image"], ["bash", "-c", probe], remove=True).decode()
+        lines = output.splitlines()
+        assert lines[0] == "1", output
+        assert ".gskill" not in output and "gskill-" not in output, output
+        assert not any(test.split("::")[-1] in output for test in instance["FAIL_TO_PASS"]), output
 
 
 def test_import_refuses_with_one_line(tmp_path, docker_client):
