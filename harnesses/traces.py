@@ -51,7 +51,8 @@ def _chat_message(message: dict) -> str:
     return "\n".join(part for part in parts if part)
 
 
-def _conversation(request: dict) -> list[tuple[str, str]]:
+def conversation(request: dict) -> list[tuple[str, str]]:
+    """A recorded request's messages, in any of the three wire formats, as (role, text) pairs."""
     lines: list[tuple[str, str]] = []
     if request.get("system"):  # Messages
         lines.append(("system", _text(request["system"])))
@@ -66,7 +67,8 @@ def _conversation(request: dict) -> list[tuple[str, str]]:
     return lines
 
 
-def _response(response: dict) -> str:
+def reply(response: dict) -> str:
+    """A recorded response's text (tool calls as `[name] arguments`), in any of the three wire formats."""
     if "choices" in response:  # Chat Completions
         return _chat_message(response["choices"][0].get("message", {}))
     if "output" in response:  # Responses
@@ -86,10 +88,10 @@ def transcript(gateway_trace: Path, *, skip_system: bool = True) -> str:
     last = served[-1]
     lines = [
         (role, text)
-        for role, text in _conversation(last.get("request", {}))
+        for role, text in conversation(last.get("request", {}))
         if not (skip_system and role in ("system", "developer"))
     ]
-    lines.append(("assistant", _response(last.get("response", {}))))
+    lines.append(("assistant", reply(last.get("response", {}))))
     tail = [record.get("error") for record in records[records.index(last) + 1 :] if record.get("error")]
     if tail:
         lines.append(("gateway", tail[-1]))
