@@ -1005,9 +1005,6 @@ def transfer(
         out.print("note: a scripted model's results say nothing about real models.")
 
 
-EXPORT_FORMATS = ("swebench", "harbor", "hf")
-
-
 def _read_task_folder(tasks_dir: Path) -> list:
     from gskill.schema import read_tasks
 
@@ -1026,41 +1023,25 @@ def _read_task_folder(tasks_dir: Path) -> list:
 @app.command("export")
 def export_command(
     tasks_dir: Path = typer.Argument(..., help="Mining output folder (tasks.jsonl) or a .jsonl task file."),
-    fmt: str = typer.Option(..., "--format", help=" | ".join(EXPORT_FORMATS) + "."),
+    fmt: str = typer.Option(..., "--format", help="swebench | harbor | hf."),
     out_dir: Path = typer.Option(..., "--out", help="Folder to write the export to."),
     org: str = typer.Option("gskill", "--org", help="harbor: the org part of each task's name (org/name)."),
 ) -> None:
     """Write mined tasks in another harness's format: SWE-bench instances (with their images built
     locally), Harbor task folders, or a Hugging Face dataset (parquet + card)."""
-    if fmt not in EXPORT_FORMATS:
-        raise GskillError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, not {fmt!r}")
+    from interop import EXPORTERS, ExportContext, export_tasks
+
+    if fmt not in EXPORTERS:
+        raise GskillError(f"--format must be one of {', '.join(EXPORTERS)}, not {fmt!r}")
     tasks = _read_task_folder(tasks_dir)
-    if fmt == "hf":
-        from interop.hf import export_hf
-
-        dataset = export_hf(tasks, out_dir)
-        out.print(f"wrote {', '.join(f'{name}: {len(split)}' for name, split in dataset.items())} to {out_dir}/data")
-    elif fmt == "harbor":
-        from interop.harbor import export_harbor
-
-        folders = export_harbor(tasks, out_dir, org=org)
-        out.print(f"wrote {len(folders)} Harbor task folders to {out_dir}")
-    else:
-        from interop.swebench import export_swebench
-
-        client = require_docker("; the SWE-bench export builds each task's image")
-        with progress_bars() as update:
-            done = []
-
-            def advance(task_id: str) -> None:
-                done.append(task_id)
-                update("images", len(done), len(tasks))
-
-            export_swebench(tasks, out_dir, client, advance)
-        out.print(
-            f"wrote {len(tasks)} SWE-bench instances to {out_dir / 'instances.jsonl'} (images gskill-swebench/*); "
-            f"run: python -m swebench.harness.run_evaluation -d {out_dir / 'instances.jsonl'} -p gold --run_id check"
+    with progress_bars() as update:
+        context = ExportContext(
+            docker_client=lambda: require_docker(f"; the {fmt} export builds each task's image"),
+            advance=lambda done, total: update("tasks", done, total),
+            org=org,
         )
+        line = export_tasks(fmt, tasks, out_dir, context)
+    out.print(line)
 
 
 @app.command("import")

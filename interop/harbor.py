@@ -18,6 +18,7 @@ import shlex
 from pathlib import Path
 
 from gskill.schema import Task
+from interop import ExportContext
 from interop.task_scripts import HARBOR_REWARD, grading_lines, start_image_files
 
 _GOLD_PATCH = "/solution/gold.diff"
@@ -64,15 +65,15 @@ def task_toml(task: Task, org: str) -> str:
     return "\n".join(lines)
 
 
-def export_harbor(tasks: list[Task], out_dir: Path, org: str = "gskill") -> list[Path]:
-    """Write one Harbor task folder per task under `out_dir`; returns the folders."""
+def export_harbor(tasks: list[Task], out_dir: Path, context: ExportContext) -> str:
+    """Write one Harbor task folder per task under `out_dir` (an `interop.EXPORTERS` exporter)."""
     from harnesses.images.build import slugify
 
     folders = []
     for task in tasks:
         folder = out_dir / slugify(task.instance_id)
         files = {
-            "task.toml": task_toml(task, org).encode(),
+            "task.toml": task_toml(task, context.org).encode(),
             "instruction.md": task.problem_statement.rstrip("\n").encode() + b"\n",
             "tests/test.sh": "\n".join(
                 [
@@ -97,4 +98,4 @@ def export_harbor(tasks: list[Task], out_dir: Path, org: str = "gskill") -> list
             if name.endswith(".sh"):
                 path.chmod(0o755)
         folders.append(folder)
-    return folders
+    return f"wrote {len(folders)} Harbor task folders to {out_dir} (harbor run --path {out_dir} --agent oracle)"

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gskill.schema import Task
+from interop import ExportContext
 
 # gskill's split -> the name the hub gives it.
 SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}
@@ -45,9 +46,9 @@ back to gskill: `gskill import THIS_FOLDER --out TASKS`.
 """
 
 
-def export_hf(tasks: list[Task], out_dir: Path):
-    """Write `out_dir/data/<split>.parquet` and `out_dir/README.md`; returns the DatasetDict. Tasks
-    without a split go to train."""
+def export_hf(tasks: list[Task], out_dir: Path, context: ExportContext) -> str:
+    """Write `out_dir/data/<split>.parquet` and `out_dir/README.md` (an `interop.EXPORTERS` exporter).
+    Tasks without a split go to train."""
     from datasets import Dataset, DatasetDict
 
     rows: dict[str, list[dict]] = {}
@@ -70,4 +71,7 @@ def export_hf(tasks: list[Task], out_dir: Path):
     repos = sorted({task.repo for task in tasks})
     languages = sorted({task.language for task in tasks})
     (out_dir / "README.md").write_text(_card({name: len(split) for name, split in ordered.items()}, repos, languages))
-    return dataset
+    counts = ", ".join(f"{name}: {len(split)}" for name, split in dataset.items())
+    return (
+        f"wrote {counts} to {out_dir / 'data'} (parquet) with a dataset card; load_dataset('parquet', data_files=...)"
+    )

@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 from gskill.errors import GskillError
 from gskill.schema import Strategy, Task
+from interop import ExportContext
 from interop.task_scripts import SWEBENCH_LOG_PARSER, grading_lines, start_image_files
 from swesmith.patches import reverse_patch
 
@@ -68,19 +69,15 @@ def swebench_instance(task: Task, image: str) -> dict[str, Any]:
     return instance
 
 
-def export_swebench(
-    tasks: list[Task], out_dir: Path, client, advance: Callable[[str], None] = lambda task_id: None
-) -> list[dict]:
+def export_swebench(tasks: list[Task], out_dir: Path, context: ExportContext) -> str:
     """Build every task's starting-point image and write `OUT/instances.jsonl` (all tasks) plus one file
-    per split. Images already built for the same content are reused."""
-    instances = []
+    per split (an `interop.EXPORTERS` exporter). Images already built for the same content are reused."""
+    client, instances = context.docker_client(), []
     for task in tasks:
-        context = start_image_files(task)
-        image = ensure_image(
-            client, context, image_tag("gskill-swebench", task.instance_id, context), f"image of {task.instance_id}"
-        )
-        instances.append(swebench_instance(task, image))
-        advance(task.instance_id)
+        files = start_image_files(task)
+        tag = image_tag("gskill-swebench", task.instance_id, files)
+        instances.append(swebench_instance(task, ensure_image(client, files, tag, f"image of {task.instance_id}")))
+        context.advance(len(instances), len(tasks))
     out_dir.mkdir(parents=True, exist_ok=True)
     groups: dict[str, list[dict]] = {"instances": instances}
     for instance in instances:
@@ -88,7 +85,10 @@ def export_swebench(
             groups.setdefault(instance["split"], []).append(instance)
     for name, rows in groups.items():
         (out_dir / f"{name}.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
-    return instances
+    return (
+        f"wrote {len(instances)} SWE-bench instances to {out_dir / 'instances.jsonl'} (images gskill-swebench/*); "
+        f"python -m swebench.harness.run_evaluation -d {out_dir / 'instances.jsonl'} -p gold --run_id check"
+    )
 
 
 def read_instances(path: Path) -> list[dict]:

@@ -128,3 +128,12 @@ def swebench_verdicts(tasks_dir: Path, work: Path, limit: int | None = None) -> 
         verdicts[f"unresolved:{name}"] = set(report["unresolved_ids"])
     verdicts["all"] = set(ids)
     return verdicts
+
+
+def assert_swebench_grades_like_gskill(tasks_dir: Path, work: Path, limit: int | None = None) -> None:
+    """swebench's harness on the exported tasks: gold resolves every one, an empty patch none, and an
+    irrelevant patch none while its tests did run (every task graded unresolved, none skipped)."""
+    verdicts = swebench_verdicts(tasks_dir, work, limit)
+    assert verdicts["gold"] == verdicts["all"] and len(verdicts["all"]) == (limit or len(verdicts["all"]))
+    assert verdicts["empty"] == set()
+    assert verdicts["note"] == set() and verdicts["unresolved:note"] == verdicts["all"]

@@ -10,7 +10,7 @@ import pytest
 
 from gskill.schema import RunConfig, Strategy, Task, read_tasks
 from harnesses.taskenv import open_task_sandbox
-from tests.helpers import swebench_verdicts, gskill, mine_fixture
+from tests.helpers import assert_swebench_grades_like_gskill, gskill, mine_fixture
 from tests.repo_factory import make_go_repo
 
 STATS = "example.com/gostats/stats::"
@@ -246,7 +246,4 @@ def test_learn_on_a_go_repository_drafts_from_its_layout_and_raises_validation(b
 def test_swebench_harness_grades_go_tasks_like_gskill(go_mined, tmp_path):
     """swebench's own `run_evaluation` on exported Go tasks: gold resolves all, an empty or an
     irrelevant patch none (the tests ran: FAIL_TO_PASS failed)."""
-    verdicts = swebench_verdicts(go_mined, tmp_path, limit=3)
-    assert verdicts["gold"] == verdicts["all"] and len(verdicts["all"]) == 3
-    assert verdicts["empty"] == set()
-    assert verdicts["note"] == set() and verdicts["unresolved:note"] == verdicts["all"]
+    assert_swebench_grades_like_gskill(go_mined, tmp_path, limit=3)

@@ -11,7 +11,7 @@ import pytest
 
 from gskill.schema import RunConfig, Strategy, Task, read_tasks
 from harnesses.taskenv import open_task_sandbox
-from tests.helpers import swebench_verdicts, mine_fixture
+from tests.helpers import assert_swebench_grades_like_gskill, mine_fixture
 from tests.rust_repo import make_rust_repo
 
 LIB = "stats/lib::tests::"
@@ -336,7 +336,4 @@ def test_every_rust_mutation_of_a_sample_crate_compiles(rust_mined):
 def test_swebench_harness_grades_rust_tasks_like_gskill(rust_mined, tmp_path):
     """swebench's own `run_evaluation` on exported Rust tasks: gold resolves all, an empty or an
     irrelevant patch none (the tests ran: FAIL_TO_PASS failed)."""
-    verdicts = swebench_verdicts(rust_mined, tmp_path, limit=3)
-    assert verdicts["gold"] == verdicts["all"] and len(verdicts["all"]) == 3
-    assert verdicts["empty"] == set()
-    assert verdicts["note"] == set() and verdicts["unresolved:note"] == verdicts["all"]
+    assert_swebench_grades_like_gskill(rust_mined, tmp_path, limit=3)

@@ -11,7 +11,7 @@ import pytest
 
 from gskill.schema import RunConfig, Strategy, Task, read_tasks
 from harnesses.taskenv import open_task_sandbox
-from tests.helpers import swebench_verdicts, gskill, mine_fixture
+from tests.helpers import assert_swebench_grades_like_gskill, gskill, mine_fixture
 from tests.repo_factory import make_ts_repo
 
 STATS = "test/stats.test.ts::stats > "
@@ -260,7 +260,4 @@ def test_a_repository_whose_tests_run_under_ava_is_refused_in_one_line(base_imag
 def test_swebench_harness_grades_ts_tasks_like_gskill(ts_mined, tmp_path):
     """swebench's own `run_evaluation` on exported TypeScript tasks: gold resolves all, an empty or an
     irrelevant patch none (the tests ran: FAIL_TO_PASS failed)."""
-    verdicts = swebench_verdicts(ts_mined, tmp_path, limit=3)
-    assert verdicts["gold"] == verdicts["all"] and len(verdicts["all"]) == 3
-    assert verdicts["empty"] == set()
-    assert verdicts["note"] == set() and verdicts["unresolved:note"] == verdicts["all"]
+    assert_swebench_grades_like_gskill(ts_mined, tmp_path, limit=3)
