@@ -44,6 +44,16 @@ def image_tag(prefix: str, task_id: str, context: dict[str, bytes]) -> str:
     return f"{prefix}/{slugify(task_id)}:{digest[:12]}"
 
 
+def _image_id(client, name: str, missing: str) -> bytes:
+    """The local image's id (part of the names of the images built FROM it); GskillError(`missing`) if absent."""
+    import docker
+
+    try:
+        return client.images.get(name).id.encode()
+    except docker.errors.ImageNotFound:
+        raise GskillError(missing) from None
+
+
 def ensure_image(client, context: dict[str, bytes], tag: str, what: str) -> str:
     """Build `context` as `tag` unless an image of that name exists (tags are content-addressed)."""
     import docker
@@ -75,7 +85,10 @@ def export_swebench(tasks: list[Task], out_dir: Path, context: ExportContext) ->
     client, instances = context.docker_client(), []
     for task in tasks:
         files = start_image_files(task)
-        tag = image_tag("gskill-swebench", task.instance_id, files)
+        missing = f"env image {task.image_name} is not present locally: `gskill env build` its repository first"
+        # The env image's id is part of the name: a rebuilt env image gets new instance images.
+        env_id = _image_id(client, task.image_name, missing)
+        tag = image_tag("gskill-swebench", task.instance_id, files | {"FROM": env_id})
         instances.append(swebench_instance(task, ensure_image(client, files, tag, f"image of {task.instance_id}")))
         context.advance(len(instances), len(tasks))
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -117,16 +130,12 @@ def read_instances(path: Path) -> list[dict]:
 
 def _imported_image(docker_client: Callable[[], Any], instance: dict) -> str:
     """A thin image `FROM` a foreign instance's image that gskill's sandboxes can work in."""
-    import docker
-
     source = instance.get("image") or instance.get("image_name")
     client = docker_client()
-    try:
-        client.images.get(source)
-    except docker.errors.ImageNotFound:
-        raise GskillError(
-            f"image {source} of {instance['instance_id']} is not present locally: `docker pull` or `docker load` it first"
-        ) from None
+    missing = (
+        f"image {source} of {instance['instance_id']} is not present locally: `docker pull` or `docker load` it first"
+    )
+    source_id = _image_id(client, source, missing)
     # SWE-bench's image holds the tree before the fix with the new tests absent; gskill's images hold the
     # tests (`test_patch` applied), which the agent's sandbox and the grader cut out and put back.
     test_patch = instance.get("test_patch") or ""
@@ -144,9 +153,8 @@ def _imported_image(docker_client: Callable[[], Any], instance: dict) -> str:
         "WORKDIR /repo\n"
     )
     context = {"Dockerfile": dockerfile.encode()} | ({"tests.diff": test_patch.encode()} if test_patch else {})
-    return ensure_image(
-        client, context, image_tag("gskill-imported", instance["instance_id"], context), f"import of {source}"
-    )
+    tag = image_tag("gskill-imported", instance["instance_id"], context | {"FROM": source_id})
+    return ensure_image(client, context, tag, f"import of {source}")
 
 
 def task_from_instance(instance: dict, docker_client: Callable[[], Any]) -> Task:

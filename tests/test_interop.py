@@ -145,6 +145,20 @@ def test_import_refuses_with_one_line(tmp_path, docker_client):
         gskill("import", str(tmp_path / "noimage.jsonl"), "--out", str(tmp_path / "o")), "not present locally"
     )
     assert_one_line_error(gskill("export", str(tmp_path), "--format", "csv", "--out", str(tmp_path / "o")), "--format")
+    task = Task(
+        instance_id="a.b.1",
+        repo="a/b",
+        base_commit="c",
+        patch="p",
+        problem_statement="s",
+        FAIL_TO_PASS=["t::x"],
+        image_name="gskill-absent/env:1",
+        strategy=Strategy.PROCEDURAL,
+    )
+    (tmp_path / "tasks.jsonl").write_text(task.model_dump_json() + "\n")
+    assert_one_line_error(
+        gskill("export", str(tmp_path), "--format", "swebench", "--out", str(tmp_path / "o")), "gskill env build"
+    )
 
 
 HARBOR_LOADER = """
