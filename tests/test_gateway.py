@@ -1,5 +1,5 @@
-"""The gateway in all three wire formats, streaming and not, driven by the real client libraries
-(openai, anthropic) against scripted models; every call must land in the session's trace."""
+"""The gateway in all four wire formats, streaming and not, driven by the real client libraries
+(openai, anthropic; Gemini's by hand) against scripted models; every call must land in the session's trace."""
 
 from __future__ import annotations
 
@@ -152,6 +152,113 @@ def test_anthropic_messages(gateway, tmp_path, stream):
     gateway.close_session(session)
     record = trace(tmp_path / "t.jsonl")[0]
     assert record["api"] == "messages" and record["stream"] is stream
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_gemini_generate_content(gateway, tmp_path, stream):
+    """Gemini CLI's wire format (its real traffic runs in tests/test_gemini.py): the model and the
+    method in the path, the token in `x-goog-api-key`, function calls answered by function responses."""
+    import httpx
+
+    session = gateway.open_session(
+        model="scripted/oracle", trace_path=tmp_path / "t.jsonl", metadata={"gold_patch": GOLD}
+    )
+    shell = {
+        "name": "run_shell_command",
+        "description": "run",
+        "parameters": {"type": "OBJECT", "properties": {"command": {"type": "STRING"}}, "required": ["command"]},
+    }
+    body = {
+        "systemInstruction": {"role": "user", "parts": [{"text": "sys"}]},
+        "contents": [
+            {"role": "user", "parts": [{"text": "fix it"}]},
+            {
+                "role": "model",
+                "parts": [{"text": "look"}, {"functionCall": {"name": "run_shell_command", "args": {"command": "ls"}}}],
+            },
+            {
+                "role": "user",
+                "parts": [{"functionResponse": {"name": "run_shell_command", "response": {"output": "README"}}}],
+            },
+        ],
+        "tools": [{"functionDeclarations": [shell]}],
+        "generationConfig": {"temperature": 0, "maxOutputTokens": 200, "thinkingConfig": {"includeThoughts": True}},
+    }
+    method = "streamGenerateContent?alt=sse" if stream else "generateContent"
+    url = f"{session.base_url}/v1beta/models/gemini-x:{method}"
+    reply = httpx.post(url, json=body, headers={"x-goog-api-key": session.token}, timeout=60)
+    assert reply.status_code == 200, reply.text
+    if stream:
+        assert reply.headers["content-type"] == "text/event-stream"
+        chunks = [json.loads(line[5:]) for line in reply.text.splitlines() if line.startswith("data:")]
+        assert len(chunks) == 1
+        answer = chunks[0]
+    else:
+        answer = reply.json()
+    candidate = answer["candidates"][0]
+    calls = [part["functionCall"] for part in candidate["content"]["parts"] if "functionCall" in part]
+    assert candidate["finishReason"] == "STOP" and candidate["content"]["role"] == "model"
+    assert calls[0]["name"] == "run_shell_command" and "git apply /tmp/gskill-fix.diff" in calls[0]["args"]["command"]
+    counted = httpx.post(
+        f"{session.base_url}/v1beta/models/gemini-x:countTokens", json=body, headers={"x-goog-api-key": session.token}
+    )
+    assert counted.status_code == 200 and counted.json()["totalTokens"] > 0
+    stranger = httpx.post(url, json=body, headers={"x-goog-api-key": "gsk-rollout-nobody"})
+    assert stranger.status_code == 401
+    usage = gateway.close_session(session)
+    record = trace(tmp_path / "t.jsonl")[0]
+    assert record["api"] == "gemini" and record["stream"] is stream and record["requested_model"] == "gemini-x"
+    assert usage.calls == 1 and record["usage"]["input_tokens"] == usage.input_tokens > 0
+    assert answer["usageMetadata"]["promptTokenCount"] == usage.input_tokens
+    assert answer["usageMetadata"]["candidatesTokenCount"] == usage.output_tokens > 0
+
+
+def test_gemini_requests_translate_to_chat():
+    """Calls without ids are paired with their responses in order; Gemini's upper-case schema types
+    become JSON Schema's; thoughts are dropped; generation settings map to chat parameters."""
+    from harnesses.gateway import wire
+
+    messages, tools, params = wire.gemini_request(
+        {
+            "contents": [
+                {"role": "user", "parts": [{"text": "go"}]},
+                {
+                    "role": "model",
+                    "parts": [
+                        {"text": "thinking...", "thought": True},
+                        {"functionCall": {"name": "a", "args": {"x": 1}}},
+                        {"functionCall": {"id": "own", "name": "b", "args": {}}},
+                    ],
+                },
+                {
+                    "role": "user",
+                    "parts": [
+                        {"functionResponse": {"id": "own", "name": "b", "response": {"output": "B"}}},
+                        {"functionResponse": {"name": "a", "response": {"output": "A"}}},
+                    ],
+                },
+            ],
+            "tools": [
+                {
+                    "functionDeclarations": [
+                        {"name": "a", "parameters": {"type": "OBJECT", "properties": {"x": {"type": "INTEGER"}}}}
+                    ]
+                },
+                {"functionDeclarations": [{"name": "b", "parametersJsonSchema": {"type": "object"}}]},
+            ],
+            "generationConfig": {"topP": 0.5, "maxOutputTokens": 9, "stopSequences": ["X"]},
+        }
+    )
+    assert [m["role"] for m in messages] == ["user", "assistant", "tool", "tool"]
+    assert messages[1]["content"] is None
+    assert [c["id"] for c in messages[1]["tool_calls"]] == ["call_1_1", "own"]
+    assert [(m["tool_call_id"], json.loads(m["content"])) for m in messages[2:]] == [
+        ("own", {"output": "B"}),
+        ("call_1_1", {"output": "A"}),
+    ]
+    assert tools[0]["function"]["parameters"] == {"type": "object", "properties": {"x": {"type": "integer"}}}
+    assert tools[1]["function"]["parameters"] == {"type": "object"}
+    assert params == {"top_p": 0.5, "max_tokens": 9, "stop": ["X"]}
 
 
 def test_tokens_and_caps(gateway, tmp_path):

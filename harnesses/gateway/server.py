@@ -21,6 +21,7 @@ and never a traceback on the console.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import shutil
 import socket
@@ -91,7 +92,23 @@ _APIS = {
     "chat/completions": ("chat", wire.chat_request, wire.chat_body, wire.chat_stream),
     "responses": ("responses", wire.responses_request, wire.responses_body, wire.responses_stream),
     "messages": ("messages", wire.messages_request, wire.messages_body, wire.messages_stream),
+    # Gemini's routes name the model and the method: `v1beta/models/{model}:generateContent` (see `_route`).
+    "generateContent": ("gemini", wire.gemini_request, wire.gemini_body, wire.gemini_stream),
+    "streamGenerateContent": ("gemini", wire.gemini_request, wire.gemini_body, wire.gemini_stream),
 }
+# Token counting: route -> (request translation, the answer's key).
+_COUNT_TOKENS = {
+    "messages/count_tokens": (wire.messages_request, "input_tokens"),
+    "countTokens": (wire.gemini_request, "totalTokens"),
+}
+_GEMINI_ROUTE = re.compile(r"(?:v1beta|v1alpha|v1)/models/([^/:]+):(\w+)")
+
+
+def _route(path: str) -> tuple[str, str]:
+    """(route, model named in the path): "responses", "chat/completions", ... or a Gemini method name."""
+    route = path.removeprefix("/v1/").removeprefix("/")
+    gemini = _GEMINI_ROUTE.fullmatch(route)
+    return (gemini.group(2), gemini.group(1)) if gemini else (route, "")
 
 
 class _Refused(Exception):
@@ -213,7 +230,7 @@ class Gateway:
     # -- requests ---------------------------------------------------------------------------------
 
     def _session_for(self, handler: BaseHTTPRequestHandler) -> Session | None:
-        token = handler.headers.get("x-api-key") or ""
+        token = handler.headers.get("x-api-key") or handler.headers.get("x-goog-api-key") or ""
         authorization = handler.headers.get("authorization") or ""
         if authorization.lower().startswith("bearer "):
             token = authorization[7:].strip()
@@ -223,7 +240,7 @@ class Gateway:
     def _handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         began = time.time()
         path = handler.path.split("?", 1)[0].rstrip("/")
-        route = path.removeprefix("/v1/").removeprefix("/")
+        route, path_model = _route(path)
         api = _APIS[route][0] if route in _APIS else route
         session = self._session_for(handler)
         body = None
@@ -237,10 +254,10 @@ class Gateway:
                     200,
                     {"object": "list", "data": [{"id": session.model, "object": "model", "owned_by": "gskill"}]},
                 )
-            if method != "POST" or (route not in _APIS and route != "messages/count_tokens"):
+            if method != "POST" or (route not in _APIS and route not in _COUNT_TOKENS):
                 raise _Refused(404, "not_found", f"no endpoint {method} {path}")
             body = _json_object(raw)
-            translate = wire.messages_request if route == "messages/count_tokens" else _APIS[route][1]
+            translate = _COUNT_TOKENS[route][0] if route in _COUNT_TOKENS else _APIS[route][1]
             try:
                 messages, tools, params = translate(body)
                 wire.check_chat(messages, tools, params)
@@ -252,11 +269,20 @@ class Gateway:
                 RecursionError,
             ) as exc:  # a request we cannot translate
                 raise _Refused(400, "invalid_request_error", f"gskill gateway: {exc!r}"[:500]) from None
-            if route == "messages/count_tokens":
-                return _send_json(
-                    handler, 200, {"input_tokens": sum(len(wire._text(m.get("content"))) // 4 for m in messages)}
-                )
-            self._serve(handler, session, api, body, (messages, tools, params), *_APIS[route][2:])
+            if route in _COUNT_TOKENS:
+                counted = sum(len(wire._text(m.get("content"))) // 4 for m in messages)
+                return _send_json(handler, 200, {_COUNT_TOKENS[route][1]: counted})
+            stream = bool(body.get("stream")) or route == "streamGenerateContent"
+            self._serve(
+                handler,
+                session,
+                api,
+                body,
+                (messages, tools, params),
+                *_APIS[route][2:],
+                stream=stream,
+                requested_model=body.get("model") or path_model,
+            )
         except (BrokenPipeError, ConnectionResetError):
             pass  # the agent hung up (killed, timed out): nothing to answer
         except _Refused as refused:
@@ -313,7 +339,19 @@ class Gateway:
             )
         return raw
 
-    def _serve(self, handler, session: Session, api: str, body: dict, chat: tuple, to_body, to_stream) -> None:
+    def _serve(
+        self,
+        handler,
+        session: Session,
+        api: str,
+        body: dict,
+        chat: tuple,
+        to_body,
+        to_stream,
+        *,
+        stream: bool,
+        requested_model: str,
+    ) -> None:
         from harnesses.gateway.models import complete, cost_of
 
         began = time.time()
@@ -368,19 +406,19 @@ class Gateway:
                 "api": api,
                 "model": session.model,
                 **({"api_base": session.endpoint.api_base} if session.endpoint and session.endpoint.api_base else {}),
-                "requested_model": body.get("model", ""),
+                "requested_model": requested_model or "",
                 "request": body,
                 "response": reply,
                 "usage": {"input_tokens": prompt, "output_tokens": completion},
                 "cost_usd": cost,
                 "seconds": round(time.time() - began, 3),
-                "stream": bool(body.get("stream")),
+                "stream": stream,
                 "status": 200,
                 "sent": sent[-1],
                 **({"rate_wait_s": round(waited, 3)} if waited else {}),
             }
         )
-        if body.get("stream"):
+        if stream:
             _send_stream(handler, to_stream(reply))
         else:
             _send_json(handler, 200, reply)

@@ -1,9 +1,10 @@
-"""The three wire formats agents speak, translated to and from Chat Completions.
+"""The four wire formats agents speak, translated to and from Chat Completions.
 
 The gateway calls every model through litellm's chat-completions interface; agents speak
 - OpenAI Chat Completions (mini-SWE-agent, through litellm's `openai/` provider),
-- OpenAI Responses (Codex CLI), and
-- Anthropic Messages (Claude Code),
+- OpenAI Responses (Codex CLI),
+- Anthropic Messages (Claude Code), and
+- Google's Gemini API, `generateContent` (Gemini CLI),
 each with optional SSE streaming. This module is pure functions: request → chat messages + tools,
 chat response → the format's response body, and the format's SSE event sequence.
 """
@@ -477,3 +478,143 @@ def messages_stream(body: dict) -> list[bytes]:
     )
     events.append(sse("message_stop", {"type": "message_stop"}))
     return events
+
+
+# ------------------------------------------------------------------------------------------------
+# Google Gemini API (`models/{model}:generateContent`, `:streamGenerateContent?alt=sse`)
+
+
+def _gemini_schema(schema):
+    """A Gemini `Schema` (types in upper case: "OBJECT", "STRING") as JSON Schema (lower case)."""
+    if isinstance(schema, list):
+        return [_gemini_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {}
+    for key, value in schema.items():
+        if key == "type" and isinstance(value, str):
+            out[key] = value.lower()
+        elif key in ("properties", "$defs", "definitions") and isinstance(value, dict):
+            out[key] = {name: _gemini_schema(item) for name, item in value.items()}
+        elif key in ("items", "anyOf", "oneOf", "allOf", "not", "additionalProperties"):
+            out[key] = _gemini_schema(value)
+        else:
+            out[key] = value
+    return out
+
+
+def gemini_request(body: dict) -> tuple[list[dict], list[dict], dict]:
+    """Gemini `contents` (roles user/model; parts text, functionCall, functionResponse) as chat messages.
+    A function call without an `id` gets one; its response (matched by id, else by name in order) answers it."""
+    messages: list[dict] = []
+    system = body.get("systemInstruction") or body.get("system_instruction")
+    if system:
+        messages.append(
+            {"role": "system", "content": _text(system.get("parts") if isinstance(system, dict) else system)}
+        )
+    pending: list[tuple[str, str]] = []  # (call id, function name) of calls not answered yet
+    for turn, content in enumerate(body.get("contents") or []):
+        parts = content.get("parts") or []
+        texts, calls, results = [], [], []
+        for index, part in enumerate(parts):
+            if part.get("thought"):
+                continue  # the model's own thinking: nothing a chat model takes back
+            if isinstance(part.get("text"), str):
+                texts.append(part["text"])
+            elif "functionCall" in part:
+                call = part["functionCall"]
+                call_id = call.get("id") or f"call_{turn}_{index}"
+                pending.append((call_id, call["name"]))
+                calls.append(
+                    {
+                        "id": call_id,
+                        "type": "function",
+                        "function": {"name": call["name"], "arguments": json.dumps(call.get("args") or {})},
+                    }
+                )
+            elif "functionResponse" in part:
+                answer = part["functionResponse"]
+                match = next((p for p in pending if p[0] == answer.get("id")), None) or next(
+                    (p for p in pending if p[1] == answer.get("name")), None
+                )
+                if match:
+                    pending.remove(match)
+                response = answer.get("response")
+                results.append(
+                    {
+                        "role": "tool",
+                        "tool_call_id": match[0] if match else answer.get("id") or f"call_{answer.get('name')}",
+                        "content": response if isinstance(response, str) else json.dumps(response),
+                    }
+                )
+        if content.get("role") == "model":
+            entry: dict = {"role": "assistant", "content": "\n".join(texts) or None}
+            if calls:
+                entry["tool_calls"] = calls
+            messages.append(entry)
+        else:
+            messages.extend(results)  # function responses answer the previous model turn: first
+            if texts:
+                messages.append({"role": "user", "content": "\n".join(texts)})
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": declaration["name"],
+                "description": declaration.get("description", ""),
+                "parameters": declaration.get("parametersJsonSchema")
+                or _gemini_schema(declaration.get("parameters"))
+                or {"type": "object", "properties": {}},
+            },
+        }
+        for tool in body.get("tools") or []
+        for declaration in tool.get("functionDeclarations") or tool.get("function_declarations") or []
+    ]
+    config = body.get("generationConfig") or {}
+    params = {
+        chat_key: config[key]
+        for key, chat_key in (
+            ("temperature", "temperature"),
+            ("topP", "top_p"),
+            ("maxOutputTokens", "max_tokens"),
+            ("stopSequences", "stop"),
+            ("seed", "seed"),
+        )
+        if key in config
+    }
+    return messages, tools, params
+
+
+def gemini_body(response, model: str) -> dict:
+    message = chat_message_of(response)
+    prompt, completion = usage_of(response)
+    parts: list[dict] = []
+    if message["content"]:
+        parts.append({"text": message["content"]})
+    for call in message["tool_calls"]:
+        try:
+            arguments = json.loads(call["arguments"] or "{}")
+        except json.JSONDecodeError:
+            arguments = {"_raw": call["arguments"]}
+        parts.append({"functionCall": {"id": call["id"], "name": call["name"], "args": arguments}})
+    return {
+        "candidates": [
+            {
+                "content": {"role": "model", "parts": parts},
+                "finishReason": "MAX_TOKENS" if message["finish_reason"] == "length" else "STOP",
+                "index": 0,
+            }
+        ],
+        "usageMetadata": {
+            "promptTokenCount": prompt,
+            "candidatesTokenCount": completion,
+            "totalTokenCount": prompt + completion,
+        },
+        "modelVersion": model,
+        "responseId": _id("resp"),
+    }
+
+
+def gemini_stream(body: dict) -> list[bytes]:
+    """`alt=sse`: the whole response in one `data:` chunk (candidates, finish reason, usage)."""
+    return [sse(None, body)]
