@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Mapping, Protocol, Sequence, runtime_checkable
 
 # Folders and files agents get their skills from; injected by harnesses, never part of a patch.
-INJECTED_AGENT_PATHS: tuple[str, ...] = (".claude", ".agents", ".codex")
+INJECTED_AGENT_PATHS: tuple[str, ...] = (".claude", ".agents", ".codex", ".opencode")
 
 # Every command we start carries this variable; its value identifies the command so that a timeout
 # can find and kill all of its descendants, including ones that left the process group (setsid,
