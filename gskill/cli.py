@@ -608,12 +608,17 @@ def _fresh_learn_options(
     ray_address: str | None,
     per_node: int,
     out_dir: Path | None,
+    surfaces: str = "skill",
+    freeze: list[str] = (),
+    seed_surface: list[str] = (),
+    surface_choice: str = "round-robin",
     **_: object,
 ):
     """A new learn run's options from its flags, every one checked (the one-line errors of `gskill learn`)."""
     from gskill.engine.core import VALIDATION_MODES
     from gskill.engine.frontier import PARENT_SELECTION
     from gskill.learn import LearnOptions
+    from gskill.surfaces import is_default as is_default_surfaces
 
     check_skill_mode(agent, skill_mode)
     if feedback not in ("files", "diff", "none"):
@@ -636,7 +641,24 @@ def _fresh_learn_options(
         raise GskillError("give --seed-skill or --draft-seed, not both")
     if seed_skill is not None and not seed_skill.is_file():
         raise GskillError(f"no seed skill file {seed_skill}")
+    chosen, frozen, seeds = _surface_flags(surfaces, freeze, seed_surface, surface_choice, token_budget)
+    if not is_default_surfaces(chosen):  # every surface must reach the agent: its adapter declares where
+        from harnesses.agents import adapter_for
+
+        places = getattr(adapter_for(agent), "surface_places", {})
+        if missing := [name for name in chosen if name != "skill" and name not in places]:
+            raise GskillError(
+                f"--agent {agent} has no place for the {missing[0]} surface (it reads: skill, {', '.join(places)})"
+            )
+    if "skill" in seeds:
+        if seed_skill is not None or draft_seed:
+            raise GskillError("give the skill's seed once: --seed-skill, --draft-seed or --seed-surface skill=FILE")
+        seed_skill = seeds.pop("skill")
     return LearnOptions(
+        surfaces=chosen,
+        frozen=frozen,
+        seed_surfaces=seeds,
+        surface_choice=surface_choice,
         agent=agent,
         model=agent_model,
         reflection_model=reflection_model or agent_model,
@@ -661,6 +683,35 @@ def _fresh_learn_options(
     )
 
 
+def _surface_flags(
+    surfaces: str, freeze: list[str], seed_surface: list[str], choice: str, token_budget: int
+) -> tuple[list[str], list[str], dict]:
+    """--surfaces, --freeze, --seed-surface SURFACE=FILE and --surface-choice, checked: (surfaces, frozen,
+    {surface: seed text}, the skill's seed as the file's path under "skill")."""
+    from gskill.surfaces import SURFACE_CHOICES, SURFACES, parse_surfaces
+
+    chosen = parse_surfaces(surfaces)
+    if choice not in SURFACE_CHOICES:
+        raise GskillError(f"--surface-choice must be {' or '.join(SURFACE_CHOICES)}, not {choice!r}")
+    for name in freeze:
+        if name not in chosen:
+            raise GskillError(f"--freeze {name}: not one of the --surfaces ({', '.join(chosen)})")
+    if set(freeze) >= set(chosen):
+        raise GskillError("--freeze leaves no surface to learn")
+    seeds: dict = {}
+    for item in seed_surface:
+        name, sep, file = item.partition("=")
+        if not sep or not file or name not in chosen:
+            raise GskillError(
+                f"--seed-surface takes SURFACE=FILE with SURFACE one of {', '.join(chosen)}, not {item!r}"
+            )
+        if name in seeds:
+            raise GskillError(f"--seed-surface {name} given twice")
+        # The skill's seed is read as --seed-skill's is (its budget is --token-budget).
+        seeds[name] = Path(file) if name == "skill" else read_skill(Path(file), SURFACES[name].token_budget, item)
+    return chosen, sorted(freeze, key=chosen.index), seeds
+
+
 def _print_learn_result(packet: dict, out_dir: Path) -> None:
     table = Table(title=f"gskill learn → {out_dir}")
     for column in ("skill", "val mean", "test resolved", "tokens"):
@@ -676,6 +727,10 @@ def _print_learn_result(packet: dict, out_dir: Path) -> None:
         f"{spend['metric_calls']} rollouts paid, {spend['cache_hits']} from cache, ${spend['cost_usd']:.2f}"
     )
     out.print(f"best skill: {out_dir / 'best_skill.md'}; evidence: {out_dir / 'evidence.json'}")
+    others = {name: s for name, s in packet.get("surfaces", {}).items() if name != "skill"}
+    for name, surface in others.items():
+        state = "frozen" if surface["frozen"] else f"{surface['tokens']}/{surface['token_budget']} tokens"
+        out.print(f"best {name}: {out_dir / surface['file']} ({state})")
 
 
 def _search_display(update: Callable[..., None]) -> Callable[[str, dict], None]:
@@ -808,8 +863,24 @@ def learn(
     reflection_api_base: ReflectionApiBaseFlag = None,
     prices: PriceFlag = [],  # noqa: B006 - typer reads the default; it is never mutated
     track: TrackFlag = [],  # noqa: B006 - typer reads the default; it is never mutated
+    surfaces: str = typer.Option(
+        "skill",
+        "--surfaces",
+        help="Instruction texts to learn together: skill, agents-md, system-prompt (comma-separated).",
+    ),
+    freeze: list[str] = typer.Option(
+        [], "--freeze", help="Keep this surface at its seed text in every candidate (repeatable)."
+    ),
+    seed_surface: list[str] = typer.Option(
+        [], "--seed-surface", help="SURFACE=FILE: a surface's seed text (repeatable; default: empty)."
+    ),
+    surface_choice: str = typer.Option(
+        "round-robin",
+        "--surface-choice",
+        help="Which surface a step edits: round-robin | implicated (the one the failures' traces point at).",
+    ),
 ) -> None:
-    """Evolve a skill that raises an agent's resolve rate on a repository's tasks (GEPA)."""
+    """Evolve a skill (and with --surfaces, AGENTS.md and system-prompt texts) that raises an agent's resolve rate (GEPA)."""
     from gskill.learn import learn as run_learn, load_split, mine_for_learn, resume_options
     from gskill.tracking import learn_params, log_learn_outputs, open_tracking, parse_track, search_events
 

@@ -12,6 +12,7 @@ folder:
     RUNDIR/candidates.jsonl    accepted candidates: lineage, operator, scores, tokens, text
     RUNDIR/iterations.jsonl    every iteration: parent, operator, minibatch, gate, outcome
     RUNDIR/best_skill.md       the best skill
+    RUNDIR/best_<surface>.md   with --surfaces: the best candidate's other surfaces (best_agents-md.md, ...)
     RUNDIR/test/{seed,best}/   `gskill eval` runs of both on the test split
     RUNDIR/evidence.json       best vs seed: diff, per-task wins, usage, sample traces, test scores
 """
@@ -42,6 +43,7 @@ from gskill.engine import (
 from gskill.engine.core import SETTINGS_ADDED_LATER
 from gskill.errors import GskillError
 from gskill.schema import EvalRecord, RateLimit, RunConfig, SandboxLimits, Task, patch_files, read_tasks, write_atomic
+from gskill.surfaces import SURFACES, best_file, is_default
 
 COMPONENT = "skill"
 OBJECTIVE = (
@@ -104,6 +106,31 @@ class LearnOptions:
     # Where the CLI publishes the best skill when the run ends (also after a --resume); not part of the search.
     publish_to: str = ""
     skill_name: str = ""
+    # The instruction texts evolved together (gskill.surfaces); ["skill"] = the single-skill search.
+    surfaces: list[str] = field(default_factory=lambda: ["skill"])
+    frozen: list[str] = field(default_factory=list)  # surfaces kept at their seed text
+    seed_surfaces: dict[str, str] = field(default_factory=dict)  # seed texts of surfaces other than the skill
+    surface_choice: str = "round-robin"  # which surface a step edits: round-robin | implicated
+
+    def seed_candidate(self) -> dict[str, str]:
+        """The search's seed: {"skill": seed_skill} for the default search, else every surface's seed text."""
+        return {
+            name: self.seed_skill if name == "skill" else self.seed_surfaces.get(name, "") for name in self.surfaces
+        }
+
+    def surface_settings(self) -> dict[str, Any]:
+        """The engine's per-component settings; none for the default search (its store identity is unchanged)."""
+        if is_default(self.surfaces):
+            return {"frozen": tuple(self.frozen)}
+        settings: dict[str, Any] = {
+            "frozen": tuple(self.frozen),
+            "component_budgets": {n: SURFACES[n].token_budget for n in self.surfaces if n != "skill"},
+            "component_descriptions": {n: SURFACES[n].description for n in self.surfaces},
+            "component_choice": self.surface_choice,
+        }
+        if self.surface_choice == "implicated":
+            settings["component_cues"] = {n: list(SURFACES[n].cues) for n in self.surfaces}
+        return settings
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -161,6 +188,7 @@ class HarnessEvaluator:
         from harnesses.rollout import RolloutJob
 
         skill = candidate.get(COMPONENT, "")
+        surfaces = {name: text for name, text in candidate.items() if name != COMPONENT}
         folder = self.run_dir / "rollouts" / candidate_hash(candidate)
         config = self.config.model_copy(update={"seed": seed})
         job = RolloutJob(
@@ -168,6 +196,7 @@ class HarnessEvaluator:
             config=config,
             skill=skill,
             skill_mode=self.skill_mode,
+            surfaces=surfaces,
             limits=self.limits,
             scripted=self.scripted or None,
             run_dir=folder,
@@ -346,6 +375,7 @@ def claim_learn_folder(run_dir: Path, tasks_dir: Path, options: LearnOptions) ->
         path.write_text(json.dumps(wanted, indent=2))
         return
     recorded = json.loads(path.read_text())
+    recorded["options"] = {**OPTIONS_ADDED_LATER, **recorded["options"]}
     free = {
         "max_metric_calls",
         "max_cost_usd",
@@ -381,15 +411,24 @@ def saved_options(run_dir: Path) -> tuple[Path, LearnOptions]:
             raise GskillError(
                 f"{path} holds unknown setting(s) {', '.join(unknown)} (written by another gskill version?)"
             )
-        # Runs written before the search had these choices picked parents and validated as gepa does.
-        for key in ("parent_selection", "validation", "validate_every"):
-            options.setdefault(key, SETTINGS_ADDED_LATER[key])
+        # Runs written before the search had these choices searched as these defaults say.
+        options = {**OPTIONS_ADDED_LATER, **options}
         return Path(tasks), LearnOptions(**options)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise GskillError(
             f"{path} is not a learn run's settings ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
         ) from None
 
+
+# Options added after learn.json was first written, with the value that reproduces how those runs searched:
+# gepa's parent choice and validation, one surface (the skill).
+OPTIONS_ADDED_LATER = {
+    **{key: SETTINGS_ADDED_LATER[key] for key in ("parent_selection", "validation", "validate_every")},
+    "surfaces": ["skill"],
+    "frozen": [],
+    "seed_surfaces": {},
+    "surface_choice": "round-robin",
+}
 
 # Flags a resumed run may change; everything else defines the search and is read from learn.json.
 RESUMABLE = (
@@ -480,6 +519,7 @@ def learn(
         workers=options.workers,
         eval_seed=options.seed,
         directives=DIRECTIVES,
+        **options.surface_settings(),
     )
     store = RunStore(run_dir / "store.sqlite")
     executor = make_executor(options.executor_options(), agent=options.agent, cache_dir=cache_dir)
@@ -503,7 +543,7 @@ def learn(
         )
         try:
             result = optimize(
-                {COMPONENT: options.seed_skill},
+                options.seed_candidate(),
                 evaluator,
                 train,
                 val,
@@ -528,7 +568,8 @@ def learn(
                 tests[label] = evaluate(
                     test,
                     config=config,
-                    skill=candidate.components[COMPONENT],
+                    skill=candidate.components.get(COMPONENT, ""),
+                    surfaces={n: t for n, t in candidate.components.items() if n != COMPONENT},
                     run_dir=run_dir / "test" / label,
                     limits=limits,
                     skill_mode=options.skill_mode,
@@ -549,7 +590,18 @@ def write_outputs(run_dir: Path, result: Result, store: RunStore) -> None:
     write_atomic(
         run_dir / "iterations.jsonl", "".join(json.dumps(entry, default=str) + "\n" for entry in result.iterations)
     )
-    write_atomic(run_dir / "best_skill.md", result.best.components[COMPONENT])
+    write_atomic(run_dir / "best_skill.md", result.best.components.get(COMPONENT, ""))
+    for name, text in result.best.components.items():
+        if name != COMPONENT:
+            write_atomic(run_dir / best_file(name), text)
+
+
+def surface_diffs(seed: dict[str, str], best: dict[str, str]) -> dict[str, str]:
+    """Per surface, the unified diff seed → best ("" when unchanged)."""
+    return {
+        name: "".join(difflib.unified_diff(seed.get(name, "").splitlines(True), text.splitlines(True), "seed", "best"))
+        for name, text in best.items()
+    }
 
 
 def evidence(
@@ -558,11 +610,8 @@ def evidence(
     seed, best = result.seed, result.best
     wins = sorted(k for k in best.val_scores if best.val_scores[k] > seed.val_scores.get(k, 0))
     losses = sorted(k for k in best.val_scores if best.val_scores[k] < seed.val_scores.get(k, 0))
-    diff = "".join(
-        difflib.unified_diff(
-            seed.components[COMPONENT].splitlines(True), best.components[COMPONENT].splitlines(True), "seed", "best"
-        )
-    )
+    diffs = surface_diffs(seed.components, best.components)
+    diff = diffs.get(COMPONENT, "")
     samples = sorted(
         str(path.relative_to(run_dir)) for path in (run_dir / "rollouts" / best.hash / "traces").glob("*.gateway.jsonl")
     )[:4]
@@ -584,9 +633,21 @@ def evidence(
             "val_mean": round(best.val_mean, 4),
             "tokens": best.tokens,
             "token_budget": options.token_budget,
-            "text": best.components[COMPONENT],
+            "text": best.components.get(COMPONENT, ""),
         },
         "diff_vs_seed": diff,
+        "surfaces": {
+            name: {
+                "frozen": name in options.frozen,
+                "seed": seed.components.get(name, ""),
+                "best": text,
+                "tokens": count_tokens(text),
+                "token_budget": options.token_budget if name == COMPONENT else SURFACES[name].token_budget,
+                "diff_vs_seed": diffs[name],
+                "file": best_file(name),
+            }
+            for name, text in best.components.items()
+        },
         "val_wins": wins,
         "val_losses": losses,
         "candidates": len(result.candidates),

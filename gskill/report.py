@@ -234,6 +234,19 @@ def _diff_html(seed: str, best: str) -> str:
     return "\n".join(lines) or "(identical to the seed)"
 
 
+def _surfaces_html(seed: dict[str, str], best: dict[str, str], frozen: list[str]) -> str:
+    """The best candidate's text and its diff from the seed: the skill as always, then each other surface
+    (gskill learn --surfaces) under its own heading."""
+    parts = []
+    for name, text in best.items():
+        if name != "skill":
+            note = " (frozen: its seed text)" if name in frozen else ""
+            parts.append(f'<h3 id="surface-{html.escape(name)}">Surface: {html.escape(name)}{note}</h3>')
+        parts.append(f"<pre>{html.escape(text)}</pre><h3>Diff from the seed</h3>")
+        parts.append(f"<pre>{_diff_html(seed.get(name, ''), text)}</pre>")
+    return "".join(parts)
+
+
 def _transfer_html(transfer: dict[str, Any] | None) -> str:
     from gskill.transfer import TABLE_HEADERS, table_rows
 
@@ -444,8 +457,7 @@ def render(run_dir: Path, transfer_dir: Path | None = None) -> Path:
         (
             "skill",
             "The best skill",
-            f"<pre>{html.escape(best['components'].get('skill', ''))}</pre><h3>Diff from the seed</h3>"
-            f"<pre>{_diff_html(seed['components'].get('skill', ''), best['components'].get('skill', ''))}</pre>",
+            _surfaces_html(seed["components"], best["components"], options.get("frozen") or []),
         ),
         ("transfer", "Transfer", _transfer_html(transfer)),
         ("difficulty", "Task difficulty (the mined tasks against the target)", _difficulty_html(mining)),

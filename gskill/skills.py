@@ -3,6 +3,13 @@
     REPO/.skills/<name>/SKILL.md    Agent Skills front matter (name = folder, description) + the learned body
     REPO/.skills/<name>/skill.json  where it came from: repo commit, agent, model, scores, date, tokens
 
+A run that learned several surfaces (`gskill learn --surfaces`, `gskill.surfaces`) publishes each where it
+belongs (`PUBLISHERS`): the skill as SKILL.md; `agents-md` as a section of REPO/AGENTS.md between
+`<!-- gskill:begin <name> agents-md -->` and `<!-- gskill:end <name> agents-md -->` (rewritten in place on
+every publish, the rest of the file byte for byte untouched); `system-prompt` as
+REPO/.skills/<name>/system-prompt.md (Claude Code: `claude --append-system-prompt "$(cat ...)"`;
+mini-SWE-agent: append it to its system template; Codex: `-c developer_instructions=...`).
+
 `install` copies a published skill where each agent looks: `.claude/skills/<name>/SKILL.md` (Claude
 Code), `.agents/skills/<name>/SKILL.md` (Codex and other Agent Skills readers), and a section of
 `AGENTS.md` between gskill's markers (agents that read only the flat file).
@@ -39,6 +46,8 @@ def publish(run_dir: Path, repo: Path | None, *, name: str = "", renames: dict[s
     refused with one line."""
     from gskill.refresh import carry_renames, missing_paths
 
+    from gskill.surfaces import best_file
+
     evidence_path = run_dir / "evidence.json"
     if not evidence_path.is_file() or not (run_dir / "best_skill.md").is_file():
         raise GskillError(f"{run_dir} holds no finished learn run (evidence.json / best_skill.md missing)")
@@ -52,15 +61,21 @@ def publish(run_dir: Path, repo: Path | None, *, name: str = "", renames: dict[s
     if done.returncode != 0:
         raise GskillError(f"{repo} has no commit to publish a skill at")
     commit = done.stdout.strip()
-    body, _ = carry_renames((run_dir / "best_skill.md").read_text().strip(), renames or {})
-    if missing := missing_paths(repo, body, commit):
-        raise GskillError(
-            f"not publishing {run_dir / 'best_skill.md'}: it names path(s) missing at {commit[:12]}: {', '.join(missing)} "
-            "(edit them out, then `gskill skills publish`)"
-        )
+    surfaces = list(packet.get("surfaces") or ["skill"])  # a run from before surfaces learned the skill only
+    texts = {}
+    for surface in surfaces:
+        path = run_dir / best_file(surface)
+        if not path.is_file():
+            raise GskillError(f"{run_dir} holds no finished learn run ({path.name} missing)")
+        texts[surface], _ = carry_renames(path.read_text().strip(), renames or {})
+        if missing := missing_paths(repo, texts[surface], commit):
+            raise GskillError(
+                f"not publishing {path}: it names path(s) missing at {commit[:12]}: {', '.join(missing)} "
+                "(edit them out, then `gskill skills publish`)"
+            )
     folder = repo / ".skills" / name
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "SKILL.md").write_text(f"---\nname: {name}\ndescription: {json.dumps(DESCRIPTION)}\n---\n\n{body}\n")
+    published = {surface: str(PUBLISHERS[surface](repo, folder, texts[surface])) for surface in surfaces}
     meta = {
         "name": name,
         "repo_commit": commit,
@@ -76,8 +91,34 @@ def publish(run_dir: Path, repo: Path | None, *, name: str = "", renames: dict[s
         "token_budget": packet["best"]["token_budget"],
         "run": str(run_dir.resolve()),
     }
+    if surfaces != ["skill"]:
+        meta["surfaces"] = published
     (folder / "skill.json").write_text(json.dumps(meta, indent=2) + "\n")
     return folder
+
+
+def _publish_skill(repo: Path, folder: Path, body: str) -> Path:
+    path = folder / "SKILL.md"
+    path.write_text(f"---\nname: {folder.name}\ndescription: {json.dumps(DESCRIPTION)}\n---\n\n{body}\n")
+    return path
+
+
+def _publish_agents_md(repo: Path, folder: Path, body: str) -> Path:
+    path = repo / "AGENTS.md"
+    # Bytes in, bytes out: text mode would rewrite the user's line endings.
+    existing = path.read_bytes().decode("utf-8") if path.is_file() else ""
+    path.write_bytes(_marked_section(existing, f"{folder.name} agents-md", body).encode("utf-8"))
+    return path
+
+
+def _publish_system_prompt(repo: Path, folder: Path, body: str) -> Path:
+    path = folder / "system-prompt.md"
+    path.write_text(body + "\n")
+    return path
+
+
+# Where `publish` writes each surface (gskill.surfaces.SURFACES[...].published says it in words).
+PUBLISHERS = {"skill": _publish_skill, "agents-md": _publish_agents_md, "system-prompt": _publish_system_prompt}
 
 
 # ------------------------------------------------------------------------------------------------

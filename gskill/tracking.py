@@ -340,7 +340,7 @@ def learn_params(options: dict[str, Any], tasks_dir: Path, endpoints: dict[str, 
     from gskill.engine import count_tokens
     from gskill.learn import load_split
 
-    shown = {key: value for key, value in options.items() if key != "seed_skill"}
+    shown = {key: value for key, value in options.items() if key not in ("seed_skill", "seed_surfaces")}
     splits = {
         f"{split}_tasks": len(load_split(tasks_dir, split))
         for split in ("train", "val", "test")
@@ -349,6 +349,7 @@ def learn_params(options: dict[str, Any], tasks_dir: Path, endpoints: dict[str, 
     return {
         **shown,
         "seed_skill_tokens": count_tokens(options.get("seed_skill", "")),
+        **{f"seed_{name}_tokens": count_tokens(text) for name, text in (options.get("seed_surfaces") or {}).items()},
         "tasks": str(tasks_dir),
         **splits,
         **endpoint_params(endpoints),

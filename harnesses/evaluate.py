@@ -63,7 +63,9 @@ def summarize(records: list[EvalRecord], tasks: list[Task], config: RunConfig, s
     }
 
 
-def claim_run_folder(run_dir: Path, config: RunConfig, skill: str, skill_mode: str = "") -> None:
+def claim_run_folder(
+    run_dir: Path, config: RunConfig, skill: str, skill_mode: str = "", surfaces: dict[str, str] | None = None
+) -> None:
     """A run folder holds one configuration: resuming it with another agent, model or skill would mix
     results that must be compared, not pooled. Raises GskillError on a mismatch."""
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -73,6 +75,8 @@ def claim_run_folder(run_dir: Path, config: RunConfig, skill: str, skill_mode: s
         "skill_hash": skill_hash(skill),
         "skill_mode": skill_mode or "",
     }
+    if surfaces:  # instruction texts besides the skill (gskill learn --surfaces); absent = none, as before
+        identity["surfaces_hash"] = {name: skill_hash(text) for name, text in sorted(surfaces.items())}
     identity_path = run_dir / "run.json"
     if not identity_path.is_file():
         identity_path.write_text(json.dumps(identity, indent=2))
@@ -100,13 +104,14 @@ def evaluate(
     cache_dir: Path | None = None,
     executor: Executor | None = None,
     executor_options: ExecutorOptions | None = None,
+    surfaces: dict[str, str] | None = None,
 ) -> dict:
     """Rollouts run on `executor` (shared with the caller, who closes it), else on one made here from
     `executor_options` (default: a local pool of `config.workers`). `cache_dir` holds the container
     agents' binaries (fetched on first use). Records and traces land in `run_dir` either way."""
     adapter = adapter_for(config.agent)
     run_dir.mkdir(parents=True, exist_ok=True)
-    claim_run_folder(run_dir, config, skill, skill_mode)
+    claim_run_folder(run_dir, config, skill, skill_mode, surfaces)
     adopt_run_folder(run_dir)  # a killed run's containers here go; ours carry the folder
     path = run_dir / "rollouts.jsonl"
     # Resume: a (task, run) already recorded is done — unless it was recorded as an infra error.
@@ -130,6 +135,7 @@ def evaluate(
             config=config,
             skill=skill,
             skill_mode=skill_mode,
+            surfaces=dict(surfaces or {}),
             limits=limits,
             infra_retries=infra_retries,
             scripted=scripted,

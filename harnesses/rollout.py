@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -46,6 +46,9 @@ class RolloutJob:
     run_index: int = 0
     skill: str = ""
     skill_mode: str = ""  # adapter-specific; "" = the adapter's default
+    # Instruction texts besides the skill (gskill.surfaces: "agents-md", "system-prompt"), each delivered
+    # where the agent reads it (the adapter's `surface_places`).
+    surfaces: dict[str, str] = field(default_factory=dict)
     limits: SandboxLimits | None = None
     infra_retries: int = 2  # infrastructure failures retried before one is recorded
     scripted: dict | None = None  # extra metadata for scripted models (`--scripted`)
@@ -62,6 +65,7 @@ def scripted_metadata(task: Task, *, seed: int, attempt: int, extra: dict | None
         "instance_id": task.instance_id,
         "gold_patch": task.patch,
         "needs": touched,
+        "tests": list(task.FAIL_TO_PASS),  # `needs-two-facts` wants their test files in the AGENTS.md surface
         "seed": seed,
         "attempt": attempt,
         **(extra or {}),
@@ -170,6 +174,7 @@ def run_rollout(job: RolloutJob, gateway: Gateway, *, attempt: int = 1, tools_di
             problem_statement=task.problem_statement,
             skill=skill,
             skill_mode=skill_mode,
+            surfaces=dict(job.surfaces),
             base_url=base_url,
             token=session.token,
             model_label=config.model.replace("/", "_"),

@@ -21,7 +21,11 @@ Where we differ from gepa 0.1.4 on purpose:
 - every call is persisted as it finishes (`RunStore`), identical calls are never paid twice, and a
   resumed run replays the same trajectory from the store — same proposals, same decisions — then goes on;
 - proposals over the token budget are simplified once, then rejected; malformed ones are rejected;
-- combine works on single-component candidates (an LLM merge of two complementary frontier members).
+- combine works on single-component candidates (an LLM merge of two complementary frontier members);
+- candidates of several components (gskill's surfaces): a step edits ONE component (round robin, or
+  the one the failures implicate: `component_choice`), within that component's budget; combine merges
+  that component of the two candidates and takes the others from the parent; a refined child that ties
+  its parent on the minibatch is refined on the next component before the gate (`Engine._refine_on`).
 
 The replay is exact because every random choice comes from one seeded generator and every input to a
 decision (scores, replies, costs) comes from the store on replay. Evaluations run in parallel but are
@@ -54,6 +58,7 @@ from gskill.tokens import candidate_tokens, count_tokens
 
 OPERATORS = ("refine", "combine", "simplify")
 VALIDATION_MODES = ("race", "full")
+COMPONENT_CHOICES = ("round-robin", "implicated")
 
 
 @dataclass
@@ -94,6 +99,20 @@ class EngineConfig:
     # unvalidated ("deferred": a parent for the next steps, never returned), and the newest is
     # validated when the search stops (an iteration starts only if that validation stays affordable).
     validate_every: int = 5
+    # Candidates with several components ("surfaces": a skill, an AGENTS.md section, a system prompt...):
+    # `component_budgets` overrides `token_budget` per component; `component_descriptions` tells reflection
+    # what the component it edits is (a "## Surface" section of the prompt; none = the prompt as for one
+    # component); `component_choice` picks the component a step edits: "round-robin" over the unfrozen
+    # ones, or "implicated": the one whose `component_cues` (phrases, case-insensitive) occur most often
+    # in the side information of the parent's failed minibatch examples (no cue found, or a tie: the
+    # round-robin one). Frozen components keep their seed text in every candidate.
+    component_budgets: dict[str, int] = field(default_factory=dict)
+    component_descriptions: dict[str, str] = field(default_factory=dict)
+    component_choice: str = "round-robin"
+    component_cues: dict[str, list[str]] = field(default_factory=dict)
+
+    def budget_of(self, component: str) -> int:
+        return self.component_budgets.get(component, self.token_budget)
 
     def __post_init__(self) -> None:
         unknown = set(self.operator_mix) - set(OPERATORS)
@@ -103,6 +122,8 @@ class EngineConfig:
             raise ValueError(f"validation must be one of {', '.join(VALIDATION_MODES)}; got {self.validation!r}")
         if self.parent_selection not in pareto.PARENT_SELECTION:
             raise ValueError(f"parent_selection must be one of {', '.join(pareto.PARENT_SELECTION)}")
+        if self.component_choice not in COMPONENT_CHOICES:
+            raise ValueError(f"component_choice must be one of {', '.join(COMPONENT_CHOICES)}")
         if min(self.minibatch_size, self.workers, self.token_budget, self.race_chunk, self.validate_every) < 1:
             raise ValueError("minibatch_size, workers, token_budget, race_chunk and validate_every must be positive")
 
@@ -323,9 +344,9 @@ class Engine:
         score_line = (
             f"{sum(e.score for _, e in batch):g}/{len(batch)} on this minibatch, validation mean {parent.val_mean:.2f}"
         )
-        target = None
+        target, budget = None, self.config.budget_of(component)
         if operator == "simplify":
-            target = max(1, min(self.config.token_budget, int(count_tokens(current) * 0.75)))
+            target = max(1, min(budget, int(count_tokens(current) * 0.75)))
         prompt = build_prompt(
             operator,
             component=component,
@@ -336,12 +357,13 @@ class Engine:
             other_score_line=f"validation mean {partner.val_mean:.2f}" if partner else "",
             objective=self.objective,
             background=self.background,
-            token_budget=self.config.token_budget,
+            token_budget=budget,
             target_tokens=target,
             side_info_chars=self.config.side_info_chars,
             directives=self.config.directives,
+            surface=self.config.component_descriptions.get(component, ""),
         )
-        proposal = parse_proposal(self.reflect(prompt).text, current=current, token_budget=self.config.token_budget)
+        proposal = parse_proposal(self.reflect(prompt).text, current=current, token_budget=budget)
         notes = [] if proposal.ok else [proposal.reason]
         if proposal.text is not None and proposal.reason.startswith("over budget"):
             if not self.budget.affords(0, reflections=1):
@@ -353,11 +375,12 @@ class Engine:
                 score_line="not yet evaluated",
                 objective=self.objective,
                 background=self.background,
-                token_budget=self.config.token_budget,
-                target_tokens=self.config.token_budget,
+                token_budget=budget,
+                target_tokens=budget,
                 directives=self.config.directives,
+                surface=self.config.component_descriptions.get(component, ""),
             )
-            proposal = parse_proposal(self.reflect(prompt).text, current=current, token_budget=self.config.token_budget)
+            proposal = parse_proposal(self.reflect(prompt).text, current=current, token_budget=budget)
             notes.append("simplified" if proposal.ok else proposal.reason)
         return proposal, notes
 
@@ -425,6 +448,54 @@ class Engine:
             operator = "refine"
         return operator, partner
 
+    def _refine_on(
+        self,
+        mutable: list[str],
+        component: str,
+        child: Candidate,
+        scores: list[Evaluation],
+        batch_ids: list[str],
+        val_ids: list[str],
+        parent_sum: float,
+    ) -> tuple[Candidate, list[Evaluation], list[dict[str, Any]]]:
+        """Several components: a refined child that only TIES its parent on the minibatch is refined further
+        on the next component (in round-robin order; each told its component, reading the child's own
+        failures), and gated against the original parent once more — until it scores differently, every
+        component was edited once, a proposal is rejected, or the budget cannot pay (the minibatch and the
+        validation the child may need). Knowledge that only helps once two components hold their parts is
+        then learnable; a child that does worse is not refined further. Returns the final child, its
+        minibatch scores and one record per extra edit ("chain" in the iteration log)."""
+        chain: list[dict[str, Any]] = []
+        start = mutable.index(component)
+        for name in [mutable[(start + k) % len(mutable)] for k in range(1, len(mutable))]:
+            if sum(e.score for e in scores) != parent_sum or not self.budget.affords(
+                len(batch_ids) + len(val_ids), reflections=1
+            ):
+                break
+            step = CandidateRecord(-1, child, [], "refine", 0, {}, candidate_tokens(child))  # not validated
+            proposal, notes = self.propose("refine", name, step, None, list(zip(batch_ids, scores)))
+            link: dict[str, Any] = {"component": name, "notes": notes}
+            chain.append(link)
+            if not proposal.ok:
+                link.update(outcome="rejected", reason=proposal.reason)
+                break
+            child = {**child, name: proposal.text}
+            scores = self.evaluate(child, batch_ids, self.train)
+            link.update(child_scores=[e.score for e in scores], child_hash=candidate_hash(child))
+        return child, scores, chain
+
+    def _implicated(self, mutable: list[str], scores: list[Evaluation], turn: str) -> tuple[str, dict[str, int]]:
+        """The component the parent's failed examples implicate: the most mentions of its cues in their
+        side information; no mention or a tie → `turn` (the round-robin choice)."""
+        failed = [e for e in scores if e.score < self.config.perfect_score]
+        text = "\n".join(json.dumps(e.side_info, default=str, sort_keys=True) for e in failed).lower()
+        mentions = {
+            name: sum(text.count(cue.lower()) for cue in self.config.component_cues.get(name, ())) for name in mutable
+        }
+        top = max(mentions.values())
+        leaders = [name for name, count in mentions.items() if count == top]
+        return (leaders[0] if top and len(leaders) == 1 else turn), mentions
+
     def _log(self, entry: dict[str, Any]) -> None:
         entry["spend"] = self.spend.to_json()
         self.iterations.append(entry)
@@ -437,9 +508,9 @@ class Engine:
         if not mutable:
             raise ValueError("every component is frozen: nothing to optimize")
         for name, text in seed_candidate.items():
-            if name not in config.frozen and count_tokens(text) > config.token_budget:
+            if name not in config.frozen and count_tokens(text) > config.budget_of(name):
                 raise ValueError(
-                    f"seed component {name!r} has {count_tokens(text)} tokens, over the budget of {config.token_budget}"
+                    f"seed component {name!r} has {count_tokens(text)} tokens, over the budget of {config.budget_of(name)}"
                 )
         val_ids = list(self.val)
         if not self.budget.affords(self.new_calls(seed_candidate, val_ids)):
@@ -520,7 +591,9 @@ class Engine:
         component = mutable[self.component_turn % len(mutable)]
         self.component_turn += 1
         batch_ids = sampler.next()
-        operator, partner = self._choose_operator(parent, component)
+        implicated = config.component_choice == "implicated" and len(mutable) > 1
+        if not implicated:
+            operator, partner = self._choose_operator(parent, component)
         # Calls: the parent's unscored minibatch + the child's minibatch + the child's validation (or,
         # when deferred, the validation of the newest candidate that ends a search), exactly.
         if not self.budget.affords(
@@ -529,6 +602,9 @@ class Engine:
         ):
             return "budget exhausted"
         parent_scores = self.evaluate(parent.components, batch_ids, self.train)
+        if implicated:  # the component is chosen from the parent's failures, then the operator (same draws)
+            component, mentions = self._implicated(mutable, parent_scores, component)
+            operator, partner = self._choose_operator(parent, component)
         entry: dict[str, Any] = {
             "iteration": iteration,
             "parent": parent.index,
@@ -538,6 +614,8 @@ class Engine:
             "minibatch": batch_ids,
             "parent_scores": [e.score for e in parent_scores],
         }
+        if implicated:
+            entry["implicated"] = mentions
         if (
             operator == "refine"
             and config.skip_perfect_parent
@@ -556,7 +634,14 @@ class Engine:
             return ""
         child = {**parent.components, component: proposal.text}
         child_scores = self.evaluate(child, batch_ids, self.train)
-        parent_sum, child_sum = sum(e.score for e in parent_scores), sum(e.score for e in child_scores)
+        parent_sum = sum(e.score for e in parent_scores)
+        if operator == "refine" and len(mutable) > 1:
+            child, child_scores, chain = self._refine_on(
+                mutable, component, child, child_scores, batch_ids, val_ids, parent_sum
+            )
+            if chain:
+                entry["chain"] = chain
+        child_sum = sum(e.score for e in child_scores)
         entry.update(
             child_scores=[e.score for e in child_scores],
             child_hash=candidate_hash(child),
@@ -644,6 +729,10 @@ SETTINGS_ADDED_LATER = {
     "race_chunk": 10,
     "race_z": 2.0,
     "validate_every": 1,
+    "component_budgets": {},
+    "component_descriptions": {},
+    "component_choice": "round-robin",
+    "component_cues": {},
 }
 
 # Settings that may change between a run and its resume: they do not change the trajectory's prefix.

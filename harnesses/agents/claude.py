@@ -3,6 +3,9 @@
 Skill modes: `skill` (Agent Skills folder in the per-rollout CLAUDE_CONFIG_DIR), `repo-skill`
 (`.claude/skills/<name>/SKILL.md`, excluded from the patch), `claude-md` (the user-level CLAUDE.md),
 `system-prompt` (`--append-system-prompt`).
+
+Surfaces (`gskill learn --surfaces`): `agents-md` → the user-level CLAUDE.md (after the skill in
+`claude-md` mode); `system-prompt` → `--append-system-prompt` (joined with the skill in `system-prompt` mode).
 """
 
 from __future__ import annotations
@@ -10,13 +13,27 @@ from __future__ import annotations
 import json
 import shlex
 
-from harnesses.agents.base import SKILL_NAME, AgentOutcome, ContainerAgent, RunRequest, skill_document, write_text
+from harnesses.agents.base import (
+    SKILL_NAME,
+    AgentOutcome,
+    ContainerAgent,
+    RunRequest,
+    SurfacePlace,
+    skill_document,
+    write_text,
+)
+
+APPEND_SYSTEM_PROMPT = "--append-system-prompt"
 
 
 class ClaudeAgent(ContainerAgent):
     name = "claude"
     wire = "messages"
     home = "/var/lib/gskill/claude-home"
+    surface_places = {
+        "agents-md": SurfacePlace(file="{home}/CLAUDE.md"),
+        "system-prompt": SurfacePlace(flag=APPEND_SYSTEM_PROMPT),
+    }
 
     def prepare(self, box, request: RunRequest) -> tuple[str, ...]:
         box.exec(f"mkdir -p {self.home}", timeout=30)
@@ -45,8 +62,10 @@ class ClaudeAgent(ContainerAgent):
             "--model",
             request.model_label,
         ]
-        if request.skill.strip() and request.skill_mode == "system-prompt":
-            argv += ["--append-system-prompt", request.skill.strip()]
+        appended = [request.skill.strip()] if request.skill.strip() and request.skill_mode == "system-prompt" else []
+        appended += [text] if (text := self.flag_text(request, APPEND_SYSTEM_PROMPT)) else []
+        if appended:
+            argv += [APPEND_SYSTEM_PROMPT, "\n\n".join(appended)]
         env = {
             "ANTHROPIC_BASE_URL": request.base_url.rstrip("/"),
             "ANTHROPIC_API_KEY": request.token,

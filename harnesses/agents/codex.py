@@ -3,6 +3,10 @@
 Skill modes: `skill` (Agent Skills folder in the per-rollout CODEX_HOME), `repo-skill`
 (`.agents/skills/<name>/SKILL.md` in the repo, excluded from the patch), `agents-md` (the user-level
 `$CODEX_HOME/AGENTS.md`, which Codex puts in every prompt).
+
+Surfaces (`gskill learn --surfaces`): `agents-md` → `$CODEX_HOME/AGENTS.md` (after the skill in
+`agents-md` mode); `system-prompt` → `-c developer_instructions=...` (Codex's config key for a developer
+message after its own base instructions, which it keeps; `model_instructions_file` would replace them).
 """
 
 from __future__ import annotations
@@ -10,7 +14,17 @@ from __future__ import annotations
 import json
 import shlex
 
-from harnesses.agents.base import SKILL_NAME, AgentOutcome, ContainerAgent, RunRequest, skill_document, write_text
+from harnesses.agents.base import (
+    SKILL_NAME,
+    AgentOutcome,
+    ContainerAgent,
+    RunRequest,
+    SurfacePlace,
+    skill_document,
+    write_text,
+)
+
+DEVELOPER_INSTRUCTIONS = "-c developer_instructions"
 
 CONFIG = """\
 model = "{model}"
@@ -35,6 +49,10 @@ class CodexAgent(ContainerAgent):
     name = "codex"
     wire = "responses"
     home = "/var/lib/gskill/codex-home"  # not under /tmp: Codex refuses to put helpers there
+    surface_places = {
+        "agents-md": SurfacePlace(file="{home}/AGENTS.md"),
+        "system-prompt": SurfacePlace(flag=DEVELOPER_INSTRUCTIONS),
+    }
 
     def prepare(self, box, request: RunRequest) -> tuple[str, ...]:
         write_text(
@@ -63,8 +81,10 @@ class CodexAgent(ContainerAgent):
             "--dangerously-bypass-approvals-and-sandbox",
             "-C",
             "/repo",
-            request.problem_statement,
         ]
+        if developer := self.flag_text(request, DEVELOPER_INSTRUCTIONS):  # a TOML string (JSON's escapes are TOML's)
+            argv += ["-c", f"developer_instructions={json.dumps(developer, ensure_ascii=False)}"]
+        argv.append(request.problem_statement)
         env = {
             "CODEX_HOME": self.home,
             "GSKILL_GATEWAY_TOKEN": request.token,

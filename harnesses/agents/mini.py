@@ -5,7 +5,8 @@ The real `minisweagent` package runs its own loop (`DefaultAgent`) with two adap
   timeout that kills the whole process tree, submission detection as in its LocalEnvironment);
 - `GatewayModel`: its LitellmModel pointed at our gateway (`openai/` wire format, the rollout's
   token as the API key). The gateway picks the real model, counts tokens and cost, and holds keys.
-The skill goes into the system prompt through `SKILL_TEMPLATE`.
+The skill goes into the system prompt through `SKILL_TEMPLATE`; so do the `agents-md` and
+`system-prompt` surfaces (`gskill learn --surfaces`), each in a tag naming it, after the skill.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import yaml
 
 from harnesses.agents import AGENTS
-from harnesses.agents.base import AgentOutcome
+from harnesses.agents.base import AgentOutcome, SurfacePlace, surface_texts
 from harnesses.sandbox import Sandbox
 from harnesses.taskenv import is_infra_failure
 
@@ -78,9 +79,16 @@ class SandboxEnvironment:
 
 
 def agent_config(
-    skill: str, *, step_limit: int, cost_limit: float, wall_time_limit_s: float, skill_template: str = ""
+    skill: str,
+    *,
+    step_limit: int,
+    cost_limit: float,
+    wall_time_limit_s: float,
+    skill_template: str = "",
+    instructions: str = "",
 ) -> dict:
-    """mini-swe-agent's own tool-calling config (mini.yaml), with the skill in the system prompt."""
+    """mini-swe-agent's own tool-calling config (mini.yaml), with the skill in the system prompt, then
+    `instructions` (the request's surfaces, marked)."""
     import minisweagent
 
     config = yaml.safe_load((Path(minisweagent.__file__).parent / "config" / "mini.yaml").read_text())
@@ -89,6 +97,8 @@ def agent_config(
         # Jinja renders the template: the skill's own braces must stay literal.
         section = (skill_template or SKILL_TEMPLATE).replace("{skill}", skill.strip())
         agent["system_template"] += "{% raw %}" + section + "{% endraw %}"
+    if instructions.strip():
+        agent["system_template"] += "{% raw %}\n\n" + instructions.strip() + "\n{% endraw %}"
     agent.update(step_limit=step_limit, cost_limit=cost_limit, wall_time_limit_seconds=int(wall_time_limit_s))
     return {"agent": agent, "model": config.get("model", {}), "environment": config.get("environment", {})}
 
@@ -106,6 +116,7 @@ def run_mini(
     wall_time_limit_s: float,
     command_timeout_s: float,
     skill_template: str = "",
+    instructions: str = "",
 ) -> AgentOutcome:
     import litellm
     from minisweagent.agents.default import DefaultAgent
@@ -122,6 +133,7 @@ def run_mini(
         cost_limit=cost_limit,
         wall_time_limit_s=wall_time_limit_s,
         skill_template=skill_template,
+        instructions=instructions,
     )
     model_config = {key: value for key, value in config["model"].items() if key != "model_kwargs"}
     model_kwargs = {
@@ -154,6 +166,8 @@ class MiniAgent:
     name = "mini"
     wire = "chat"
     tool = None
+    # Every surface goes into its system prompt (the one place it reads instructions from).
+    surface_places = {"agents-md": SurfacePlace(prompt=True), "system-prompt": SurfacePlace(prompt=True)}
 
     @property
     def skill_modes(self) -> tuple[str, ...]:
@@ -172,6 +186,7 @@ class MiniAgent:
             wall_time_limit_s=request.wall_time_limit_s,
             command_timeout_s=request.command_timeout_s,
             skill_template=request.skill_template,
+            instructions="\n\n".join(surface_texts(request, self.surface_places, self.name).values()),
         )
         if request.trace_path is not None:
             request.trace_path.parent.mkdir(parents=True, exist_ok=True)

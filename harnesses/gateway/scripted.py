@@ -220,7 +220,7 @@ def issue_writer(request: ScriptedRequest) -> ScriptedReply:
 
 # ------------------------------------------------------------------------------------------------
 # Agent policies: they act through whatever shell tool the agent offers (mini-SWE-agent's `bash`,
-# Codex's `shell`, Claude Code's `Bash`); the step is the number of assistant turns so far.
+# Codex's `shell`, Claude Code's `Bash`, Gemini CLI's `run_shell_command`); the step is the number of assistant turns so far.
 
 SUBMIT = "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"
 
@@ -237,7 +237,15 @@ def _shell_call(request: ScriptedRequest, command: str) -> dict:
         return {"name": "shell", "arguments": {"command": ["bash", "-lc", command]}}
     if "Bash" in names:  # Claude Code
         return {"name": "Bash", "arguments": {"command": command}}
-    return {"name": "bash", "arguments": {"command": command}}
+    if "run_shell_command" in names:  # Gemini CLI
+        return {"name": "run_shell_command", "arguments": {"command": command, "description": "scripted step"}}
+    return {"name": "bash", "arguments": {"command": command}}  # mini-SWE-agent; OpenCode's `bash` takes the same
+
+
+def _submits_by_command(request: ScriptedRequest) -> bool:
+    """mini-SWE-agent (its one tool, `bash`) submits with a command; the other agents end a task with an
+    answer and no tool call (OpenCode offers a `bash` too, but among `read`, `edit`, `write` ...)."""
+    return _tool_names(request) == {"bash"}
 
 
 def _step(request: ScriptedRequest) -> int:
@@ -255,8 +263,8 @@ def _apply_patch_command(patch: str) -> str:
 def _act(request: ScriptedRequest, plan: list[str], narration: str) -> ScriptedReply:
     step = _step(request)
     command = plan[step] if step < len(plan) else SUBMIT
-    if command == SUBMIT and "bash" not in _tool_names(request):
-        return ScriptedReply("Done.")  # Codex and Claude Code end a task with an answer and no tool call
+    if command == SUBMIT and not _submits_by_command(request):
+        return ScriptedReply("Done.")  # Codex, Claude Code, OpenCode end a task with an answer and no tool call
     return ScriptedReply(f"{narration} (step {step + 1})", [_shell_call(request, command)])
 
 
@@ -309,6 +317,41 @@ def needs_skill(request: ScriptedRequest) -> ScriptedReply:
     return _act(request, ["ls", SUBMIT], "Not sure where to look")
 
 
+_MARKED = re.compile(r'<gskill-surface name="([\w-]+)">(.*?)</gskill-surface>', re.S)  # gskill.surfaces.marked
+
+
+def surface_regions(prompt: str) -> tuple[str, dict[str, str]]:
+    """(the prompt outside gskill's marked surface sections, {surface: its marked text}); the skill is
+    in the former, wherever the agent put it."""
+    regions: dict[str, str] = {}
+    for found in _MARKED.finditer(prompt):
+        regions[found.group(1)] = regions.get(found.group(1), "") + found.group(2)
+    return _MARKED.sub("", prompt), regions
+
+
+@policy("needs-two-facts")
+def needs_two_facts(request: ScriptedRequest) -> ScriptedReply:
+    """Like `needs-skill`, but a task needs two facts in two places: the skill names the source files its
+    fix touches, AND the `agents-md` surface (gskill learn --surfaces: the text in its
+    `<gskill-surface name="agents-md">` tag) names the test files of its failing tests (a test id's part before "::"). Its
+    narration says what it missed ("where to look" / "how to run the tests"). Says nothing about real models."""
+    import random
+
+    meta = request.metadata
+    outside, regions = surface_regions(_prompt_text(request))
+    test_files = sorted({test.split("::")[0] for test in meta.get("tests") or [] if "::" in test})
+    knows_where = skill_knows(outside, list(meta.get("needs") or []))
+    knows_tests = not test_files or skill_knows(regions.get("agents-md", ""), test_files)
+    chance = float(meta.get("competent", 0.9) if knows_where and knows_tests else meta.get("base", 0.1))
+    draw = random.Random(f"{meta.get('seed', 0)}:{meta.get('instance_id', '')}:{meta.get('attempt', 1)}").random()
+    if draw < chance and meta.get("gold_patch"):
+        return _act(request, ["git status --short", _apply_patch_command(meta["gold_patch"]), SUBMIT], "Fixing")
+    missed = [
+        text for known, text in ((knows_where, "where to look"), (knows_tests, "how to run the tests")) if not known
+    ]
+    return _act(request, ["ls", SUBMIT], f"Not sure {' or '.join(missed) or 'about this one'}")
+
+
 @policy("inspector")
 def inspector(request: ScriptedRequest) -> ScriptedReply:
     """Prints what an agent can see of its environment (variables, PID 1's environment, git
@@ -325,6 +368,8 @@ _TASK = re.compile(r"^### (\S+) \(score ([0-9.]+)\)$", re.M)
 # Source files of any language a profile mines, and the unit (test file, package) of a test id.
 _SOURCE = re.compile(r"[\w./-]+\.(?:py|go|rs|ts|tsx|js)\b")
 _TEST_UNIT = re.compile(r"([\w./-]+)::")
+# What the reflector writes into a surface other than the skill (it is told the surface: "## Surface: NAME").
+INSTRUCTIONS_HEADER = "# Project instructions\n\n## Tests\n"
 REFLECTOR_HEADER = "# Working in this repository\n\nRun the tests with `python -m pytest -q`; read a failing test before editing.\n\n## Where fixes go\n"
 
 
@@ -357,6 +402,10 @@ def _failed_facts(section: str) -> list[tuple[str, str]]:
     return facts
 
 
+def _test_line(test: str) -> str:
+    return f"- `{test}` tests this code: run `python -m pytest {test} -q` first and read its failures."
+
+
 def _fact_line(source: str, test: str) -> str:
     where = f" behind failures in `{test}`" if test else ""
     return f"- `{source}`: the code{where} lives here; read it before editing."
@@ -370,7 +419,10 @@ def reflector(request: ScriptedRequest) -> ScriptedReply:
     tests' code lives in", read from the failed tasks' side information (the files the reference fix
     of a TRAINING task changed), in a seeded order; combine: the union of both candidates' lines;
     simplify: drops duplicate and generic lines, then facts from the end until within the target.
-    It never sees validation or test tasks. It says nothing about what a real model would write."""
+    Told the surface it edits ("## Surface: NAME", gskill learn --surfaces), refine writes the fact that
+    belongs there: the skill, where the code lives; any other surface (agents-md, system-prompt), which
+    test file covers the failing code and how to run it. It never sees validation or test tasks. It says
+    nothing about what a real model would write."""
     import hashlib
     import json
     import random
@@ -405,6 +457,17 @@ def reflector(request: ScriptedRequest) -> ScriptedReply:
         while len(kept) > 1 and count_tokens("\n".join(kept)) > target:
             kept.pop()
         result = "\n".join(kept)
+    elif (surface := re.search(r"^## Surface: (\S+)$", text, re.M)) and surface.group(1) != "skill":
+        failed = _between(text, "\n## Examples that failed", "\n## Examples that succeeded", "\n## Strategy:")
+        tests = []
+        for _, test in _failed_facts(failed):
+            if test and f"`{test}`" not in current and test not in tests:
+                tests.append(test)
+        digest = hashlib.sha256(json.dumps([current, tests]).encode()).hexdigest()
+        random.Random(f"{request.metadata.get('seed', 0)}:{digest}").shuffle(tests)
+        chosen = tests[: int(request.metadata.get("facts_per_edit", 2))]
+        base = current if current.strip() else INSTRUCTIONS_HEADER
+        result = base.rstrip("\n") + "\n" + "\n".join(map(_test_line, chosen)) if chosen else base
     else:
         known = current
         facts = [
