@@ -144,3 +144,36 @@ def test_doctor_reports_agents_and_bad_agent_inputs_are_one_line_errors(cache_di
         assert failed.returncode == 2 and message in failed.stderr and failed.stderr.strip().count("\n") == 0, (
             failed.stderr
         )
+
+
+def test_transfer_matrix_runs_every_registered_agent(cache_dir, mined_tasks, tmp_path):
+    """`gskill transfer --matrix` with one cell per agent of the registry (mini, Codex CLI, Claude Code,
+    OpenCode, Gemini CLI), scripted/oracle everywhere: every cell's two arms ran and resolved the task."""
+    from harnesses.agents import AGENTS
+    from tests.helpers import gskill
+
+    (tmp_path / "skill.md").write_text(SKILL + "\n")
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "tasks" / "val.jsonl").write_text(read_tasks(mined_tasks / "tasks.jsonl")[0].model_dump_json() + "\n")
+    matrix = ",".join(f"{name}:scripted/oracle" for name in AGENTS)
+    done = gskill(
+        "transfer",
+        "--skill",
+        str(tmp_path / "skill.md"),
+        "--tasks",
+        str(tmp_path / "tasks"),
+        "--split",
+        "val",
+        "--matrix",
+        matrix,
+        "--runs",
+        "1",
+        "--out",
+        str(tmp_path / "transfer"),
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    cells = json.loads((tmp_path / "transfer" / "transfer.json").read_text())["cells"]
+    assert sorted(cell["agent"] for cell in cells) == sorted(AGENTS)
+    for cell in cells:
+        assert cell["pairs"] == 1 and cell["excluded_infra_pairs"] == 0, cell
+        assert cell["baseline"]["resolved"] == cell["skill"]["resolved"] == 1, cell

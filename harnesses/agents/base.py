@@ -108,6 +108,19 @@ def skill_document(skill: str, name: str = SKILL_NAME, description: str = SKILL_
     return f"---\nname: {name}\ndescription: {json.dumps(description)}\n---\n\n{skill.strip()}\n"
 
 
+def json_events(output: str) -> list[dict]:
+    """The JSON objects of an agent's event stream, one a line; other lines (warnings, a cut-off last
+    line of a killed run) are skipped."""
+    events = []
+    for line in output.splitlines():
+        if line.startswith("{"):
+            try:
+                events.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return events
+
+
 def write_text(box: Sandbox, path: str, text: str) -> None:
     box.exec(f"mkdir -p {shlex.quote(str(Path(path).parent))}", timeout=30)
     box.write_file(path, text)

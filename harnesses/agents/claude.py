@@ -10,10 +10,10 @@ Surfaces (`gskill learn --surfaces`): `agents-md` → the user-level CLAUDE.md (
 
 from __future__ import annotations
 
-import json
 import shlex
 
 from harnesses.agents.base import (
+    json_events,
     SKILL_NAME,
     AgentOutcome,
     ContainerAgent,
@@ -80,13 +80,7 @@ class ClaudeAgent(ContainerAgent):
         return " ".join(shlex.quote(part) for part in argv), env
 
     def parse(self, output: str) -> AgentOutcome:
-        events = []
-        for line in output.splitlines():
-            if line.startswith("{"):
-                try:
-                    events.append(json.loads(line))
-                except json.JSONDecodeError:
-                    continue
+        events = json_events(output)
         result = next((event for event in reversed(events) if event.get("type") == "result"), None)
         if result is None:
             return AgentOutcome("", messages=events)

@@ -15,6 +15,7 @@ import json
 import shlex
 
 from harnesses.agents.base import (
+    json_events,
     SKILL_NAME,
     AgentOutcome,
     ContainerAgent,
@@ -100,13 +101,7 @@ class CodexAgent(ContainerAgent):
             trace_path.with_suffix(".session.jsonl").write_text(found.output)
 
     def parse(self, output: str) -> AgentOutcome:
-        events = []
-        for line in output.splitlines():
-            if line.startswith("{"):
-                try:
-                    events.append(json.loads(line))
-                except json.JSONDecodeError:
-                    continue
+        events = json_events(output)
         kinds = [event.get("type", "") for event in events]
         steps = sum(
             1

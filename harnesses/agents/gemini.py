@@ -14,6 +14,7 @@ import json
 import shlex
 
 from harnesses.agents.base import (
+    json_events,
     SKILL_NAME,
     AgentOutcome,
     ContainerAgent,
@@ -129,13 +130,7 @@ class GeminiAgent(ContainerAgent):
             trace_path.with_suffix(".session.jsonl").write_text(found.output)
 
     def parse(self, output: str) -> AgentOutcome:
-        events = []
-        for line in output.splitlines():
-            if line.startswith("{"):
-                try:
-                    events.append(json.loads(line))
-                except json.JSONDecodeError:
-                    continue
+        events = json_events(output)
         result = next((event for event in reversed(events) if event.get("type") == "result"), None)
         if result is None:
             return AgentOutcome("", messages=events)

@@ -30,6 +30,7 @@ import json
 import shlex
 
 from harnesses.agents.base import (
+    json_events,
     SKILL_NAME,
     AgentOutcome,
     ContainerAgent,
@@ -160,13 +161,7 @@ class OpenCodeAgent(ContainerAgent):
         return outcome
 
     def parse(self, output: str) -> AgentOutcome:
-        events = []
-        for line in output.splitlines():
-            if line.startswith("{"):
-                try:
-                    events.append(json.loads(line))
-                except json.JSONDecodeError:
-                    continue
+        events = json_events(output)
         finished = [event.get("part") or {} for event in events if event.get("type") == "step_finish"]
         steps = len(finished)
         reported: dict = {"steps": steps} if events else {}
