@@ -992,10 +992,12 @@ def skills_publish(
 @skills_app.command("install")
 def skills_install(
     repo: Path = typer.Option(Path("."), "--repo", help="Repository holding .skills/."),
-    agent: str = typer.Option("all", "--agent", help="claude | codex | agents-md | all (comma-separated allowed)."),
+    agent: str = typer.Option(
+        "all", "--agent", help="claude | codex | opencode | gemini | agents-md | all (comma-separated allowed)."
+    ),
     name: str = typer.Option("", "--name", help="Only this published skill."),
 ) -> None:
-    """Install published skills where agents read them (.claude/skills, .agents/skills, AGENTS.md section)."""
+    """Install published skills where agents read them (.claude/skills, .agents/skills, .opencode/skills, AGENTS.md section)."""
     from gskill.skills import TARGETS, install
 
     targets = list(TARGETS) if agent == "all" else [part.strip() for part in agent.split(",") if part.strip()]

@@ -125,7 +125,15 @@ PUBLISHERS = {"skill": _publish_skill, "agents-md": _publish_agents_md, "system-
 # Installing a published skill where each agent looks for it
 
 _NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-TARGETS = ("claude", "codex", "agents-md")
+# `skills install --agent X`: the repository folder each agent reads Agent Skills from (the `repo-skill`
+# mode of its adapter, each checked to reach the model in tests), or "agents-md": the marked AGENTS.md section.
+SKILL_FOLDERS = {
+    "claude": ".claude/skills",
+    "codex": ".agents/skills",
+    "opencode": ".opencode/skills",
+    "gemini": ".agents/skills",
+}
+TARGETS = (*SKILL_FOLDERS, "agents-md")
 
 
 def read_skill(folder: Path) -> tuple[dict[str, str], str]:
@@ -202,7 +210,7 @@ def install(repo: Path, targets: list[str], name: str = "") -> list[Path]:
                 existing = path.read_bytes().decode("utf-8") if path.is_file() else ""
                 path.write_bytes(_marked_section(existing, folder.name, body).encode("utf-8"))
             else:
-                path = repo / (".claude" if target == "claude" else ".agents") / "skills" / folder.name / "SKILL.md"
+                path = repo / SKILL_FOLDERS[target] / folder.name / "SKILL.md"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(document)
             written.append(path)

@@ -123,13 +123,14 @@ def test_install_writes_valid_skills_and_leaves_agents_md_alone(tmp_path):
     repo, run, folder = _published(tmp_path)
     user_text = "# Agents\n\nAlways run `make lint`.\r\nKeep this line\t exactly.\n"
     (repo / "AGENTS.md").write_text(user_text)
-    written = install(repo, ["claude", "codex", "agents-md"])
+    written = install(repo, ["claude", "codex", "opencode", "agents-md"])
     assert {p.relative_to(repo).as_posix() for p in written} == {
         ".claude/skills/shop-skill/SKILL.md",
         ".agents/skills/shop-skill/SKILL.md",
+        ".opencode/skills/shop-skill/SKILL.md",
         "AGENTS.md",
     }
-    for path in written[:2]:
+    for path in written[:3]:
         front, body = read_skill(path.parent)
         assert not skill_problems(front, path.parent.name) and "src/shop/pricing.py" in body
     agents = (repo / "AGENTS.md").read_bytes()
